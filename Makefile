@@ -1,0 +1,33 @@
+# Two commands on a fresh machine with only python3 and make: `make demo`, `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install validate cases bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/journeyctl demo
+
+validate: $(STAMP)
+	$(BIN)/journeyctl validate journeys/ examples/
+
+cases: $(STAMP)
+	$(BIN)/python ../shared/tools/check-cases --journeyctl $(BIN)/journeyctl ../shared/spec/cases/*/
+
+test: $(STAMP)
+	$(BIN)/journeyctl validate journeys/ examples/
+	$(BIN)/python -m pytest -n 2 tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info

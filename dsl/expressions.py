@@ -1,0 +1,209 @@
+"""Expressions: AST -> IR lists, with the checks that only need the expression itself.
+
+Scope is decided here, once: inside a `where` a bare name is the matched event's
+property; elsewhere it is the trigger's. The engine never guesses.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from . import ast
+from .diagnostics import ERROR, WARNING, Diagnostic, did_you_mean
+from .ir import canonical
+
+AGGREGATES = ("count", "sum", "min", "max", "avg")
+# name -> (smallest, largest) number of arguments; aggregates and last take one event argument.
+FUNCTIONS = {"now": (0, 0), "lower": (1, 1), "upper": (1, 1), "last_seen": (1, 1), "last": (1, 1),
+             "in_segment": (1, 1), **{a: (1, 1) for a in AGGREGATES}}
+EVENT_ARG = {"last_seen", "last", *AGGREGATES}
+COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
+ORDERED = {"<", "<=", ">", ">="}
+
+
+@dataclass
+class Scope:
+    """bare: what a bare name means here ("event" or "trigger"); event: the name of the event a bare
+    name belongs to (for catalog checks); in_trigger_where: `trigger.` is meaningless there."""
+
+    bare: str
+    event: str | None = None
+    in_trigger_where: bool = False
+    in_aggregate: bool = False
+
+
+@dataclass
+class ExprCompiler:
+    """Collects diagnostics and the aggregates used while compiling a journey's expressions."""
+
+    diagnostics: list = field(default_factory=list)
+    aggregates: dict = field(default_factory=dict)
+    segments_used: list = field(default_factory=list)
+    events_used: list = field(default_factory=list)
+    catalog: object = None
+
+    def error(self, code, message, span, hint=None, severity=ERROR):
+        self.diagnostics.append(Diagnostic(code, severity, message, span, hint))
+
+    def compile(self, node, scope: Scope):
+        method = getattr(self, "_" + type(node).__name__)
+        return method(node, scope)
+
+    def _Literal(self, node, scope):
+        return ["lit", node.value]
+
+    def _DurationLit(self, node, scope):
+        return ["lit", node.ms]
+
+    def _ListExpr(self, node, scope):
+        return ["list", [self.compile(i, scope) for i in node.items]]
+
+    def _Interpolated(self, node, scope):
+        return ["interp", [p if isinstance(p, str) else self.compile(p, scope) for p in node.parts]]
+
+    def _Unary(self, node, scope):
+        return ["not" if node.op == "not" else "neg", self.compile(node.operand, scope)]
+
+    def _BoolOp(self, node, scope):
+        return [node.op, [self.compile(x, scope) for x in node.operands]]
+
+    def _Binary(self, node, scope):
+        if node.op in COMPARISONS:
+            self._check_comparison(node, scope)
+        return ["bin", node.op, self.compile(node.left, scope), self.compile(node.right, scope)]
+
+    def _Ref(self, node, scope):
+        head, *rest = node.parts
+        if head == "profile" and rest:
+            return ["ref", "profile", rest]
+        if head == "trigger" and rest:
+            if scope.in_trigger_where:
+                self.error("J110", "`trigger.` cannot be used in the trigger's own `where`", node.span,
+                           f"the event being matched is the trigger: write {'.'.join(rest)} instead")
+            elif scope.in_aggregate:
+                self.error("J126", "`trigger.` cannot be used inside an aggregate's `where`", node.span,
+                           "an aggregate counts the customer's events, whatever journey they are in")
+            return ["ref", "trigger", rest]
+        self._check_property(node, scope)
+        return ["ref", scope.bare, list(node.parts)]
+
+    def _Call(self, node, scope):
+        if node.name not in FUNCTIONS:
+            close = did_you_mean(node.name, FUNCTIONS)
+            self.error("J102", f"unknown function {node.name}()", node.span,
+                       f"did you mean {close}()?" if close else "functions: " + ", ".join(sorted(FUNCTIONS)))
+            return ["lit", None]
+        low, high = FUNCTIONS[node.name]
+        if not low <= len(node.args) <= high:
+            want = f"{low}" if low == high else f"{low} to {high}"
+            self.error("J115", f"{node.name}() takes {want} argument{'s' if high != 1 else ''}, "
+                               f"not {len(node.args)}", node.span)
+            return ["lit", None]
+        if (node.where is not None or node.within is not None) and node.name not in AGGREGATES:
+            self.error("J115", f"`where` and `within` belong to aggregates, not to {node.name}()", node.span,
+                       "aggregates: " + ", ".join(AGGREGATES))
+        if node.attr is not None and node.name != "last":
+            self.error("J115", f"{node.name}() has no properties to read", node.span,
+                       "only last(EVENT).prop reads a property")
+        if node.name in EVENT_ARG:
+            return self._event_call(node, scope)
+        if node.name == "in_segment":
+            arg = node.args[0]
+            seg = arg.value if isinstance(arg, ast.Literal) else ".".join(getattr(arg, "parts", ()))
+            if not seg:
+                self.error("J115", "in_segment() takes a segment id", node.span, "write in_segment(loyal_runners)")
+            self.segments_used.append((seg, arg.span))
+            return ["in_segment", seg]
+        return ["fn", node.name, [self.compile(a, scope) for a in node.args]]
+
+    def _event_call(self, node, scope):
+        arg = node.args[0]
+        parts = arg.parts if isinstance(arg, ast.Ref) else ((arg.value,) if isinstance(arg, ast.Literal)
+                                                            and arg.kind == "string" else None)
+        if not parts:
+            self.error("J115", f"{node.name}() takes an event name", node.span, f"write {node.name}(purchase)")
+            return ["lit", None]
+        event, prop = parts[0], ".".join(parts[1:]) or None
+        self.events_used.append((event, arg.span))
+        if node.name == "last_seen":
+            if prop:
+                self.error("J115", "last_seen() takes an event name, not a property", node.span)
+            return ["last_seen", event]
+        if node.name == "last":
+            if prop:
+                self.error("J115", "write last(EVENT).prop, with the property after the parentheses", node.span)
+            return ["last", event, node.attr]
+        if node.name != "count" and not prop:
+            self.error("J115", f"{node.name}() needs a property: {node.name}({event}.amount)", node.span)
+        where = None
+        if node.where is not None:
+            where = self.compile(node.where, Scope("event", event, in_aggregate=True))
+        spec = {"fn": node.name, "event": event, "prop": prop if node.name != "count" else None,
+                "where": where, "within": node.within}
+        key = f"{node.name}:{event}:" + hashlib.sha1(canonical(spec)).hexdigest()[:8]
+        self.aggregates[key] = spec
+        return ["agg", key]
+
+    # ---- checks -------------------------------------------------------------
+
+    def _check_comparison(self, node, scope):
+        kinds = {_static_kind(node.left, self, scope), _static_kind(node.right, self, scope)}
+        if {"string", "number"} <= kinds:
+            string_side = node.left if _static_kind(node.left, self, scope) == "string" else node.right
+            literal = isinstance(string_side, ast.Literal)
+            self.error("J114", "a text is compared with a number", node.span,
+                       f"remove the quotes: {string_side.value}" if literal and _is_number(string_side.value)
+                       else "compare numbers with numbers and texts with texts")
+        elif "null" in kinds and node.op in ORDERED:
+            self.error("J114", f"`{node.op}` with null is always false", node.span,
+                       "use == null or != null to test for a missing value")
+
+    def _check_property(self, node, scope):
+        if self.catalog is None:
+            return
+        event = scope.event
+        self.catalog.check_property(event, node.parts, node.span, self)
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _static_kind(node, compiler, scope) -> str | None:
+    """The type an expression certainly has, when that can be known without data."""
+    if isinstance(node, ast.Literal):
+        return node.kind
+    if isinstance(node, ast.DurationLit):
+        return "number"
+    if isinstance(node, ast.Call) and node.name in ("count", "sum", "min", "max", "avg", "now"):
+        return "number"
+    if isinstance(node, ast.Binary) and node.op in ("-", "*", "/"):
+        return "number"
+    if isinstance(node, ast.Ref) and compiler.catalog is not None and node.parts[0] not in ("profile", "trigger"):
+        return compiler.catalog.property_kind(scope.event, node.parts)
+    return None
+
+
+def walk(node):
+    """Every AST node under `node`, itself included: for checks that look for one kind anywhere."""
+    if isinstance(node, list):
+        for item in node:
+            yield from walk(item)
+        return
+    if isinstance(node, tuple):
+        for item in node:
+            yield from walk(item)
+        return
+    if not isinstance(node, ast.Node):
+        return
+    yield node
+    for name in node.__dataclass_fields__:
+        if name != "span":
+            yield from walk(getattr(node, name))
+
+
+

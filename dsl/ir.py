@@ -1,0 +1,102 @@
+"""The state machine the engine runs: plain JSON-shaped data, so a version can be stored and reloaded.
+
+An instance of a journey is always at one state. States are a flat table keyed by
+step id ("s1", "s2", ...), each naming its kind and where to go next; `next: None`
+is the end of the flow (the instance completes). Step ids are what action ids are
+made from, so they depend only on the journey's text, never on load order.
+
+Expressions are nested lists, the first item naming the operation:
+  ["lit", v]                      a literal (durations are milliseconds)
+  ["ref", scope, [names...]]      scope: event (the event being matched), trigger, profile
+  ["list", [x...]]   ["not", x]   ["neg", x]   ["and", [x...]]   ["or", [x...]]
+  ["bin", op, a, b]               op: == != < <= > >= + - * / in "not in" contains
+  ["fn", name, [args]]            now, lower, upper
+  ["last_seen", event]            ["last", event, prop]    ["in_segment", id]
+  ["agg", key]                    an aggregate from the `aggregates` table (count, sum, ...)
+  ["interp", [str | x ...]]       a `with` string with {holes}
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+IR_FORMAT = 1
+
+
+@dataclass(slots=True)
+class JourneyIR:
+    """trigger/goal/exit_on matchers are {"event": name, "where": expr | None}.
+    reentry: {"mode": default|once|after|restart|concurrent, "after": ms, "by": expr}.
+    caps: [{"channel": name | None, "count": n, "per": ms}]. quiet_hours: [start, end] minutes.
+    aggregates: key -> {"fn", "event", "prop", "where", "within"} for the aggregates this journey reads.
+    """
+
+    id: str
+    title: str | None
+    description: str | None
+    trigger: dict
+    audience: list | None
+    reentry: dict
+    goal: dict | None
+    exit_on: list
+    quiet_hours: list | None
+    caps: list
+    holdout: float
+    timezone: str | None
+    start: str | None
+    states: dict
+    aggregates: dict = field(default_factory=dict)
+    version: str = ""
+    kind: str = "journey"
+
+    def to_dict(self) -> dict:
+        return {"format": IR_FORMAT, **asdict(self)}
+
+    @staticmethod
+    def from_dict(data: dict) -> "JourneyIR":
+        data = {k: v for k, v in data.items() if k != "format"}
+        return JourneyIR(**data)
+
+    def seal(self) -> "JourneyIR":
+        """Set `version` to a hash of everything the engine acts on, so an edit to a comment keeps it."""
+        body = self.to_dict()
+        for k in ("version", "title", "description"):
+            body.pop(k, None)
+        body["states"] = {sid: {k: v for k, v in st.items() if k != "line"} for sid, st in self.states.items()}
+        self.version = hashlib.sha256(canonical(body)).hexdigest()[:12]
+        return self
+
+
+@dataclass(slots=True)
+class SegmentIR:
+    id: str
+    title: str | None
+    description: str | None
+    where: list
+    aggregates: dict = field(default_factory=dict)
+    version: str = ""
+    kind: str = "segment"
+
+    def to_dict(self) -> dict:
+        return {"format": IR_FORMAT, **asdict(self)}
+
+    @staticmethod
+    def from_dict(data: dict) -> "SegmentIR":
+        data = {k: v for k, v in data.items() if k != "format"}
+        return SegmentIR(**data)
+
+    def seal(self) -> "SegmentIR":
+        body = self.to_dict()
+        for k in ("version", "title", "description"):
+            body.pop(k, None)
+        self.version = hashlib.sha256(canonical(body)).hexdigest()[:12]
+        return self
+
+
+def canonical(data) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def from_dict(data: dict):
+    return SegmentIR.from_dict(data) if data.get("kind") == "segment" else JourneyIR.from_dict(data)
