@@ -11,13 +11,17 @@ Decisions the spec leaves open:
 - Time text without a zone (`2026-03-02T10:00:00`) is `bad_time`: RFC 3339
   requires one, and guessing UTC would silently shift a customer's waits and
   quiet hours by hours.
+- The first name present decides: a present but unusable `timestamp` is `bad_time`
+  even when `ts` would do, because quietly using another field hides a broken sender.
 - `type: "identify"` always makes an identify call, whatever else is present.
+- A message id that is neither text nor a number is replaced by the hash.
 - Fractional seconds beyond milliseconds are dropped (toward the past), so an
   event never appears later than it was stamped.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -262,7 +266,11 @@ def _object_field(obj: dict, name: str) -> dict:
 
 
 def _canonical(obj: dict) -> bytes:
-    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except (orjson.JSONEncodeError, TypeError):  # objects built in code: huge ints, odd types
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          default=repr).encode("utf-8", "surrogatepass")
 
 
 def message_hash(obj: dict) -> str:

@@ -1,0 +1,131 @@
+"""Every diagnostic code, in one table: the README, SARIF rule names and the tests read it.
+
+Codes are a promise to the people who grep CI logs and silence rules: once
+published, a code keeps its meaning. J0xx are about files and project set-up
+(reading files, the config, the event catalog); J1xx are about what a journey
+says. Numbers that were never used (J116-J118, J122) stay free rather than being
+renumbered.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .diagnostics import ERROR, WARNING
+
+
+class Code(NamedTuple):
+    severity: str
+    title: str
+    explanation: str
+
+
+CODES: dict[str, Code] = {
+    # ---- files and project ----------------------------------------------------------------
+    "J001": Code(ERROR, "syntax error",
+                 "The text does not follow the grammar; the message says what was expected at that point "
+                 "and which block is open."),
+    "J002": Code(ERROR, "tab in indentation",
+                 "Blocks are indented with spaces only, because tab widths differ between editors."),
+    "J003": Code(ERROR, "indentation matches no block",
+                 "A line is dedented to a level that no open block started at."),
+    "J004": Code(ERROR, "empty file",
+                 "The file holds no journey or segment (only blanks or comments)."),
+    "J005": Code(ERROR, "not a text file",
+                 "The file is binary (has NUL bytes) or is not UTF-8 text."),
+    "J006": Code(ERROR, "file too large",
+                 "The file is over 1 MB, far more than any journey needs; it is not read."),
+    "J007": Code(ERROR, "cannot read path",
+                 "The path does not exist or cannot be read (permissions, a broken link)."),
+    "J008": Code(ERROR, "no journeys in folder",
+                 "A folder given to check holds no `*.journey` file, at any depth."),
+    "J009": Code(ERROR, "project config error",
+                 "`journeyctl.yaml` is not valid YAML or does not match the config schema."),
+    "J010": Code(ERROR, "event catalog error",
+                 "The event catalog is not valid YAML, or an event's schema is not a valid JSON Schema."),
+    "J011": Code(ERROR, "unknown event",
+                 "With an event catalog, an event that the catalog does not list."),
+    "J012": Code(ERROR, "unknown property",
+                 "With an event catalog, a property that the event's schema does not list."),
+    "J013": Code(ERROR, "type mismatch with the catalog",
+                 "A property the catalog types (number, text, true/false) is compared with a value of "
+                 "another type, like `cart_value >= \"50\"` when cart_value is a number."),
+    # ---- the language --------------------------------------------------------------------
+    "J101": Code(ERROR, "unknown channel",
+                 "A channel that is neither built in nor added by the project config."),
+    "J102": Code(ERROR, "unknown function",
+                 "A call to a function the language does not have."),
+    "J103": Code(ERROR, "bad duration",
+                 "A duration that is not a number and a unit, or a wait, goal or cap window of 0s."),
+    "J104": Code(ERROR, "bad time of day",
+                 "A time of day outside 00:00-23:59."),
+    "J105": Code(ERROR, "unknown time zone",
+                 "`timezone` names no IANA time zone (like \"Europe/Paris\")."),
+    "J106": Code(ERROR, "split does not sum to 100%",
+                 "The shares of a split's arms must add up to exactly 100%."),
+    "J107": Code(ERROR, "holdout outside 0-100%",
+                 "A holdout is a share of entrants, so it lies between 0% and 100%."),
+    "J108": Code(ERROR, "given twice",
+                 "A setting (other than `exit on` and `cap`), a `with` variable or a segment's `where` "
+                 "appears twice."),
+    "J109": Code(ERROR, "unreachable steps",
+                 "Steps written after `exit` in the same block can never run."),
+    "J110": Code(ERROR, "`trigger.` in the trigger's own where",
+                 "While the trigger is being matched there is no trigger yet; a bare name already means "
+                 "its property."),
+    "J111": Code(WARNING, "goal window ends before the first send",
+                 "The waits before the first send outlast the goal window, so no message can cause the "
+                 "conversion."),
+    "J112": Code(ERROR, "empty quiet hours",
+                 "Quiet hours that start and end at the same time cover nothing."),
+    "J113": Code(ERROR, "concurrent re-entry without a usable key",
+                 "`reentry concurrent by` must key on something from the trigger event, or every trigger "
+                 "of a customer would share one key."),
+    "J114": Code(ERROR, "comparison that is always wrong",
+                 "A text compared with a number, or `<`/`>` with null (always false)."),
+    "J115": Code(ERROR, "function called wrongly",
+                 "A function given the wrong number or kind of arguments, or `where`/`within`/`.prop` "
+                 "where the function has none."),
+    "J119": Code(ERROR, "`set` outside the profile",
+                 "`set` changes profile traits only: `set profile.NAME = ...`."),
+    "J120": Code(ERROR, "segment without where",
+                 "A segment needs one `where` line that says who is in it."),
+    "J121": Code(ERROR, "duplicate id",
+                 "Two files define a journey (or two a segment) with the same id."),
+    "J123": Code(ERROR, "bad cap count",
+                 "A cap allows a whole number of sends, at least 1."),
+    "J124": Code(ERROR, "split arm named twice",
+                 "Each arm of a split needs its own name, since results are reported by arm."),
+    "J125": Code(ERROR, "unknown segment",
+                 "`in_segment(...)`, or `segment == \"...\"` on a segment event, names a segment that no "
+                 "checked file defines."),
+    "J126": Code(ERROR, "`trigger.` inside an aggregate",
+                 "Aggregates count the customer's events whatever journey they are in, so they cannot "
+                 "depend on one journey's trigger."),
+    "J127": Code(ERROR, "segment that never changes",
+                 "A segment whose condition reads no event, aggregate or trait has the same members "
+                 "forever."),
+    "J128": Code(ERROR, "`when` blocks with different windows",
+                 "The `when` blocks of one construct race over a single window, so they share one `within`."),
+}
+
+
+def severity(code: str) -> str:
+    return CODES[code].severity
+
+
+def titles() -> dict[str, str]:
+    """code -> short title: the rule descriptions SARIF shows next to each result."""
+    return {code: c.title for code, c in CODES.items()}
+
+
+def markdown_table() -> str:
+    """The README's table of codes, generated so the docs cannot drift from the table above."""
+    rows = ["| Code | Severity | Rule | What it means |", "|---|---|---|---|"]
+    for code, c in CODES.items():
+        explanation = c.explanation.replace("|", "\\|")
+        rows.append(f"| {code} | {c.severity} | {c.title.replace('|', chr(92) + '|')} | {explanation} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

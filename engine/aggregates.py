@@ -1,0 +1,88 @@
+"""count/sum/min/max/avg over a customer's events, kept up to date one event at a time.
+
+No history is ever scanned: a whole-history aggregate is a running total, a
+windowed one keeps only the (time, value) pairs still inside its window.
+Values that are not numbers are skipped by sum/min/max/avg and counted in
+`ignored` so a data problem shows up as a warning, not a crash.
+"""
+from __future__ import annotations
+
+from .expr import Ctx, compile_pred, lookup
+
+
+def _num(v) -> bool:
+    return type(v) is int or type(v) is float
+
+
+class Aggregates:
+    """The aggregates some loaded journey or segment reads, indexed by the event they watch."""
+
+    def __init__(self, specs: dict):
+        self.specs = specs
+        self.by_event: dict = {}
+        for key, spec in specs.items():
+            path = tuple(spec["prop"].split(".")) if spec.get("prop") else None
+            self.by_event.setdefault(spec["event"], []).append(
+                (key, spec["fn"], path, compile_pred(spec.get("where")), spec.get("within")))
+        self.fns = {key: (spec["fn"], spec.get("within")) for key, spec in specs.items()}
+        self.ignored = 0
+
+    def update(self, cust, name: str, props: dict, now: int, ctx_args) -> None:
+        for key, fn, path, where, within in self.by_event.get(name, ()):
+            if where is not None and not where(Ctx(props, {}, cust.profile, now, cust, ctx_args)):
+                continue
+            value = 1 if fn == "count" else lookup(props, path)
+            if fn != "count" and not _num(value):
+                if value is not None:
+                    self.ignored += 1
+                continue
+            aggs = cust.aggs
+            if within is not None:
+                window = aggs.setdefault(key, [])
+                window.append([now, value])
+                _prune(window, now - within)
+            else:
+                aggs[key] = _fold(fn, aggs.get(key), value)
+
+    def value(self, cust, key: str, now: int):
+        fn, within = self.fns[key]
+        state = cust.aggs.get(key)
+        if within is None:
+            return _result(fn, state)
+        if not state:
+            return 0 if fn in ("count", "sum") else None
+        values = [v for t, v in state if t > now - within and t <= now]
+        if fn == "count":
+            return len(values)
+        if fn == "sum":
+            return sum(values)
+        if not values:
+            return None
+        return {"min": min, "max": max}[fn](values) if fn != "avg" else sum(values) / len(values)
+
+
+def _prune(window: list, cutoff: int) -> None:
+    drop = 0
+    while drop < len(window) and window[drop][0] <= cutoff:
+        drop += 1
+    if drop:
+        del window[:drop]
+
+
+def _fold(fn: str, state, value):
+    if fn in ("count", "sum"):
+        return (state or 0) + value
+    if fn == "min":
+        return value if state is None else min(state, value)
+    if fn == "max":
+        return value if state is None else max(state, value)
+    total, n = state or (0, 0)
+    return [total + value, n + 1]
+
+
+def _result(fn: str, state):
+    if fn in ("count", "sum"):
+        return state or 0
+    if fn == "avg":
+        return state[0] / state[1] if state else None
+    return state

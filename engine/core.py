@@ -1,0 +1,454 @@
+"""The engine: events and the passing of time in, actions out. Pure and deterministic.
+
+No wall clock, no files, no network: `process(event)` and `advance_to(instant)`
+are the only ways time moves, so a replay of the same input gives the same
+actions with the same ids. Order of work within one instant (spec section 6):
+the customer's due timers, then goals, `exit on`, `unless` and `when` of running
+instances, then new entries, then the events those steps emitted.
+"""
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections import deque
+
+from dsl.ir import JourneyIR, SegmentIR
+
+from .aggregates import Aggregates
+from .events import BadEvent, Event, format_instant
+from .expr import Ctx, lookup
+from .localtime import next_time_of_day, quiet_until, zone
+from .runtime import Journey, build_journey, build_segment, histories
+from .state import DEDUP_WINDOW, DEFERRED, DUE, ENTERED, FLAGS, HELD_OUT, IID, KEY, STATE, TMSG, TRIG, VER, J, Customer
+from .stats import Stats
+from .store import MemoryStore
+
+BUILTIN_CHANNELS = {"email": None, "sms": None, "whatsapp": None, "push": None, "in_app": None, "webhook": None}
+
+
+def stable_share(*parts: str) -> float:
+    """A number in [0, 100) fixed by its inputs: the same customer lands in the same arm on every run."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % 1_000_000 / 10_000
+
+
+def action_id(version: str, customer: str, instance: str, step: str) -> str:
+    return hashlib.blake2b(f"{version}|{customer}|{instance}|{step}".encode(), digest_size=16).hexdigest()
+
+
+class Engine:
+    """Runs loaded journeys over one store. `channels` maps channel name to the profile trait that holds
+    its contact address (or None); `lateness` is the allowed lateness in ms."""
+
+    def __init__(self, journeys: list[JourneyIR], segments: list[SegmentIR] = (), *, store=None,
+                 channels: dict | None = None, default_timezone: str | None = None, lateness: int = 5_000,
+                 trace_customer: str | None = None):
+        self.store = store if store is not None else MemoryStore()
+        self.channels = {**BUILTIN_CHANNELS, **(channels or {})}
+        self.default_timezone = default_timezone
+        self.lateness = lateness
+        self.stats = Stats()
+        self.trace_customer = trace_customer
+        self.trace: list = []
+        self.versions: dict[str, Journey] = {}
+        self.load(journeys, segments)
+        self.clock = self.store.get_meta("clock")
+        self._heap: list = []
+        self._scheduled: dict = {}
+        for due, cid in self.store.timers():
+            self._schedule(cid, due)
+
+    # ---- set-up -------------------------------------------------------------------
+
+    def load(self, journeys: list[JourneyIR], segments: list[SegmentIR] = ()) -> None:
+        """(Re)load journey files: new entries use these versions; running instances keep theirs."""
+        self.current: dict[str, Journey] = {}
+        for ir in journeys:
+            j = self.versions.get(ir.version) or build_journey(ir)
+            self.versions[ir.version] = j
+            self.current[ir.id] = j
+            self.store.save_version(ir.version, ir.to_dict())
+        self.by_trigger: dict[str, list[Journey]] = {}
+        for j in self.current.values():
+            self.by_trigger.setdefault(j.trigger.event, []).append(j)
+        self.segments = [build_segment(s) for s in segments]
+        last_seen, last_props, aggregates = histories([*journeys, *segments])
+        self.last_seen_names = last_seen
+        self.last_props_names = {k: sorted(v) for k, v in last_props.items()}
+        self.aggregates = Aggregates(aggregates)
+        self.listened = {name for j in self.versions.values() for name in j.listens}
+
+    def _version(self, version: str) -> Journey | None:
+        j = self.versions.get(version)
+        if j is None:
+            data = self.store.load_version(version)
+            if data is not None:
+                j = self.versions[version] = build_journey(JourneyIR.from_dict(data))
+                self.listened |= j.listens
+        return j
+
+    # ---- the two ways in -------------------------------------------------------------
+
+    def process(self, ev: Event) -> list[dict]:
+        """Apply one event. Raises BadEvent('late') for an event too far behind the clock."""
+        t = ev.time
+        if self.clock is not None and t < self.clock - self.lateness:
+            self.stats.dead_letter("late")
+            raise BadEvent("late", f"stamped {format_instant(t)}, more than the allowed lateness behind "
+                                   f"the clock at {format_instant(self.clock)}")
+        out: list = []
+        cid = ev.customer_id
+        cust = self.store.get(cid) or Customer()
+        if ev.message_id in cust.seen:
+            self.stats.duplicates += 1
+            return out
+        cust.seen.append(ev.message_id)
+        if len(cust.seen) > DEDUP_WINDOW:
+            del cust.seen[0]
+        self._fire_customer(cid, cust, t, out)
+        if self.clock is None or t > self.clock:
+            self.clock = t
+        self.stats.events += 1
+        self._apply(cid, cust, [(ev.name, ev.properties, ev.traits, ev.message_id)], t, out)
+        self._store(cid, cust)
+        self._fire_due(self.clock - self.lateness, out)
+        return out
+
+    def advance_to(self, instant: int) -> list[dict]:
+        """Move the clock (wall time in live mode, --until at the end of a replay) and fire what is due.
+        Timers due at or before `instant` fire; the lateness allowance does not apply to an explicit advance."""
+        out: list = []
+        if self.clock is None or instant > self.clock:
+            self.clock = instant
+        self._fire_due(instant, out)
+        return out
+
+    def tick(self, wall_ms: int) -> list[dict]:
+        """Live mode: wall-clock time moves the clock too, keeping the lateness allowance for stragglers."""
+        out: list = []
+        if self.clock is None or wall_ms > self.clock:
+            self.clock = wall_ms
+        self._fire_due(self.clock - self.lateness, out)
+        return out
+
+    # ---- timers --------------------------------------------------------------------
+
+    def _schedule(self, cid: str, due: int | None) -> None:
+        if due is None:
+            return
+        current = self._scheduled.get(cid)
+        if current is None or due < current:
+            self._scheduled[cid] = due
+            heapq.heappush(self._heap, (due, cid))
+
+    def _fire_due(self, upto: int, out: list) -> None:
+        heap = self._heap
+        while heap and heap[0][0] <= upto:
+            due, cid = heapq.heappop(heap)
+            if self._scheduled.get(cid) != due:
+                continue  # stale: that timer moved or was cancelled
+            del self._scheduled[cid]
+            cust = self.store.get(cid)
+            if cust is None:
+                continue
+            self._fire_customer(cid, cust, upto, out)
+            self._store(cid, cust)
+
+    def _fire_customer(self, cid: str, cust: Customer, upto: int, out: list) -> None:
+        """Fire this customer's timers due at or before `upto`, earliest first, each at its own instant."""
+        while True:
+            inst = min((i for i in cust.instances if i[DUE] is not None and i[DUE] <= upto),
+                       key=lambda i: i[DUE], default=None)
+            if inst is None:
+                return
+            due = inst[DUE]
+            queue: deque = deque()
+            self._fire(cid, cust, inst, due, out, queue)
+            self._drain(cid, cust, queue, due, out)
+
+    def _fire(self, cid, cust, inst, now, out, queue) -> None:
+        j = self._version(inst[VER])
+        inst[DUE] = None
+        if j is None:  # its version is gone from the store: nothing left to run it with
+            self._end(cid, cust, inst, None, "exited", now)
+            return
+        st = j.states[inst[STATE]]
+        if inst[FLAGS] & DEFERRED:
+            inst[FLAGS] &= ~DEFERRED
+            self._trace(cid, now, j.id, f"quiet hours over at {inst[STATE]}: sending")
+            self._send(cid, cust, inst, j, inst[STATE], st, now, out)
+            nxt = st["next"]
+        elif st["kind"] == "when":
+            self._trace(cid, now, j.id, f"when at {inst[STATE]} timed out: otherwise")
+            nxt = st["otherwise"]
+        else:
+            self._trace(cid, now, j.id, f"{st['kind'].replace('_', ' ')} at {inst[STATE]} fired")
+            nxt = st["next"]
+        self._run(cid, cust, inst, j, nxt, now, out, queue)
+
+    # ---- events --------------------------------------------------------------------
+
+    def _apply(self, cid, cust, events: list, t: int, out: list) -> None:
+        queue = deque(events)
+        self._drain(cid, cust, queue, t, out)
+
+    def _drain(self, cid, cust, queue: deque, t: int, out: list) -> None:
+        while queue:
+            name, props, traits, msg = queue.popleft()
+            self._one_event(cid, cust, name, props, traits, msg, t, out, queue)
+
+    def _one_event(self, cid, cust, name, props, traits, msg, t, out, queue) -> None:
+        if traits is not None:
+            cust.profile.update(traits)
+        if name in self.aggregates.by_event:
+            self.aggregates.update(cust, name, props, t, self._agg_value)
+        if cust.instances and name in self.listened:
+            self._match_running(cid, cust, name, props, t, out, queue)
+        for j in self.by_trigger.get(name, ()):
+            self._try_enter(cid, cust, j, props, msg, t, out, queue)
+        if name in self.last_seen_names:
+            cust.last_seen[name] = t
+        if name in self.last_props_names:
+            cust.last_props[name] = {p: lookup(props, p.split(".")) for p in self.last_props_names[name]}
+        if self.segments:
+            self._segments(cid, cust, t, msg, queue)
+
+    def _match_running(self, cid, cust, name, props, t, out, queue) -> None:
+        for inst in list(cust.instances):
+            if inst not in cust.instances:
+                continue  # ended by an earlier instance's step in this same event
+            j = self._version(inst[VER])
+            if j is None or name not in j.listens:
+                continue
+            ctx = Ctx(props, inst[TRIG], cust.profile, t, cust, self._agg_value)
+            goal = j.goal
+            if goal and goal.event == name and t < inst[ENTERED] + j.goal_within and _ok(goal.where, ctx):
+                self._end(cid, cust, inst, j, "converted", t)
+                continue
+            if any(m.event == name and _ok(m.where, ctx) for m in j.exit_on):
+                self._end(cid, cust, inst, j, "exited", t)
+                continue
+            if inst[FLAGS] & DEFERRED:
+                continue
+            waits = j.waits_on.get(inst[STATE])
+            if not waits or name not in waits:
+                continue
+            for matcher, goto in waits[name]:
+                if _ok(matcher.where, ctx):
+                    if goto is None:
+                        reason = "converted" if goal and goal.event == name else "cancelled"
+                        self._trace(cid, t, j.id, f"wait at {inst[STATE]} ended by {name}")
+                        self._end(cid, cust, inst, j, reason, t)
+                    else:
+                        self._trace(cid, t, j.id, f"when at {inst[STATE]} matched {name}")
+                        inst[DUE] = None
+                        self._run(cid, cust, inst, j, goto, t, out, queue)
+                    break
+
+    def _try_enter(self, cid, cust, j: Journey, props, msg, t, out, queue) -> None:
+        ctx = Ctx(props, props, cust.profile, t, cust, self._agg_value)
+        if not _ok(j.trigger.where, ctx):
+            self._trace(cid, t, j.id, "not entered: the trigger's where is false")
+            return
+        if not _ok(j.audience, ctx):
+            self._trace(cid, t, j.id, "not entered: audience is false")
+            return
+        active = [i for i in cust.instances if i[J] == j.id]
+        entry = cust.entries.get(j.id)
+        key = None
+        blocked = None
+        mode = j.reentry
+        if mode == "once" and entry:
+            blocked = "re-entry blocked: reentry once, already entered"
+        elif mode == "after" and active:
+            blocked = "re-entry blocked: an instance is still active"
+        elif mode == "after" and entry and t < entry[0] + j.reentry_after:
+            blocked = f"re-entry blocked: last entry at {format_instant(entry[0])} is too recent"
+        elif mode == "default" and active:
+            blocked = "re-entry blocked: an instance is still active"
+        elif mode == "concurrent":
+            key = j.reentry_by(ctx) if j.reentry_by else msg
+            if any(i[KEY] == key for i in active):
+                blocked = f"re-entry blocked: an instance with key {key!r} is active"
+        if blocked:
+            self._trace(cid, t, j.id, blocked)
+            self.stats.blocked(j.id)
+            return
+        if mode == "restart":
+            for inst in active:
+                self._end(cid, cust, inst, j, "restarted", t)
+        flags = HELD_OUT if j.holdout and stable_share("holdout", j.id, cid) < j.holdout else 0
+        inst = [j.id, j.version, msg, None, None, t, props, msg, flags, key]
+        cust.entries[j.id] = [t, (entry[1] if entry else 0) + 1]
+        cust.instances.append(inst)
+        self.stats.entered(j.id)
+        self._trace(cid, t, j.id, "entered" + (" (holdout group)" if flags & HELD_OUT else ""))
+        self._run(cid, cust, inst, j, j.ir.start, t, out, queue)
+
+    # ---- the flow ------------------------------------------------------------------
+
+    def _run(self, cid, cust, inst, j: Journey, sid, now, out, queue) -> None:
+        """Step through states until one waits or the flow ends."""
+        while sid is not None:
+            inst[STATE] = sid
+            st = j.states[sid]
+            kind = st["kind"]
+            if kind == "wait":
+                inst[DUE] = now + st["duration"]
+                self._trace(cid, now, j.id, f"wait at {sid} started, until {format_instant(inst[DUE])}")
+                return
+            if kind == "when":
+                inst[DUE] = now + st["within"]
+                self._trace(cid, now, j.id, f"when at {sid} waiting until {format_instant(inst[DUE])}")
+                return
+            if kind == "wait_until":
+                due = next_time_of_day(now, st["minute"], self._zone(cust, j))
+                if due > now:
+                    inst[DUE] = due
+                    self._trace(cid, now, j.id, f"wait until at {sid}: {format_instant(due)}")
+                    return
+                sid = st["next"]
+            elif kind == "send":
+                if j.quiet_hours:
+                    until = quiet_until(now, *j.quiet_hours, self._zone(cust, j))
+                    if until is not None:
+                        inst[DUE] = until
+                        inst[FLAGS] |= DEFERRED
+                        self._trace(cid, now, j.id, f"send at {sid} deferred by quiet hours to "
+                                                    f"{format_instant(until)}")
+                        return
+                self._send(cid, cust, inst, j, sid, st, now, out)
+                sid = st["next"]
+            elif kind == "if":
+                ctx = Ctx(inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_value)
+                sid = next((goto for pred, goto in st["conds"] if pred(ctx)), st["otherwise"])
+            elif kind == "split":
+                share = stable_share(j.id, cid)
+                sid = st["next"]
+                total = 0.0
+                for arm in st["arms"]:
+                    total += arm["percent"]
+                    if share < total:
+                        self._trace(cid, now, j.id, f"split at {inst[STATE]}: arm {arm['name']}")
+                        sid = arm["goto"]
+                        break
+            elif kind == "set":
+                ctx = Ctx(inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_value)
+                _assign(cust.profile, st["trait"], st["fn"](ctx))
+                if self.segments:
+                    self._segments(cid, cust, now, inst[TMSG], queue)
+                sid = st["next"]
+            elif kind == "emit":
+                ctx = Ctx(inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_value)
+                props = {name: f(ctx) for name, f in st["vars"]}
+                queue.append((st["event"], props, None, f"{inst[IID]}/{j.id}/{sid}"))
+                sid = st["next"]
+            else:  # exit
+                self._end(cid, cust, inst, j, "exited", now)
+                return
+        self._end(cid, cust, inst, j, "completed", now)
+
+    def _send(self, cid, cust, inst, j: Journey, sid, st, now, out) -> None:
+        profile = cust.profile
+        ctx = Ctx(inst[TRIG], inst[TRIG], profile, now, cust, self._agg_value)
+        variables = {name: f(ctx) for name, f in st["vars"]}
+        target = next((t for t in st["targets"] if self._reachable(profile, t["channel"])), None)
+        if target is None:
+            target, status, why = st["targets"][0], "unreachable", "no listed channel is reachable"
+        elif self._capped(cust, j, target["channel"], now):
+            status, why = "suppressed", "over the journey's cap"
+        elif inst[FLAGS] & HELD_OUT:
+            status, why = "held_out", "the customer is in the holdout group"
+        else:
+            status, why = "send", f"on {target['channel']}"
+            if j.caps:
+                sends = cust.sends.setdefault(j.id, [])
+                sends.append([now, target["channel"]])
+        self.stats.action(j.id, target["channel"], status)
+        self._trace(cid, now, j.id, f"send at {sid}: {status} ({why})")
+        out.append({
+            "action_id": action_id(inst[VER], cid, inst[IID], sid),
+            "journey": j.id, "journey_version": inst[VER], "customer_id": cid,
+            "channel": target["channel"], "template": target["template"] or j.id,
+            "variables": variables, "due_at": format_instant(now), "status": status, "step": sid,
+            "trigger_message_id": inst[TMSG], "instance_id": inst[IID],
+        })
+
+    def _reachable(self, profile: dict, channel: str) -> bool:
+        unsubscribed = profile.get("unsubscribed")
+        if unsubscribed and (channel in unsubscribed if isinstance(unsubscribed, (list, str)) else False):
+            return False
+        trait = self.channels.get(channel)
+        return trait is None or profile.get(trait) not in (None, "")
+
+    def _capped(self, cust, j: Journey, channel: str, now: int) -> bool:
+        if not j.caps:
+            return False
+        sends = cust.sends.get(j.id)
+        if not sends:
+            return False
+        while sends and sends[0][0] <= now - j.max_cap_window:
+            sends.pop(0)
+        for cap in j.caps:
+            if cap["channel"] is not None and cap["channel"] != channel:
+                continue
+            n = sum(1 for t, ch in sends if t > now - cap["per"] and (cap["channel"] is None or ch == channel))
+            if n >= cap["count"]:
+                return True
+        return False
+
+    def _end(self, cid, cust, inst, j, reason: str, now: int) -> None:
+        cust.instances.remove(inst)
+        journey_id = inst[J]
+        self.stats.ended(journey_id, reason)
+        self._trace(cid, now, journey_id, f"instance {reason}")
+
+    # ---- helpers -------------------------------------------------------------------
+
+    def _zone(self, cust, j: Journey):
+        return (zone(cust.profile.get("timezone")) or zone(j.timezone) or zone(self.default_timezone)
+                or zone("UTC"))
+
+    def _agg_value(self, key: str, ctx: Ctx):
+        return self.aggregates.value(ctx.cust, key, ctx.now)
+
+    def _segments(self, cid, cust, t, msg, queue) -> None:
+        for seg in self.segments:
+            ctx = Ctx({}, {}, cust.profile, t, cust, self._agg_value)
+            inside = _ok(seg.where, ctx)
+            if inside != (seg.id in cust.segments):
+                if inside:
+                    cust.segments.add(seg.id)
+                else:
+                    cust.segments.discard(seg.id)
+                name = "segment_entered" if inside else "segment_exited"
+                self.stats.segment(seg.id, inside)
+                queue.append((name, {"segment": seg.id}, None, f"{msg}/{name}/{seg.id}"))
+
+    def _store(self, cid: str, cust: Customer) -> None:
+        self.store.put(cid, cust)
+        self._schedule(cid, cust.next_due())
+
+    def _trace(self, cid, t, journey, text) -> None:
+        if cid == self.trace_customer:
+            self.trace.append((t, journey, text))
+
+    def pending_timers(self) -> int:
+        return len(self._scheduled)
+
+    def next_due(self) -> int | None:
+        return min(self._scheduled.values(), default=None)
+
+
+def _ok(pred, ctx) -> bool:
+    return pred is None or pred(ctx)
+
+
+def _assign(profile: dict, path: list, value) -> None:
+    target = profile
+    for name in path[:-1]:
+        nxt = target.get(name)
+        if not isinstance(nxt, dict):
+            nxt = target[name] = {}
+        target = nxt
+    target[path[-1]] = value

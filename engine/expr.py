@@ -1,0 +1,230 @@
+"""IR expressions -> Python closures, built once per journey version.
+
+Closures, not generated source: no text from a journey is ever handed to
+`eval`, so a journey can read only what the context offers (the event, the
+trigger, the profile, the customer's history) and nothing else.
+Null and type mismatches never raise: any comparison with null except ==/!= is
+false, and arithmetic on something that is not a number is null.
+"""
+from __future__ import annotations
+
+import operator
+from typing import Callable
+
+Expr = Callable[["Ctx"], object]
+
+
+class Ctx:
+    """What an expression may see. ev: properties of the event being matched; trig: the trigger's;
+    prof: the profile; now: the instant being processed; cust: the customer's state (history, segments);
+    aggs: a callable giving an aggregate's value by key."""
+
+    __slots__ = ("ev", "trig", "prof", "now", "cust", "aggs")
+
+    def __init__(self, ev, trig, prof, now, cust, aggs):
+        self.ev, self.trig, self.prof, self.now, self.cust, self.aggs = ev, trig, prof, now, cust, aggs
+
+
+def _is_num(x) -> bool:
+    return (type(x) is int or type(x) is float)
+
+
+def _eq(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    if type(a) is bool or type(b) is bool:
+        return type(a) is type(b) and a == b
+    if _is_num(a) and _is_num(b):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def _ordered(op):
+    def compare(a, b) -> bool:
+        if _is_num(a) and _is_num(b) or type(a) is str and type(b) is str:
+            return op(a, b)
+        return False
+    return compare
+
+
+def _arith(op):
+    def apply(a, b):
+        if op is operator.add and type(a) is str and type(b) is str:
+            return a + b
+        if not (_is_num(a) and _is_num(b)):
+            return None
+        try:
+            return op(a, b)
+        except ZeroDivisionError:
+            return None
+    return apply
+
+
+def _in(a, b) -> bool:
+    if isinstance(b, list):
+        return any(_eq(a, x) for x in b)
+    if type(b) is str and type(a) is str:
+        return a in b
+    return False
+
+
+BINARY = {
+    "==": _eq,
+    "!=": lambda a, b: not _eq(a, b),
+    "<": _ordered(operator.lt), "<=": _ordered(operator.le),
+    ">": _ordered(operator.gt), ">=": _ordered(operator.ge),
+    "+": _arith(operator.add), "-": _arith(operator.sub),
+    "*": _arith(operator.mul), "/": _arith(operator.truediv),
+    "in": _in,
+    "not in": lambda a, b: not _in(a, b) if isinstance(b, (list, str)) else False,
+    "contains": lambda a, b: _in(b, a),
+}
+
+
+def _lower(x):
+    return x.lower() if type(x) is str else None
+
+
+def _upper(x):
+    return x.upper() if type(x) is str else None
+
+
+FUNCTIONS = {"lower": _lower, "upper": _upper}
+
+
+def lookup(value, path):
+    """Follow a dotted path through nested objects; anything missing is null."""
+    for name in path:
+        if type(value) is not dict:
+            return None
+        value = value.get(name)
+    return value
+
+
+def truthy(x) -> bool:
+    return x is not None and x is not False and x != 0 and x != "" and x != []
+
+
+def text(x) -> str:
+    """How a value reads inside a message: null is empty, whole floats lose their '.0'."""
+    if x is None:
+        return ""
+    if x is True or x is False:
+        return "true" if x else "false"
+    if type(x) is float and x.is_integer():
+        return str(int(x))
+    return str(x)
+
+
+def compile_expr(x) -> Expr:
+    return _COMPILERS[x[0]](x)
+
+
+def compile_pred(x) -> Callable[[Ctx], bool] | None:
+    """A condition that may be absent (`where` left out): None means always true."""
+    if x is None:
+        return None
+    f = compile_expr(x)
+    return lambda c: truthy(f(c))
+
+
+def _c_lit(x):
+    v = x[1]
+    return lambda c: v
+
+
+def _c_ref(x):
+    scope, path = x[1], tuple(x[2])
+    attr = {"event": "ev", "trigger": "trig", "profile": "prof"}[scope]
+    get = operator.attrgetter(attr)
+    if len(path) == 1:
+        key = path[0]
+        return lambda c: get(c).get(key)
+    return lambda c: lookup(get(c), path)
+
+
+def _c_list(x):
+    items = [compile_expr(i) for i in x[1]]
+    return lambda c: [f(c) for f in items]
+
+
+def _c_not(x):
+    f = compile_expr(x[1])
+    return lambda c: not truthy(f(c))
+
+
+def _c_neg(x):
+    f = compile_expr(x[1])
+
+    def neg(c):
+        v = f(c)
+        return -v if _is_num(v) else None
+    return neg
+
+
+def _c_and(x):
+    fs = [compile_expr(i) for i in x[1]]
+    return lambda c: all(truthy(f(c)) for f in fs)
+
+
+def _c_or(x):
+    fs = [compile_expr(i) for i in x[1]]
+    return lambda c: any(truthy(f(c)) for f in fs)
+
+
+def _c_bin(x):
+    op, a, b = BINARY[x[1]], compile_expr(x[2]), compile_expr(x[3])
+    return lambda c: op(a(c), b(c))
+
+
+def _c_fn(x):
+    if x[1] == "now":
+        return lambda c: c.now
+    fn, args = FUNCTIONS[x[1]], [compile_expr(a) for a in x[2]]
+    return lambda c: fn(*[a(c) for a in args])
+
+
+def _c_last_seen(x):
+    name = x[1]
+    return lambda c: c.cust.last_seen.get(name)
+
+
+def _c_last(x):
+    name, prop = x[1], x[2]
+    return lambda c: (c.cust.last_props.get(name) or {}).get(prop)
+
+
+def _c_in_segment(x):
+    seg = x[1]
+    return lambda c: seg in c.cust.segments
+
+
+def _c_agg(x):
+    key = x[1]
+    return lambda c: c.aggs(key, c)
+
+
+def _c_interp(x):
+    parts = [(p if isinstance(p, str) else compile_expr(p)) for p in x[1]]
+    return lambda c: "".join(p if isinstance(p, str) else text(p(c)) for p in parts)
+
+
+_COMPILERS = {
+    "lit": _c_lit, "ref": _c_ref, "list": _c_list, "not": _c_not, "neg": _c_neg, "and": _c_and, "or": _c_or,
+    "bin": _c_bin, "fn": _c_fn, "last_seen": _c_last_seen, "last": _c_last, "in_segment": _c_in_segment,
+    "agg": _c_agg, "interp": _c_interp,
+}
+
+
+def walk_ir(x):
+    """Every sub-expression of an IR expression, for finding which histories a journey reads."""
+    if not isinstance(x, list) or not x or not isinstance(x[0], str):
+        return
+    yield x
+    for item in x[1:]:
+        if isinstance(item, list):
+            if item and isinstance(item[0], str) and item[0] in _COMPILERS:
+                yield from walk_ir(item)
+            else:
+                for sub in item:
+                    yield from walk_ir(sub)

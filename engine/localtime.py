@@ -1,0 +1,56 @@
+"""Times of day in a customer's own time zone, DST-correct: `wait until 09:00` and quiet hours.
+
+The engine counts in epoch milliseconds; only these two questions need a calendar.
+"""
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+UTC = timezone.utc
+
+
+@functools.lru_cache(maxsize=512)
+def zone(name: str | None):
+    """A zone by IANA name, or None when the name is not one (a bad profile trait must not stop anything)."""
+    if not name or not isinstance(name, str):
+        return None
+    try:
+        return ZoneInfo(name)
+    except Exception:  # zoneinfo raises several kinds for bad names
+        return None
+
+
+def _local(ms: int, tz) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz)
+
+
+def _at(day: datetime, minute: int, tz) -> int:
+    """Epoch ms of `minute` past local midnight on `day`; a time skipped by DST moves forward past the gap."""
+    naive = datetime(day.year, day.month, day.day, minute // 60, minute % 60)
+    aware = naive.replace(tzinfo=tz)
+    # round-trip through UTC: a nonexistent local time comes back shifted, which is where it really falls
+    utc = aware.astimezone(UTC)
+    return int(utc.timestamp() * 1000)
+
+
+def next_time_of_day(now_ms: int, minute: int, tz) -> int:
+    """The next instant at local HH:MM, or now if it is exactly that."""
+    local = _local(now_ms, tz)
+    for days in range(0, 3):
+        day = local + timedelta(days=days)
+        candidate = _at(day, minute, tz)
+        if candidate >= now_ms:
+            return candidate
+    return now_ms  # unreachable in practice: some day within three has that time
+
+
+def quiet_until(now_ms: int, start: int, end: int, tz) -> int | None:
+    """If now falls in the quiet window [start, end) local time, the instant the window ends; else None."""
+    local = _local(now_ms, tz)
+    minute_of_day = local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60
+    inside = start <= minute_of_day < end if start < end else (minute_of_day >= start or minute_of_day < end)
+    if not inside:
+        return None
+    return next_time_of_day(now_ms, end, tz)
