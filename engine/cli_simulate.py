@@ -108,7 +108,7 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
         if dead_file:
             dead_file.close()
     out = sys.stdout.buffer
-    console = Console(highlight=False)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     FORMATS[fmt](out, result, engine, console)
     out.flush()
     if trace_customer:

@@ -77,6 +77,14 @@ class Engine:
         self.last_props_names = {k: sorted(v) for k, v in last_props.items()}
         self.aggregates = Aggregates(aggregates)
         self.listened = {name for j in self.versions.values() for name in j.listens}
+        self._relevance()
+
+    def _relevance(self) -> None:
+        """Event names that can change anything. Any other event only moves the clock and lets its
+        customer's due timers fire, so it is not even remembered for de-duplication: applying it twice
+        changes nothing either."""
+        self.relevant = (set(self.by_trigger) | self.listened | self.last_seen_names | set(self.last_props_names)
+                         | set(self.aggregates.by_event))
 
     def _version(self, version: str) -> Journey | None:
         j = self.versions.get(version)
@@ -85,6 +93,7 @@ class Engine:
             if data is not None:
                 j = self.versions[version] = build_journey(JourneyIR.from_dict(data))
                 self.listened |= j.listens
+                self._relevance()
         return j
 
     # ---- the two ways in -------------------------------------------------------------
@@ -98,6 +107,17 @@ class Engine:
                                    f"the clock at {format_instant(self.clock)}")
         out: list = []
         cid = ev.customer_id
+        if ev.name not in self.relevant and ev.traits is None:
+            due = self._scheduled.get(cid)
+            if due is not None and due <= t:
+                cust = self.store.get(cid)
+                self._fire_customer(cid, cust, t, out)
+                self._store(cid, cust)
+            if self.clock is None or t > self.clock:
+                self.clock = t
+            self.stats.events += 1
+            self._fire_due(self.clock - self.lateness, out)
+            return out
         cust = self.store.get(cid) or Customer()
         if ev.message_id in cust.seen:
             self.stats.duplicates += 1
@@ -105,7 +125,9 @@ class Engine:
         cust.seen.append(ev.message_id)
         if len(cust.seen) > DEDUP_WINDOW:
             del cust.seen[0]
-        self._fire_customer(cid, cust, t, out)
+        due = self._scheduled.get(cid)
+        if due is not None and due <= t:
+            self._fire_customer(cid, cust, t, out)
         if self.clock is None or t > self.clock:
             self.clock = t
         self.stats.events += 1
@@ -134,10 +156,11 @@ class Engine:
     # ---- timers --------------------------------------------------------------------
 
     def _schedule(self, cid: str, due: int | None) -> None:
+        """Keep `_scheduled[cid]` equal to the customer's earliest timer. Heap entries that no longer
+        match it are stale and skipped when popped (cheaper than removing them)."""
         if due is None:
-            return
-        current = self._scheduled.get(cid)
-        if current is None or due < current:
+            self._scheduled.pop(cid, None)
+        elif self._scheduled.get(cid) != due:
             self._scheduled[cid] = due
             heapq.heappush(self._heap, (due, cid))
 
@@ -204,8 +227,11 @@ class Engine:
             self.aggregates.update(cust, name, props, t, self._agg_value)
         if cust.instances and name in self.listened:
             self._match_running(cid, cust, name, props, t, out, queue)
-        for j in self.by_trigger.get(name, ()):
-            self._try_enter(cid, cust, j, props, msg, t, out, queue)
+        entering = self.by_trigger.get(name)
+        if entering:
+            ctx = Ctx(props, props, cust.profile, t, cust, self._agg_value)
+            for j in entering:
+                self._try_enter(cid, cust, j, ctx, msg, t, out, queue)
         if name in self.last_seen_names:
             cust.last_seen[name] = t
         if name in self.last_props_names:
@@ -245,8 +271,8 @@ class Engine:
                         self._run(cid, cust, inst, j, goto, t, out, queue)
                     break
 
-    def _try_enter(self, cid, cust, j: Journey, props, msg, t, out, queue) -> None:
-        ctx = Ctx(props, props, cust.profile, t, cust, self._agg_value)
+    def _try_enter(self, cid, cust, j: Journey, ctx: Ctx, msg, t, out, queue) -> None:
+        props = ctx.ev
         if not _ok(j.trigger.where, ctx):
             self._trace(cid, t, j.id, "not entered: the trigger's where is false")
             return

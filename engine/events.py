@@ -283,6 +283,9 @@ def event_from_object(obj, raw_size: int) -> Event:
     """Apply section 9 to a decoded value; raw_size is the size of its encoded form."""
     if not isinstance(obj, dict):
         raise BadEvent("not_an_object", f"an event must be a JSON object, this is {_kind(obj)}")
+    fast = _fast(obj, raw_size)
+    if fast is not None:
+        return fast
     identify = obj.get("type") == "identify"
     name = "identify" if identify else _event_name(obj)
     field, customer = _first(obj, CUSTOMER_NAMES)
@@ -305,6 +308,20 @@ def event_from_object(obj, raw_size: int) -> Event:
     if message_id is None:
         message_id = message_hash(obj)
     return Event(name, customer_id, time, properties, message_id, traits, raw_size)
+
+
+def _fast(obj: dict, raw_size: int) -> Event | None:
+    """The shape nearly every producer sends (our own field names, text ids, RFC 3339 time), decided
+    with five lookups; anything else takes the general path, which gives the same answer slower."""
+    name, cid, ts, props, mid = (obj.get("event"), obj.get("customer_id"), obj.get("timestamp"),
+                                 obj.get("properties"), obj.get("message_id"))
+    if (type(name) is str and name and type(cid) is str and cid and type(ts) is str and type(props) is dict
+            and type(mid) is str and mid and obj.get("type") != "identify"):
+        try:
+            return Event(name, cid, parse_instant(ts), props, mid, None, raw_size)
+        except ValueError:
+            return None  # the general path says what is wrong with the time
+    return None
 
 
 def parse_event(data: bytes | str | dict, *, max_bytes: int = 1_000_000) -> Event:

@@ -135,11 +135,11 @@ def _c_lit(x):
 
 def _c_ref(x):
     scope, path = x[1], tuple(x[2])
-    attr = {"event": "ev", "trigger": "trig", "profile": "prof"}[scope]
-    get = operator.attrgetter(attr)
     if len(path) == 1:
         key = path[0]
-        return lambda c: get(c).get(key)
+        return {"event": lambda c: c.ev.get(key), "trigger": lambda c: c.trig.get(key),
+                "profile": lambda c: c.prof.get(key)}[scope]
+    get = operator.attrgetter({"event": "ev", "trigger": "trig", "profile": "prof"}[scope])
     return lambda c: lookup(get(c), path)
 
 
@@ -162,19 +162,69 @@ def _c_neg(x):
     return neg
 
 
+BOOLEAN = {"bin", "not", "and", "or", "in_segment"}
+
+
+def _c_test(x):
+    """A sub-expression as a yes/no: comparisons already give a bool, so they skip `truthy`."""
+    f = compile_expr(x)
+    if x[0] in BOOLEAN and (x[0] != "bin" or x[1] not in ("+", "-", "*", "/")):
+        return f
+    return lambda c: truthy(f(c))
+
+
 def _c_and(x):
-    fs = [compile_expr(i) for i in x[1]]
-    return lambda c: all(truthy(f(c)) for f in fs)
+    fs = [_c_test(i) for i in x[1]]
+    if len(fs) == 2:
+        f1, f2 = fs
+        return lambda c: f1(c) and f2(c)
+    return lambda c: all(f(c) for f in fs)
 
 
 def _c_or(x):
-    fs = [compile_expr(i) for i in x[1]]
-    return lambda c: any(truthy(f(c)) for f in fs)
+    fs = [_c_test(i) for i in x[1]]
+    if len(fs) == 2:
+        f1, f2 = fs
+        return lambda c: f1(c) or f2(c)
+    return lambda c: any(f(c) for f in fs)
 
 
 def _c_bin(x):
+    fast = _c_bin_literal(x)
+    if fast is not None:
+        return fast
     op, a, b = BINARY[x[1]], compile_expr(x[2]), compile_expr(x[3])
     return lambda c: op(a(c), b(c))
+
+
+_NUMBER_TEST = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+                ">": operator.gt, ">=": operator.ge}
+
+
+def _c_bin_literal(x):
+    """`property OP literal`, the commonest condition by far, as one closure with the same meaning
+    as the general path: only a number equals or orders with a number, only text with text."""
+    op, left, right = x[1], x[2], x[3]
+    if right[0] != "lit" or op not in _NUMBER_TEST:
+        return None
+    a, v, test = compile_expr(left), right[1], _NUMBER_TEST[op]
+    if _is_num(v):
+        if op == "!=":
+            return lambda c: not ((type(y := a(c)) is int or type(y) is float) and y == v)
+        return lambda c: (type(y := a(c)) is int or type(y) is float) and test(y, v)
+    if type(v) is str:
+        if op == "==":
+            return lambda c: a(c) == v
+        if op == "!=":
+            return lambda c: a(c) != v
+        return lambda c: type(y := a(c)) is str and test(y, v)
+    if v is None or type(v) is bool:
+        if op == "==":
+            return lambda c: a(c) is v
+        if op == "!=":
+            return lambda c: a(c) is not v
+        return lambda c: False
+    return None
 
 
 def _c_fn(x):
