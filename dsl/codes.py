@@ -37,7 +37,8 @@ CODES: dict[str, Code] = {
     "J007": Code(ERROR, "cannot read path",
                  "The path does not exist or cannot be read (permissions, a broken link)."),
     "J008": Code(ERROR, "no journeys in folder",
-                 "A folder given to check holds no `*.journey` file, at any depth."),
+                 "A folder given to check holds no `*.journey` file, at any depth (a warning when other "
+                 "paths given do hold journeys)."),
     "J009": Code(ERROR, "project config error",
                  "`journeyctl.yaml` is not valid YAML or does not match the config schema."),
     "J010": Code(ERROR, "event catalog error",

@@ -36,6 +36,8 @@ class Compiled:
     ir: JourneyIR | SegmentIR | None
     diagnostics: list = field(default_factory=list)
     events: list = field(default_factory=list)
+    path: str | None = None
+    source: str | None = None
 
 
 def compile_text(text: str, path: str = "journey.journey", options: Options | None = None) -> Compiled:
@@ -44,13 +46,15 @@ def compile_text(text: str, path: str = "journey.journey", options: Options | No
     try:
         tree = parse(text)
     except JourneyError as e:
-        return Compiled(None, [d.at(path) for d in e.diagnostics])
+        return Compiled(None, [d.at(path) for d in e.diagnostics], path=path, source=text)
     builder = _Builder(options, Path(path).stem)
     ir = builder.segment(tree) if isinstance(tree, ast.Segment) else builder.journey(tree)
+    if options.catalog is not None:
+        options.catalog.check_events(builder.exprs.events_used, builder.error)
     diags = [d.at(path) for d in builder.exprs.diagnostics]
     diags.sort(key=lambda d: (d.span.line, d.span.column))
     failed = any(d.severity == ERROR for d in diags)
-    return Compiled(None if failed else ir.seal(), diags, builder.exprs.events_used)
+    return Compiled(None if failed else ir.seal(), diags, builder.exprs.events_used, path=path, source=text)
 
 
 def compile_file(path: str | Path, options: Options | None = None) -> Compiled:
@@ -86,8 +90,9 @@ class _Builder:
     # ---- journeys --------------------------------------------------------------
 
     def journey(self, j: ast.Journey) -> JourneyIR:
-        settings = self._settings(j.settings)
         trig = j.trigger
+        self.exprs.trigger_event = trig.match.event
+        settings = self._settings(j.settings)
         trigger = self._match(trig.match, trigger_where=True)
         steps = list(j.steps)
         if trig.within is not None:

@@ -41,6 +41,7 @@ class ExprCompiler:
     segments_used: list = field(default_factory=list)
     events_used: list = field(default_factory=list)
     catalog: object = None
+    trigger_event: str | None = None
 
     def error(self, code, message, span, hint=None, severity=ERROR):
         self.diagnostics.append(Diagnostic(code, severity, message, span, hint))
@@ -70,6 +71,7 @@ class ExprCompiler:
     def _Binary(self, node, scope):
         if node.op in COMPARISONS:
             self._check_comparison(node, scope)
+            self._note_segment_comparison(node, scope)
         return ["bin", node.op, self.compile(node.left, scope), self.compile(node.right, scope)]
 
     def _Ref(self, node, scope):
@@ -83,6 +85,8 @@ class ExprCompiler:
             elif scope.in_aggregate:
                 self.error("J126", "`trigger.` cannot be used inside an aggregate's `where`", node.span,
                            "an aggregate counts the customer's events, whatever journey they are in")
+            elif self.catalog is not None:
+                self.catalog.check_property(self.trigger_event, tuple(rest), node.span, self)
             return ["ref", "trigger", rest]
         self._check_property(node, scope)
         return ["ref", scope.bare, list(node.parts)]
@@ -109,9 +113,11 @@ class ExprCompiler:
             return self._event_call(node, scope)
         if node.name == "in_segment":
             arg = node.args[0]
-            seg = arg.value if isinstance(arg, ast.Literal) else ".".join(getattr(arg, "parts", ()))
+            seg = arg.value if isinstance(arg, ast.Literal) and arg.kind == "string" \
+                else ".".join(getattr(arg, "parts", ()))
             if not seg:
                 self.error("J115", "in_segment() takes a segment id", node.span, "write in_segment(loyal_runners)")
+                return ["lit", None]
             self.segments_used.append((seg, arg.span))
             return ["in_segment", seg]
         return ["fn", node.name, [self.compile(a, scope) for a in node.args]]
@@ -125,6 +131,8 @@ class ExprCompiler:
             return ["lit", None]
         event, prop = parts[0], ".".join(parts[1:]) or None
         self.events_used.append((event, arg.span))
+        if self.catalog is not None and (prop or node.attr):
+            self.catalog.check_property(event, tuple(parts[1:]) or (node.attr,), node.span, self)
         if node.name == "last_seen":
             if prop:
                 self.error("J115", "last_seen() takes an event name, not a property", node.span)
@@ -147,6 +155,8 @@ class ExprCompiler:
     # ---- checks -------------------------------------------------------------
 
     def _check_comparison(self, node, scope):
+        if self.catalog is not None and self._check_catalog_types(node, scope):
+            return
         kinds = {_static_kind(node.left, self, scope), _static_kind(node.right, self, scope)}
         if {"string", "number"} <= kinds:
             string_side = node.left if _static_kind(node.left, self, scope) == "string" else node.right
@@ -158,11 +168,34 @@ class ExprCompiler:
             self.error("J114", f"`{node.op}` with null is always false", node.span,
                        "use == null or != null to test for a missing value")
 
+    def _check_catalog_types(self, node, scope) -> bool:
+        """J013: a property the catalog types, compared with a value of another type."""
+        for prop, other in ((node.left, node.right), (node.right, node.left)):
+            want = _catalog_kind(prop, self, scope)
+            got = _static_kind(other, self, scope)
+            if want and got and got != "null" and got != want:
+                words = {"number": "a number", "string": "a text", "bool": "true or false"}
+                quoted = isinstance(other, ast.Literal) and other.kind == "string" and _is_number(other.value)
+                self.error("J013", f"{'.'.join(prop.parts)} is {words[want]} in the event catalog, "
+                                   f"but is compared with {words.get(got, got)}", node.span,
+                           f"remove the quotes: {other.value}" if quoted and want == "number"
+                           else f"compare it with {words[want]}")
+                return True
+        return False
+
+    def _note_segment_comparison(self, node, scope):
+        """`segment == "x"` on a segment event names a segment, as in_segment(x) does (checked as J125)."""
+        if scope.bare != "event" or scope.event not in ("segment_entered", "segment_exited"):
+            return
+        for ref, lit in ((node.left, node.right), (node.right, node.left)):
+            if isinstance(ref, ast.Ref) and ref.parts == ("segment",) and isinstance(lit, ast.Literal) \
+                    and lit.kind == "string":
+                self.segments_used.append((lit.value, lit.span))
+
     def _check_property(self, node, scope):
         if self.catalog is None:
             return
-        event = scope.event
-        self.catalog.check_property(event, node.parts, node.span, self)
+        self.catalog.check_property(_bare_event(scope, self), node.parts, node.span, self)
 
 
 def _is_number(text) -> bool:
@@ -183,9 +216,23 @@ def _static_kind(node, compiler, scope) -> str | None:
         return "number"
     if isinstance(node, ast.Binary) and node.op in ("-", "*", "/"):
         return "number"
-    if isinstance(node, ast.Ref) and compiler.catalog is not None and node.parts[0] not in ("profile", "trigger"):
-        return compiler.catalog.property_kind(scope.event, node.parts)
-    return None
+    return _catalog_kind(node, compiler, scope)
+
+
+def _bare_event(scope, compiler) -> str | None:
+    """The event a bare name belongs to: the matched one inside `where`, else the trigger."""
+    return scope.event if scope.bare == "event" else (scope.event or compiler.trigger_event)
+
+
+def _catalog_kind(node, compiler, scope) -> str | None:
+    """The type the event catalog gives a property reference, if any."""
+    if not isinstance(node, ast.Ref) or compiler.catalog is None or node.parts[0] == "profile":
+        return None
+    if node.parts[0] == "trigger":
+        if len(node.parts) < 2 or scope.in_trigger_where or scope.in_aggregate:
+            return None
+        return compiler.catalog.property_kind(compiler.trigger_event, node.parts[1:])
+    return compiler.catalog.property_kind(_bare_event(scope, compiler), node.parts)
 
 
 def walk(node):

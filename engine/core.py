@@ -198,14 +198,17 @@ class Engine:
         st = j.states[inst[STATE]]
         if inst[FLAGS] & DEFERRED:
             inst[FLAGS] &= ~DEFERRED
-            self._trace(cid, now, j.id, f"quiet hours over at {inst[STATE]}: sending")
+            if cid == self.trace_customer:
+                self._trace(cid, now, j.id, f"quiet hours over at {inst[STATE]}: sending")
             self._send(cid, cust, inst, j, inst[STATE], st, now, out)
             nxt = st["next"]
         elif st["kind"] == "when":
-            self._trace(cid, now, j.id, f"when at {inst[STATE]} timed out: otherwise")
+            if cid == self.trace_customer:
+                self._trace(cid, now, j.id, f"when at {inst[STATE]} timed out: otherwise")
             nxt = st["otherwise"]
         else:
-            self._trace(cid, now, j.id, f"{st['kind'].replace('_', ' ')} at {inst[STATE]} fired")
+            if cid == self.trace_customer:
+                self._trace(cid, now, j.id, f"{st['kind'].replace('_', ' ')} at {inst[STATE]} fired")
             nxt = st["next"]
         self._run(cid, cust, inst, j, nxt, now, out, queue)
 
@@ -231,6 +234,11 @@ class Engine:
         if entering:
             ctx = Ctx(props, props, cust.profile, t, cust, self._agg_value)
             for j in entering:
+                where = j.trigger.where
+                if where is not None and not where(ctx):
+                    if cid == self.trace_customer:
+                        self._trace(cid, t, j.id, "not entered: the trigger's where is false")
+                    continue
                 self._try_enter(cid, cust, j, ctx, msg, t, out, queue)
         if name in self.last_seen_names:
             cust.last_seen[name] = t
@@ -263,21 +271,21 @@ class Engine:
                 if _ok(matcher.where, ctx):
                     if goto is None:
                         reason = "converted" if goal and goal.event == name else "cancelled"
-                        self._trace(cid, t, j.id, f"wait at {inst[STATE]} ended by {name}")
+                        if cid == self.trace_customer:
+                            self._trace(cid, t, j.id, f"wait at {inst[STATE]} ended by {name}")
                         self._end(cid, cust, inst, j, reason, t)
                     else:
-                        self._trace(cid, t, j.id, f"when at {inst[STATE]} matched {name}")
+                        if cid == self.trace_customer:
+                            self._trace(cid, t, j.id, f"when at {inst[STATE]} matched {name}")
                         inst[DUE] = None
                         self._run(cid, cust, inst, j, goto, t, out, queue)
                     break
 
     def _try_enter(self, cid, cust, j: Journey, ctx: Ctx, msg, t, out, queue) -> None:
         props = ctx.ev
-        if not _ok(j.trigger.where, ctx):
-            self._trace(cid, t, j.id, "not entered: the trigger's where is false")
-            return
         if not _ok(j.audience, ctx):
-            self._trace(cid, t, j.id, "not entered: audience is false")
+            if cid == self.trace_customer:
+                self._trace(cid, t, j.id, "not entered: audience is false")
             return
         active = [i for i in cust.instances if i[J] == j.id]
         entry = cust.entries.get(j.id)
@@ -297,7 +305,8 @@ class Engine:
             if any(i[KEY] == key for i in active):
                 blocked = f"re-entry blocked: an instance with key {key!r} is active"
         if blocked:
-            self._trace(cid, t, j.id, blocked)
+            if cid == self.trace_customer:
+                self._trace(cid, t, j.id, blocked)
             self.stats.blocked(j.id)
             return
         if mode == "restart":
@@ -308,7 +317,8 @@ class Engine:
         cust.entries[j.id] = [t, (entry[1] if entry else 0) + 1]
         cust.instances.append(inst)
         self.stats.entered(j.id)
-        self._trace(cid, t, j.id, "entered" + (" (holdout group)" if flags & HELD_OUT else ""))
+        if cid == self.trace_customer:
+            self._trace(cid, t, j.id, "entered" + (" (holdout group)" if flags & HELD_OUT else ""))
         self._run(cid, cust, inst, j, j.ir.start, t, out, queue)
 
     # ---- the flow ------------------------------------------------------------------
@@ -321,17 +331,20 @@ class Engine:
             kind = st["kind"]
             if kind == "wait":
                 inst[DUE] = now + st["duration"]
-                self._trace(cid, now, j.id, f"wait at {sid} started, until {format_instant(inst[DUE])}")
+                if cid == self.trace_customer:
+                    self._trace(cid, now, j.id, f"wait at {sid} started, until {format_instant(inst[DUE])}")
                 return
             if kind == "when":
                 inst[DUE] = now + st["within"]
-                self._trace(cid, now, j.id, f"when at {sid} waiting until {format_instant(inst[DUE])}")
+                if cid == self.trace_customer:
+                    self._trace(cid, now, j.id, f"when at {sid} waiting until {format_instant(inst[DUE])}")
                 return
             if kind == "wait_until":
                 due = next_time_of_day(now, st["minute"], self._zone(cust, j))
                 if due > now:
                     inst[DUE] = due
-                    self._trace(cid, now, j.id, f"wait until at {sid}: {format_instant(due)}")
+                    if cid == self.trace_customer:
+                        self._trace(cid, now, j.id, f"wait until at {sid}: {format_instant(due)}")
                     return
                 sid = st["next"]
             elif kind == "send":
@@ -340,7 +353,8 @@ class Engine:
                     if until is not None:
                         inst[DUE] = until
                         inst[FLAGS] |= DEFERRED
-                        self._trace(cid, now, j.id, f"send at {sid} deferred by quiet hours to "
+                        if cid == self.trace_customer:
+                            self._trace(cid, now, j.id, f"send at {sid} deferred by quiet hours to "
                                                     f"{format_instant(until)}")
                         return
                 self._send(cid, cust, inst, j, sid, st, now, out)
@@ -355,7 +369,8 @@ class Engine:
                 for arm in st["arms"]:
                     total += arm["percent"]
                     if share < total:
-                        self._trace(cid, now, j.id, f"split at {inst[STATE]}: arm {arm['name']}")
+                        if cid == self.trace_customer:
+                            self._trace(cid, now, j.id, f"split at {inst[STATE]}: arm {arm['name']}")
                         sid = arm["goto"]
                         break
             elif kind == "set":
@@ -391,7 +406,8 @@ class Engine:
                 sends = cust.sends.setdefault(j.id, [])
                 sends.append([now, target["channel"]])
         self.stats.action(j.id, target["channel"], status)
-        self._trace(cid, now, j.id, f"send at {sid}: {status} ({why})")
+        if cid == self.trace_customer:
+            self._trace(cid, now, j.id, f"send at {sid}: {status} ({why})")
         out.append({
             "action_id": action_id(inst[VER], cid, inst[IID], sid),
             "journey": j.id, "journey_version": inst[VER], "customer_id": cid,
@@ -427,7 +443,8 @@ class Engine:
         cust.instances.remove(inst)
         journey_id = inst[J]
         self.stats.ended(journey_id, reason)
-        self._trace(cid, now, journey_id, f"instance {reason}")
+        if cid == self.trace_customer:
+            self._trace(cid, now, journey_id, f"instance {reason}")
 
     # ---- helpers -------------------------------------------------------------------
 
@@ -456,8 +473,8 @@ class Engine:
         self._schedule(cid, cust.next_due())
 
     def _trace(self, cid, t, journey, text) -> None:
-        if cid == self.trace_customer:
-            self.trace.append((t, journey, text))
+        """Callers test `cid == self.trace_customer` first, so no message is built for anyone else."""
+        self.trace.append((t, journey, text))
 
     def pending_timers(self) -> int:
         return len(self._scheduled)

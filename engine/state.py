@@ -6,6 +6,8 @@ a million waiting instances must fit in 2 KB each.
 """
 from __future__ import annotations
 
+import json
+
 import orjson
 
 # An instance: [journey id, version, instance id, state id, due (ms or None), entered at, trigger props,
@@ -29,33 +31,51 @@ class Customer:
         self.profile: dict = {}
         self.instances: list = []
         self.entries: dict = {}
-        self.sends: dict = {}
         self.seen: list = []
-        self.last_seen: dict = {}
-        self.last_props: dict = {}
-        self.aggs: dict = {}
-        self.segments: set = set()
+        # sends, last_seen, last_props, aggs and segments start unset: see __getattr__.
+
+    def __getattr__(self, name):
+        """Runs only for an unset slot. Most customers never use caps, last_seen(), last(), aggregates
+        or segments, and five empty containers (a set is 216 bytes) were a quarter of a waiting
+        instance's RAM; so each is made on first use, and a set slot is then read at full speed."""
+        if name in _LAZY:
+            value = set() if name == "segments" else {}
+            setattr(self, name, value)
+            return value
+        raise AttributeError(f"'Customer' object has no attribute {name!r}")
+
+    def _peek(self, name):
+        """A field's value without creating it."""
+        try:
+            return _SLOT_GET[name](self)
+        except AttributeError:
+            return None
 
     def next_due(self) -> int | None:
         dues = [i[DUE] for i in self.instances if i[DUE] is not None]
         return min(dues) if dues else None
 
     def is_empty(self) -> bool:
-        return not (self.profile or self.instances or self.entries or self.seen or self.aggs or self.segments
-                    or self.last_seen)
+        return not (self.profile or self.instances or self.entries or self.seen
+                    or any(self._peek(name) for name in _LAZY))
 
     def encode(self) -> bytes:
         """Short keys and only non-empty fields: most customers have most fields empty."""
         data = {}
         for short, name in _FIELDS:
-            value = getattr(self, name)
+            value = self._peek(name)
             if value:
                 data[short] = sorted(value) if name == "segments" else value
-        return orjson.dumps(data)
+        try:
+            return orjson.dumps(data)
+        except TypeError:
+            # An integer beyond 64 bits (say a `set` that keeps multiplying) would make every later
+            # commit of this customer fail; the stdlib keeps it exact, marked so decode knows.
+            return b"J" + json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
     @staticmethod
     def decode(blob: bytes) -> "Customer":
-        data = orjson.loads(blob)
+        data = json.loads(blob[1:]) if blob[:1] == b"J" else orjson.loads(blob)
         c = Customer()
         for short, name in _FIELDS:
             if short in data:
@@ -65,3 +85,5 @@ class Customer:
 
 _FIELDS = (("p", "profile"), ("i", "instances"), ("e", "entries"), ("s", "sends"), ("m", "seen"),
            ("l", "last_seen"), ("lp", "last_props"), ("a", "aggs"), ("g", "segments"))
+_LAZY = ("sends", "last_seen", "last_props", "aggs", "segments")
+_SLOT_GET = {name: getattr(Customer, name).__get__ for name in Customer.__slots__}

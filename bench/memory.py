@@ -1,0 +1,168 @@
+"""Bytes per waiting instance, in RAM (MemoryStore) and on disk (SqliteStore).
+
+The target (issue 3): at 1,000,000 waiting instances, at most 2 KB of RAM and
+1 KB of SQLite each. Every customer sends one `cart_abandoned` with the property
+set of the throughput benchmark (make-bench-input) and so waits 30 minutes;
+events go in through the real parser, so property dicts and strings are what a
+replay really holds, and the events all fall inside 30 minutes so no wait fires.
+
+RAM counts the whole process growth: customer states, the store's dict and the
+engine's timer index. SQLite counts the file after a final commit and close
+(which checkpoints the WAL into it).
+
+usage: .venv/bin/python bench/memory.py [-n 1000000] [--store memory|sqlite|both] [--tracemalloc]
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+import tracemalloc
+import uuid
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dsl.compiler import compile_text  # noqa: E402
+from engine.core import Engine  # noqa: E402
+from engine.events import parse_event  # noqa: E402
+from engine.sqlite_store import SqliteStore  # noqa: E402
+from engine.state import Customer  # noqa: E402
+from engine.store import MemoryStore  # noqa: E402
+from engine.stores import checkpoint  # noqa: E402
+
+JOURNEY = "on cart_abandoned within 30m unless purchase -> send whatsapp\n"
+T0 = 1_793_491_200_000  # 2026-11-01T00:00:00Z
+SPAN_MS = 25 * 60_000    # every entry inside the 30 minute wait, so all of them are still waiting
+
+
+def journeys():
+    compiled = compile_text(JOURNEY, "cart_abandon.journey")
+    assert compiled.ir is not None, compiled.diagnostics
+    return [compiled.ir]
+
+
+def events(n: int):
+    """One cart_abandoned per customer, as JSON lines through the real parser."""
+    rnd = random.Random(7)
+    for i in range(n):
+        obj = {
+            "event": "cart_abandoned", "customer_id": f"c{i}", "timestamp": T0 + SPAN_MS * i // n,
+            "message_id": str(uuid.UUID(int=rnd.getrandbits(128), version=4)),
+            "properties": {"cart_value": round(rnd.random() * 200, 2), "amount": round(rnd.random() * 200, 2),
+                           "category": rnd.choice(["running_shoes", "hats", "bags"]),
+                           "price": rnd.randrange(200), "sku": f"s{rnd.randrange(1000)}",
+                           "order_id": f"o{rnd.randrange(5)}", "campaign": rnd.choice(["spring", "fall"])},
+        }
+        yield parse_event(orjson.dumps(obj))
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def deep_size(obj, seen=None) -> int:
+    """Bytes of an object graph, each object counted once (shared strings and small ints included)."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    size = sys.getsizeof(obj)
+    if isinstance(obj, dict):
+        size += sum(deep_size(k, seen) + deep_size(v, seen) for k, v in obj.items())
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        size += sum(deep_size(x, seen) for x in obj)
+    elif isinstance(obj, Customer):
+        size += sum(deep_size(obj._peek(name), seen) for name in Customer.__slots__)  # unset ones stay unset
+    return size
+
+
+def run_memory(n: int, use_tracemalloc: bool) -> None:
+    irs = journeys()
+    gc.collect()
+    if use_tracemalloc:
+        tracemalloc.start()
+    before_rss = rss()
+    before_traced = tracemalloc.get_traced_memory()[0] if use_tracemalloc else 0
+    started = time.perf_counter()
+    engine = Engine(irs, store=MemoryStore())
+    for ev in events(n):
+        engine.process(ev)
+    elapsed = time.perf_counter() - started
+    gc.collect()
+    grown = rss() - before_rss
+    waiting = engine.pending_timers()
+    assert waiting == n, (waiting, n)
+    print(f"MemoryStore: {n:,} waiting instances built in {elapsed:.1f}s")
+    if not use_tracemalloc:  # tracemalloc's own bookkeeping would inflate the RSS
+        print(f"  RAM (RSS growth):       {grown / n:8.0f} bytes per waiting instance  (target <= 2048)")
+    else:
+        traced = tracemalloc.get_traced_memory()[0] - before_traced
+        tracemalloc.stop()
+        print(f"  RAM (tracemalloc):      {traced / n:8.0f} bytes per waiting instance")
+    sample = engine.store.get("c1")
+    print(f"  one customer's state:   {deep_size(sample):8d} bytes (object graph, shared objects counted)")
+    del engine
+    gc.collect()
+
+
+def run_sqlite(n: int, path: Path, every: int) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    store = SqliteStore(path)
+    engine = Engine(journeys(), store=store)
+    started = time.perf_counter()
+    for i, ev in enumerate(events(n), 1):
+        engine.process(ev)
+        if i % every == 0:
+            checkpoint(engine)
+    checkpoint(engine)
+    elapsed = time.perf_counter() - started
+    store.close()
+    size = path.stat().st_size
+    conn = sqlite3.connect(path)
+    rows, avg_blob, waiting = conn.execute(
+        "SELECT count(*), avg(length(state)), count(next_due) FROM customers").fetchone()
+    conn.close()
+    assert waiting == n, (waiting, n)
+    print(f"SqliteStore: {rows:,} customers, {waiting:,} waiting, written in {elapsed:.1f}s "
+          f"(commit every {every:,} events)")
+    print(f"  SQLite file:            {size / n:8.0f} bytes per waiting instance  (target <= 1024)")
+    print(f"  encoded state:          {avg_blob:8.0f} bytes per customer on average")
+    print(f"  file: {path} ({size / 1e6:.1f} MB)")
+    started = time.perf_counter()
+    store = SqliteStore(path)
+    engine = Engine(journeys(), store=store)
+    assert engine.pending_timers() == n
+    print(f"  reopen: engine ready with {n:,} timers in {time.perf_counter() - started:.1f}s")
+    store.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("-n", type=int, default=1_000_000, help="waiting instances (one customer each)")
+    ap.add_argument("--store", choices=("memory", "sqlite", "both"), default="both")
+    ap.add_argument("--tracemalloc", action="store_true", help="also count Python allocations (slower)")
+    ap.add_argument("--db", type=Path, help="SQLite file to write (default: a temporary file)")
+    ap.add_argument("--commit-every", type=int, default=50_000)
+    args = ap.parse_args()
+    if args.store in ("memory", "both"):
+        run_memory(args.n, args.tracemalloc)
+    if args.store in ("sqlite", "both"):
+        if args.db:
+            run_sqlite(args.n, args.db, args.commit_every)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                run_sqlite(args.n, Path(tmp) / "bench.db", args.commit_every)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""A durable state store: one SQLite file, written in batches.
+
+The engine hands back every customer after every event, so writing each one
+through to disk would cost a transaction per event. Instead, customers touched
+since the last `commit()` stay in memory (the dirty set) and `commit()` writes
+them all in one transaction; the caller decides how often, trading work lost on
+a crash for throughput. Nothing is durable before `commit()`, and `close()`
+without one discards it: an exception in the middle of an event may leave a
+customer half-updated, and that must never reach the file.
+
+Memory stays bounded on a large replay: clean customers live in an LRU of
+`cache_size`, and once more than `cache_size` customers are dirty they are
+written into the still-open transaction (not committed), so the next `commit()`
+is still all-or-nothing.
+
+WAL with synchronous=NORMAL: readers never block the writer, and a commit costs
+no fsync (a power cut may lose the last commits, never corrupt the file).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections import OrderedDict
+from typing import Iterable, Iterator
+
+from .state import Customer
+
+SCHEMA_VERSION = 1
+
+# Migration n takes a file at schema n-1 to schema n. A later table (the outbox, say) is one more
+# entry here plus rows handed to `stage()`, and then it is written in the same commit as the state.
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        # WITHOUT ROWID: the customer id is the key of the table itself, stored once rather than
+        # in the table and again in a separate primary-key index.
+        "CREATE TABLE customers (customer_id TEXT PRIMARY KEY, state BLOB NOT NULL, next_due INTEGER)"
+        " WITHOUT ROWID",
+        # Partial: most customers have no timer, and timers() only ever asks for those that do.
+        "CREATE INDEX customers_next_due ON customers (next_due) WHERE next_due IS NOT NULL",
+        "CREATE TABLE versions (version TEXT PRIMARY KEY, ir TEXT NOT NULL)",
+    ],
+}
+
+_PAGE = 10_000  # rows per read when scanning, so a scan never holds a cursor across the caller's writes
+
+_UPSERT = ("INSERT INTO customers (customer_id, state, next_due) VALUES (?, ?, ?) "
+           "ON CONFLICT (customer_id) DO UPDATE SET state = excluded.state, next_due = excluded.next_due")
+
+
+class SchemaError(RuntimeError):
+    """The file is not one this version of journeyctl can read."""
+
+
+class SqliteStore:
+    """The StateStore protocol over one SQLite file. Call `put` after every change to a customer:
+    a customer that was already written out is only written again once it is put."""
+
+    def __init__(self, path: str | os.PathLike, *, cache_size: int = 100_000):
+        self.path = os.fspath(path)
+        self.cache_size = max(1, cache_size)
+        if self.path != ":memory:":
+            parent = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(parent, exist_ok=True)
+        # isolation_level=None: this class says where transactions begin and end, not the sqlite3 module.
+        self._conn = sqlite3.connect(self.path, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._in_txn = False
+        self._dirty: dict[str, Customer] = {}
+        self._clean: OrderedDict[str, Customer] = OrderedDict()
+        self._meta: dict = {}
+        self._meta_dirty: set[str] = set()
+        self._versions: dict[str, str] = {}
+        self._staged: list[tuple[str, list]] = []
+        self._migrate()
+        self._meta = {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
+
+    # ---- schema ----------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")  # two processes opening a new file must not both create it
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            current = json.loads(row[0]) if row else 0
+            if current > SCHEMA_VERSION:
+                raise SchemaError(f"{self.path} has state schema {current}, written by a newer journeyctl; "
+                                  f"this one reads up to schema {SCHEMA_VERSION}")
+            for n in range(current + 1, SCHEMA_VERSION + 1):
+                for sql in MIGRATIONS[n]:
+                    conn.execute(sql)
+            if current != SCHEMA_VERSION:
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                             (json.dumps(SCHEMA_VERSION),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            conn.close()
+            raise
+
+    # ---- customers -------------------------------------------------------------------
+
+    def get(self, customer_id: str) -> Customer | None:
+        c = self._dirty.get(customer_id)
+        if c is not None:
+            return c
+        c = self._clean.get(customer_id)
+        if c is not None:
+            self._clean.move_to_end(customer_id)
+            return c
+        row = self._conn.execute("SELECT state FROM customers WHERE customer_id = ?", (customer_id,)).fetchone()
+        if row is None:
+            return None
+        c = Customer.decode(row[0])
+        self._remember(customer_id, c)
+        return c
+
+    def put(self, customer_id: str, state: Customer) -> None:
+        self._clean.pop(customer_id, None)
+        self._dirty[customer_id] = state
+        if len(self._dirty) > self.cache_size:
+            self._flush()
+
+    def customers(self) -> Iterator[tuple[str, Customer]]:
+        """Every stored customer, uncommitted changes included, in customer id order."""
+        self._flush()
+        after = None
+        while True:
+            if after is None:  # no lower bound on the first page: "" is a key like any other
+                rows = self._conn.execute("SELECT customer_id, state FROM customers ORDER BY customer_id LIMIT ?",
+                                          (_PAGE,)).fetchall()
+            else:
+                rows = self._conn.execute("SELECT customer_id, state FROM customers WHERE customer_id > ? "
+                                          "ORDER BY customer_id LIMIT ?", (after, _PAGE)).fetchall()
+            for cid, blob in rows:
+                c = self._dirty.get(cid) or self._clean.get(cid)
+                yield cid, (c if c is not None else Customer.decode(blob))
+            if len(rows) < _PAGE:
+                return
+            after = rows[-1][0]
+
+    def timers(self) -> Iterable[tuple[int, str]]:
+        """(next due, customer id) of every customer with a timer, earliest first."""
+        self._flush()
+        last = None
+        while True:
+            if last is None:
+                rows = self._conn.execute(
+                    "SELECT next_due, customer_id FROM customers WHERE next_due IS NOT NULL "
+                    "ORDER BY next_due, customer_id LIMIT ?", (_PAGE,)).fetchall()
+            else:
+                rows = self._conn.execute(
+                    "SELECT next_due, customer_id FROM customers WHERE next_due IS NOT NULL "
+                    "AND (next_due, customer_id) > (?, ?) ORDER BY next_due, customer_id LIMIT ?",
+                    (*last, _PAGE)).fetchall()
+            yield from rows
+            if len(rows) < _PAGE:
+                return
+            last = rows[-1]
+
+    def _remember(self, customer_id: str, c: Customer) -> None:
+        clean = self._clean
+        clean[customer_id] = c
+        while len(clean) > self.cache_size:
+            clean.popitem(last=False)
+
+    # ---- meta and versions --------------------------------------------------------------
+
+    def get_meta(self, key: str):
+        return self._meta.get(key)
+
+    def set_meta(self, key: str, value) -> None:
+        """Values go through JSON now rather than at commit, so a value that cannot be stored fails
+        here, where the caller can see why, and reads before and after a commit agree."""
+        self._meta[key] = json.loads(json.dumps(value))
+        self._meta_dirty.add(key)
+
+    def save_version(self, version: str, ir: dict) -> None:
+        """The first IR saved under a version wins, as in MemoryStore: a version is a hash of its IR."""
+        if version in self._versions:
+            return
+        if self._conn.execute("SELECT 1 FROM versions WHERE version = ?", (version,)).fetchone() is None:
+            self._versions[version] = json.dumps(ir, separators=(",", ":"), ensure_ascii=False)
+
+    def load_version(self, version: str) -> dict | None:
+        text = self._versions.get(version)
+        if text is None:
+            row = self._conn.execute("SELECT ir FROM versions WHERE version = ?", (version,)).fetchone()
+            text = row[0] if row else None
+        return json.loads(text) if text is not None else None
+
+    # ---- transactions ----------------------------------------------------------------------
+
+    def stage(self, sql: str, rows: list) -> None:
+        """Queue a statement (run with executemany) for the next commit, so rows of another table
+        (an outbox of actions, say) become durable in the same transaction as the state that made them."""
+        self._staged.append((sql, rows))
+
+    def _begin(self) -> None:
+        if not self._in_txn:
+            self._conn.execute("BEGIN")
+            self._in_txn = True
+
+    def _flush(self) -> None:
+        """Write pending work into the open transaction, without committing it."""
+        if not (self._dirty or self._meta_dirty or self._versions or self._staged):
+            return
+        self._begin()
+        conn = self._conn
+        if self._dirty:
+            upserts, deletes = [], []
+            for cid, c in self._dirty.items():
+                if c.is_empty():
+                    deletes.append((cid,))
+                else:
+                    upserts.append((cid, c.encode(), c.next_due()))
+            conn.executemany(_UPSERT, upserts)
+            if deletes:
+                conn.executemany("DELETE FROM customers WHERE customer_id = ?", deletes)
+            dirty, self._dirty = self._dirty, {}
+            for cid, c in dirty.items():
+                if not c.is_empty():
+                    self._remember(cid, c)
+        if self._meta_dirty:
+            conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                             [(k, json.dumps(self._meta[k])) for k in sorted(self._meta_dirty)])
+            self._meta_dirty.clear()
+        if self._versions:
+            conn.executemany("INSERT OR IGNORE INTO versions (version, ir) VALUES (?, ?)",
+                             list(self._versions.items()))
+            self._versions.clear()
+        staged, self._staged = self._staged, []
+        for sql, rows in staged:
+            conn.executemany(sql, rows)
+
+    def commit(self) -> None:
+        try:
+            self._flush()
+        except BaseException:
+            self._rollback()
+            raise
+        if self._in_txn:
+            self._conn.execute("COMMIT")
+            self._in_txn = False
+
+    def _rollback(self) -> None:
+        """Forget everything since the last commit, in memory too: cached objects may hold those changes."""
+        if self._in_txn:
+            self._conn.execute("ROLLBACK")
+            self._in_txn = False
+        self._dirty.clear()
+        self._clean.clear()
+        self._versions.clear()
+        self._staged.clear()
+        self._meta_dirty.clear()
+        self._meta = {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
+
+    def close(self) -> None:
+        """Discards what was not committed (see the module docstring)."""
+        if self._conn is None:
+            return
+        if self._in_txn:
+            self._conn.execute("ROLLBACK")
+            self._in_txn = False
+        self._conn.close()
+        self._conn = None
+        self._dirty.clear()
+        self._clean.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- for tests and benchmarks -------------------------------------------------------------
+
+    def cached(self) -> tuple[int, int]:
+        """(dirty, clean) customers held in memory."""
+        return len(self._dirty), len(self._clean)
+
+    def pragma(self, name: str):
+        if not name.isidentifier():
+            raise ValueError(f"not a pragma name: {name!r}")
+        return self._conn.execute(f"PRAGMA {name}").fetchone()[0]
