@@ -313,7 +313,8 @@ class Engine:
             for inst in active:
                 self._end(cid, cust, inst, j, "restarted", t)
         flags = HELD_OUT if j.holdout and stable_share("holdout", j.id, cid) < j.holdout else 0
-        inst = [j.id, j.version, msg, None, None, t, props, msg, flags, key]
+        trig = {k: props[k] for k in j.trigger_keys if k in props}
+        inst = [j.id, j.version, msg, None, None, t, trig, msg, flags, key]
         cust.entries[j.id] = [t, (entry[1] if entry else 0) + 1]
         cust.instances.append(inst)
         self.stats.entered(j.id)

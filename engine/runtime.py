@@ -43,6 +43,7 @@ class Journey:
     reentry_after: int | None
     reentry_by: object
     listens: set = field(default_factory=set)   # event names that can touch a running instance
+    trigger_keys: tuple = ()                     # trigger properties the flow reads: all an instance keeps
 
 
 def build_journey(ir: JourneyIR) -> Journey:
@@ -86,8 +87,19 @@ def build_journey(ir: JourneyIR) -> Journey:
         quiet_hours=tuple(ir.quiet_hours) if ir.quiet_hours else None, timezone=ir.timezone,
         reentry=ir.reentry["mode"], reentry_after=ir.reentry.get("after"),
         reentry_by=compile_expr(ir.reentry["by"]) if ir.reentry.get("by") else None,
-        listens=listens,
+        listens=listens, trigger_keys=_trigger_keys(ir),
     )
+
+
+def _trigger_keys(ir: JourneyIR) -> tuple:
+    """Top-level trigger properties some expression reads after entry. An instance keeps only these,
+    which is most of what makes a million waiting instances fit in memory."""
+    keys = set()
+    for x in _expressions(ir):
+        for node in walk_ir(x):
+            if node[0] == "ref" and node[1] == "trigger":
+                keys.add(node[2][0])
+    return tuple(sorted(keys))
 
 
 @dataclass
