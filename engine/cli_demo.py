@@ -44,4 +44,5 @@ def demo(journeys_dir, events_path):
     result.actions.sort(key=lambda a: (a["due_at"], a["customer_id"]))
     console.print()
     show.timeline(console, result.actions)
-    show.summary(console, engine.stats, sorted(engine.current), engine.stats.dead_letters, engine.stats.duplicates)
+    show.summary(console, engine.stats, sorted(engine.current), engine.stats.dead_letters, engine.stats.duplicates,
+                 engine.aggregates.ignored)

@@ -35,7 +35,7 @@ def _table(out, result, engine, console):
 
 def _summary(out, result, engine, console):
     render.summary(console, engine.stats, sorted(engine.current), engine.stats.dead_letters,
-                   engine.stats.duplicates)
+                   engine.stats.duplicates, engine.aggregates.ignored)
 
 
 FORMATS = {"jsonl": _jsonl, "table": _table, "summary": _summary}
@@ -60,9 +60,11 @@ FORMATS = {"jsonl": _jsonl, "table": _table, "summary": _summary}
 @click.option("--allowed-lateness", default=None, help="How far behind the clock an event may be (default 5s).")
 @click.option("--state", "state_url", default="memory:", show_default=True,
               help="Where customer state lives: memory: or sqlite:///file.db")
+@click.option("--profiles", "profiles_path", type=click.Path(dir_okay=False),
+              help="Write every profile and segment membership change here (JSONL), as `run` publishes them.")
 @click.option("--config", "config_path", type=click.Path(), help="Project config (default: ./journeyctl.yaml).")
 def simulate(journeys, events_path, input_format, mapping, columns, event_values, time_unit, until, sort_input,
-             fmt, dead_letter_path, trace_customer, allowed_lateness, state_url, config_path):
+             fmt, dead_letter_path, trace_customer, allowed_lateness, state_url, profiles_path, config_path):
     """Replay EVENTS through the JOURNEYS (files or folders) and report the actions."""
     err = Console(stderr=True, highlight=False)
     try:
@@ -85,7 +87,7 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
 
     engine = Engine(irs, segments, store=store, channels=project.contacts,
                     default_timezone=project.options.default_timezone, lateness=lateness,
-                    trace_customer=trace_customer)
+                    trace_customer=trace_customer, profiles=bool(profiles_path))
     on_dead = (lambda d: dead_file.write(orjson.dumps(d.to_dict()) + b"\n")) if dead_file else None
     fmt = fmt or ("summary" if sys.stdout.isatty() else "jsonl")
     try:
@@ -107,6 +109,14 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
     finally:
         if dead_file:
             dead_file.close()
+    if profiles_path:
+        try:
+            with open(profiles_path, "wb") as f:
+                for rec in engine.drain_profile_records():
+                    f.write(orjson.dumps(rec) + b"\n")
+        except OSError as e:
+            err.print(f"journeyctl simulate: {e}", markup=False)
+            sys.exit(2)
     out = sys.stdout.buffer
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     FORMATS[fmt](out, result, engine, console)

@@ -42,7 +42,7 @@ class Engine:
 
     def __init__(self, journeys: list[JourneyIR], segments: list[SegmentIR] = (), *, store=None,
                  channels: dict | None = None, default_timezone: str | None = None, lateness: int = 5_000,
-                 trace_customer: str | None = None):
+                 trace_customer: str | None = None, profiles: bool = False):
         self.store = store if store is not None else MemoryStore()
         self.channels = {**BUILTIN_CHANNELS, **(channels or {})}
         self.default_timezone = default_timezone
@@ -50,6 +50,8 @@ class Engine:
         self.stats = Stats()
         self.trace_customer = trace_customer
         self.trace: list = []
+        self.profile_records: list = []   # profile sync records (spec section 10), drained by the caller
+        self.sync_profiles = profiles     # keep them only when someone will read them
         self.versions: dict[str, Journey] = {}
         self.load(journeys, segments)
         self.clock = self.store.get_meta("clock")
@@ -180,11 +182,13 @@ class Engine:
     def _fire_customer(self, cid: str, cust: Customer, upto: int, out: list) -> None:
         """Fire this customer's timers due at or before `upto`, earliest first, each at its own instant."""
         while True:
-            inst = min((i for i in cust.instances if i[DUE] is not None and i[DUE] <= upto),
-                       key=lambda i: i[DUE], default=None)
+            inst, due = None, upto + 1
+            for i in cust.instances:
+                d = i[DUE]
+                if d is not None and d < due:
+                    inst, due = i, d
             if inst is None:
                 return
-            due = inst[DUE]
             queue: deque = deque()
             self._fire(cid, cust, inst, due, out, queue)
             self._drain(cid, cust, queue, due, out)
@@ -225,7 +229,7 @@ class Engine:
 
     def _one_event(self, cid, cust, name, props, traits, msg, t, out, queue) -> None:
         if traits is not None:
-            cust.profile.update(traits)
+            self._merge_traits(cid, cust, traits, t, msg)
         if name in self.aggregates.by_event:
             self.aggregates.update(cust, name, props, t, self._agg_value)
         if cust.instances and name in self.listened:
@@ -376,7 +380,11 @@ class Engine:
                         break
             elif kind == "set":
                 ctx = Ctx(inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_value)
-                _assign(cust.profile, st["trait"], st["fn"](ctx))
+                value = st["fn"](ctx)
+                old = lookup(cust.profile, st["trait"])
+                _assign(cust.profile, st["trait"], value)
+                if old != value or type(old) is not type(value):
+                    self._record(cid, now, inst[TMSG], traits={".".join(st["trait"]): [old, value]})
                 if self.segments:
                     self._segments(cid, cust, now, inst[TMSG], queue)
                 sid = st["next"]
@@ -394,7 +402,11 @@ class Engine:
         profile = cust.profile
         ctx = Ctx(inst[TRIG], inst[TRIG], profile, now, cust, self._agg_value)
         variables = {name: f(ctx) for name, f in st["vars"]}
-        target = next((t for t in st["targets"] if self._reachable(profile, t["channel"])), None)
+        target = None
+        for t in st["targets"]:
+            if self._reachable(profile, t["channel"]):
+                target = t
+                break
         if target is None:
             target, status, why = st["targets"][0], "unreachable", "no listed channel is reachable"
         elif self._capped(cust, j, target["channel"], now):
@@ -419,10 +431,13 @@ class Engine:
 
     def _reachable(self, profile: dict, channel: str) -> bool:
         unsubscribed = profile.get("unsubscribed")
-        if unsubscribed and (channel in unsubscribed if isinstance(unsubscribed, (list, str)) else False):
+        if unsubscribed and type(unsubscribed) in (list, str) and channel in unsubscribed:
             return False
         trait = self.channels.get(channel)
-        return trait is None or profile.get(trait) not in (None, "")
+        if trait is None:
+            return True
+        address = profile.get(trait)
+        return address is not None and address != ""
 
     def _capped(self, cust, j: Journey, channel: str, now: int) -> bool:
         if not j.caps:
@@ -465,13 +480,57 @@ class Engine:
                     cust.segments.add(seg.id)
                 else:
                     cust.segments.discard(seg.id)
+                self._record(cid, t, msg, **{"entered" if inside else "exited": [seg.id]})
                 name = "segment_entered" if inside else "segment_exited"
                 self.stats.segment(seg.id, inside)
                 queue.append((name, {"segment": seg.id}, None, f"{msg}/{name}/{seg.id}"))
 
+    def _merge_traits(self, cid, cust, traits: dict, t: int, msg: str) -> None:
+        profile = cust.profile
+        changed = {k: [profile.get(k), v] for k, v in traits.items()
+                   if k not in profile or profile[k] != v or type(profile[k]) is not type(v)}
+        profile.update(traits)
+        if changed:
+            self._record(cid, t, msg, traits=changed)
+
+    def _record(self, cid, t, cause, traits=None, entered=(), exited=()) -> None:
+        """One profile sync record per customer and cause: changes made while handling one event
+        (its identify, the `set` steps and segment changes it led to) are folded into one record."""
+        if not self.sync_profiles:
+            return
+        records = self.profile_records
+        if records and records[-1]["customer_id"] == cid and records[-1]["cause"] == cause \
+                and records[-1]["_t"] == t:
+            rec = records[-1]
+        else:
+            rec = {"customer_id": cid, "traits": {}, "segments_entered": [], "segments_exited": [],
+                   "at": format_instant(t), "cause": cause, "_t": t}
+            records.append(rec)
+        for k, (old, new) in (traits or {}).items():
+            rec["traits"][k] = [rec["traits"][k][0] if k in rec["traits"] else old, new]
+        rec["segments_entered"] += entered
+        rec["segments_exited"] += exited
+
+    def drain_profile_records(self) -> list[dict]:
+        """Profile sync records since the last call, each {customer_id, traits: {name: {old, new}},
+        segments_entered, segments_exited, at, cause}."""
+        out = []
+        for rec in self.profile_records:
+            rec.pop("_t", None)
+            rec["traits"] = {k: {"old": old, "new": new} for k, (old, new) in rec["traits"].items()}
+            out.append(rec)
+        self.profile_records = []
+        return out
+
     def _store(self, cid: str, cust: Customer) -> None:
         self.store.put(cid, cust)
-        self._schedule(cid, cust.next_due())
+        due = None
+        for i in cust.instances:
+            d = i[DUE]
+            if d is not None and (due is None or d < due):
+                due = d
+        if due != self._scheduled.get(cid):
+            self._schedule(cid, due)
 
     def _trace(self, cid, t, journey, text) -> None:
         """Callers test `cid == self.trace_customer` first, so no message is built for anyone else."""

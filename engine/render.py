@@ -15,7 +15,8 @@ from .events import format_instant
 from .stats import OUTCOMES
 
 
-def summary(console: Console, stats, journeys: list[str], dead_letters: Counter, duplicates: int) -> None:
+def summary(console: Console, stats, journeys: list[str], dead_letters: Counter, duplicates: int,
+            ignored_values: int = 0) -> None:
     funnel = Table(title="Journeys", title_justify="left")
     funnel.add_column("journey")
     for col in ("entered", "active", *OUTCOMES):
@@ -39,6 +40,8 @@ def summary(console: Console, stats, journeys: list[str], dead_letters: Counter,
         line += ", dead letters: " + ", ".join(f"{r} {n}" for r, n in sorted(dead_letters.items()))
     else:
         line += ", no dead letters"
+    if ignored_values:
+        line += f"; data warning: {ignored_values} non-numeric values ignored by sum/min/max/avg"
     console.print(Text(line))
 
 
