@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .diagnostics import ERROR, WARNING
+from .diagnostics import ERROR, NOTE, WARNING
 
 
 class Code(NamedTuple):
@@ -107,6 +107,9 @@ CODES: dict[str, Code] = {
                  "forever."),
     "J128": Code(ERROR, "`when` blocks with different windows",
                  "The `when` blocks of one construct race over a single window, so they share one `within`."),
+    "J129": Code(NOTE, "aggregate starts when loaded",
+                 "The engine keeps only the aggregates loaded journeys and segments read, updated as events "
+                 "arrive, so a new aggregate counts from the moment its file is first loaded."),
 }
 
 

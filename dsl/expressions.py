@@ -9,7 +9,8 @@ import hashlib
 from dataclasses import dataclass, field
 
 from . import ast
-from .diagnostics import ERROR, WARNING, Diagnostic, did_you_mean
+from .diagnostics import ERROR, NOTE, WARNING, Diagnostic, did_you_mean
+from .durations import format_duration
 from .ir import canonical
 
 AGGREGATES = ("count", "sum", "min", "max", "avg")
@@ -149,6 +150,11 @@ class ExprCompiler:
         spec = {"fn": node.name, "event": event, "prop": prop if node.name != "count" else None,
                 "where": where, "within": node.within}
         key = f"{node.name}:{event}:" + hashlib.sha1(canonical(spec)).hexdigest()[:8]
+        if key not in self.aggregates:
+            shown = f"{node.name}({event}{'.' + prop if prop else ''}{' where …' if where else ''}" \
+                    f"{' within ' + format_duration(node.within) if node.within else ''})"
+            self.error("J129", f"{shown} counts from the moment this file is first loaded; "
+                               "events before that are not in it", node.span, severity=NOTE)
         self.aggregates[key] = spec
         return ["agg", key]
 

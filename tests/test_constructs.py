@@ -25,7 +25,7 @@ def test_every_construct_has_its_expected_ir():
 def test_construct(name):
     source = FOLDER / f"{name}.journey"
     compiled = compile_text(source.read_text(encoding="utf-8"), source.name)
-    assert compiled.diagnostics == []
+    assert [d for d in compiled.diagnostics if d.severity != "note"] == []
     expected = json.loads((FOLDER / f"{name}.ir.json").read_text(encoding="utf-8"))
     assert compiled.ir.to_dict() == expected
 

@@ -145,7 +145,17 @@ CASES = {
 
 
 def diagnostics(source, **options):
-    return compile_text(source, "j.journey", Options(segments=SEGMENTS, **options)).diagnostics
+    """The findings of one check; J129 notes (any aggregate) have their own test below."""
+    found = compile_text(source, "j.journey", Options(segments=SEGMENTS, **options)).diagnostics
+    return [d for d in found if d.code != "J129"]
+
+
+def test_a_new_aggregate_is_noted_once_with_its_position():
+    found = compile_text("on a where count(b within 7d) > 1 and count(b within 7d) < 9 -> send email\n",
+                         "j.journey").diagnostics
+    assert [(d.code, d.severity, d.span.line, d.span.column, d.message) for d in found] == [
+        ("J129", "note", 1, 12, "count(b within 1w) counts from the moment this file is first loaded; "
+                                "events before that are not in it")]
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -260,7 +270,8 @@ def test_duplicate_ids_across_files(tmp_path):
     write(tmp_path, "c/loyal.journey", "segment loyal\n  where count(purchase) > 1\n")
     write(tmp_path, "d/loyal2.journey", "# same segment\nsegment loyal\n  where count(purchase) > 2\n")
     loaded = load_paths([str(tmp_path)])
-    assert [(Path(d.path).name, d.code, d.span.line, d.span.column, d.message) for d in loaded.diagnostics] == [
+    assert [(Path(d.path).name, d.code, d.span.line, d.span.column, d.message) for d in loaded.diagnostics
+            if d.code != "J129"] == [
         ("other.journey", "J121", 1, 9, f"journey id welcome is already used by {tmp_path / 'a' / 'welcome.journey'}"),
         ("loyal2.journey", "J121", 2, 9, f"segment id loyal is already used by {tmp_path / 'c' / 'loyal.journey'}"),
     ]
@@ -341,7 +352,7 @@ def test_catalog_error(tmp_path):
 
 def test_every_code_in_the_table_is_tested_here():
     tested = {case[1] for case in [*CASES.values(), *FILE_CASES.values(), *CATALOG_CASES.values()]}
-    tested |= {"J007", "J008", "J009", "J010", "J111", "J121"}  # the tests above that are not tables
+    tested |= {"J007", "J008", "J009", "J010", "J111", "J121", "J129"}  # the tests above that are not tables
     assert sorted(set(CODES) - tested) == []
 
 
