@@ -87,6 +87,8 @@ class Engine:
         changes nothing either."""
         self.relevant = (set(self.by_trigger) | self.listened | self.last_seen_names | set(self.last_props_names)
                          | set(self.aggregates.by_event))
+        if self.segments:  # membership is re-evaluated after every event: a window may have moved
+            self.relevant = _EVERY_NAME
 
     def _version(self, version: str) -> Journey | None:
         j = self.versions.get(version)
@@ -541,6 +543,14 @@ class Engine:
 
     def next_due(self) -> int | None:
         return min(self._scheduled.values(), default=None)
+
+
+class _Everything:
+    def __contains__(self, name) -> bool:
+        return True
+
+
+_EVERY_NAME = _Everything()
 
 
 def _ok(pred, ctx) -> bool:
