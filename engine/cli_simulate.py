@@ -19,6 +19,7 @@ from .event_sources import parse_columns, parse_event_values, parse_map_option, 
 from .events import parse_duration, parse_instant
 from .replay import replay
 from .setup import UsageProblem, load_project, open_state
+from .stores import checkpoint
 
 ACTION_KEYS = ("action_id", "journey", "journey_version", "customer_id", "channel", "template", "variables",
                "due_at", "status", "step", "trigger_message_id")
@@ -101,8 +102,7 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
                                 lambda n: progress.update(task, completed=n))
         else:
             result = replay(engine, items, until_ms, on_dead)
-        store.set_meta("clock", engine.clock)
-        store.commit()
+        checkpoint(engine)
     except (ValueError, OSError) as e:
         err.print(f"journeyctl simulate: {e}", markup=False)
         sys.exit(2)

@@ -55,6 +55,7 @@ class Engine:
         self.versions: dict[str, Journey] = {}
         self.load(journeys, segments)
         self.clock = self.store.get_meta("clock")
+        self.stats.restore(self.store.get_meta("stats"))
         self._heap: list = []
         self._scheduled: dict = {}
         for due, cid in self.store.timers():

@@ -33,6 +33,26 @@ class Stats:
     def segment(self, segment: str, entered: bool) -> None:
         self.segments[segment]["entered" if entered else "exited"] += 1
 
+    def to_dict(self) -> dict:
+        """What `journeyctl status` reads back from the store: the counts survive restarts."""
+        return {"events": self.events, "duplicates": self.duplicates,
+                "journeys": {j: dict(c) for j, c in self.journeys.items()},
+                "actions": [[*k, n] for k, n in self.actions.items()],
+                "dead_letters": dict(self.dead_letters),
+                "segments": {s: dict(c) for s, c in self.segments.items()}}
+
+    def restore(self, data: dict | None) -> None:
+        if not data:
+            return
+        self.events, self.duplicates = data.get("events", 0), data.get("duplicates", 0)
+        for j, c in data.get("journeys", {}).items():
+            self.journeys[j].update(c)
+        for journey, channel, status, n in data.get("actions", []):
+            self.actions[(journey, channel, status)] += n
+        self.dead_letters.update(data.get("dead_letters", {}))
+        for s, c in data.get("segments", {}).items():
+            self.segments[s].update(c)
+
     def funnel(self, journey: str) -> dict:
         c = self.journeys[journey]
         ended = sum(c[o] for o in OUTCOMES)

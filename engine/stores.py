@@ -43,4 +43,5 @@ def checkpoint(engine) -> None:
     """Make the engine's progress durable. The clock goes in with the customers because the engine
     restarts from it: a stale clock would let late events in, or fire timers at the wrong moment."""
     engine.store.set_meta("clock", engine.clock)
+    engine.store.set_meta("stats", engine.stats.to_dict())
     engine.store.commit()
