@@ -51,7 +51,8 @@ class Aggregates:
             return _result(fn, state)
         if not state:
             return 0 if fn in ("count", "sum") else None
-        values = [v for t, v in state if t > now - within and t <= now]
+        _prune(state, now - within)  # what fell out of the window never comes back
+        values = [v for t, v in state if t <= now]
         if fn == "count":
             return len(values)
         if fn == "sum":

@@ -50,6 +50,7 @@ class Engine:
         self.stats = Stats()
         self.trace_customer = trace_customer
         self.trace: list = []
+        self._new_customer = None
         self.profile_records: list = []   # profile sync records (spec section 10), drained by the caller
         self.sync_profiles = profiles     # keep them only when someone will read them
         self.versions: dict[str, Journey] = {}
@@ -88,8 +89,10 @@ class Engine:
         changes nothing either."""
         self.relevant = (set(self.by_trigger) | self.listened | self.last_seen_names | set(self.last_props_names)
                          | set(self.aggregates.by_event))
-        if self.segments:  # membership is re-evaluated after every event: a window may have moved
-            self.relevant = _EVERY_NAME
+        self._always_segments = any(seg.always for seg in self.segments)
+        empty = Customer()
+        self._empty_members = [seg.id for seg in self.segments
+                               if not seg.always and _ok(seg.where, Ctx({}, {}, {}, 0, empty, self._agg_value))]
 
     def _version(self, version: str) -> Journey | None:
         j = self.versions.get(version)
@@ -112,7 +115,7 @@ class Engine:
                                    f"the clock at {format_instant(self.clock)}")
         out: list = []
         cid = ev.customer_id
-        if ev.name not in self.relevant and ev.traits is None:
+        if ev.name not in self.relevant and ev.traits is None and not (self.segments and self._may_move(cid, t)):
             due = self._scheduled.get(cid)
             if due is not None and due <= t:
                 cust = self.store.get(cid)
@@ -123,7 +126,10 @@ class Engine:
             self.stats.events += 1
             self._fire_due(self.clock - self.lateness, out)
             return out
-        cust = self.store.get(cid) or Customer()
+        cust = self.store.get(cid)
+        if cust is None:
+            cust = Customer()
+            self._new_customer = cid  # every segment gets a first look at a new customer
         if ev.message_id in cust.seen:
             self.stats.duplicates += 1
             return out
@@ -252,7 +258,7 @@ class Engine:
         if name in self.last_props_names:
             cust.last_props[name] = {p: lookup(props, p.split(".")) for p in self.last_props_names[name]}
         if self.segments:
-            self._segments(cid, cust, t, msg, queue)
+            self._segments(cid, cust, t, msg, queue, name, traits is not None)
 
     def _match_running(self, cid, cust, name, props, t, out, queue) -> None:
         for inst in list(cust.instances):
@@ -389,7 +395,7 @@ class Engine:
                 if old != value or type(old) is not type(value):
                     self._record(cid, now, inst[TMSG], traits={".".join(st["trait"]): [old, value]})
                 if self.segments:
-                    self._segments(cid, cust, now, inst[TMSG], queue)
+                    self._segments(cid, cust, now, inst[TMSG], queue, None, True)
                 sid = st["next"]
             elif kind == "emit":
                 ctx = Ctx(inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_value)
@@ -474,9 +480,16 @@ class Engine:
     def _agg_value(self, key: str, ctx: Ctx):
         return self.aggregates.value(ctx.cust, key, ctx.now)
 
-    def _segments(self, cid, cust, t, msg, queue) -> None:
+    def _segments(self, cid, cust, t, msg, queue, name, profile_changed) -> None:
+        """Re-check only the segments this event, a trait change or the passing of time can move:
+        most events touch none, and checking all of them for every event would dominate the cost."""
+        ctx = None
         for seg in self.segments:
-            ctx = Ctx({}, {}, cust.profile, t, cust, self._agg_value)
+            if not (seg.always or name in seg.events or (profile_changed and seg.profile)
+                    or (cid == self._new_customer and seg.id in self._empty_members)
+                    or _window_moved(cust.aggs, seg.windows, t)):
+                continue
+            ctx = ctx or Ctx({}, {}, cust.profile, t, cust, self._agg_value)
             inside = _ok(seg.where, ctx)
             if inside != (seg.id in cust.segments):
                 if inside:
@@ -487,6 +500,17 @@ class Engine:
                 name = "segment_entered" if inside else "segment_exited"
                 self.stats.segment(seg.id, inside)
                 queue.append((name, {"segment": seg.id}, None, f"{msg}/{name}/{seg.id}"))
+
+    def _may_move(self, cid: str, t: int) -> bool:
+        """Can an event no journey listens to still change a segment? Only by letting a window expire,
+        by meeting a customer for the first time when some segment holds for an empty history, or
+        through a segment that reads now() or other segments."""
+        if self._always_segments:
+            return True
+        cust = self.store.get(cid)
+        if cust is None:
+            return bool(self._empty_members)
+        return _window_moved_any(self, cust, t)
 
     def _merge_traits(self, cid, cust, traits: dict, t: int, msg: str) -> None:
         profile = cust.profile
@@ -546,12 +570,16 @@ class Engine:
         return min(self._scheduled.values(), default=None)
 
 
-class _Everything:
-    def __contains__(self, name) -> bool:
-        return True
+def _window_moved_any(engine, cust, t) -> bool:
+    return any(_window_moved(cust.aggs, seg.windows, t) for seg in engine.segments)
 
 
-_EVERY_NAME = _Everything()
+def _window_moved(aggs: dict, windows: tuple, now: int) -> bool:
+    for key, within in windows:
+        window = aggs.get(key)
+        if window and window[0][0] <= now - within:
+            return True
+    return False
 
 
 def _ok(pred, ctx) -> bool:

@@ -104,13 +104,35 @@ def _trigger_keys(ir: JourneyIR) -> tuple:
 
 @dataclass
 class Segment:
+    """events: names whose arrival can change membership; windows: (aggregate key, within) pairs whose
+    expiry can; profile: reads traits; always: reads now() or other segments, so it is checked every time."""
     ir: SegmentIR
     id: str
     where: object
+    events: frozenset = frozenset()
+    windows: tuple = ()
+    profile: bool = False
+    always: bool = False
 
 
 def build_segment(ir: SegmentIR) -> Segment:
-    return Segment(ir, ir.id, compile_pred(ir.where))
+    events, windows, profile, always = set(), [], False, False
+    for node in walk_ir(ir.where):
+        op = node[0]
+        if op == "agg":
+            spec = ir.aggregates[node[1]]
+            events.add(spec["event"])
+            if spec.get("within"):
+                windows.append((node[1], spec["within"]))
+            if spec.get("where"):
+                profile = profile or any(n[0] == "ref" and n[1] == "profile" for n in walk_ir(spec["where"]))
+        elif op in ("last_seen", "last"):
+            events.add(node[1])
+        elif op == "ref" and node[1] == "profile":
+            profile = True
+        elif op in ("fn", "in_segment") and (op == "in_segment" or node[1] == "now"):
+            always = True
+    return Segment(ir, ir.id, compile_pred(ir.where), frozenset(events), tuple(windows), profile, always)
 
 
 def histories(irs) -> tuple[set, dict, dict]:
