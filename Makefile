@@ -23,10 +23,11 @@ validate: $(STAMP)
 	$(BIN)/journeyctl validate journeys/ examples/
 
 cases: $(STAMP)
-	$(BIN)/python ../shared/tools/check-cases --journeyctl $(BIN)/journeyctl ../shared/spec/cases/*/
+	$(BIN)/python ../shared/tools/check-cases --journeyctl $(CURDIR)/$(BIN)/journeyctl ../shared/spec/cases/*/
 
 test: $(STAMP)
 	$(BIN)/journeyctl validate journeys/ examples/
+	$(BIN)/journeyctl test journeys/
 	$(BIN)/python -m pytest -n 2 tests
 
 clean:

@@ -15,12 +15,13 @@ def parse_duration(text: str) -> int | None:
     return sum(int(n) * UNIT_MS[u] for n, u in _PART.findall(text))
 
 
-def format_duration(ms: int) -> str:
-    """The shortest way to write `ms` back, largest units first: 5400000 -> 1h30m."""
+def format_duration(ms: int, weeks: bool = True) -> str:
+    """The shortest way to write `ms` back, largest units first: 5400000 -> 1h30m. Messages pass
+    weeks=False, because people write 7d and 365d, not 1w and 52w1d."""
     if ms == 0:
         return "0s"
     out = []
-    for unit in "wdhms":
+    for unit in "wdhms" if weeks else "dhms":
         n, ms = divmod(ms, UNIT_MS[unit])
         if n:
             out.append(f"{n}{unit}")

@@ -152,7 +152,7 @@ class ExprCompiler:
         key = f"{node.name}:{event}:" + hashlib.sha1(canonical(spec)).hexdigest()[:8]
         if key not in self.aggregates:
             shown = f"{node.name}({event}{'.' + prop if prop else ''}{' where …' if where else ''}" \
-                    f"{' within ' + format_duration(node.within) if node.within else ''})"
+                    f"{' within ' + format_duration(node.within, weeks=False) if node.within else ''})"
             self.error("J129", f"{shown} counts from the moment this file is first loaded; "
                                "events before that are not in it", node.span, severity=NOTE)
         self.aggregates[key] = spec

@@ -70,7 +70,8 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
     err = Console(stderr=True, highlight=False)
     try:
         project, irs, segments = load_project(journeys, config_path, err)
-        lateness = parse_duration(allowed_lateness) if allowed_lateness else (project.allowed_lateness or 5_000)
+        lateness = (parse_duration(allowed_lateness) if allowed_lateness else
+                    project.allowed_lateness if project.allowed_lateness is not None else 5_000)
         until_ms = parse_instant(until) if until else None
         items = read_events(events_path, input_format,
                             mapping=parse_map_option(mapping) if mapping else None,

@@ -240,7 +240,9 @@ def test_validate_event(catalog):
 # ---- catalog: in the compiler --------------------------------------------------------------------
 
 def check(source, catalog):
-    return records(compile_text(source, "j.journey", Options(catalog=catalog)).diagnostics)
+    """Catalog findings; the J129 note every aggregate gets is tested elsewhere."""
+    found = compile_text(source, "j.journey", Options(catalog=catalog)).diagnostics
+    return records([d for d in found if d.code != "J129"])
 
 
 def test_a_clean_journey_passes(catalog):

@@ -154,7 +154,7 @@ def test_a_new_aggregate_is_noted_once_with_its_position():
     found = compile_text("on a where count(b within 7d) > 1 and count(b within 7d) < 9 -> send email\n",
                          "j.journey").diagnostics
     assert [(d.code, d.severity, d.span.line, d.span.column, d.message) for d in found] == [
-        ("J129", "note", 1, 12, "count(b within 1w) counts from the moment this file is first loaded; "
+        ("J129", "note", 1, 12, "count(b within 7d) counts from the moment this file is first loaded; "
                                 "events before that are not in it")]
 
 
