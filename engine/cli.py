@@ -146,6 +146,9 @@ def compile_(path, config_path, catalog_path):
 LAZY_COMMANDS: dict[str, str] = {
     "simulate": "engine.cli_simulate:simulate",
     "demo": "engine.cli_demo:demo",
+    "run": "engine.cli_run:run",
+    "graph": "engine.cli_graph:graph",
+    "fmt": "engine.cli_fmt:fmt",
     "status": "engine.cli_state:status",
     "inspect": "engine.cli_state:inspect",
     "segments": "engine.cli_state:segments",
