@@ -28,6 +28,7 @@ cases: $(STAMP)
 test: $(STAMP)
 	$(BIN)/journeyctl validate journeys/ examples/
 	$(BIN)/journeyctl test journeys/
+	-scripts/ensure-postgres
 	$(BIN)/python -m pytest -n 2 tests
 
 clean:

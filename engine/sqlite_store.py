@@ -22,11 +22,11 @@ import json
 import os
 import sqlite3
 from collections import OrderedDict
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .state import Customer
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 
 # Migration n takes a file at schema n-1 to schema n. A later table (the outbox, say) is one more
 # entry here plus rows handed to `stage()`, and then it is written in the same commit as the state.
@@ -40,12 +40,27 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX customers_next_due ON customers (next_due) WHERE next_due IS NOT NULL",
         "CREATE TABLE versions (version TEXT PRIMARY KEY, ir TEXT NOT NULL)",
     ],
+    2: [
+        # `journeyctl run`: messages committed with the state that made them, deleted once Kafka has
+        # them (a transactional outbox), and the next offset to read of each input partition.
+        "CREATE TABLE outbox (id INTEGER PRIMARY KEY, topic TEXT NOT NULL, key BLOB, value BLOB NOT NULL)",
+        'CREATE TABLE offsets (topic TEXT NOT NULL, partition INTEGER NOT NULL, "offset" INTEGER NOT NULL, '
+        "PRIMARY KEY (topic, partition))",
+    ],
+    3: [
+        # Several workers sharing one store (PostgreSQL) each load the timers of the input partitions
+        # they own; NULL when the writer did not say. SQLite has the column too, so both stores agree.
+        "ALTER TABLE customers ADD COLUMN partition INTEGER",
+        "CREATE INDEX customers_partition_next_due ON customers (partition, next_due) WHERE next_due IS NOT NULL",
+    ],
 }
 
 _PAGE = 10_000  # rows per read when scanning, so a scan never holds a cursor across the caller's writes
 
-_UPSERT = ("INSERT INTO customers (customer_id, state, next_due) VALUES (?, ?, ?) "
-           "ON CONFLICT (customer_id) DO UPDATE SET state = excluded.state, next_due = excluded.next_due")
+# A put without a partition keeps the one stored, so one writer that knows it is enough.
+_UPSERT = ("INSERT INTO customers (customer_id, state, next_due, partition) VALUES (?, ?, ?, ?) "
+           "ON CONFLICT (customer_id) DO UPDATE SET state = excluded.state, next_due = excluded.next_due, "
+           "partition = coalesce(excluded.partition, customers.partition)")
 
 
 class SchemaError(RuntimeError):
@@ -56,9 +71,12 @@ class SqliteStore:
     """The StateStore protocol over one SQLite file. Call `put` after every change to a customer:
     a customer that was already written out is only written again once it is put."""
 
-    def __init__(self, path: str | os.PathLike, *, cache_size: int = 100_000):
+    def __init__(self, path: str | os.PathLike, *, cache_size: int = 100_000,
+                 partition_of: Callable[[str], int | None] | None = None):
+        """`partition_of(customer_id)`, when given, is the partition of a customer put without one."""
         self.path = os.fspath(path)
         self.cache_size = max(1, cache_size)
+        self.partition_of = partition_of
         if self.path != ":memory:":
             parent = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(parent, exist_ok=True)
@@ -68,6 +86,7 @@ class SqliteStore:
         self._conn.execute("PRAGMA synchronous = NORMAL")
         self._in_txn = False
         self._dirty: dict[str, Customer] = {}
+        self._partitions: dict[str, int] = {}  # the partition of a dirty customer, when known
         self._clean: OrderedDict[str, Customer] = OrderedDict()
         self._meta: dict = {}
         self._meta_dirty: set[str] = set()
@@ -117,9 +136,14 @@ class SqliteStore:
         self._remember(customer_id, c)
         return c
 
-    def put(self, customer_id: str, state: Customer) -> None:
+    def put(self, customer_id: str, state: Customer, partition: int | None = None) -> None:
+        """`partition`: the input partition the customer belongs to (see timers); None keeps the stored one."""
         self._clean.pop(customer_id, None)
         self._dirty[customer_id] = state
+        if partition is None and self.partition_of is not None:
+            partition = self.partition_of(customer_id)
+        if partition is not None:
+            self._partitions[customer_id] = partition
         if len(self._dirty) > self.cache_size:
             self._flush()
 
@@ -141,24 +165,57 @@ class SqliteStore:
                 return
             after = rows[-1][0]
 
-    def timers(self) -> Iterable[tuple[int, str]]:
-        """(next due, customer id) of every customer with a timer, earliest first."""
+    def timers(self, partitions: set[int] | None = None) -> Iterable[tuple[int, str]]:
+        """(next due, customer id) of every customer with a timer, earliest first; with `partitions`,
+        only of the customers stored with one of those partitions."""
         self._flush()
+        where = "next_due IS NOT NULL"
+        params: tuple = ()
+        if partitions is not None:
+            if not partitions:
+                return
+            parts = sorted(int(p) for p in partitions)
+            where += f" AND partition IN ({', '.join('?' * len(parts))})"
+            params = tuple(parts)
         last = None
         while True:
             if last is None:
                 rows = self._conn.execute(
-                    "SELECT next_due, customer_id FROM customers WHERE next_due IS NOT NULL "
-                    "ORDER BY next_due, customer_id LIMIT ?", (_PAGE,)).fetchall()
+                    f"SELECT next_due, customer_id FROM customers WHERE {where} "
+                    "ORDER BY next_due, customer_id LIMIT ?", (*params, _PAGE)).fetchall()
             else:
                 rows = self._conn.execute(
-                    "SELECT next_due, customer_id FROM customers WHERE next_due IS NOT NULL "
+                    f"SELECT next_due, customer_id FROM customers WHERE {where} "
                     "AND (next_due, customer_id) > (?, ?) ORDER BY next_due, customer_id LIMIT ?",
-                    (*last, _PAGE)).fetchall()
+                    (*params, *last, _PAGE)).fetchall()
             yield from rows
             if len(rows) < _PAGE:
                 return
             last = rows[-1]
+
+    def forget(self, customer_ids: Iterable[str]) -> None:
+        """Drop these customers from the cache (their partition was revoked: another worker may now
+        change them), so the next get() reads the stored state. Commit first: a customer with
+        uncommitted changes cannot be forgotten."""
+        ids = list(customer_ids)
+        pending = [cid for cid in ids if cid in self._dirty]
+        if pending:
+            raise RuntimeError(f"cannot forget {len(pending)} customer(s) with uncommitted changes "
+                               f"(first: {pending[0]!r}); commit() first")
+        for cid in ids:
+            self._clean.pop(cid, None)
+
+    def clear_cache(self) -> None:
+        """Forget every committed customer and meta value held in memory, so the next reads see what
+        other writers committed since. Uncommitted changes stay."""
+        self._clean.clear()
+        meta = self._read_meta()
+        for key in self._meta_dirty:
+            meta[key] = self._meta[key]
+        self._meta = meta
+
+    def _read_meta(self) -> dict:
+        return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
 
     def _remember(self, customer_id: str, c: Customer) -> None:
         clean = self._clean
@@ -191,6 +248,37 @@ class SqliteStore:
             text = row[0] if row else None
         return json.loads(text) if text is not None else None
 
+    # ---- outbox and input offsets (journeyctl run) ------------------------------------------
+    # Writes are staged: they become durable with the next commit(), in the same transaction as the
+    # customers, so a crash keeps either the state and its messages and offsets, or none of them.
+
+    def add_outbox(self, rows: list[tuple[int, str, bytes | None, bytes]]) -> None:
+        """Stage (id, topic, key, value) rows; ids are the caller's, increasing (see outbox_next_id)."""
+        if rows:
+            self.stage("INSERT INTO outbox (id, topic, key, value) VALUES (?, ?, ?, ?)", rows)
+
+    def drop_outbox(self, ids: list[int]) -> None:
+        """Stage the removal of delivered rows."""
+        if ids:
+            self.stage("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+
+    def save_offsets(self, offsets: dict[tuple[str, int], int]) -> None:
+        """Stage the next offset to read of each (topic, partition)."""
+        if offsets:
+            self.stage('INSERT OR REPLACE INTO offsets (topic, partition, "offset") VALUES (?, ?, ?)',
+                       [(t, p, o) for (t, p), o in offsets.items()])
+
+    def outbox(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, str, bytes | None, bytes]]:
+        """Committed rows with id > after, oldest first."""
+        return self._conn.execute("SELECT id, topic, key, value FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                                  (after, limit)).fetchall()
+
+    def outbox_next_id(self) -> int:
+        return self._conn.execute("SELECT coalesce(max(id), 0) + 1 FROM outbox").fetchone()[0]
+
+    def offsets(self) -> dict[tuple[str, int], int]:
+        return {(t, p): o for t, p, o in self._conn.execute('SELECT topic, partition, "offset" FROM offsets')}
+
     # ---- transactions ----------------------------------------------------------------------
 
     def stage(self, sql: str, rows: list) -> None:
@@ -211,15 +299,17 @@ class SqliteStore:
         conn = self._conn
         if self._dirty:
             upserts, deletes = [], []
+            parts = self._partitions
             for cid, c in self._dirty.items():
                 if c.is_empty():
                     deletes.append((cid,))
                 else:
-                    upserts.append((cid, c.encode(), c.next_due()))
+                    upserts.append((cid, c.encode(), c.next_due(), parts.get(cid)))
             conn.executemany(_UPSERT, upserts)
             if deletes:
                 conn.executemany("DELETE FROM customers WHERE customer_id = ?", deletes)
             dirty, self._dirty = self._dirty, {}
+            self._partitions = {}
             for cid, c in dirty.items():
                 if not c.is_empty():
                     self._remember(cid, c)
@@ -251,11 +341,12 @@ class SqliteStore:
             self._conn.execute("ROLLBACK")
             self._in_txn = False
         self._dirty.clear()
+        self._partitions.clear()
         self._clean.clear()
         self._versions.clear()
         self._staged.clear()
         self._meta_dirty.clear()
-        self._meta = {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
+        self._meta = self._read_meta()
 
     def close(self) -> None:
         """Discards what was not committed (see the module docstring)."""
@@ -267,6 +358,7 @@ class SqliteStore:
         self._conn.close()
         self._conn = None
         self._dirty.clear()
+        self._partitions.clear()
         self._clean.clear()
 
     def __enter__(self):

@@ -11,13 +11,15 @@ import os
 from .sqlite_store import SqliteStore
 from .store import MemoryStore
 
-SUPPORTED = ("memory:", "sqlite:///relative/path.db", "sqlite:////absolute/path.db", "a path ending in .db")
+SUPPORTED = ("memory:", "sqlite:///relative/path.db", "sqlite:////absolute/path.db", "a path ending in .db",
+             "postgresql://user@host:port/database")
 _FILE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def open_store(url: str | os.PathLike | None, **options):
-    """memory: (or None) -> MemoryStore; sqlite:///rel.db, sqlite:////abs.db or a *.db path -> SqliteStore.
-    `options` go to the store (cache_size for SQLite)."""
+    """memory: (or None) -> MemoryStore; sqlite:///rel.db, sqlite:////abs.db or a *.db path -> SqliteStore;
+    postgresql://... or postgres://... (libpq URL, plus ?schema=name) -> PgStore.
+    `options` go to the store (cache_size; schema for PostgreSQL)."""
     if url is None:
         return MemoryStore()
     url = os.fspath(url)
@@ -33,7 +35,12 @@ def open_store(url: str | os.PathLike | None, **options):
             raise ValueError(f"the state location {url!r} names no file: write sqlite:///state.db")
         return SqliteStore(path, **options)
     if url.startswith(("postgresql:", "postgres:")):
-        raise ValueError("PostgreSQL state arrives with the scale-out work")
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"cannot read the state location {url!r}: a PostgreSQL location is "
+                             "postgresql://user@host:port/database (add ?schema=name for a schema of its own)")
+        from .pg_store import PgStore  # psycopg is imported only by those who use it
+
+        return PgStore(url, **options)
     if "://" not in url and url.lower().endswith(_FILE_SUFFIXES):
         return SqliteStore(url, **options)
     raise ValueError(f"cannot use {url!r} as the state location; supported: " + ", ".join(SUPPORTED))

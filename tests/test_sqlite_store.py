@@ -395,16 +395,16 @@ def test_staged_rows_commit_with_the_state(tmp_path):
     """The hook a transactional outbox will use: its rows land in the same transaction as the state."""
     path = tmp_path / "s.db"
     with SqliteStore(path) as store:
-        store._conn.execute("CREATE TABLE outbox (id TEXT PRIMARY KEY)")
+        store._conn.execute("CREATE TABLE staged_rows (id TEXT PRIMARY KEY)")
         store.put("c1", full_customer())
-        store.stage("INSERT INTO outbox (id) VALUES (?)", [("a1",), ("a2",)])
+        store.stage("INSERT INTO staged_rows (id) VALUES (?)", [("a1",), ("a2",)])
         store.commit()
         store.put("c2", full_customer())
-        store.stage("INSERT INTO outbox (id) VALUES (?)", [("a1",)])  # duplicate key: the commit fails
+        store.stage("INSERT INTO staged_rows (id) VALUES (?)", [("a1",)])  # duplicate key: the commit fails
         with pytest.raises(sqlite3.IntegrityError):
             store.commit()
     conn = sqlite3.connect(path)
-    assert [r[0] for r in conn.execute("SELECT id FROM outbox ORDER BY id")] == ["a1", "a2"]
+    assert [r[0] for r in conn.execute("SELECT id FROM staged_rows ORDER BY id")] == ["a1", "a2"]
     assert [r[0] for r in conn.execute("SELECT customer_id FROM customers")] == ["c1"]
     conn.close()
 
@@ -429,7 +429,7 @@ def test_open_store_urls(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("url, message", [
-    ("postgresql://u@db/journeys", "PostgreSQL state arrives with the scale-out work"),
+    ("postgresql:u@db/journeys", "a PostgreSQL location is postgresql://"),
     ("redis://localhost", "supported: memory:, sqlite:///"),
     ("state.json", "supported: memory:"),
     ("sqlite://state.db", "sqlite:/// followed by a path"),

@@ -1,0 +1,473 @@
+"""A durable state store on PostgreSQL (psycopg 3), shared by several workers.
+
+The same contract as SqliteStore (read engine/sqlite_store.py first): customers put since
+the last `commit()` stay in memory and `commit()` writes them, the meta values, new journey
+versions and every staged statement (outbox rows, input offsets) in ONE transaction;
+nothing is durable before it, and `close()` without it discards it. Clean customers live
+in an LRU of `cache_size`; past `cache_size` dirty customers they are written into the
+still-open transaction, so the next `commit()` stays all-or-nothing.
+
+What is different because several workers (`journeyctl run` processes in one Kafka consumer
+group) share one database:
+
+- customers carry the input `partition` they belong to, so a worker loads only the timers of
+  the partitions it owns: `timers(partitions)`, `put(customer_id, state, partition)`.
+- A worker must not trust its cache for a customer another worker may have changed: after a
+  revocation, `forget(customer_ids)` or `clear_cache()`.
+- Outbox ids. Callers pick them (Outbox numbers its rows from `outbox_next_id()` up, in
+  memory), and two workers both starting from `max(id) + 1` would collide. Here
+  `outbox_next_id()` takes a fresh block of 2**40 ids from a database sequence (`outbox_block`,
+  never rolled back, never handed out twice), so each Outbox numbers its rows in a range no
+  other worker, nor any earlier run, uses; a block is larger than every earlier one, so ids
+  still only grow and `outbox(after)` still pages through everything. add_outbox refuses an id
+  outside the blocks this store handed out.
+- The schema is created under an advisory lock, so workers starting together do not race.
+
+Connection: one psycopg connection in autocommit mode; this class issues BEGIN/COMMIT itself,
+so a read outside a write transaction never leaves the session idle in a transaction. Any
+failure while writing rolls the whole transaction back (PostgreSQL aborts it anyway) and
+forgets the cache, like a failed commit in SqliteStore.
+
+`schema=` (or `?schema=name` in the URL) puts the tables in that schema, created if missing;
+otherwise they go where the connection's search_path says (normally `public`).
+"""
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from typing import Callable, Iterable, Iterator
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg.pq import TransactionStatus
+
+from .sqlite_store import SchemaError
+from .state import Customer
+
+SCHEMA_VERSION = 3
+
+# Migration n takes a schema at version n-1 to version n. The numbers mean the same as SqliteStore's.
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        # COLLATE "C": customer ids sort by their bytes, as in SQLite, whatever the database's locale.
+        # fillfactor: room in each page for the new version of a row, so an update that leaves
+        # next_due alone is a HOT update that touches no index.
+        'CREATE TABLE customers (customer_id TEXT COLLATE "C" PRIMARY KEY, state BYTEA NOT NULL, '
+        "next_due BIGINT) WITH (fillfactor = 80)",
+        # Partial: most customers have no timer, and timers() only ever asks for those that do.
+        "CREATE INDEX customers_next_due ON customers (next_due, customer_id) WHERE next_due IS NOT NULL",
+        "CREATE TABLE versions (version TEXT PRIMARY KEY, ir TEXT NOT NULL)",
+    ],
+    2: [
+        "CREATE TABLE outbox (id BIGINT PRIMARY KEY, topic TEXT NOT NULL, key BYTEA, value BYTEA NOT NULL)",
+        'CREATE TABLE offsets (topic TEXT NOT NULL, partition INTEGER NOT NULL, "offset" BIGINT NOT NULL, '
+        "PRIMARY KEY (topic, partition))",
+        # One value per Outbox: the block of outbox ids it numbers its rows from (see the docstring).
+        "CREATE SEQUENCE outbox_block AS BIGINT MINVALUE 1 MAXVALUE 8388606",
+    ],
+    3: [
+        "ALTER TABLE customers ADD COLUMN partition INTEGER",
+        "CREATE INDEX customers_partition_next_due ON customers (partition, next_due, customer_id) "
+        "WHERE next_due IS NOT NULL",
+    ],
+}
+
+OUTBOX_BLOCK_BITS = 40  # ids per block: 2**40, a trillion messages per worker run
+
+_PAGE = 10_000  # rows per read when scanning
+_COPY_FROM = 200  # customers per flush from which COPY into a temporary table beats executemany (measured)
+_MIGRATION_LOCK = 0x6A6F75726E6579  # "journey": the advisory lock held while creating or migrating
+
+_UPSERT = ("INSERT INTO customers (customer_id, state, next_due, partition) VALUES (%s, %s, %s, %s) "
+           "ON CONFLICT (customer_id) DO UPDATE SET state = excluded.state, next_due = excluded.next_due, "
+           "partition = coalesce(excluded.partition, customers.partition)")
+_UPSERT_LOADED = ("INSERT INTO customers (customer_id, state, next_due, partition) "
+                  "SELECT customer_id, state, next_due, partition FROM pg_temp.customers_load "
+                  "ON CONFLICT (customer_id) DO UPDATE SET state = excluded.state, next_due = excluded.next_due, "
+                  "partition = coalesce(excluded.partition, customers.partition)")
+
+
+def split_url(url: str) -> tuple[str, str | None]:
+    """(conninfo, schema): a `schema` query parameter is ours, not libpq's, so it comes out here."""
+    if "://" not in url:
+        return url, None
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(k == "schema" for k, _ in query):
+        return url, None  # untouched: libpq reads its own parameters
+    schema = [v for k, v in query if k == "schema"][-1]
+    rest = [(k, v) for k, v in query if k != "schema"]
+    # quote, not quote_plus: libpq does not read "+" as a space
+    return urlunsplit(parts._replace(query=urlencode(rest, quote_via=quote))), schema
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PgStore:
+    """The StateStore protocol over PostgreSQL. Call `put` after every change to a customer."""
+
+    def __init__(self, url: str, *, cache_size: int = 100_000, schema: str | None = None,
+                 partition_of: Callable[[str], int | None] | None = None):
+        conninfo, url_schema = split_url(url)
+        self.url = redact(url)
+        self.schema = schema if schema is not None else url_schema
+        if self.schema == "":
+            raise ValueError(f"the state location {self.url!r} names an empty schema")
+        self.cache_size = max(1, cache_size)
+        self.partition_of = partition_of
+        self._conn = psycopg.connect(conninfo, autocommit=True)
+        self._in_txn = False
+        self._dirty: dict[str, Customer] = {}
+        self._partitions: dict[str, int] = {}
+        self._clean: OrderedDict[str, Customer] = OrderedDict()
+        self._meta: dict = {}
+        self._meta_dirty: set[str] = set()
+        self._versions: dict[str, str] = {}
+        self._staged: list[tuple[str, list]] = []
+        self._blocks: set[int] = set()  # outbox id blocks this store handed out
+        try:
+            if self.schema is not None:
+                self._conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+            self._migrate()
+            # Staging area for big flushes; ON COMMIT DELETE ROWS empties it when a transaction ends.
+            self._conn.execute("CREATE TEMPORARY TABLE customers_load (customer_id TEXT COLLATE \"C\", "
+                               "state BYTEA, next_due BIGINT, partition INTEGER) ON COMMIT DELETE ROWS")
+            self._meta = self._read_meta()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # ---- schema ----------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        conn = self._conn
+        with conn.transaction():
+            # Two workers opening a new database must not both create it.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            if self.schema is not None:
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+            conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            current = json.loads(row[0]) if row else 0
+            if current > SCHEMA_VERSION:
+                where = self.url + (f" (schema {self.schema})" if self.schema else "")
+                raise SchemaError(f"{where} has state schema {current}, written by a newer journeyctl; "
+                                  f"this one reads up to schema {SCHEMA_VERSION}")
+            for n in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[n]:
+                    conn.execute(statement)
+            if current != SCHEMA_VERSION:
+                conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
+                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                             (json.dumps(SCHEMA_VERSION),))
+
+    def _read_meta(self) -> dict:
+        return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
+
+    # ---- customers -------------------------------------------------------------------
+
+    def get(self, customer_id: str) -> Customer | None:
+        c = self._dirty.get(customer_id)
+        if c is not None:
+            return c
+        c = self._clean.get(customer_id)
+        if c is not None:
+            self._clean.move_to_end(customer_id)
+            return c
+        row = self._conn.execute("SELECT state FROM customers WHERE customer_id = %s", (customer_id,)).fetchone()
+        if row is None:
+            return None
+        c = Customer.decode(row[0])
+        self._remember(customer_id, c)
+        return c
+
+    def put(self, customer_id: str, state: Customer, partition: int | None = None) -> None:
+        """`partition`: the input partition the customer belongs to (see timers); None keeps the stored one."""
+        self._clean.pop(customer_id, None)
+        self._dirty[customer_id] = state
+        if partition is None and self.partition_of is not None:
+            partition = self.partition_of(customer_id)
+        if partition is not None:
+            self._partitions[customer_id] = partition
+        if len(self._dirty) > self.cache_size:
+            self._flush_or_roll_back()
+
+    def customers(self) -> Iterator[tuple[str, Customer]]:
+        """Every stored customer, uncommitted changes included, in customer id order (by bytes)."""
+        self._flush_or_roll_back()
+        after = None
+        while True:
+            if after is None:
+                rows = self._conn.execute("SELECT customer_id, state FROM customers ORDER BY customer_id LIMIT %s",
+                                          (_PAGE,)).fetchall()
+            else:
+                rows = self._conn.execute("SELECT customer_id, state FROM customers WHERE customer_id > %s "
+                                          "ORDER BY customer_id LIMIT %s", (after, _PAGE)).fetchall()
+            for cid, blob in rows:
+                c = self._dirty.get(cid) or self._clean.get(cid)
+                yield cid, (c if c is not None else Customer.decode(blob))
+            if len(rows) < _PAGE:
+                return
+            after = rows[-1][0]
+
+    def timers(self, partitions: set[int] | None = None) -> Iterable[tuple[int, str]]:
+        """(next due, customer id) of every customer with a timer, earliest first; with `partitions`,
+        only of the customers stored with one of those partitions (a customer put without a
+        partition is listed only when `partitions` is None)."""
+        self._flush_or_roll_back()
+        where = "next_due IS NOT NULL"
+        params: tuple = ()
+        if partitions is not None:
+            if not partitions:
+                return
+            where += " AND partition = ANY(%s)"
+            params = (sorted(int(p) for p in partitions),)
+        last = None
+        while True:
+            if last is None:
+                rows = self._conn.execute(
+                    f"SELECT next_due, customer_id FROM customers WHERE {where} "
+                    "ORDER BY next_due, customer_id LIMIT %s", (*params, _PAGE)).fetchall()
+            else:
+                rows = self._conn.execute(
+                    f"SELECT next_due, customer_id FROM customers WHERE {where} "
+                    "AND (next_due, customer_id) > (%s, %s) ORDER BY next_due, customer_id LIMIT %s",
+                    (*params, *last, _PAGE)).fetchall()
+            yield from rows
+            if len(rows) < _PAGE:
+                return
+            last = rows[-1]
+
+    def forget(self, customer_ids: Iterable[str]) -> None:
+        """Drop these customers from the cache (their partition was revoked: another worker may now
+        change them), so the next get() reads the stored state. Commit first: a customer with
+        uncommitted changes cannot be forgotten."""
+        ids = list(customer_ids)
+        pending = [cid for cid in ids if cid in self._dirty]
+        if pending:
+            raise RuntimeError(f"cannot forget {len(pending)} customer(s) with uncommitted changes "
+                               f"(first: {pending[0]!r}); commit() first")
+        for cid in ids:
+            self._clean.pop(cid, None)
+
+    def clear_cache(self) -> None:
+        """Forget every committed customer and meta value held in memory, so the next reads see what
+        other workers committed since. Uncommitted changes stay."""
+        self._clean.clear()
+        meta = self._read_meta()
+        for key in self._meta_dirty:
+            meta[key] = self._meta[key]
+        self._meta = meta
+
+    def _remember(self, customer_id: str, c: Customer) -> None:
+        clean = self._clean
+        clean[customer_id] = c
+        while len(clean) > self.cache_size:
+            clean.popitem(last=False)
+
+    # ---- meta and versions --------------------------------------------------------------
+
+    def get_meta(self, key: str):
+        return self._meta.get(key)
+
+    def set_meta(self, key: str, value) -> None:
+        """Through JSON now, so a value that cannot be stored fails here (as in SqliteStore)."""
+        self._meta[key] = json.loads(json.dumps(value))
+        self._meta_dirty.add(key)
+
+    def save_version(self, version: str, ir: dict) -> None:
+        """The first IR saved under a version wins: a version is a hash of its IR."""
+        if version in self._versions:
+            return
+        if self._conn.execute("SELECT 1 FROM versions WHERE version = %s", (version,)).fetchone() is None:
+            self._versions[version] = json.dumps(ir, separators=(",", ":"), ensure_ascii=False)
+
+    def load_version(self, version: str) -> dict | None:
+        text = self._versions.get(version)
+        if text is None:
+            row = self._conn.execute("SELECT ir FROM versions WHERE version = %s", (version,)).fetchone()
+            text = row[0] if row else None
+        return json.loads(text) if text is not None else None
+
+    # ---- outbox and input offsets (journeyctl run) ------------------------------------------
+    # Writes are staged: durable with the next commit(), in the same transaction as the customers.
+
+    def add_outbox(self, rows: list[tuple[int, str, bytes | None, bytes]]) -> None:
+        """Stage (id, topic, key, value) rows; ids are the caller's, increasing, numbered from
+        outbox_next_id() (so inside a block of ids this store took: see the module docstring)."""
+        if not rows:
+            return
+        if self._blocks:
+            stray = [r[0] for r in rows if (r[0] >> OUTBOX_BLOCK_BITS) not in self._blocks]
+            if stray:
+                raise ValueError(f"outbox id {stray[0]} is outside the id blocks this worker took "
+                                 "(number rows from outbox_next_id())")
+        self.stage("INSERT INTO outbox (id, topic, key, value) VALUES (%s, %s, %s, %s)", rows)
+
+    def drop_outbox(self, ids: list[int]) -> None:
+        """Stage the removal of delivered rows (a row already gone is no error)."""
+        if ids:
+            self.stage("DELETE FROM outbox WHERE id = ANY(%s)", [(list(ids),)])
+
+    def save_offsets(self, offsets: dict[tuple[str, int], int]) -> None:
+        """Stage the next offset to read of each (topic, partition)."""
+        if offsets:
+            self.stage('INSERT INTO offsets (topic, partition, "offset") VALUES (%s, %s, %s) '
+                       'ON CONFLICT (topic, partition) DO UPDATE SET "offset" = excluded."offset"',
+                       [(t, p, o) for (t, p), o in sorted(offsets.items())])
+
+    def outbox(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, str, bytes | None, bytes]]:
+        """Committed rows with id > after, oldest first (of every worker)."""
+        return self._conn.execute("SELECT id, topic, key, value FROM outbox WHERE id > %s ORDER BY id LIMIT %s",
+                                  (after, limit)).fetchall()
+
+    def outbox_next_id(self) -> int:
+        """The first id of a block of 2**40 that no other caller, in any process, ever gets; larger
+        than every id handed out before."""
+        block = self._conn.execute("SELECT nextval('outbox_block')").fetchone()[0]
+        self._blocks.add(block)
+        return block << OUTBOX_BLOCK_BITS
+
+    def offsets(self) -> dict[tuple[str, int], int]:
+        return {(t, p): o for t, p, o in self._conn.execute('SELECT topic, partition, "offset" FROM offsets')}
+
+    # ---- transactions ----------------------------------------------------------------------
+
+    def stage(self, statement: str, rows: list) -> None:
+        """Queue a statement (PostgreSQL syntax, %s placeholders; run with executemany) for the next
+        commit, so rows of another table become durable in the same transaction as the state."""
+        self._staged.append((statement, rows))
+
+    def _begin(self) -> None:
+        if not self._in_txn:
+            self._conn.execute("BEGIN")
+            self._in_txn = True
+
+    def _flush(self) -> None:
+        """Write pending work into the open transaction, without committing it."""
+        if not (self._dirty or self._meta_dirty or self._versions or self._staged):
+            return
+        self._begin()
+        conn = self._conn
+        if self._dirty:
+            upserts, deletes = [], []
+            parts = self._partitions
+            for cid, c in self._dirty.items():
+                if c.is_empty():
+                    deletes.append(cid)
+                else:
+                    upserts.append((cid, c.encode(), c.next_due(), parts.get(cid)))
+            with conn.cursor() as cur:
+                if len(upserts) >= _COPY_FROM:
+                    self._copy_upsert(cur, upserts)
+                elif upserts:
+                    cur.executemany(_UPSERT, upserts)
+                if deletes:
+                    cur.execute("DELETE FROM customers WHERE customer_id = ANY(%s)", (deletes,))
+            dirty, self._dirty = self._dirty, {}
+            self._partitions = {}
+            for cid, c in dirty.items():
+                if not c.is_empty():
+                    self._remember(cid, c)
+        with conn.cursor() as cur:
+            if self._meta_dirty:
+                cur.executemany("INSERT INTO meta (key, value) VALUES (%s, %s) "
+                                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                                [(k, json.dumps(self._meta[k])) for k in sorted(self._meta_dirty)])
+                self._meta_dirty.clear()
+            if self._versions:
+                cur.executemany("INSERT INTO versions (version, ir) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                                sorted(self._versions.items()))
+                self._versions.clear()
+            staged, self._staged = self._staged, []
+            for statement, rows in staged:
+                cur.executemany(statement, rows)
+
+    @staticmethod
+    def _copy_upsert(cur, upserts: list) -> None:
+        """Many customers: binary COPY into the session's temporary table, then one upsert from it."""
+        cur.execute("TRUNCATE pg_temp.customers_load")  # an earlier flush of this transaction left rows
+        with cur.copy("COPY pg_temp.customers_load (customer_id, state, next_due, partition) "
+                      "FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["text", "bytea", "int8", "int4"])
+            for row in upserts:
+                copy.write_row(row)
+        cur.execute(_UPSERT_LOADED)
+
+    def _flush_or_roll_back(self) -> None:
+        try:
+            self._flush()
+        except BaseException:
+            self._rollback()
+            raise
+
+    def commit(self) -> None:
+        self._flush_or_roll_back()
+        if self._in_txn:
+            if self._conn.info.transaction_status == TransactionStatus.INERROR:
+                # A statement failed since the flush (a read, say): COMMIT would roll back without a word.
+                self._rollback()
+                raise psycopg.errors.InFailedSqlTransaction(
+                    "a statement failed inside the open transaction; nothing since the last commit was kept")
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            finally:
+                self._in_txn = False
+
+    def _rollback(self) -> None:
+        """Forget everything since the last commit, in memory too: cached objects may hold those changes."""
+        self._dirty.clear()
+        self._partitions.clear()
+        self._clean.clear()
+        self._versions.clear()
+        self._staged.clear()
+        self._meta_dirty.clear()
+        try:
+            if self._in_txn:
+                self._in_txn = False
+                self._conn.execute("ROLLBACK")
+            self._meta = self._read_meta()
+        except psycopg.OperationalError:  # the connection is gone: the server dropped the transaction
+            pass
+
+    def close(self) -> None:
+        """Discards what was not committed."""
+        if self._conn is None:
+            return
+        try:
+            if self._in_txn:
+                self._in_txn = False
+                self._conn.execute("ROLLBACK")
+        except psycopg.OperationalError:
+            pass
+        finally:
+            self._conn.close()
+            self._conn = None
+            self._dirty.clear()
+            self._partitions.clear()
+            self._clean.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- for tests and benchmarks -------------------------------------------------------------
+
+    def cached(self) -> tuple[int, int]:
+        """(dirty, clean) customers held in memory."""
+        return len(self._dirty), len(self._clean)
