@@ -1,0 +1,438 @@
+"""The live run loop: Kafka in, the engine, one transaction per batch, Kafka out.
+
+    poll a batch ─► parse_event ─► engine.process ─► actions
+         │              └─ bad or late ─► dead letter
+         ▼
+    ONE state-store transaction: customers, next offsets, clock, outbox rows
+         ▼
+    produce the rows (acks=all, idempotent) ─► acknowledged ids deleted in the next transaction
+
+Start: every outbox row left by an earlier run is produced (and acknowledged) before
+any input is read. Partition assignment: each partition starts at the offset in the
+state store, not the group's; offsets also go to the group about once a second so
+lag shows in the usual tools. See engine/outbox.py for why this loses nothing.
+
+Time: the clock is event time, and also the wall clock, but the wall clock moves it
+only while the loop has read everything the broker holds (lag 0). While it catches
+up on a backlog (after a restart, or with the broker back after an outage) events
+drive the clock alone, so the backlog is not judged late against a clock that ran
+on while nobody was reading. When caught up the wall clock is checked every 250 ms,
+so a due timer fires within 1 s of its due time plus the allowed lateness.
+
+The broker away, at start or later: every call is retried with backoff and one
+status line says so; committed work waits in the outbox. Stop (SIGTERM/SIGINT):
+the batch in hand is committed, the producer flushed, the group left.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from .events import BadEvent, parse_event
+from .kafka_edge import Admin, EdgeError, KafkaSettings, Sink, Source
+from .outbox import Outbox, dead_letter_message
+
+
+class Stopped(Exception):
+    """Stop was asked for while waiting for the broker."""
+
+
+@dataclass
+class LiveSettings:
+    events_topics: tuple = ("events",)
+    actions_topic: str = "journey.actions"
+    dead_letter_topic: str = "journey.dead-letter"
+    group_id: str = "journeyctl"
+    create_topics: bool = False
+    partitions: int = 1             # of topics it creates
+    wall_clock: bool = True         # False: event time alone moves the clock (history through Kafka)
+    max_records: int = 2_000        # per poll
+    batch_events: int = 10_000      # per transaction, at most
+    batch_ms: int = 100             # a transaction waits no longer than this for more input (only
+                                    # with a backlog: it commits as soon as a poll finds less than max)
+    poll_ms: int = 100
+    fetch_wait_ms: int = 100        # see kafka_edge.Source
+    tick_s: float = 0.25
+    status_s: float = 5.0
+    max_unacked: int = 50_000       # rows sent or waiting to be; past this, reading pauses
+    stop_s: float = 8.0             # flush and leave within this on stop
+    max_event_bytes: int = 1_000_000
+
+
+@dataclass
+class Counters:
+    events: int = 0          # records read
+    actions: int = 0
+    dead_letters: int = 0
+    delivered: int = 0
+    lag: int | None = None
+    broker: str = "connecting"
+
+
+class Live:
+    """Runs until stop(). `report` renders: actions(list), status(Live), note(text)."""
+
+    def __init__(self, engine, outbox: Outbox, kafka: KafkaSettings, settings: LiveSettings, report):
+        self.engine = engine
+        self.outbox = outbox
+        self.kafka = kafka
+        self.settings = settings
+        self.report = report
+        self.counts = Counters()
+        self.stopping = False
+        self.source: Source | None = None
+        self.sink = Sink(kafka)
+        self._unsent: deque = deque()      # rows committed but not handed to the producer
+        self._sent: dict = {}              # row id -> row, handed to the producer, not yet acknowledged
+        self._acked: list = []             # ids to delete in the next transaction
+        self._retry_at = 0.0
+        self._retry_delay = 0.5
+        self._group_offsets: dict = {}
+        self._group_commit_at = 0.0
+        self._next_tick = 0.0
+        self._next_check = 0.0
+        self._status_at = time.monotonic() + settings.status_s
+        self._note_at: dict = {}
+        self._paused = False
+        self._to_check: dict = {}
+
+    def stop(self) -> None:
+        self.stopping = True
+
+    # ---- the whole run -------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Raises EdgeError for what a person must fix (a refused login, a missing topic)."""
+        try:
+            self._retry("checking topics", self._check_topics)
+            self._deliver_backlog()
+            self.source = self._retry("joining the consumer group", self._subscribe)
+            self.counts.broker = "ok"
+            while not self.stopping:
+                self._step()
+        except Stopped:
+            pass
+        finally:
+            self._shutdown()
+
+    def _retry(self, doing: str, fn):
+        delay = 0.5
+        while not self.stopping:
+            try:
+                return fn()
+            except EdgeError as e:
+                if not e.retry:
+                    raise
+                if self.stopping:
+                    break
+                self.counts.broker = "unreachable"
+                self.report.note(f"{e}; trying again in {delay:g} s")
+                self._sleep(delay)
+                delay = min(delay * 2, 10.0)
+        raise Stopped
+
+    def _sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < end:
+            time.sleep(min(0.05, end - time.monotonic()))
+
+    def _check_topics(self) -> None:
+        s = self.settings
+        admin = Admin(self.kafka)
+        try:
+            wanted = [*s.events_topics, s.actions_topic, s.dead_letter_topic]
+            missing = admin.missing(wanted)
+            if missing and s.create_topics:
+                admin.create(missing, s.partitions)
+                self.report.note("created topic" + ("s " if len(missing) > 1 else " ") + ", ".join(missing))
+            elif missing:
+                raise EdgeError(f"topic{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                                f"{'do' if len(missing) > 1 else 'does'} not exist on {self.kafka.bootstrap_servers}; "
+                                "create them, or pass --create-topics")
+        finally:
+            admin.close()
+
+    def _subscribe(self) -> Source:
+        return Source(self.kafka, self.settings.events_topics, self.settings.group_id, self._on_assigned,
+                      max_records=self.settings.max_records, fetch_wait_ms=self.settings.fetch_wait_ms)
+
+    # ---- start: what the last run left undelivered goes first --------------------------------
+
+    def _deliver_backlog(self) -> None:
+        after = 0
+        total = 0
+        while not self.stopping:
+            rows = self.outbox.undelivered(after, 10_000)
+            if not rows:
+                break
+            after = rows[-1][0]
+            self._unsent.extend(rows)
+            total += len(rows)
+            while (self._unsent or self._sent) and not self.stopping:
+                self._pump()
+                self.sink.flush(1.0)
+                self._settle()
+                if self._acked:
+                    self.outbox.delivered(self._acked)
+                    self.outbox.commit()
+                    self._acked = []
+                if self._unsent and time.monotonic() < self._retry_at:
+                    self._sleep(self._retry_at - time.monotonic())
+        if total and not self.stopping:
+            self.report.note(f"delivered {total} message{'s' if total != 1 else ''} left in the outbox by the last run")
+
+    # ---- one turn of the loop ----------------------------------------------------------------
+
+    def _step(self) -> None:
+        s = self.settings
+        self._settle()
+        self._pump()
+        self._backpressure()
+        started = time.monotonic()
+        actions: list = []
+        dead: list = []
+        offsets: dict = {}
+        n = 0
+        timeout = s.poll_ms
+        while True:
+            try:
+                got = self.source.poll(timeout)
+            except EdgeError as e:
+                if not e.retry:
+                    raise
+                self._note_once("poll", f"{e}; retrying")
+                self._sleep(0.5)
+                got = {}
+            if got:
+                n += self._apply(got, actions, dead, offsets)
+            if (not got or sum(map(len, got.values())) < s.max_records or n >= s.batch_events
+                    or (time.monotonic() - started) * 1000 >= s.batch_ms or self.stopping):
+                break
+            timeout = 0
+        if self._to_check:
+            self._check_starts()
+        now = time.monotonic()
+        if now >= self._next_tick:
+            self._next_tick = now + s.tick_s
+            actions.extend(self._tick(now))
+        if n or actions or dead or self._acked:
+            self._commit(actions, dead, offsets)
+        if now >= self._status_at:
+            self._status_at = now + s.status_s
+            self.report.status(self)
+
+    def _apply(self, got: dict, actions: list, dead: list, offsets: dict) -> int:
+        """Run every record through the engine; bad ones become dead letters. Returns how many."""
+        process = self.engine.process
+        max_bytes = self.settings.max_event_bytes
+        n = 0
+        for (topic, partition), records in got.items():
+            if self._to_check:
+                stored = self._to_check.pop((topic, partition), None)
+                if stored is not None and records[0].offset != stored:
+                    self._gap((topic, partition), stored, records[0].offset)
+            for r in records:
+                try:
+                    out = process(parse_event(r.value if r.value is not None else b"", max_bytes=max_bytes))
+                except BadEvent as e:
+                    if e.reason != "late":  # the engine counts its own
+                        self.engine.stats.dead_letter(e.reason)
+                    dead.append(dead_letter_message(e.reason, e.detail, topic, partition, r.offset, r.key, r.value))
+                    continue
+                if out:
+                    actions.extend(out)
+            n += len(records)
+            offsets[(topic, partition)] = records[-1].offset + 1
+        self.counts.events += n
+        return n
+
+    def _tick(self, now: float) -> list:
+        """Let the wall clock move the engine's clock, when nothing is waiting to be read."""
+        engine = self.engine
+        wall = int(time.time() * 1000)
+        due = engine.next_due()
+        timer_due = due is not None and due + engine.lateness <= wall
+        if not (timer_due or now >= self._next_check):
+            return []
+        self._next_check = now + 1.0
+        lag = self.source.lag()
+        self.counts.lag = lag
+        if lag is None:
+            if self.source.assignment():
+                self._broker_lost()
+            return []
+        self._broker_back()
+        if lag == 0 and self.settings.wall_clock:
+            return engine.tick(wall)
+        return []
+
+    def _commit(self, actions: list, dead: list, offsets: dict) -> None:
+        rows = [*(self.outbox.add_actions(actions) if actions else ()),
+                *(self.outbox.add_dead_letters(dead) if dead else ())]
+        self.outbox.consumed(offsets)
+        if self._acked:
+            self.outbox.delivered(self._acked)
+            self.counts.delivered += len(self._acked)
+            self._acked = []
+        self.outbox.commit(self.engine)
+        self.counts.actions += len(actions)
+        self.counts.dead_letters += len(dead)
+        if actions:
+            self.report.actions(actions)
+        self._unsent.extend(rows)
+        self._pump()
+        if offsets:
+            self._group_offsets.update(offsets)
+        now = time.monotonic()
+        if self._group_offsets and now >= self._group_commit_at:
+            self._group_commit_at = now + 1.0
+            self.source.commit(self._group_offsets)
+            self._group_offsets = {}
+
+    # ---- producing ---------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Hand committed rows to the producer, unless a failure asked for a pause."""
+        if not self._unsent or time.monotonic() < self._retry_at:
+            return
+        send = self.sink.send
+        while self._unsent:
+            row = self._unsent[0]
+            err = send(row[0], row[1], row[2], row[3])
+            if err is not None:
+                if err.too_large:
+                    self._unsent.popleft()
+                    self._unsent.append(self._swap_too_large(row, err))
+                    continue
+                self._delivery_failed(err)
+                return
+            self._unsent.popleft()
+            self._sent[row[0]] = row
+
+    def _settle(self) -> None:
+        done, failed = self.sink.settle()
+        for row_id in done:
+            if self._sent.pop(row_id, None) is not None:
+                self._acked.append(row_id)
+        if done:
+            self._retry_delay = 0.5
+        if not failed:
+            return
+        again = []
+        for row_id, err in failed:
+            row = self._sent.pop(row_id, None)
+            if row is None:
+                continue
+            again.append(self._swap_too_large(row, err) if err.too_large else row)
+        # the producer was rebuilt: whatever it still held must be sent again too
+        again.extend(self._sent.pop(i) for i in self.sink.abandon() if i in self._sent)
+        self._unsent.extendleft(reversed(sorted(again)))
+        errors = [e for _, e in failed if not e.too_large]
+        if errors:
+            self._delivery_failed(errors[0])
+
+    def _swap_too_large(self, row: tuple, err: EdgeError) -> tuple:
+        self.report.note(f"a message for topic {row[1]} is larger than the broker accepts; "
+                         f"a too_large dead letter goes to {self.settings.dead_letter_topic} instead")
+        new = self.outbox.replace_too_large(row)
+        self.outbox.commit()
+        return new
+
+    def _delivery_failed(self, err: EdgeError) -> None:
+        self._retry_at = time.monotonic() + self._retry_delay
+        waiting = len(self._unsent) + len(self._sent)
+        self._note_once("deliver", f"{err}; {waiting} message{'s' if waiting != 1 else ''} wait in the outbox, "
+                                   f"trying again in {self._retry_delay:g} s")
+        self._retry_delay = min(self._retry_delay * 2, 10.0)
+
+    def _backpressure(self) -> None:
+        """Stop reading while too much is committed but unacknowledged (the broker refuses our output)."""
+        waiting = len(self._unsent) + len(self._sent)
+        if waiting > self.settings.max_unacked and not self._paused:
+            self._paused = True
+            self.source.pause()
+            self.report.note(f"{waiting} messages wait for Kafka; reading paused until they are delivered")
+        elif self._paused and waiting <= self.settings.max_unacked // 2:
+            self._paused = False
+            self.source.resume()
+
+    # ---- partitions and the broker's health ----------------------------------------------------
+
+    def _on_assigned(self, parts: list) -> dict:
+        """Where each newly assigned partition starts: the offset in the state store. Called from the
+        client's network thread, so it only reads memory; whether the broker still holds that offset
+        shows with the first fetch (`_check_starts`, `_apply`)."""
+        stored = self.outbox.offsets()
+        starts = {p: stored[p] for p in parts if p in stored}
+        self._to_check.update(starts)
+        return starts
+
+    def _check_starts(self) -> None:
+        """A stored offset past the partition's end: the topic was recreated or truncated (a broker that
+        lost its data); read it again from its first offset. Kafka itself answers such a fetch with an
+        out-of-range error and the client goes back to the first offset on its own: `_gap` says so."""
+        for part, stored in list(self._to_check.items()):
+            end = self.source.fetched_end(part)
+            if end is None:
+                continue  # no fetch answered yet
+            if stored > end:
+                del self._to_check[part]
+                first = self.source.rewind(part)
+                self.report.note(f"{part[0]}[{part[1]}]: the state store is at offset {stored} but the partition "
+                                 f"ends at {end}; the topic was recreated or truncated, reading it from offset {first}")
+            elif stored == end:
+                del self._to_check[part]
+
+    def _gap(self, part, stored: int, first: int) -> None:
+        if first > stored:
+            self.report.note(f"{part[0]}[{part[1]}]: offsets {stored} to {first - 1} are gone (deleted by retention "
+                             f"before they were read); reading from {first}")
+        elif first < stored:
+            self.report.note(f"{part[0]}[{part[1]}]: the state store is at offset {stored} but the partition now "
+                             f"starts over at {first}; the topic was recreated, reading it again")
+
+    def _broker_lost(self) -> None:
+        if self.counts.broker != "unreachable":
+            self.counts.broker = "unreachable"
+        waiting = len(self._unsent) + len(self._sent)
+        self._note_once("broker", f"cannot reach the broker at {self.kafka.bootstrap_servers}; retrying. "
+                                  f"Nothing is lost: {waiting} message{'s' if waiting != 1 else ''} wait in the outbox")
+
+    def _broker_back(self) -> None:
+        if self.counts.broker == "unreachable":
+            self.report.note(f"the broker at {self.kafka.bootstrap_servers} answers again; resuming")
+        self.counts.broker = "ok"
+
+    def _note_once(self, kind: str, text: str, every: float = 5.0) -> None:
+        now = time.monotonic()
+        if now >= self._note_at.get(kind, 0.0):
+            self._note_at[kind] = now + every
+            self.report.note(text)
+
+    @property
+    def outbox_waiting(self) -> int:
+        return len(self._unsent) + len(self._sent)
+
+    # ---- stop ----------------------------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        """Everything read is already committed; send what is waiting, then leave the group."""
+        deadline = time.monotonic() + self.settings.stop_s
+        try:
+            if self._unsent or self._sent:
+                self._retry_at = 0.0
+                self._pump()
+                self.sink.flush(max(0.1, min(5.0, deadline - time.monotonic() - 2)))
+                self._settle()
+            if self._acked:
+                self.outbox.delivered(self._acked)
+                self.counts.delivered += len(self._acked)
+                self._acked = []
+                self.outbox.commit()
+        finally:
+            if self.source is not None:
+                if self._group_offsets:
+                    self.source.commit(self._group_offsets)
+                self.source.close(timeout_ms=int(max(0.5, min(2.0, deadline - time.monotonic())) * 1000))
+            self.sink.close(max(0.1, min(1.0, deadline - time.monotonic())))

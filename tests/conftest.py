@@ -1,0 +1,248 @@
+"""Shared fixtures: the embedded Kafka broker (one per test session and xdist worker) and helpers to
+run `journeyctl run` as a real subprocess against it.
+
+Tests that share the session broker use topics and groups of their own (`names`), so they never see
+each other's records. A test that stops or restarts a broker starts its own.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+JOURNEYCTL = [sys.executable, "-c", "from engine.cli import main; main()"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes more than ~20 s (deselect with -m 'not slow')")
+    # kafka-python loads its protocol schemas with importlib.resources calls Python marks as deprecated
+    config.addinivalue_line("filterwarnings", "ignore:read_text is deprecated:DeprecationWarning")
+    config.addinivalue_line("filterwarnings", "ignore:open_text is deprecated:DeprecationWarning")
+
+
+@pytest.fixture(scope="session")
+def broker():
+    from engine.broker import EmbeddedBroker
+
+    b = EmbeddedBroker().start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def kafka(broker):
+    from engine.kafka_edge import KafkaSettings
+
+    return KafkaSettings(broker.bootstrap)
+
+
+class Names:
+    """Topic and group names of one test: events, actions, dead letters, group."""
+
+    def __init__(self):
+        tag = uuid.uuid4().hex[:10]
+        self.events = f"events-{tag}"
+        self.actions = f"actions-{tag}"
+        self.dead = f"dead-{tag}"
+        self.group = f"group-{tag}"
+
+    def args(self) -> list[str]:
+        return ["--events-topic", self.events, "--actions-topic", self.actions,
+                "--dead-letter-topic", self.dead, "--group-id", self.group]
+
+    def create(self, kafka, partitions: int = 1) -> "Names":
+        from engine.kafka_edge import Admin
+
+        admin = Admin(kafka)
+        try:
+            admin.create([self.events, self.actions, self.dead], partitions)
+        finally:
+            admin.close()
+        return self
+
+
+@pytest.fixture
+def names():
+    return Names()
+
+
+class RunProcess:
+    """One `journeyctl run` subprocess; its stdout and stderr go to files, read with out()/err()."""
+
+    def __init__(self, args: list[str], cwd: Path, tag: str, env: dict | None = None):
+        self.cwd = cwd
+        self.out_path = cwd / f"run-{tag}.out"
+        self.err_path = cwd / f"run-{tag}.err"
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen([*JOURNEYCTL, "run", *args], cwd=cwd, stdout=out, stderr=err,
+                                         stdin=subprocess.DEVNULL,
+                                         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+
+    def err(self) -> str:
+        return self.err_path.read_text(errors="replace")
+
+    def out(self) -> str:
+        return self.out_path.read_text(errors="replace")
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.err():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"journeyctl run exited {self.proc.returncode} before {text!r}:\n{self.err()}")
+            time.sleep(0.05)
+        raise AssertionError(f"no {text!r} within {timeout} s:\n{self.err()}")
+
+    def terminate(self, timeout: float = 15.0, sig=signal.SIGTERM) -> tuple[int, float]:
+        """SIGTERM (or sig); (exit code, seconds to exit)."""
+        start = time.monotonic()
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        return code, time.monotonic() - start
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def run_journeyctl(tmp_path):
+    """start(args, tag=...) -> RunProcess, in tmp_path (so no project journeyctl.yaml applies)."""
+    started: list[RunProcess] = []
+
+    def start(args, tag: str | None = None, env: dict | None = None) -> RunProcess:
+        p = RunProcess([str(a) for a in args], tmp_path, tag or str(len(started)), env)
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.stop()
+
+
+def event(name: str, customer: str, at_ms: int, message_id: str, **props) -> bytes:
+    from engine.events import format_instant
+
+    return orjson.dumps({"event": name, "customer_id": customer, "timestamp": format_instant(at_ms),
+                         "message_id": message_id, "properties": props})
+
+
+@pytest.fixture
+def make_event():
+    return event
+
+
+class TopicReader:
+    """Everything on a topic so far, read without a consumer group."""
+
+    def __init__(self, kafka, topic: str):
+        from engine.kafka_edge import Reader
+
+        self.reader = Reader(kafka, topic)
+        self.records: list = []
+
+    def read(self, timeout_ms: int = 200) -> list:
+        self.records.extend(self.reader.read(timeout_ms))
+        return self.records
+
+    def values(self) -> list[dict]:
+        return [orjson.loads(r.value) for r in self.records]
+
+    def until(self, done, timeout: float) -> list[dict]:
+        """Read until done(values) is true or the time is up; returns the values either way."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.read()
+            values = self.values()
+            if done(values) or time.monotonic() > deadline:
+                return values
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+@pytest.fixture
+def topic_reader(kafka):
+    readers = []
+
+    def open_reader(topic: str, settings=None) -> TopicReader:
+        r = TopicReader(settings or kafka, topic)
+        readers.append(r)
+        return r
+
+    yield open_reader
+    for r in readers:
+        r.close()
+
+
+def produce(kafka, topic: str, messages) -> None:
+    """[(key, value)] onto a topic, acknowledged."""
+    from engine.kafka_edge import Producer
+
+    p = Producer(kafka, max_request_size=4_000_000)  # room for a too-large event
+    try:
+        for key, value in messages:
+            p.send(topic, key, value)
+        p.flush()
+    finally:
+        p.close()
+
+
+@pytest.fixture
+def produce_to():
+    return produce
+
+
+def expected_actions(journey_texts: dict[str, str], values: list[bytes], until_ms: int, lateness_ms: int) -> list[dict]:
+    """What a replay of the same input gives (spec section 9 fields), timers run to until_ms."""
+    from dsl.compiler import compile_text
+    from engine.cli_simulate import ACTION_KEYS
+    from engine.core import Engine
+    from engine.events import BadEvent, parse_event
+    from engine.replay import replay
+
+    irs = []
+    for name, text in journey_texts.items():
+        compiled = compile_text(text, f"{name}.journey")
+        assert compiled.ir is not None, compiled.diagnostics
+        irs.append(compiled.ir)
+    engine = Engine(irs, lateness=lateness_ms)
+    items = []
+    for i, raw in enumerate(values, 1):
+        try:
+            items.append((i, raw, parse_event(raw)))
+        except BadEvent as e:
+            items.append((i, raw, e))
+    result = replay(engine, items, until_ms)
+    return [{k: a[k] for k in ACTION_KEYS} for a in result.actions]
+
+
+@pytest.fixture
+def replay_actions():
+    return expected_actions
+
+
+def write_journeys(folder: Path, journey_texts: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in journey_texts.items():
+        (folder / f"{name}.journey").write_text(text)
+    return folder
+
+
+@pytest.fixture
+def journeys_dir(tmp_path):
+    return lambda texts: write_journeys(tmp_path / "journeys", texts)
