@@ -59,8 +59,7 @@ class Engine:
         self.stats.restore(self.store.get_meta("stats"))
         self._heap: list = []
         self._scheduled: dict = {}
-        for due, cid in self.store.timers():
-            self._schedule(cid, due)
+        self.adopt(self.store.timers())
 
     # ---- set-up -------------------------------------------------------------------
 
@@ -562,6 +561,26 @@ class Engine:
     def _trace(self, cid, t, journey, text) -> None:
         """Callers test `cid == self.trace_customer` first, so no message is built for anyone else."""
         self.trace.append((t, journey, text))
+
+    # ---- partition ownership (several workers) -----------------------------------------
+
+    def release(self, customer_ids) -> None:
+        """Stop firing these customers' timers: their partition now belongs to another worker.
+        Their heap entries turn stale and are skipped when popped."""
+        for cid in customer_ids:
+            self._scheduled.pop(cid, None)
+
+    def release_where(self, owned) -> None:
+        """Release every scheduled customer for whom `owned(customer_id)` is false."""
+        self.release([cid for cid in self._scheduled if not owned(cid)])
+
+    def adopt(self, timers) -> None:
+        """Take over (due, customer_id) timers read from the store for newly assigned partitions."""
+        for due, cid in timers:
+            current = self._scheduled.get(cid)
+            if current is None or due < current:
+                self._scheduled[cid] = due
+                heapq.heappush(self._heap, (due, cid))
 
     def pending_timers(self) -> int:
         return len(self._scheduled)
