@@ -110,6 +110,12 @@ CODES: dict[str, Code] = {
     "J129": Code(NOTE, "aggregate starts when loaded",
                  "The engine keeps only the aggregates loaded journeys and segments read, updated as events "
                  "arrive, so a new aggregate counts from the moment its file is first loaded."),
+    "J130": Code(ERROR, "nested too deeply",
+                 "An expression or block nested hundreds of levels deep; no real journey needs it, and it "
+                 "would exhaust the checker."),
+    "J131": Code(WARNING, "journey emits its own trigger",
+                 "An `emit` of the journey's own trigger event starts the journey again at the same instant; "
+                 "the engine stops such a chain after 1,000 emitted events and counts an `emit_loop`."),
 }
 
 

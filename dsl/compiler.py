@@ -245,6 +245,9 @@ class _Builder:
                        "next": nxt}
 
     def _step_Emit(self, step: ast.Emit, nxt):
+        if step.event == self.exprs.trigger_event:
+            self.error("J131", f"this emits {step.event}, the event that starts this journey", step.span,
+                       "it would start the journey again at once; emit a different event", WARNING)
         variables = {a.name: self.exprs.compile(a.value, Scope("trigger")) for a in step.variables}
         return "emit", {"event": step.event, "variables": variables, "next": nxt}
 

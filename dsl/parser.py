@@ -56,6 +56,10 @@ def parse(text: str) -> ast.Journey | ast.Segment:
                                        "indent it exactly as far as the line it belongs with")]) from None
     except LarkError as e:  # anything else Lark can say: still ours, never a traceback
         raise JourneyError([Diagnostic("J001", ERROR, f"cannot read this journey: {e}", Span())]) from None
+    deep = _too_deep(tree)
+    if deep is not None:
+        raise JourneyError([Diagnostic("J130", ERROR, f"this is nested more than {MAX_DEPTH} levels deep",
+                                       deep, "split the condition into simpler parts")])
     try:
         return _to_ast().transform(tree)
     except _Invalid as e:
@@ -67,9 +71,24 @@ def parse(text: str) -> ast.Journey | ast.Segment:
         raise
 
 
+MAX_DEPTH = 200  # tree levels; real journeys use a few dozen, and every later pass recurses over the tree
+
+
+def _too_deep(tree) -> Span | None:
+    """Where the tree first goes deeper than MAX_DEPTH, found without recursion (that is the point)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            meta = getattr(node, "meta", None)
+            return Span.point(meta.line, meta.column) if meta is not None and not meta.empty else Span()
+        stack.extend((child, depth + 1) for child in getattr(node, "children", ()) if hasattr(child, "children"))
+    return None
+
+
 def _check_layout(text: str) -> None:
     diags = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(text.split("\n"), 1):
         indent = line[: len(line) - len(line.lstrip(" \t"))]
         if "\t" in indent:
             col = indent.index("\t") + 1
@@ -127,7 +146,9 @@ _PUNCT = {"LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "COMMA": ",", "EQU
 
 
 def _explain(e: UnexpectedInput, text: str) -> Diagnostic:
-    lines = text.splitlines()
+    lines = text.split("\n")  # only \n ends a line for Lark; str.splitlines() knows a dozen more
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()
     line = getattr(e, "line", None) or len(lines)
     col = getattr(e, "column", None) or 1
     if isinstance(e, UnexpectedToken) and e.token.type == "$END":
@@ -143,7 +164,7 @@ def _explain(e: UnexpectedInput, text: str) -> Diagnostic:
             got = ""
         expected = _expected(e.accepts or e.expected)
     elif isinstance(e, UnexpectedCharacters):
-        got = text.splitlines()[line - 1][col - 1: col] if line <= len(lines) else ""
+        got = text.split("\n")[line - 1][col - 1: col] if line <= len(lines) else ""
         expected = _expected(e.allowed or ())
     else:
         expected = _expected(getattr(e, "expected", ()) or ())
@@ -200,7 +221,7 @@ def _open_block(lines: list[str], line: int):
 def _dedent_span(text: str, message: str) -> Span:
     """Lark's DedentError has no position; find the first line that dedents to a level never opened."""
     levels = [0]
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         indent = len(line) - len(line.lstrip(" "))

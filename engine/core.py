@@ -23,6 +23,7 @@ from .state import DEDUP_WINDOW, DEFERRED, DUE, ENTERED, FLAGS, HELD_OUT, IID, K
 from .stats import Stats
 from .store import MemoryStore
 
+MAX_EMITS = 1_000  # emitted events handled for one input event before the chain is cut
 BUILTIN_CHANNELS = {"email": None, "sms": None, "whatsapp": None, "push": None, "in_app": None, "webhook": None}
 
 
@@ -231,9 +232,17 @@ class Engine:
         self._drain(cid, cust, queue, t, out)
 
     def _drain(self, cid, cust, queue: deque, t: int, out: list) -> None:
+        handled = 0
         while queue:
             name, props, traits, msg = queue.popleft()
             self._one_event(cid, cust, name, props, traits, msg, t, out, queue)
+            handled += 1
+            if handled > MAX_EMITS and queue:
+                # journeys that emit each other's triggers without a wait: stop the chain, say so
+                self.stats.dead_letter("emit_loop")
+                if cid == self.trace_customer:
+                    self._trace(cid, t, "-", f"emit chain stopped after {MAX_EMITS} events ({name})")
+                queue.clear()
 
     def _one_event(self, cid, cust, name, props, traits, msg, t, out, queue) -> None:
         if traits is not None:

@@ -53,6 +53,8 @@ def replay(engine: Engine, items: Iterable[tuple[int, bytes, Event | BadEvent]],
                     result.last_time = item.time
             except BadEvent as e:
                 item = e
+            except Exception as e:  # a bug of ours must cost one event, never the replay: say so loudly
+                item = BadEvent("engine_error", f"{type(e).__name__}: {e} (please report this)")
         if isinstance(item, BadEvent):
             if item.reason != "late":
                 engine.stats.dead_letter(item.reason)

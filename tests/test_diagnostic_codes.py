@@ -352,7 +352,7 @@ def test_catalog_error(tmp_path):
 
 def test_every_code_in_the_table_is_tested_here():
     tested = {case[1] for case in [*CASES.values(), *FILE_CASES.values(), *CATALOG_CASES.values()]}
-    tested |= {"J007", "J008", "J009", "J010", "J111", "J121", "J129"}  # the tests above that are not tables
+    tested |= {"J007", "J008", "J009", "J010", "J111", "J121", "J129", "J130", "J131"}  # the tests above that are not tables
     assert sorted(set(CODES) - tested) == []
 
 
@@ -371,3 +371,15 @@ def test_markdown_table_has_a_row_per_code():
     assert len(rows) == 2 + len(CODES)
     assert "| J101 | error | unknown channel | A channel that is neither built in nor added by the project config. |" \
         in rows
+
+
+def test_an_expression_nested_too_deeply_is_refused_with_a_position():
+    found = compile_text("on a where x" + " + 1" * 487 + " -> send email\n", "j.journey").diagnostics
+    assert [(d.code, d.span.line, d.message) for d in found] == [
+        ("J130", 1, "this is nested more than 200 levels deep")]
+
+
+def test_emitting_the_own_trigger_is_a_warning():
+    found = compile_text("on purchase -> emit purchase\n", "j.journey").diagnostics
+    assert [(d.code, d.severity, d.span.line, d.span.column, d.message) for d in found] == [
+        ("J131", "warning", 1, 16, "this emits purchase, the event that starts this journey")]
