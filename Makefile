@@ -29,7 +29,7 @@ test: $(STAMP)
 	$(BIN)/journeyctl validate journeys/ examples/
 	$(BIN)/journeyctl test journeys/
 	-scripts/ensure-postgres
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -q -n 2 tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info
