@@ -115,17 +115,6 @@ class Engine:
                                    f"the clock at {format_instant(self.clock)}")
         out: list = []
         cid = ev.customer_id
-        if ev.name not in self.relevant and ev.traits is None and not (self.segments and self._may_move(cid, t)):
-            due = self._scheduled.get(cid)
-            if due is not None and due <= t:
-                cust = self.store.get(cid)
-                self._fire_customer(cid, cust, t, out)
-                self._store(cid, cust)
-            if self.clock is None or t > self.clock:
-                self.clock = t
-            self.stats.events += 1
-            self._fire_due(self.clock - self.lateness, out)
-            return out
         cust = self.store.get(cid)
         if cust is None:
             cust = Customer()
@@ -142,7 +131,9 @@ class Engine:
         if self.clock is None or t > self.clock:
             self.clock = t
         self.stats.events += 1
-        self._apply(cid, cust, [(ev.name, ev.properties, ev.traits, ev.message_id)], t, out)
+        # an event no journey, history or segment reads is only remembered (for de-duplication)
+        if ev.name in self.relevant or ev.traits is not None or (self.segments and self._may_move(cust, t)):
+            self._apply(cid, cust, [(ev.name, ev.properties, ev.traits, ev.message_id)], t, out)
         self._store(cid, cust)
         self._fire_due(self.clock - self.lateness, out)
         return out
@@ -509,14 +500,13 @@ class Engine:
                 self.stats.segment(seg.id, inside)
                 queue.append((name, {"segment": seg.id}, None, f"{msg}/{name}/{seg.id}"))
 
-    def _may_move(self, cid: str, t: int) -> bool:
+    def _may_move(self, cust: Customer, t: int) -> bool:
         """Can an event no journey listens to still change a segment? Only by letting a window expire,
         by meeting a customer for the first time when some segment holds for an empty history, or
         through a segment that reads now() or other segments."""
         if self._always_segments:
             return True
-        cust = self.store.get(cid)
-        if cust is None:
+        if not cust.seen[:-1]:  # this event is the first we see of the customer
             return bool(self._empty_members)
         return _window_moved_any(self, cust, t)
 

@@ -31,7 +31,8 @@ import orjson
 
 # Dead-letter reasons (section 9). `late` is decided by the engine, not here.
 REASONS = ("invalid_json", "not_an_object", "missing_event", "missing_customer",
-           "missing_time", "bad_time", "late", "too_large")
+           "missing_time", "bad_time", "late", "too_large",
+           "engine_error")  # ours, beyond the spec: an event our own bug could not apply (never expected)
 
 EVENT_NAMES = ("event", "type", "name")
 CUSTOMER_NAMES = ("customer_id", "userId", "user_id", "anonymousId")

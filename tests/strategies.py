@@ -196,11 +196,13 @@ def _call(draw, scope: Scope, depth: int):
 
 
 _ATOMS = ("number", "string", "duration", "true", "false", "null", "ref", "ref")
-_ATOMS_DEEP = _ATOMS + ("list", "paren", "call", "call")
+_ATOMS_CALL = _ATOMS + ("call", "call")
+_ATOMS_DEEP = _ATOMS_CALL + ("list", "paren")
 
 
 def _atom(draw, scope: Scope, depth: int):
-    c = _pick(draw, _ATOMS_DEEP if depth > 0 else _ATOMS)
+    # at depth 0 a call is still possible (its arguments are then plain atoms, depth -1)
+    c = _pick(draw, _ATOMS_DEEP if depth > 0 else _ATOMS_CALL if depth == 0 else _ATOMS)
     if c == "number":
         return _number(draw), ATOM, "number"
     if c == "string":
@@ -228,7 +230,7 @@ _FORMS = ("atom", "atom", "or", "and", "not", "cmp", "cmp", "in", "not in", "con
 def _expr(draw, scope: Scope = TRIGGER_SCOPE, depth: int = 2):
     """(text, precedence, kind) of a valid expression."""
     if depth <= 0:
-        return _atom(draw, scope, 0)
+        return _atom(draw, scope, depth)
     form = _pick(draw, _FORMS)
     if form == "atom":
         return _atom(draw, scope, depth)
@@ -523,7 +525,8 @@ def journeys() -> st.SearchStrategy[str]:
 # mutations of valid text and near-grammatical token soup
 
 MUTATION_CHARS = st.one_of(
-    st.sampled_from(list(" \n\t\x00\"#-→>%:.,=()[]{}\\") + ["é", "\ufeff", "😀", "\u200b", "\r"]),
+    st.sampled_from(list(" \n\t\x00\"#-→>%:.,=()[]{}\\") + ["é", "\ufeff", "😀", "\u200b", "\r", "\x0b",
+                                                                "\x0c", "\x1d", "\x85", "\u2028", "\u2029"]),
     st.characters(blacklist_categories=("Cs",)),
 )
 
@@ -569,7 +572,8 @@ mutated_journeys = journeys().flatmap(mutations)
 TOKENS = sorted(KEYWORDS) + ["->", "→", "(", ")", "[", "]", ",", "=", "==", "!=", "<", "<=", ">", ">=", "+", "-",
                              "*", "/", "%", ".", "30m", "1h30m", "0s", "99:99", "21:00", "08:00", "50", "1.5",
                              '"x"', '"unterminated', "email", "whatsap", "unles", "profile.ltv", "trigger.x",
-                             "count(", "now()", "last(purchase).amount", "#", "\n", "\n  ", "\n    ", "\t", "\x00"]
+                             "count(", "now()", "last(purchase).amount", "#", "\n", "\n  ", "\n    ", "\t", "\x00",
+                             "\r\n", "\r", "\x0c", "\u2028", "\x85"]
 token_soup = st.lists(st.sampled_from(TOKENS), max_size=40).map(" ".join)
 
 # ---------------------------------------------------------------------------------------------

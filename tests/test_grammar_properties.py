@@ -104,7 +104,7 @@ def test_the_generator_covers_the_grammar():
         "one-liner": r"\Aon ", "header": r"(?m)^journey \w+", "title": r'(?m)^journey \w+ "',
         "description": r"(?m)^ *description ", "audience": r"(?m)^ *audience ", "reentry once": r"reentry once",
         "reentry after": r"reentry after \d", "reentry restart": r"reentry restart",
-        "reentry concurrent": r"reentry concurrent\s*(#|$)", "reentry concurrent by": r"reentry concurrent by ",
+        "reentry concurrent": r"(?m)reentry concurrent *(#|$)", "reentry concurrent by": r"reentry concurrent by ",
         "goal": r"(?m)^ *goal .* within ", "goal where": r"(?m)^ *goal \S+ where ", "exit on": r"(?m)^ *exit on ",
         "quiet hours": r"quiet hours \d\d:\d\d ?- ?\d\d:\d\d", "cap channel": r"cap [a-z_]+ \d+ per ",
         "cap any": r"cap \d+ per ", "holdout": r"holdout \d+(\.5)?%", "timezone": r'timezone "',
@@ -129,7 +129,7 @@ def test_the_generator_covers_the_grammar():
         "aggregate within": r"\([^()]* within \d", "profile.": r"profile\.\w", "trigger.": r"trigger\.\w",
     }
 
-    @settings(max_examples=600, deadline=None, database=None, derandomize=True)  # the same sample every run
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True)  # the same sample every run
     @given(S.journeys())
     def collect(text):
         for name, pattern in features.items():
@@ -141,10 +141,6 @@ def test_the_generator_covers_the_grammar():
 
 
 # ---- (b) any text: diagnostics, never an exception ------------------------------------------------
-
-# Line breaks other than \n: Python's splitlines() counts them, Lark does not (see the xfail below).
-OTHER_LINE_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
-
 
 def _check_diagnostic(text: str, d) -> None:
     assert d.code in CODES, d
@@ -166,12 +162,8 @@ def _check_never_raises(text: str) -> None:
         _check_diagnostic(text, d)
 
 
-def _no_other_breaks(text: str) -> str:
-    return text.translate({ord(c): " " for c in OTHER_LINE_BREAKS})
-
-
 @SETTINGS
-@given(st.text(max_size=200).map(_no_other_breaks))
+@given(st.text(max_size=200))
 def test_random_text_gives_diagnostics(text):
     _check_never_raises(text)
 
@@ -183,7 +175,7 @@ def test_token_soup_gives_diagnostics(text):
 
 
 @SETTINGS
-@given(S.mutated_journeys.map(_no_other_breaks))
+@given(S.mutated_journeys)
 def test_mutated_journeys_give_diagnostics(text):
     _check_never_raises(text)
 
@@ -191,7 +183,7 @@ def test_mutated_journeys_give_diagnostics(text):
 @SETTINGS
 @given(st.binary(max_size=200))
 def test_random_bytes_decoded_loosely_give_diagnostics(data):
-    _check_never_raises(_no_other_breaks(data.decode("utf-8", "replace")))
+    _check_never_raises(data.decode("utf-8", "replace"))
 
 
 # ---- bugs the properties above found, fixed in dsl/parser.py: kept as regression tests ---------------
@@ -214,7 +206,7 @@ def test_unexpected_character_is_named():
     assert "'\\x0b'" in d.message, d.message
 
 
-DEEP = {  # a few KB each; today they fail from ~244 parentheses, ~487 terms, ~164 lists
+DEEP = {  # before the fix these raised from ~244 parentheses, ~487 terms or nots, ~164 nested lists
     "nested parentheses": "on a where " + "(" * 1000 + "1" + ")" * 1000 + " -> send email\n",
     "long sum": "on a where x" + " + 1" * 3000 + " -> send email\n",
     "repeated not": "on a where " + "not " * 3000 + "x -> send email\n",
@@ -225,3 +217,31 @@ DEEP = {  # a few KB each; today they fail from ~244 parentheses, ~487 terms, ~1
 @pytest.mark.parametrize("name", sorted(DEEP))
 def test_deep_expressions_give_a_diagnostic_not_an_exception(name):
     _check_never_raises(DEEP[name])
+
+
+def _nested_ifs(n: int) -> str:
+    return "on a\n" + "".join(" " * i + "if x\n" for i in range(n)) + " " * n + "send email\n"
+
+
+NESTINGS = {
+    "parentheses": lambda n: "on a where " + "(" * n + "x" + ")" * n,
+    "sum": lambda n: "on a where x" + " + 1" * n,
+    "product": lambda n: "on a -> send email with v = 2" + " * 2" * n,
+    "not": lambda n: "on a where " + "not " * n + "x",
+    "neg": lambda n: "on a where " + "- " * n + "1 > 0",
+    "and": lambda n: "on a where x" + " and y" * n,
+    "lists": lambda n: "on a where x in " + "[" * n + "]" * n,
+    "calls": lambda n: "on a -> send email with v = " + "lower(" * n + "x" + ")" * n,
+    "aggregate wheres": lambda n: "on a where " + "count(b where " * n + "x" + ")" * n + " > 0",
+    "interpolation hole": lambda n: 'on a -> send email with v = "{' + "(" * n + "x" + ")" * n + '}"',
+    "nested ifs": _nested_ifs,
+    "chain": lambda n: "on a" + " -> wait 1m" * n,
+    "unclosed parentheses": lambda n: "on a where " + "(" * n,
+}
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(NESTINGS)), st.one_of(st.integers(1, 3000), st.integers(150, 300)))
+def test_deep_or_long_constructs_give_diagnostics(kind, n):
+    """However deep or long a construct, the answer is an IR or diagnostics, never an exception."""
+    _check_never_raises(NESTINGS[kind](n))
