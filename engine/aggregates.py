@@ -27,7 +27,9 @@ class Aggregates:
         self.fns = {key: (spec["fn"], spec.get("within")) for key, spec in specs.items()}
         self.ignored = 0
 
-    def update(self, cust, name: str, props: dict, now: int, ctx_args) -> None:
+    def update(self, cust, name: str, props: dict, now: int, ctx_args) -> list:
+        """Fold this event into every aggregate that watches it; return the keys that took it in."""
+        changed = []
         for key, fn, path, where, within in self.by_event.get(name, ()):
             if where is not None and not where(Ctx(props, {}, cust.profile, now, cust, ctx_args)):
                 continue
@@ -43,6 +45,8 @@ class Aggregates:
                 _prune(window, now - within)
             else:
                 aggs[key] = _fold(fn, aggs.get(key), value)
+            changed.append(key)
+        return changed
 
     def value(self, cust, key: str, now: int):
         fn, within = self.fns[key]
@@ -52,7 +56,12 @@ class Aggregates:
         if not state:
             return 0 if fn in ("count", "sum") else None
         _prune(state, now - within)  # what fell out of the window never comes back
-        values = [v for t, v in state if t <= now]
+        if state and state[-1][0] <= now:  # the usual case: nothing in the window is after now
+            if fn == "count":
+                return len(state)
+            values = [v for _, v in state]
+        else:
+            values = [v for t, v in state if t <= now]
         if fn == "count":
             return len(values)
         if fn == "sum":

@@ -90,6 +90,16 @@ class Engine:
         self.relevant = (set(self.by_trigger) | self.listened | self.last_seen_names | set(self.last_props_names)
                          | set(self.aggregates.by_event))
         self._always_segments = any(seg.always for seg in self.segments)
+        self._seg_always = [seg.id for seg in self.segments if seg.always]
+        self._seg_profile = [seg.id for seg in self.segments if seg.profile]
+        self._seg_windowed = [seg for seg in self.segments if seg.windows]
+        self._seg_by_event: dict = {}
+        self._seg_by_key: dict = {}
+        for seg in self.segments:
+            for event in seg.events:
+                self._seg_by_event.setdefault(event, []).append(seg.id)
+            for key in seg.keys:
+                self._seg_by_key.setdefault(key, []).append(seg.id)
         empty = Customer()
         self._empty_members = [seg.id for seg in self.segments
                                if not seg.always and _ok(seg.where, Ctx({}, {}, {}, 0, empty, self._agg_value))]
@@ -238,8 +248,9 @@ class Engine:
     def _one_event(self, cid, cust, name, props, traits, msg, t, out, queue) -> None:
         if traits is not None:
             self._merge_traits(cid, cust, traits, t, msg)
+        changed = ()
         if name in self.aggregates.by_event:
-            self.aggregates.update(cust, name, props, t, self._agg_value)
+            changed = self.aggregates.update(cust, name, props, t, self._agg_value)
         if cust.instances and name in self.listened:
             self._match_running(cid, cust, name, props, t, out, queue)
         entering = self.by_trigger.get(name)
@@ -257,7 +268,7 @@ class Engine:
         if name in self.last_props_names:
             cust.last_props[name] = {p: lookup(props, p.split(".")) for p in self.last_props_names[name]}
         if self.segments:
-            self._segments(cid, cust, t, msg, queue, name, traits is not None)
+            self._segments(cid, cust, t, msg, queue, name, traits is not None, changed)
 
     def _match_running(self, cid, cust, name, props, t, out, queue) -> None:
         for inst in list(cust.instances):
@@ -394,7 +405,7 @@ class Engine:
                 if old != value or type(old) is not type(value):
                     self._record(cid, now, inst[TMSG], traits={".".join(st["trait"]): [old, value]})
                 if self.segments:
-                    self._segments(cid, cust, now, inst[TMSG], queue, None, True)
+                    self._segments(cid, cust, now, inst[TMSG], queue, None, True, ())
                 sid = st["next"]
             elif kind == "emit":
                 ctx = Ctx(inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_value)
@@ -479,16 +490,26 @@ class Engine:
     def _agg_value(self, key: str, ctx: Ctx):
         return self.aggregates.value(ctx.cust, key, ctx.now)
 
-    def _segments(self, cid, cust, t, msg, queue, name, profile_changed) -> None:
+    def _segments(self, cid, cust, t, msg, queue, name, profile_changed, changed) -> None:
         """Re-check only the segments this event, a trait change or the passing of time can move:
         most events touch none, and checking all of them for every event would dominate the cost."""
-        ctx = None
-        for seg in self.segments:
-            if not (seg.always or name in seg.events or (profile_changed and seg.profile)
-                    or (cid == self._new_customer and seg.id in self._empty_members)
-                    or _window_moved(cust.aggs, seg.windows, t)):
+        due = set(self._seg_by_event.get(name, ()))
+        for key in changed:
+            due.update(self._seg_by_key.get(key, ()))
+        if profile_changed:
+            due.update(self._seg_profile)
+        if cid == self._new_customer:
+            due.update(self._empty_members)
+        due.update(self._seg_always)
+        aggs = cust.aggs
+        if aggs:
+            due.update(seg.id for seg in self._seg_windowed if _window_moved(aggs, seg.windows, t))
+        if not due:
+            return
+        ctx = Ctx({}, {}, cust.profile, t, cust, self._agg_value)
+        for seg in self.segments:  # in file order, so emitted changes come out in a fixed order
+            if seg.id not in due:
                 continue
-            ctx = ctx or Ctx({}, {}, cust.profile, t, cust, self._agg_value)
             inside = _ok(seg.where, ctx)
             if inside != (seg.id in cust.segments):
                 if inside:
@@ -496,9 +517,9 @@ class Engine:
                 else:
                     cust.segments.discard(seg.id)
                 self._record(cid, t, msg, **{"entered" if inside else "exited": [seg.id]})
-                name = "segment_entered" if inside else "segment_exited"
+                change = "segment_entered" if inside else "segment_exited"
                 self.stats.segment(seg.id, inside)
-                queue.append((name, {"segment": seg.id}, None, f"{msg}/{name}/{seg.id}"))
+                queue.append((change, {"segment": seg.id}, None, f"{msg}/{change}/{seg.id}"))
 
     def _may_move(self, cust: Customer, t: int) -> bool:
         """Can an event no journey listens to still change a segment? Only by letting a window expire,

@@ -110,18 +110,19 @@ class Segment:
     id: str
     where: object
     events: frozenset = frozenset()
+    keys: frozenset = frozenset()     # aggregate keys it reads: it can move when one of them takes an event
     windows: tuple = ()
     profile: bool = False
     always: bool = False
 
 
 def build_segment(ir: SegmentIR) -> Segment:
-    events, windows, profile, always = set(), [], False, False
+    events, keys, windows, profile, always = set(), set(), [], False, False
     for node in walk_ir(ir.where):
         op = node[0]
         if op == "agg":
             spec = ir.aggregates[node[1]]
-            events.add(spec["event"])
+            keys.add(node[1])
             if spec.get("within"):
                 windows.append((node[1], spec["within"]))
             if spec.get("where"):
@@ -132,7 +133,8 @@ def build_segment(ir: SegmentIR) -> Segment:
             profile = True
         elif op in ("fn", "in_segment") and (op == "in_segment" or node[1] == "now"):
             always = True
-    return Segment(ir, ir.id, compile_pred(ir.where), frozenset(events), tuple(windows), profile, always)
+    return Segment(ir, ir.id, compile_pred(ir.where), frozenset(events), frozenset(keys), tuple(windows), profile,
+                   always)
 
 
 def histories(irs) -> tuple[set, dict, dict]:
