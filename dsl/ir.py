@@ -24,8 +24,31 @@ from dataclasses import asdict, dataclass, field
 IR_FORMAT = 1
 
 
+class _Sealed:
+    """What journeys and segments share: JSON in and out, and a version that is a hash of what the
+    engine acts on, so an edit to a comment, a title or a line number keeps it."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict:
+        return {"format": IR_FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        return cls(**{k: v for k, v in data.items() if k != "format"})
+
+    def seal(self):
+        body = self.to_dict()
+        for k in ("version", "title", "description"):
+            body.pop(k, None)
+        if "states" in body:
+            body["states"] = {sid: {k: v for k, v in st.items() if k != "line"} for sid, st in body["states"].items()}
+        self.version = hashlib.sha256(canonical(body)).hexdigest()[:12]
+        return self
+
+
 @dataclass(slots=True)
-class JourneyIR:
+class JourneyIR(_Sealed):
     """trigger/goal/exit_on matchers are {"event": name, "where": expr | None}.
     reentry: {"mode": default|once|after|restart|concurrent, "after": ms, "by": expr}.
     caps: [{"channel": name | None, "count": n, "per": ms}]. quiet_hours: [start, end] minutes.
@@ -50,26 +73,9 @@ class JourneyIR:
     version: str = ""
     kind: str = "journey"
 
-    def to_dict(self) -> dict:
-        return {"format": IR_FORMAT, **asdict(self)}
-
-    @staticmethod
-    def from_dict(data: dict) -> "JourneyIR":
-        data = {k: v for k, v in data.items() if k != "format"}
-        return JourneyIR(**data)
-
-    def seal(self) -> "JourneyIR":
-        """Set `version` to a hash of everything the engine acts on, so an edit to a comment keeps it."""
-        body = self.to_dict()
-        for k in ("version", "title", "description"):
-            body.pop(k, None)
-        body["states"] = {sid: {k: v for k, v in st.items() if k != "line"} for sid, st in self.states.items()}
-        self.version = hashlib.sha256(canonical(body)).hexdigest()[:12]
-        return self
-
 
 @dataclass(slots=True)
-class SegmentIR:
+class SegmentIR(_Sealed):
     id: str
     title: str | None
     description: str | None
@@ -77,21 +83,6 @@ class SegmentIR:
     aggregates: dict = field(default_factory=dict)
     version: str = ""
     kind: str = "segment"
-
-    def to_dict(self) -> dict:
-        return {"format": IR_FORMAT, **asdict(self)}
-
-    @staticmethod
-    def from_dict(data: dict) -> "SegmentIR":
-        data = {k: v for k, v in data.items() if k != "format"}
-        return SegmentIR(**data)
-
-    def seal(self) -> "SegmentIR":
-        body = self.to_dict()
-        for k in ("version", "title", "description"):
-            body.pop(k, None)
-        self.version = hashlib.sha256(canonical(body)).hexdigest()[:12]
-        return self
 
 
 def canonical(data) -> bytes:
