@@ -1,6 +1,6 @@
 """`journeyctl test [PATH...]`: run the journey tests (`NAME.test.yaml` beside `NAME.journey`).
 
-The test format is described in engine/journey_tests.py and examples/WALKTHROUGH.md.
+The test format is described in engine/journey_tests.py and the README tutorial.
 Exit codes as `validate`: 0 every case passed; 1 a case failed (or a journey it
 needs does not compile); 2 usage or I/O error: a path that does not exist, a
 folder without tests, a test file that is not valid YAML or does not follow the
