@@ -6,10 +6,22 @@ name with - or _); the command line wins over the environment, the environment
 over the file. The SASL password comes only from JOURNEYCTL_SASL_PASSWORD or
 --sasl-password-file, and is never printed.
 
-Output: on a terminal, one line per action on stdout and a status line on stderr
-every few seconds; with --no-dashboard (or when stdout is not a terminal), JSON
-lines on stdout: {"log": "action", ...the action} and {"log": "status", ...}.
-Problems and the broker's state are plain-text lines on stderr either way.
+Output: on a terminal, the live dashboard (engine/dashboard.py: rates, lag per
+partition, funnel, actions by channel and status, timers, dead letters, latency,
+health), with a line per action above it; with --no-dashboard (or when stdout is not
+a terminal) one structured JSON log on stdout (engine/dashboard.JsonLog): {"ts",
+"level", "msg": "action", ...the action}, {"msg": "status", ...the same figures as the
+dashboard} every 5 s, {"msg": "note", "text"} for what the loop has to say. Problems
+and the broker's state are also plain-text lines on stderr either way.
+`--metrics-port PORT` serves the same figures to Prometheus (engine/metrics.py).
+
+Journeys reload without a restart on SIGHUP (and with --watch when a journey file
+changes, checked every 2 s): new versions take effect for new entries, running
+instances keep theirs; a file with errors is reported and the journeys loaded before
+keep running. Only journeys and segments reload: other settings need a restart.
+
+Several workers: give every `journeyctl run` the same --group-id and the same
+`--state postgresql://...`; see engine/live.py and docs/scaling.md.
 Exit 0 after SIGTERM/SIGINT; 2 for what a person must fix (settings, a refused
 login, a missing topic); 1 for an internal error.
 """
@@ -17,9 +29,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import time
 import traceback
+from pathlib import Path
 
 import click
 import orjson
@@ -81,6 +95,12 @@ def _opt(*decls, **kw):
 @_opt("--ssl-cafile", type=click.Path(dir_okay=False), help="CA certificates to trust (PEM).")
 @_opt("--ssl-certfile", type=click.Path(dir_okay=False), help="Client certificate (PEM).")
 @_opt("--ssl-keyfile", type=click.Path(dir_okay=False), help="Client private key (PEM).")
+@_opt("--metrics-port", type=click.IntRange(0, 65535),
+      help="Serve Prometheus metrics on this port (/metrics); 0 picks a free one.")
+@_opt("--worker-id", help="This worker's name in a shared store (its clock and counts are kept under it; "
+                          "default: host-pid). Give a stable one (a pod name) to keep counts across restarts.")
+@_opt("--watch/--no-watch", default=False, show_default=True,
+      help="Reload the journeys when a journey file changes (checked every 2 s); SIGHUP always reloads.")
 @click.option("--config", "config_path", type=click.Path(), help="Project config (default: ./journeyctl.yaml).")
 @click.pass_context
 def run(ctx, journeys, config_path, **options):
@@ -110,7 +130,8 @@ def run(ctx, journeys, config_path, **options):
     if problems:
         _fail(err, "; ".join(problems))
     try:
-        code, _ = run_live(irs, segments, project, opts, kafka, lateness, err)
+        code, _ = run_live(irs, segments, project, opts, kafka, lateness, err, paths=journeys,
+                           config_path=config_path)
     finally:
         if broker is not None:
             broker.stop()
@@ -119,15 +140,19 @@ def run(ctx, journeys, config_path, **options):
 
 def defaults() -> dict:
     """Every option of `run` at its default, for callers that run the loop themselves (the demo)."""
-    return {p.name: p.default for p in run.params if isinstance(p, click.Option)}
+    return {p.name: None if type(p.default).__name__ == "Sentinel" else p.default  # click's UNSET: no default
+            for p in run.params if isinstance(p, click.Option)}
 
 
-def run_live(irs, segments, project, opts, kafka, lateness, err, report=None):
-    """Open the state, start the loop, stop it on SIGTERM/SIGINT. Returns (exit code, the loop)."""
+def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, paths=None, config_path=None):
+    """Open the state, start the loop, stop it on SIGTERM/SIGINT (SIGHUP reloads the journeys at
+    `paths`). Returns (exit code, the loop)."""
     from .core import Engine
     from .kafka_edge import EdgeError
     from .live import Live, LiveSettings
+    from .monitor import Monitor
     from .outbox import Outbox
+    from .stats import Stats
 
     try:
         store = open_state(opts["state_url"])
@@ -137,19 +162,52 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None):
     except Exception as e:  # noqa: BLE001 - a locked or foreign file, a full disk
         _say(err, f"cannot open the state {opts['state_url']}: {e}")
         return 2, None
+    shared = type(store).__name__ == "PgStore"  # a store several workers may share
     settings = LiveSettings(
         events_topics=tuple(opts["events_topics"]), actions_topic=opts["actions_topic"],
         dead_letter_topic=opts["dead_letter_topic"], group_id=opts["group_id"],
         create_topics=opts["create_topics"] if opts["create_topics"] is not None else bool(opts["embedded_broker"]),
         partitions=opts["partitions"], wall_clock=opts["clock"] == "wall",
-        fetch_wait_ms=opts["fetch_wait_ms"] or (10 if opts["embedded_broker"] else 100))
+        fetch_wait_ms=opts["fetch_wait_ms"] or (10 if opts["embedded_broker"] else 100), shared=shared)
     engine = Engine(irs, segments, store=store, channels=project.contacts,
                     default_timezone=project.options.default_timezone, lateness=lateness)
-    outbox = Outbox(store, settings.actions_topic, settings.dead_letter_topic)
+    # Engine() staged its journey versions; commit them now: PgStore keeps the transaction its first
+    # write opened until commit(), and another worker inserting the same version would wait on it
+    store.commit()
+    worker = None
+    if shared:
+        # per-worker meta: each worker keeps its own clock and counts; it starts from the latest clock
+        worker = opts.get("worker_id") or f"{socket.gethostname()}-{os.getpid()}"
+        clocks = [v for v in store.meta_like("clock").values() if isinstance(v, int)]
+        engine.clock = max(clocks) if clocks else None
+        engine.stats = Stats()
+        engine.stats.restore(store.get_meta(f"stats:{worker}"))
+    outbox = Outbox(store, settings.actions_topic, settings.dead_letter_topic, worker=worker)
+    monitor = Monitor(engine)
+    view = None
     if report is None:
-        json_lines = opts["no_dashboard"] or not sys.stdout.isatty()
-        report = (JsonReport if json_lines else TerminalReport)(err, quiet=opts["quiet"])
+        from .dashboard import open_view
+
+        view = open_view(opts["no_dashboard"] or not sys.stdout.isatty(), stream=sys.stdout)
+        report = ViewReport(err, view, monitor, quiet=opts["quiet"], worker=worker,
+                            store_kind=opts["state_url"].split(":", 1)[0])
+        settings.status_s = 1.0
     live = Live(engine, outbox, kafka, settings, report)
+    reloader = None
+    if paths:
+        reloader = live.reloader = Reloader(paths, config_path, err, watch=bool(opts.get("watch")))
+    metrics = None
+    if opts.get("metrics_port") is not None:
+        from .metrics import serve_metrics
+        try:
+            metrics = serve_metrics(opts["metrics_port"], monitor)
+        except OSError as e:
+            _say(err, f"cannot serve metrics on port {opts['metrics_port']}: {e.strerror or e}")
+            store.close()
+            return 2, None
+        _say(err, f"metrics on {metrics.url}")
+    if worker is not None:
+        _say(err, f"worker {worker}: shared state; this worker handles the partitions the group assigns it")
     if not outbox.durable:
         _say(err, "state in memory: nothing survives a restart (use --state sqlite:///file.db)")
     _say(err, f"{len(irs)} journeys; reading {', '.join(settings.events_topics)} from {kafka.where()}; "
@@ -163,6 +221,13 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None):
         live.stop()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    if reloader is not None:
+        def on_hup(signum, frame):
+            reloader.hup = True
+
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
+    if view is not None:
+        view.start()
     code = 0
     try:
         live.run()
@@ -175,6 +240,10 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None):
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        if view is not None:
+            view.stop()
+        if metrics is not None:
+            metrics.close()
         store.close()
     if code == 0:
         c = live.counts
@@ -240,6 +309,7 @@ def kafka_settings(opts: dict):
 # ---- rendering --------------------------------------------------------------------------------
 
 def status_record(live) -> dict:
+    """The short status of TerminalReport (the demo's output)."""
     c = live.counts
     clock = live.engine.clock
     return {"events": c.events, "actions": c.actions, "dead_letters": c.dead_letters, "delivered": c.delivered,
@@ -259,30 +329,140 @@ class _Rate:
         return rate
 
 
-class JsonReport:
-    """One JSON object per line on stdout, for log collectors."""
+class ViewReport:
+    """The run loop's output through the dashboard or the JSON log (engine/dashboard.py), with the
+    Monitor (engine/monitor.py) that also feeds --metrics-port. status() is called once a second:
+    the dashboard redraws each time, the JSON log writes a status line every `json_every` s."""
 
-    def __init__(self, err: Console, quiet: bool = False):
+    def __init__(self, err: Console, view, monitor, quiet: bool = False, worker: str | None = None,
+                 store_kind: str = "", json_every: float = 5.0):
+        from .dashboard import JsonLog
+
         self.err = err
+        self.view = view
+        self.monitor = monitor
         self.quiet = quiet
-        self.out = sys.stdout.buffer
-        self.rate = _Rate()
+        self.worker = worker
+        self.store_kind = store_kind
+        self.json = isinstance(view, JsonLog)
+        self.json_every = json_every
+        self._json_at = time.monotonic() + json_every
 
     def actions(self, actions: list) -> None:
         if self.quiet:
             return
-        head = b'{"log":"action",'
-        self.out.write(b"".join(head + orjson.dumps({k: a[k] for k in ACTION_KEYS})[1:] + b"\n" for a in actions))
-        self.out.flush()
+        event = self.view.event
+        for a in actions:
+            event("action", **{k: a[k] for k in ACTION_KEYS})
+
+    def handed(self, actions: list, arrived_at: float | None, handed_at: float) -> None:
+        if actions:
+            self.monitor.observe_actions(actions, handed_at=handed_at, arrived_at=arrived_at)
 
     def status(self, live) -> None:
-        record = {"log": "status", "at": format_instant(int(time.time() * 1000)), **status_record(live)}
-        record["events_per_s"] = round(self.rate(live.counts.events), 1)
-        self.out.write(orjson.dumps(record) + b"\n")
-        self.out.flush()
+        m = self.monitor
+        if live.lags is not None:
+            m.set_lag(live.lags)
+        elif live.counts.broker != "ok":
+            m.set_lag(None)
+        c = live.counts
+        m.set_health("broker", c.broker == "ok", "" if c.broker == "ok" else c.broker)
+        waiting = live.outbox_waiting
+        m.set_health("store", True, f"{self.store_kind}; outbox {waiting}" if waiting else self.store_kind)
+        snap = m.snapshot()
+        if not self.json:
+            self.view.update(snap)
+            return
+        now = time.monotonic()
+        if now < self._json_at:
+            return
+        self._json_at = now + self.json_every
+        extra = {"outbox": waiting, "delivered": c.delivered, "broker": c.broker}
+        if self.worker is not None:
+            from .live import _parts
+            extra.update(worker=self.worker, partitions=_parts(live.owned))
+        self.view.event("status", **snap.to_dict(), **extra)
 
     def note(self, text: str) -> None:
         _say(self.err, text)
+        if self.json:
+            self.view.event("note", level="warning" if _is_problem(text) else "info", text=text)
+
+
+def _is_problem(text: str) -> bool:
+    return any(w in text for w in ("cannot", "failed", "lost", "gone", "not keyed", "refused", "too large"))
+
+
+class Reloader:
+    """Reloads the journeys on SIGHUP (`hup` set by the signal handler) or, with `watch`, when a
+    journey file or the config changes (mtimes checked every `every` s). Runs on the loop's
+    thread between batches (`poll`), so the engine never changes under a batch."""
+
+    def __init__(self, paths, config_path, err: Console, watch: bool = False, every: float = 2.0):
+        self.paths = list(paths)
+        self.config_path = config_path
+        self.err = err
+        self.watch = watch
+        self.every = every
+        self.hup = False
+        self.reloads = 0
+        self._check_at = time.monotonic() + every
+        self._mtimes = self._scan() if watch else {}
+
+    def _scan(self) -> dict:
+        files = []
+        for p in self.paths:
+            path = Path(p)
+            if path.is_dir():
+                files.extend(f for f in path.rglob("*.journey") if not any(x.startswith(".") for x in f.parts))
+            else:
+                files.append(path)
+        files.append(Path(self.config_path or "journeyctl.yaml"))
+        out = {}
+        for f in files:
+            try:
+                out[str(f)] = f.stat().st_mtime_ns
+            except OSError:
+                pass
+        return out
+
+    def poll(self, live) -> None:
+        reason = None
+        if self.hup:
+            self.hup, reason = False, "SIGHUP"
+        elif self.watch and time.monotonic() >= self._check_at:
+            self._check_at = time.monotonic() + self.every
+            now = self._scan()
+            if now != self._mtimes:
+                self._mtimes, reason = now, "a journey file changed"
+        if reason is None:
+            return
+        if self.watch:
+            self._mtimes = self._scan()
+        try:
+            _, irs, segments = load_project(self.paths, self.config_path, self.err)
+        except UsageProblem as e:
+            live.report.note(f"reload ({reason}) failed: {e}; the journeys loaded before keep running")
+            return
+        except Exception as e:  # noqa: BLE001 - a reload must never stop the loop
+            live.report.note(f"reload ({reason}) failed: {type(e).__name__}: {e}; "
+                             "the journeys loaded before keep running")
+            return
+        engine = live.engine
+        before = {j: v.version for j, v in engine.current.items()}
+        engine.load(irs, segments)
+        engine.store.commit()  # the new versions, now: between batches nothing else is pending
+        after = {j: v.version for j, v in engine.current.items()}
+        self.reloads += 1
+        changed = [f"{j} {before[j][:12]} -> {after[j][:12]}" for j in sorted(after)
+                   if j in before and before[j] != after[j]]
+        added = sorted(set(after) - set(before))
+        removed = sorted(set(before) - set(after))
+        parts = [f"changed: {', '.join(changed)}" if changed else "", f"new: {', '.join(added)}" if added else "",
+                 f"removed (running instances finish): {', '.join(removed)}" if removed else ""]
+        summary = "; ".join(p for p in parts if p) or "no journey changed"
+        live.report.note(f"reloaded {len(after)} journeys ({reason}): {summary}; "
+                         "new entries use the new versions, running instances keep theirs")
 
 
 class TerminalReport:

@@ -151,19 +151,41 @@ def _name(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
+def partition_for(key: bytes, count: int) -> int:
+    """The partition the producers' default partitioner picks for a key (murmur2, as the Java client
+    and kafka-python do): where a customer's events land when they are keyed by customer id."""
+    if count <= 1:
+        return 0
+    return (murmur2(key) & 0x7FFFFFFF) % count
+
+
 class _Listener(ConsumerRebalanceListener):
+    """The group's rebalance callbacks. kafka-python runs them on its network thread, but only while
+    the run loop's thread is blocked inside poll() (or close()), so they may use the engine and the
+    store: nothing else touches them meanwhile."""
+
     def __init__(self, source: "Source"):
         self.source = source
 
-    def on_partitions_revoked(self, revoked):
-        pass  # the run loop commits every batch before it polls again: nothing is left to save
-
-    def on_partitions_assigned(self, assigned):
+    def _call(self, fn, tps):
         try:
-            self.source._assigned([(tp.topic, tp.partition) for tp in assigned])
+            fn([(tp.topic, tp.partition) for tp in tps])
         except BaseException as e:  # kafka-python would only say "callback throws an error"
             self.source.callback_error = e
             raise
+
+    def on_partitions_revoked(self, revoked):
+        if self.source.on_revoked is not None:
+            self._call(self.source.on_revoked, revoked)
+
+    def on_partitions_lost(self, lost):
+        if self.source.on_lost is not None:
+            self._call(self.source.on_lost, lost)
+        elif self.source.on_revoked is not None:
+            self._call(self.source.on_revoked, lost)
+
+    def on_partitions_assigned(self, assigned):
+        self._call(self.source._assigned, assigned)
 
 
 class Source:
@@ -175,11 +197,17 @@ class Source:
     the wait, so there it adds up to that much latency (and a short wait costs idle CPU: 10 ms, ~10%)."""
 
     def __init__(self, settings: KafkaSettings, topics, group_id: str, on_assigned, *, max_records: int = 500,
-                 fetch_wait_ms: int = 100):
+                 fetch_wait_ms: int = 100, on_revoked=None, on_lost=None):
+        """on_revoked(parts): the group takes these partitions away (a rebalance, or our own close);
+        they are still ours while it runs, so what was read from them may be committed. on_lost(parts):
+        the group already gave them to another member (our session expired); what was read from them
+        must not be committed. Without on_lost, on_revoked is called for lost partitions too."""
         self.settings = settings
         self.topics = list(topics)
         self.max_records = max_records
         self.on_assigned = on_assigned
+        self.on_revoked = on_revoked
+        self.on_lost = on_lost
         self._tps: dict = {}
         self.callback_error: BaseException | None = None
         try:
@@ -220,17 +248,24 @@ class Source:
 
     def lag(self, timeout_ms: int = 500) -> int | None:
         """Records on the broker not yet read by this consumer, summed over its partitions; None when
-        nothing is assigned or the broker does not answer in time (then nobody knows what is waiting).
-        The end of a partition is the larger of the listed end offset and the high watermark of the
-        last fetch: some brokers (tansu) list the start of the last batch rather than its end."""
+        nothing is assigned or the broker does not answer in time (then nobody knows what is waiting)."""
+        lags = self.lags(timeout_ms)
+        return sum(lags.values()) if lags else None
+
+    def lags(self, timeout_ms: int = 500) -> dict | None:
+        """{(topic, partition): records not yet read} of every assigned partition; None when nothing is
+        assigned or the broker does not answer in time. The end of a partition is the larger of the
+        listed end offset and the high watermark of the last fetch: some brokers (tansu) list the
+        start of the last batch rather than its end."""
         c = self._consumer
         tps = list(c.assignment())
         if not tps:
             return None
         try:
             end = c.end_offsets(tps, timeout_ms=timeout_ms)
-            return sum(max(0, max(end[tp], c.highwater(tp) or 0) - c.position(tp, timeout_ms=timeout_ms))
-                       for tp in tps)
+            return {(tp.topic, tp.partition):
+                    max(0, max(end[tp], c.highwater(tp) or 0) - c.position(tp, timeout_ms=timeout_ms))
+                    for tp in tps}
         except Exception:  # noqa: BLE001 - an unanswered question is the answer here
             return None
 
@@ -399,6 +434,17 @@ class Admin:
         except Exception as e:  # noqa: BLE001
             raise explain(e, self.settings, "listing topics") from None
         return [t for t in dict.fromkeys(topics) if t not in have]
+
+    def partitions(self, topic: str) -> int:
+        """How many partitions the topic has."""
+        try:
+            (desc,) = self._admin.describe_topics([topic])
+        except Exception as e:  # noqa: BLE001
+            raise explain(e, self.settings, f"describing topic {topic}") from None
+        parts = desc.get("partitions") or ()
+        if not parts:
+            raise EdgeError(f"describing topic {topic}: the broker lists no partitions", retry=True)
+        return len(parts)
 
     def create(self, topics, partitions: int = 1) -> None:
         try:

@@ -19,6 +19,22 @@ drive the clock alone, so the backlog is not judged late against a clock that ra
 on while nobody was reading. When caught up the wall clock is checked every 250 ms,
 so a due timer fires within 1 s of its due time plus the allowed lateness.
 
+Several workers (`--state postgresql://...`, LiveSettings.shared): workers in one consumer
+group share the store; Kafka's partitions decide who handles which customer. A customer's
+partition is the producers' default partitioner (murmur2) of its id over the events topic's
+partition count, stored with the customer, so a worker loads the timers of exactly the
+partitions it owns. The engine starts owning no timer; on assignment the worker reads the
+stored offsets of the new partitions again (other workers moved them), forgets its cache,
+adopts the stored timers of those partitions and produces what other workers left in the
+outbox for them. On revocation (kafka-python calls back while this thread waits in poll, so
+the batch in hand is consistent) it commits that batch with its offsets, flushes what is
+pending for up to a second, releases the customers of the partitions it no longer owns and
+forgets its cache. Lost partitions (our session expired: another worker has them already)
+are let go WITHOUT committing: the batch in hand is rolled back and its new owner reads it
+again. A timer fires only on the worker owning its customer's partition, so none fires
+twice under different ids, and one whose worker died is adopted with its partition. See
+docs/scaling.md.
+
 The broker away, at start or later: every call is retried with backoff and one
 status line says so; committed work waits in the outbox. Stop (SIGTERM/SIGINT):
 the batch in hand is committed, the producer flushed, the group left.
@@ -27,10 +43,10 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .events import BadEvent, parse_event
-from .kafka_edge import Admin, EdgeError, KafkaSettings, Sink, Source
+from .kafka_edge import Admin, EdgeError, KafkaSettings, Sink, Source, partition_for
 from .outbox import Outbox, dead_letter_message
 
 
@@ -58,6 +74,21 @@ class LiveSettings:
     max_unacked: int = 50_000       # rows sent or waiting to be; past this, reading pauses
     stop_s: float = 8.0             # flush and leave within this on stop
     max_event_bytes: int = 1_000_000
+    shared: bool = False            # a store shared by several workers: own only assigned partitions
+
+
+@dataclass
+class Batch:
+    """What the loop has read and made since its last commit."""
+    actions: list = field(default_factory=list)         # fired by events (and timers due with them)
+    timer_actions: list = field(default_factory=list)   # fired by the wall clock
+    dead: list = field(default_factory=list)
+    offsets: dict = field(default_factory=dict)
+    n: int = 0
+    arrived: float | None = None                         # epoch s the first record of it was read
+
+    def empty(self) -> bool:
+        return not (self.n or self.actions or self.timer_actions or self.dead)
 
 
 @dataclass
@@ -96,6 +127,20 @@ class Live:
         self._note_at: dict = {}
         self._paused = False
         self._to_check: dict = {}
+        self._batch = Batch()
+        self.lags: dict | None = None      # {(topic, partition): lag} as of the last check
+        self.owned: set = set()            # (topic, partition) assigned to this worker
+        self.partition_count: int | None = None
+        self._part_cache: dict = {}
+        self._unkeyed_seen = 0
+        self.rebalances = 0
+        self._in_callback = False          # inside a rebalance callback: the consumer must not be called
+        self.reloader = None               # optional: .poll(live) once a turn (journey reload)
+        if settings.shared:
+            # the engine adopted every stored timer: this worker owns none until the group assigns some
+            engine.release_where(lambda cid: False)
+            if hasattr(engine.store, "partition_of"):
+                engine.store.partition_of = self.partition_of
 
     def stop(self) -> None:
         self.stopping = True
@@ -150,12 +195,31 @@ class Live:
                 raise EdgeError(f"topic{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
                                 f"{'do' if len(missing) > 1 else 'does'} not exist on {self.kafka.bootstrap_servers}; "
                                 "create them, or pass --create-topics")
+            if s.shared:
+                counts = {t: admin.partitions(t) for t in s.events_topics}
+                self.partition_count = counts[s.events_topics[0]]
+                if len(set(counts.values())) > 1:
+                    raise EdgeError("with a shared state store every events topic needs the same number of "
+                                    "partitions (customers are placed by partition number): " +
+                                    ", ".join(f"{t} has {n}" for t, n in counts.items()))
         finally:
             admin.close()
 
     def _subscribe(self) -> Source:
         return Source(self.kafka, self.settings.events_topics, self.settings.group_id, self._on_assigned,
-                      max_records=self.settings.max_records, fetch_wait_ms=self.settings.fetch_wait_ms)
+                      max_records=self.settings.max_records, fetch_wait_ms=self.settings.fetch_wait_ms,
+                      on_revoked=self._on_revoked, on_lost=self._on_lost)
+
+    def partition_of(self, customer_id: str) -> int | None:
+        """The events partition a customer's events land on when keyed by its id (murmur2)."""
+        p = self._part_cache.get(customer_id)
+        if p is None:
+            if self.partition_count is None:
+                return None
+            if len(self._part_cache) > 500_000:
+                self._part_cache.clear()
+            p = self._part_cache[customer_id] = partition_for(customer_id.encode(), self.partition_count)
+        return p
 
     # ---- start: what the last run left undelivered goes first --------------------------------
 
@@ -189,11 +253,9 @@ class Live:
         self._settle()
         self._pump()
         self._backpressure()
+        if self.reloader is not None:
+            self.reloader.poll(self)
         started = time.monotonic()
-        actions: list = []
-        dead: list = []
-        offsets: dict = {}
-        n = 0
         timeout = s.poll_ms
         while True:
             try:
@@ -204,9 +266,12 @@ class Live:
                 self._note_once("poll", f"{e}; retrying")
                 self._sleep(0.5)
                 got = {}
+            batch = self._batch  # a rebalance inside poll() may have committed the last one
             if got:
-                n += self._apply(got, actions, dead, offsets)
-            if (not got or sum(map(len, got.values())) < s.max_records or n >= s.batch_events
+                if batch.arrived is None:
+                    batch.arrived = time.time()
+                self._apply(got, batch)
+            if (not got or sum(map(len, got.values())) < s.max_records or batch.n >= s.batch_events
                     or (time.monotonic() - started) * 1000 >= s.batch_ms or self.stopping):
                 break
             timeout = 0
@@ -215,26 +280,34 @@ class Live:
         now = time.monotonic()
         if now >= self._next_tick:
             self._next_tick = now + s.tick_s
-            actions.extend(self._tick(now))
-        if n or actions or dead or self._acked:
-            self._commit(actions, dead, offsets)
+            self._batch.timer_actions.extend(self._tick(now))
+        if not self._batch.empty() or self._acked:
+            self._commit_batch()
         if now >= self._status_at:
             self._status_at = now + s.status_s
             self.report.status(self)
 
-    def _apply(self, got: dict, actions: list, dead: list, offsets: dict) -> int:
+    def _apply(self, got: dict, batch: Batch) -> int:
         """Run every record through the engine; bad ones become dead letters. Returns how many."""
         process = self.engine.process
         max_bytes = self.settings.max_event_bytes
+        shared = self.settings.shared
+        check_keys = shared and (self.partition_count or 1) > 1
+        actions, dead, offsets = batch.actions, batch.dead, batch.offsets
         n = 0
         for (topic, partition), records in got.items():
+            if shared and (topic, partition) not in self.owned:
+                continue  # fetched before a rebalance took the partition away: its new owner reads it
             if self._to_check:
                 stored = self._to_check.pop((topic, partition), None)
                 if stored is not None and records[0].offset != stored:
                     self._gap((topic, partition), stored, records[0].offset)
             for r in records:
                 try:
-                    out = process(parse_event(r.value if r.value is not None else b"", max_bytes=max_bytes))
+                    ev = parse_event(r.value if r.value is not None else b"", max_bytes=max_bytes)
+                    if check_keys and self.partition_of(ev.customer_id) != partition:
+                        self._unkeyed(ev.customer_id, topic, partition)
+                    out = process(ev)
                 except BadEvent as e:
                     if e.reason != "late":  # the engine counts its own
                         self.engine.stats.dead_letter(e.reason)
@@ -244,8 +317,16 @@ class Live:
                     actions.extend(out)
             n += len(records)
             offsets[(topic, partition)] = records[-1].offset + 1
+        batch.n += n
         self.counts.events += n
         return n
+
+    def _unkeyed(self, customer_id: str, topic: str, partition: int) -> None:
+        self._unkeyed_seen += 1
+        self._note_once("unkeyed", f"{topic}[{partition}]: an event of customer {customer_id!r} belongs on partition "
+                                   f"{self.partition_of(customer_id)} by its id ({self._unkeyed_seen} so far): the "
+                                   "input is not keyed by customer id, so with several workers two of them may "
+                                   "handle one customer; re-key it upstream (docs/scaling.md)", every=60.0)
 
     def _tick(self, now: float) -> list:
         """Let the wall clock move the engine's clock, when nothing is waiting to be read."""
@@ -256,7 +337,9 @@ class Live:
         if not (timer_due or now >= self._next_check):
             return []
         self._next_check = now + 1.0
-        lag = self.source.lag()
+        lags = self.source.lags()
+        self.lags = lags
+        lag = sum(lags.values()) if lags else None
         self.counts.lag = lag
         if lag is None:
             if self.source.assignment():
@@ -267,7 +350,11 @@ class Live:
             return engine.tick(wall)
         return []
 
-    def _commit(self, actions: list, dead: list, offsets: dict) -> None:
+    def _commit_batch(self) -> None:
+        """ONE transaction: the batch's customers, offsets, outbox rows, acknowledged ids, clock."""
+        batch, self._batch = self._batch, Batch()
+        actions = batch.actions + batch.timer_actions if batch.timer_actions else batch.actions
+        dead, offsets = batch.dead, batch.offsets
         rows = [*(self.outbox.add_actions(actions) if actions else ()),
                 *(self.outbox.add_dead_letters(dead) if dead else ())]
         self.outbox.consumed(offsets)
@@ -282,10 +369,14 @@ class Live:
             self.report.actions(actions)
         self._unsent.extend(rows)
         self._pump()
+        if actions and hasattr(self.report, "handed"):
+            handed = time.time()
+            self.report.handed(batch.actions, batch.arrived, handed)
+            self.report.handed(batch.timer_actions, None, handed)
         if offsets:
             self._group_offsets.update(offsets)
         now = time.monotonic()
-        if self._group_offsets and now >= self._group_commit_at:
+        if self._group_offsets and now >= self._group_commit_at and not self._in_callback:
             self._group_commit_at = now + 1.0
             self.source.commit(self._group_offsets)
             self._group_offsets = {}
@@ -361,12 +452,92 @@ class Live:
 
     def _on_assigned(self, parts: list) -> dict:
         """Where each newly assigned partition starts: the offset in the state store. Called from the
-        client's network thread, so it only reads memory; whether the broker still holds that offset
-        shows with the first fetch (`_check_starts`, `_apply`)."""
-        stored = self.outbox.offsets()
+        client's network thread while this one waits in poll(); whether the broker still holds that
+        offset shows with the first fetch (`_check_starts`, `_apply`). With a shared store: read the
+        offsets again, forget the cache, adopt the partitions' timers, produce what other workers
+        left in the outbox for them."""
+        parts = [tuple(p) for p in parts]
+        shared = self.settings.shared
+        stored = self.outbox.refresh_offsets() if shared else self.outbox.offsets()
         starts = {p: stored[p] for p in parts if p in stored}
         self._to_check.update(starts)
+        self.owned |= set(parts)
+        if not shared:
+            return starts
+        self.rebalances += 1
+        store = self.engine.store
+        if self._batch.empty():
+            store.commit()  # nothing of a batch: only versions, which must not wait in an open transaction
+        if hasattr(store, "clear_cache"):
+            store.clear_cache()
+        numbers = {p for _, p in parts}
+        timers = list(store.timers(partitions=numbers)) if numbers else []
+        if self._batch.empty():
+            store.commit()
+        self.engine.adopt(timers)
+        owned_numbers = {p for _, p in self.owned}
+        pending = {r[0] for r in self._unsent} | set(self._sent)
+        orphans = [r for r in self.outbox.orphans(
+            lambda key: key is None or self.partition_of(key.decode("utf-8", "replace")) in owned_numbers)
+            if r[0] not in pending]
+        self._unsent.extend(orphans)
+        self.report.note(f"partitions owned: {_parts(self.owned)} (assigned {_parts(parts)}; "
+                         f"{len(timers)} timers adopted, {len(orphans)} outbox rows of other workers to produce)")
         return starts
+
+    def _on_revoked(self, parts: list) -> None:
+        """The group takes partitions away (a rebalance, or our close): they are still ours while this
+        runs. Commit the batch in hand, deliver what is pending if it is quick, let go."""
+        parts = [tuple(p) for p in parts]
+        if not self.settings.shared:  # one worker: every batch is committed before the next poll's end
+            self._let_go(parts, "revoked")  # (and a SQLite connection may not be used from this thread)
+            return
+        self._in_callback = True
+        try:
+            if not self._batch.empty() or self._acked:
+                self._commit_batch()
+        finally:
+            self._in_callback = False
+        if self._unsent or self._sent:
+            self._pump()
+            self.sink.flush(1.0)
+            self._settle()
+            if self._acked:
+                self.outbox.delivered(self._acked)
+                self.counts.delivered += len(self._acked)
+                self._acked = []
+                self.outbox.commit()
+        self._let_go(parts, "revoked")
+
+    def _on_lost(self, parts: list) -> None:
+        """Our session expired and the group gave the partitions to others already: what was read and
+        not committed must not be committed now. Roll it back; the new owner reads it again."""
+        parts = [tuple(p) for p in parts]
+        if not self.settings.shared:
+            self._let_go(parts, "lost")
+            return
+        self._batch = Batch()
+        rollback = getattr(self.engine.store, "_rollback", None)
+        if rollback is not None:
+            rollback()
+        self._group_offsets = {}
+        self._let_go(parts, "lost (the session expired; the batch in hand was dropped for their new owner)")
+
+    def _let_go(self, parts: list, how: str) -> None:
+        if not parts:
+            return
+        self.owned -= set(parts)
+        for p in parts:
+            self._to_check.pop(p, None)
+            self._group_offsets.pop(p, None)
+        if not self.settings.shared:
+            return
+        owned_numbers = {p for _, p in self.owned}
+        self.engine.release_where(lambda cid: self.partition_of(cid) in owned_numbers)
+        store = self.engine.store
+        if hasattr(store, "clear_cache"):
+            store.clear_cache()
+        self.report.note(f"partitions {how}: {_parts(parts)}")
 
     def _check_starts(self) -> None:
         """A stored offset past the partition's end: the topic was recreated or truncated (a broker that
@@ -436,3 +607,11 @@ class Live:
                     self.source.commit(self._group_offsets)
                 self.source.close(timeout_ms=int(max(0.5, min(2.0, deadline - time.monotonic())) * 1000))
             self.sink.close(max(0.1, min(1.0, deadline - time.monotonic())))
+
+
+def _parts(parts) -> str:
+    """events[0,2,4] for [(events, 0), (events, 2), (events, 4)]."""
+    by: dict = {}
+    for t, p in sorted(parts):
+        by.setdefault(t, []).append(str(p))
+    return " ".join(f"{t}[{','.join(ps)}]" for t, ps in by.items()) or "none"

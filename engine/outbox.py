@@ -11,6 +11,18 @@ again at start, before any input is read, and a message produced twice carries t
 same `action_id` (the engine's ids are fixed by journey version, customer, instance
 and step), so a sink can drop the copy.
 
+Several workers on one PostgreSQL store (engine/pg_store.py hands each Outbox its own block of
+row ids): a worker produces at start every row left in the table, whoever wrote it, and on
+each partition assignment the rows other workers wrote for customers of the partitions it
+now owns (`orphans`): a worker killed with rows committed but not acknowledged leaves them to
+whoever takes its partitions. A row produced by two workers is a duplicate with the same
+`action_id`; deleting a row is idempotent, so whichever worker's acknowledgement comes first
+deletes it and the other's delete is a no-op.
+
+Meta: with `worker` set (shared stores), the clock and the engine's counts go under
+`clock:<worker>` and `stats:<worker>`, so workers do not overwrite each other's; a single
+worker (SQLite) keeps the plain `clock` and `stats` keys that `journeyctl status` reads.
+
 The store methods used (add_outbox, drop_outbox, save_offsets, outbox, outbox_next_id,
 offsets) are SqliteStore's and PgStore's; with `--state memory:` the same calls work on
 plain lists, without any guarantee.
@@ -88,8 +100,9 @@ class _MemoryTables:
 class Outbox:
     """Stage a batch's messages and offsets, then `commit(engine)` them with the state in one transaction."""
 
-    def __init__(self, store, actions_topic: str, dead_letter_topic: str):
+    def __init__(self, store, actions_topic: str, dead_letter_topic: str, worker: str | None = None):
         self.store = store
+        self.worker = worker
         self.durable = hasattr(store, "add_outbox")  # SqliteStore, PgStore
         self._tables = store if self.durable else _MemoryTables()
         self.actions_topic = actions_topic
@@ -151,7 +164,11 @@ class Outbox:
         offsets, self._offsets = self._offsets, {}
         if offsets:
             self._tables.save_offsets(offsets)
-        if engine is not None:
+        if engine is not None and self.worker is not None:
+            self.store.set_meta(f"clock:{self.worker}", engine.clock)
+            self.store.set_meta(f"stats:{self.worker}", engine.stats.to_dict())
+            self.store.commit()
+        elif engine is not None:
             checkpoint(engine)
         else:
             self.store.commit()
@@ -160,6 +177,28 @@ class Outbox:
     def offsets(self) -> dict[tuple[str, int], int]:
         """The committed next offset of each partition (no database read: safe from any thread)."""
         return dict(self._committed)
+
+    def refresh_offsets(self) -> dict[tuple[str, int], int]:
+        """Read the committed offsets again from the store (other workers commit theirs too); call
+        only from the thread that runs the loop (a rebalance callback runs while it waits in poll)."""
+        self._committed = self._tables.offsets()
+        return dict(self._committed)
+
+    def own(self, row_id: int) -> bool:
+        """Whether this Outbox numbered the row (always true without id blocks, as on SQLite)."""
+        own = getattr(self._tables, "own_outbox_id", None)
+        return True if own is None else own(row_id)
+
+    def orphans(self, wanted) -> list[tuple]:
+        """Committed rows other workers numbered whose key `wanted(key)` accepts (key bytes or None),
+        oldest first: what a dead worker left for the partitions now ours."""
+        out, after = [], 0
+        while True:
+            rows = self._tables.outbox(after, 10_000)
+            if not rows:
+                return out
+            after = rows[-1][0]
+            out.extend(r for r in rows if not self.own(r[0]) and wanted(r[2]))
 
     def undelivered(self, after: int = 0, limit: int = 10_000) -> list[tuple]:
         """Committed rows not yet acknowledged by Kafka, oldest first: (id, topic, key, value)."""

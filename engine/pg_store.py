@@ -341,6 +341,15 @@ class PgStore:
     def offsets(self) -> dict[tuple[str, int], int]:
         return {(t, p): o for t, p, o in self._conn.execute('SELECT topic, partition, "offset" FROM offsets')}
 
+    def own_outbox_id(self, row_id: int) -> bool:
+        """Whether the row id lies in a block this store handed out (rows of this worker)."""
+        return (row_id >> OUTBOX_BLOCK_BITS) in self._blocks
+
+    def meta_like(self, prefix: str) -> dict:
+        """Committed meta values whose key starts with `prefix` (per-worker keys: clock:<worker>)."""
+        rows = self._conn.execute("SELECT key, value FROM meta WHERE starts_with(key, %s)", (prefix,)).fetchall()
+        return {k: json.loads(v) for k, v in rows}
+
     # ---- transactions ----------------------------------------------------------------------
 
     def stage(self, statement: str, rows: list) -> None:

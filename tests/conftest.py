@@ -246,3 +246,36 @@ def write_journeys(folder: Path, journey_texts: dict[str, str]) -> Path:
 @pytest.fixture
 def journeys_dir(tmp_path):
     return lambda texts: write_journeys(tmp_path / "journeys", texts)
+
+
+# ---- PostgreSQL (127.0.0.1:5432, or $JOURNEYCTL_TEST_PG): a fresh schema per test -----------------
+
+PG_URL = os.environ.get("JOURNEYCTL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_state():
+    """`postgresql://...?schema=<fresh>` for one test, dropped afterwards; skips without a server."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        psycopg.connect(PG_URL, autocommit=True, connect_timeout=5).close()
+    except psycopg.OperationalError as e:
+        pytest.skip(f"PostgreSQL is not reachable at {PG_URL} ({str(e).strip().splitlines()[0]}); "
+                    "start it with scripts/ensure-postgres or set JOURNEYCTL_TEST_PG")
+    schema = f"jt_{uuid.uuid4().hex[:12]}"
+    yield f"{PG_URL}?schema={schema}", schema
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute("SET lock_timeout = '20s'")
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def pg_query(schema: str, sql: str, params=()) -> list:
+    """Rows of one query in the test's schema (0 rows while its tables are not created yet)."""
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        try:
+            return conn.execute(sql, params).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return []

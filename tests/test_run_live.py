@@ -69,9 +69,10 @@ def test_actions_match_a_replay_including_waits_that_fire_without_further_events
     assert committed_offsets(kafka, names.group, names.events) == {0: len(values)}
     with SqliteStore(tmp_path / "state.db") as store:
         assert store.offsets() == {(names.events, 0): len(values)} and store.outbox() == []
-    # the JSON log lines on stdout carry the same actions
+    # the structured JSON log on stdout carries the same actions, and status lines
     logged = [orjson.loads(line) for line in run.out().splitlines()]
-    assert {a["action_id"] for a in logged if a["log"] == "action"} == set(_by_id(expected))
+    assert {a["action_id"] for a in logged if a["msg"] == "action"} == set(_by_id(expected))
+    assert all({"ts", "level", "msg"} <= set(line) for line in logged)
 
 
 def test_bad_messages_go_to_the_dead_letter_topic_while_good_ones_flow(
