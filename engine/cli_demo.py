@@ -76,7 +76,8 @@ def _live(journeys_dir: str, rate: float, seed: int | None, duration: float | No
                 "fetch_wait_ms": 10}
         try:
             admin = Admin(kafka)
-            admin.create([*opts["events_topics"], opts["actions_topic"], opts["dead_letter_topic"]])
+            admin.create([*opts["events_topics"], opts["actions_topic"], opts["dead_letter_topic"],
+                          opts["profiles_topic"]])
             admin.close()
         except EdgeError as e:
             err.print(Text(f"journeyctl demo: {e}"))

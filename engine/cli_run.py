@@ -72,6 +72,8 @@ def _opt(*decls, **kw):
       help="Where actions go: one JSON message per action, keyed by customer id.")
 @_opt("--dead-letter-topic", default="journey.dead-letter", show_default=True,
       help="Where bad or late events go, with the reason and where they were read.")
+@_opt("--profiles-topic", default="journey.profiles", show_default=True,
+      help="Where every profile change and segment membership change goes, keyed by customer id.")
 @_opt("--group-id", default="journeyctl", show_default=True, help="Consumer group (offsets shown to lag tools).")
 @_opt("--state", "state_url", default="sqlite:///journeyctl-state.db", show_default=True,
       help="Where customer state, offsets and the outbox live.")
@@ -165,12 +167,13 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, pa
     shared = type(store).__name__ == "PgStore"  # a store several workers may share
     settings = LiveSettings(
         events_topics=tuple(opts["events_topics"]), actions_topic=opts["actions_topic"],
-        dead_letter_topic=opts["dead_letter_topic"], group_id=opts["group_id"],
+        dead_letter_topic=opts["dead_letter_topic"], profiles_topic=opts["profiles_topic"],
+        group_id=opts["group_id"],
         create_topics=opts["create_topics"] if opts["create_topics"] is not None else bool(opts["embedded_broker"]),
         partitions=opts["partitions"], wall_clock=opts["clock"] == "wall",
         fetch_wait_ms=opts["fetch_wait_ms"] or (10 if opts["embedded_broker"] else 100), shared=shared)
     engine = Engine(irs, segments, store=store, channels=project.contacts,
-                    default_timezone=project.options.default_timezone, lateness=lateness)
+                    default_timezone=project.options.default_timezone, lateness=lateness, profiles=True)
     # Engine() staged its journey versions; commit them now: PgStore keeps the transaction its first
     # write opened until commit(), and another worker inserting the same version would wait on it
     store.commit()
@@ -182,7 +185,8 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, pa
         engine.clock = max(clocks) if clocks else None
         engine.stats = Stats()
         engine.stats.restore(store.get_meta(f"stats:{worker}"))
-    outbox = Outbox(store, settings.actions_topic, settings.dead_letter_topic, worker=worker)
+    outbox = Outbox(store, settings.actions_topic, settings.dead_letter_topic, worker=worker,
+                    profiles_topic=settings.profiles_topic)
     monitor = Monitor(engine)
     view = None
     if report is None:

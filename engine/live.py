@@ -59,6 +59,7 @@ class LiveSettings:
     events_topics: tuple = ("events",)
     actions_topic: str = "journey.actions"
     dead_letter_topic: str = "journey.dead-letter"
+    profiles_topic: str = "journey.profiles"
     group_id: str = "journeyctl"
     create_topics: bool = False
     partitions: int = 1             # of topics it creates
@@ -186,7 +187,7 @@ class Live:
         s = self.settings
         admin = Admin(self.kafka)
         try:
-            wanted = [*s.events_topics, s.actions_topic, s.dead_letter_topic]
+            wanted = [*s.events_topics, s.actions_topic, s.dead_letter_topic, s.profiles_topic]
             missing = admin.missing(wanted)
             if missing and s.create_topics:
                 admin.create(missing, s.partitions)
@@ -355,8 +356,10 @@ class Live:
         batch, self._batch = self._batch, Batch()
         actions = batch.actions + batch.timer_actions if batch.timer_actions else batch.actions
         dead, offsets = batch.dead, batch.offsets
+        profiles = self.engine.drain_profile_records()
         rows = [*(self.outbox.add_actions(actions) if actions else ()),
-                *(self.outbox.add_dead_letters(dead) if dead else ())]
+                *(self.outbox.add_dead_letters(dead) if dead else ()),
+                *(self.outbox.add_profiles(profiles) if profiles else ())]
         self.outbox.consumed(offsets)
         if self._acked:
             self.outbox.delivered(self._acked)

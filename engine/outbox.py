@@ -100,13 +100,15 @@ class _MemoryTables:
 class Outbox:
     """Stage a batch's messages and offsets, then `commit(engine)` them with the state in one transaction."""
 
-    def __init__(self, store, actions_topic: str, dead_letter_topic: str, worker: str | None = None):
+    def __init__(self, store, actions_topic: str, dead_letter_topic: str, worker: str | None = None,
+                 profiles_topic: str = "journey.profiles"):
         self.store = store
         self.worker = worker
         self.durable = hasattr(store, "add_outbox")  # SqliteStore, PgStore
         self._tables = store if self.durable else _MemoryTables()
         self.actions_topic = actions_topic
         self.dead_letter_topic = dead_letter_topic
+        self.profiles_topic = profiles_topic
         self._next_id = self._tables.outbox_next_id()
         self._offsets: dict = {}
         self._committed = self._tables.offsets()  # a copy in memory: Kafka asks for it from its own thread
@@ -127,6 +129,12 @@ class Outbox:
                 rows.append(self.too_large(a["action_id"], len(value), key))
             else:
                 rows.append(self._row(self.actions_topic, key, value))
+        self._tables.add_outbox(rows)
+        return rows
+
+    def add_profiles(self, records: list[dict]) -> list[tuple]:
+        """Profile sync records (spec section 10), keyed by customer id, through the same outbox as actions."""
+        rows = [self._row(self.profiles_topic, r["customer_id"].encode(), orjson.dumps(r)) for r in records]
         self._tables.add_outbox(rows)
         return rows
 

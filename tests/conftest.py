@@ -45,25 +45,26 @@ def kafka(broker):
 
 
 class Names:
-    """Topic and group names of one test: events, actions, dead letters, group."""
+    """Topic and group names of one test: events, actions, dead letters, profiles, group."""
 
     def __init__(self):
         tag = uuid.uuid4().hex[:10]
         self.events = f"events-{tag}"
         self.actions = f"actions-{tag}"
         self.dead = f"dead-{tag}"
+        self.profiles = f"profiles-{tag}"
         self.group = f"group-{tag}"
 
     def args(self) -> list[str]:
         return ["--events-topic", self.events, "--actions-topic", self.actions,
-                "--dead-letter-topic", self.dead, "--group-id", self.group]
+                "--dead-letter-topic", self.dead, "--profiles-topic", self.profiles, "--group-id", self.group]
 
     def create(self, kafka, partitions: int = 1) -> "Names":
         from engine.kafka_edge import Admin
 
         admin = Admin(kafka)
         try:
-            admin.create([self.events, self.actions, self.dead], partitions)
+            admin.create([self.events, self.actions, self.dead, self.profiles], partitions)
         finally:
             admin.close()
         return self

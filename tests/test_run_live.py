@@ -147,5 +147,31 @@ def test_a_missing_topic_is_a_clear_error(kafka, names, journeys_dir, run_journe
                           "--state", f"sqlite:///{tmp_path / 'state.db'}"])
     assert run.proc.wait(30) == 2
     err = run.err()
-    assert f"topics {names.events}, {names.actions}, {names.dead} do not exist" in err
+    assert f"topics {names.events}, {names.actions}, {names.dead}, {names.profiles} do not exist" in err
     assert "--create-topics" in err and "Traceback" not in err
+
+
+def test_profile_changes_are_published_keyed_by_customer(
+        kafka, names, journeys_dir, run_journeyctl, topic_reader, produce_to, make_event, tmp_path):
+    """Spec section 10: identify merges, `set` steps and segment membership changes go to the profiles
+    topic through the same outbox as actions."""
+    names.create(kafka)
+    folder = journeys_dir({
+        "vip": 'segment vip "VIP"\n  where profile.ltv > 500\n',
+        "gold": 'on purchase where amount > 100 -> set profile.tier = "gold"\n',
+    })
+    run = run_journeyctl([folder, "--bootstrap-servers", kafka.bootstrap_servers, *names.args(), *LATENESS,
+                          "--state", f"sqlite:///{tmp_path / 'state.db'}", "--no-dashboard"])
+    now = int(time.time() * 1000)
+    identify = orjson.dumps({"type": "identify", "userId": "u1", "timestamp": now, "messageId": "i1",
+                             "traits": {"ltv": 900}})
+    produce_to(kafka, names.events, [(b"u1", identify), (b"u1", make_event("purchase", "u1", now + 1, "p1", amount=150))])
+    reader = topic_reader(names.profiles)
+    got = reader.until(lambda vs: len(vs) >= 2, timeout=30)
+    code, _ = run.terminate()
+    assert code == 0, run.err()
+    assert [(r["customer_id"], r["cause"], r["traits"], r["segments_entered"]) for r in got] == [
+        ("u1", "i1", {"ltv": {"old": None, "new": 900}}, ["vip"]),
+        ("u1", "p1", {"tier": {"old": None, "new": "gold"}}, []),
+    ]
+    assert all(r.key == b"u1" for r in reader.records)
