@@ -16,7 +16,7 @@ from rich.text import Text
 
 from .events import format_instant
 from .state import DUE, ENTERED, FLAGS, HELD_OUT, STATE, TMSG, VER, J
-from .stats import OUTCOMES
+from .stats import OUTCOMES, Stats
 from .stores import open_store
 
 STATE_HELP = "The engine's state store, e.g. sqlite:///journeyctl-state.db"
@@ -42,6 +42,27 @@ def _emit_json(data) -> None:
     sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
 
 
+def _stats(store) -> dict:
+    """The engine's counts: one `stats` entry for a single worker, or one `stats:<worker>` per worker
+    sharing the store, added up."""
+    parts = [store.get_meta("stats")]
+    if hasattr(store, "meta_like"):
+        parts += list(store.meta_like("stats:").values())
+    total = Stats()
+    for part in parts:
+        one = Stats()
+        one.restore(part)
+        total.events += one.events
+        total.duplicates += one.duplicates
+        for j, c in one.journeys.items():
+            total.journeys[j].update(c)
+        total.actions.update(one.actions)
+        total.dead_letters.update(one.dead_letters)
+        for seg, c in one.segments.items():
+            total.segments[seg].update(c)
+    return total.to_dict()
+
+
 def _kind(store, version: str, state: str, cache: dict) -> str:
     if version not in cache:
         cache[version] = (store.load_version(version) or {}).get("states", {})
@@ -55,7 +76,7 @@ def _kind(store, version: str, state: str, cache: dict) -> str:
 def status(state_url, limit, fmt):
     """Per-journey counts and the customers waiting, and until when."""
     store = _open(state_url)
-    stats = store.get_meta("stats") or {}
+    stats = _stats(store)
     active: Counter = Counter()
     waiting = []
     kinds: dict = {}
@@ -142,7 +163,7 @@ def segments(state_url, fmt):
     members: Counter = Counter()
     for _, cust in store.customers():
         members.update(cust.segments)
-    history = (store.get_meta("stats") or {}).get("segments", {})
+    history = _stats(store).get("segments", {})
     names = sorted(set(members) | set(history))
     rows = {s: {"members": members[s], "entered": history.get(s, {}).get("entered", 0),
                 "exited": history.get(s, {}).get("exited", 0)} for s in names}
