@@ -43,6 +43,7 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from .sqlite_store import SchemaError
+from .cached_store import CachedStore
 from .state import Customer
 
 SCHEMA_VERSION = 3
@@ -113,8 +114,13 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class PgStore:
+class PgStore(CachedStore):
     """The StateStore protocol over PostgreSQL. Call `put` after every change to a customer."""
+
+    P = "%s"
+
+    def _spill(self) -> None:
+        self._flush_or_roll_back()
 
     def __init__(self, url: str, *, cache_size: int = 100_000, schema: str | None = None,
                  partition_of: Callable[[str], int | None] | None = None):
@@ -171,36 +177,7 @@ class PgStore:
                              "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                              (json.dumps(SCHEMA_VERSION),))
 
-    def _read_meta(self) -> dict:
-        return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
-
     # ---- customers -------------------------------------------------------------------
-
-    def get(self, customer_id: str) -> Customer | None:
-        c = self._dirty.get(customer_id)
-        if c is not None:
-            return c
-        c = self._clean.get(customer_id)
-        if c is not None:
-            self._clean.move_to_end(customer_id)
-            return c
-        row = self._conn.execute("SELECT state FROM customers WHERE customer_id = %s", (customer_id,)).fetchone()
-        if row is None:
-            return None
-        c = Customer.decode(row[0])
-        self._remember(customer_id, c)
-        return c
-
-    def put(self, customer_id: str, state: Customer, partition: int | None = None) -> None:
-        """`partition`: the input partition the customer belongs to (see timers); None keeps the stored one."""
-        self._clean.pop(customer_id, None)
-        self._dirty[customer_id] = state
-        if partition is None and self.partition_of is not None:
-            partition = self.partition_of(customer_id)
-        if partition is not None:
-            self._partitions[customer_id] = partition
-        if len(self._dirty) > self.cache_size:
-            self._flush_or_roll_back()
 
     def customers(self) -> Iterator[tuple[str, Customer]]:
         """Every stored customer, uncommitted changes included, in customer id order (by bytes)."""
@@ -247,57 +224,6 @@ class PgStore:
             if len(rows) < _PAGE:
                 return
             last = rows[-1]
-
-    def forget(self, customer_ids: Iterable[str]) -> None:
-        """Drop these customers from the cache (their partition was revoked: another worker may now
-        change them), so the next get() reads the stored state. Commit first: a customer with
-        uncommitted changes cannot be forgotten."""
-        ids = list(customer_ids)
-        pending = [cid for cid in ids if cid in self._dirty]
-        if pending:
-            raise RuntimeError(f"cannot forget {len(pending)} customer(s) with uncommitted changes "
-                               f"(first: {pending[0]!r}); commit() first")
-        for cid in ids:
-            self._clean.pop(cid, None)
-
-    def clear_cache(self) -> None:
-        """Forget every committed customer and meta value held in memory, so the next reads see what
-        other workers committed since. Uncommitted changes stay."""
-        self._clean.clear()
-        meta = self._read_meta()
-        for key in self._meta_dirty:
-            meta[key] = self._meta[key]
-        self._meta = meta
-
-    def _remember(self, customer_id: str, c: Customer) -> None:
-        clean = self._clean
-        clean[customer_id] = c
-        while len(clean) > self.cache_size:
-            clean.popitem(last=False)
-
-    # ---- meta and versions --------------------------------------------------------------
-
-    def get_meta(self, key: str):
-        return self._meta.get(key)
-
-    def set_meta(self, key: str, value) -> None:
-        """Through JSON now, so a value that cannot be stored fails here (as in SqliteStore)."""
-        self._meta[key] = json.loads(json.dumps(value))
-        self._meta_dirty.add(key)
-
-    def save_version(self, version: str, ir: dict) -> None:
-        """The first IR saved under a version wins: a version is a hash of its IR."""
-        if version in self._versions:
-            return
-        if self._conn.execute("SELECT 1 FROM versions WHERE version = %s", (version,)).fetchone() is None:
-            self._versions[version] = json.dumps(ir, separators=(",", ":"), ensure_ascii=False)
-
-    def load_version(self, version: str) -> dict | None:
-        text = self._versions.get(version)
-        if text is None:
-            row = self._conn.execute("SELECT ir FROM versions WHERE version = %s", (version,)).fetchone()
-            text = row[0] if row else None
-        return json.loads(text) if text is not None else None
 
     # ---- outbox and input offsets (journeyctl run) ------------------------------------------
     # Writes are staged: durable with the next commit(), in the same transaction as the customers.
@@ -469,14 +395,5 @@ class PgStore:
             self._partitions.clear()
             self._clean.clear()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     # ---- for tests and benchmarks -------------------------------------------------------------
 
-    def cached(self) -> tuple[int, int]:
-        """(dirty, clean) customers held in memory."""
-        return len(self._dirty), len(self._clean)

@@ -1,0 +1,115 @@
+"""What the SQL stores share: customers cached in memory between commits, meta and journey versions.
+
+Customers changed since the last commit are `_dirty` (written by the next commit), unchanged ones
+sit in a bounded LRU `_clean`. Subclasses give the connection, the placeholder of their driver
+(`?` or `%s`) and `_spill()`, which writes dirty customers early when too many pile up.
+"""
+from __future__ import annotations
+
+import json
+from typing import Iterable
+
+from .state import Customer
+
+
+class CachedStore:
+    P = "?"  # the driver's parameter placeholder
+
+    def _spill(self) -> None:
+        raise NotImplementedError
+
+    # ---- customers ------------------------------------------------------------------------
+
+    def get(self, customer_id: str) -> Customer | None:
+        c = self._dirty.get(customer_id)
+        if c is not None:
+            return c
+        c = self._clean.get(customer_id)
+        if c is not None:
+            self._clean.move_to_end(customer_id)
+            return c
+        row = self._conn.execute(f"SELECT state FROM customers WHERE customer_id = {self.P}",
+                                 (customer_id,)).fetchone()
+        if row is None:
+            return None
+        c = Customer.decode(row[0])
+        self._remember(customer_id, c)
+        return c
+
+    def put(self, customer_id: str, state: Customer, partition: int | None = None) -> None:
+        """`partition`: the input partition the customer belongs to (see timers); None keeps the stored one."""
+        self._clean.pop(customer_id, None)
+        self._dirty[customer_id] = state
+        if partition is None and self.partition_of is not None:
+            partition = self.partition_of(customer_id)
+        if partition is not None:
+            self._partitions[customer_id] = partition
+        if len(self._dirty) > self.cache_size:
+            self._spill()
+
+    def forget(self, customer_ids: Iterable[str]) -> None:
+        """Drop these customers from the cache (their partition was revoked: another worker may now
+        change them), so the next get() reads the stored state. Commit first: a customer with
+        uncommitted changes cannot be forgotten."""
+        ids = list(customer_ids)
+        pending = [cid for cid in ids if cid in self._dirty]
+        if pending:
+            raise RuntimeError(f"cannot forget {len(pending)} customer(s) with uncommitted changes "
+                               f"(first: {pending[0]!r}); commit() first")
+        for cid in ids:
+            self._clean.pop(cid, None)
+
+    def clear_cache(self) -> None:
+        """Forget every committed customer and meta value held in memory, so the next reads see what
+        other writers committed since. Uncommitted changes stay."""
+        self._clean.clear()
+        meta = self._read_meta()
+        for key in self._meta_dirty:
+            meta[key] = self._meta[key]
+        self._meta = meta
+
+    def _read_meta(self) -> dict:
+        return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
+
+    def _remember(self, customer_id: str, c: Customer) -> None:
+        clean = self._clean
+        clean[customer_id] = c
+        while len(clean) > self.cache_size:
+            clean.popitem(last=False)
+
+    # ---- meta and versions ------------------------------------------------------------------
+
+    def get_meta(self, key: str):
+        return self._meta.get(key)
+
+    def set_meta(self, key: str, value) -> None:
+        """Values go through JSON now rather than at commit, so a value that cannot be stored fails
+        here, where the caller can see why, and reads before and after a commit agree."""
+        self._meta[key] = json.loads(json.dumps(value))
+        self._meta_dirty.add(key)
+
+    def save_version(self, version: str, ir: dict) -> None:
+        """The first IR saved under a version wins, as in MemoryStore: a version is a hash of its IR."""
+        if version in self._versions:
+            return
+        if self._conn.execute(f"SELECT 1 FROM versions WHERE version = {self.P}", (version,)).fetchone() is None:
+            self._versions[version] = json.dumps(ir, separators=(",", ":"), ensure_ascii=False)
+
+    def load_version(self, version: str) -> dict | None:
+        text = self._versions.get(version)
+        if text is None:
+            row = self._conn.execute(f"SELECT ir FROM versions WHERE version = {self.P}", (version,)).fetchone()
+            text = row[0] if row else None
+        return json.loads(text) if text is not None else None
+
+    # ---- the rest ---------------------------------------------------------------------------
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def cached(self) -> tuple[int, int]:
+        """(dirty, clean) customers held in memory, for tests and benchmarks."""
+        return len(self._dirty), len(self._clean)
