@@ -60,7 +60,7 @@ def journeys_of(folder: Path, names: str, work: Path) -> Path:
 
 
 def create_topics(kafka, tag: str) -> tuple[str, str, str]:
-    topics = (f"events-{tag}", f"actions-{tag}", f"dead-{tag}")
+    topics = (f"events-{tag}", f"actions-{tag}", f"dead-{tag}", f"profiles-{tag}")
     admin = Admin(kafka)
     admin.create(list(topics))
     admin.close()
@@ -77,7 +77,7 @@ def start_run(kafka, journeys: Path, topics, state: Path, extra: list[str], prof
     else:
         cmd += ["-c", RUNNER]
     cmd += ["run", str(journeys), "--bootstrap-servers", kafka.bootstrap_servers, "--events-topic", topics[0],
-            "--actions-topic", topics[1], "--dead-letter-topic", topics[2], "--group-id", f"bench-{topics[0]}",
+            "--actions-topic", topics[1], "--dead-letter-topic", topics[2], "--profiles-topic", topics[3], "--group-id", f"bench-{topics[0]}",
             "--state", f"sqlite:///{state}", "--no-dashboard", "--quiet", "--fetch-wait-ms", "10", *extra]
     return subprocess.Popen(cmd, cwd=state.parent, stdout=subprocess.DEVNULL, stderr=open(log, "wb"),
                             env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -53,7 +53,7 @@ OWNED = re.compile(r"partitions owned: \S+\[([\d,]+)\]")
 
 
 def topics(kafka, tag: str) -> tuple[str, str, str]:
-    names = (f"events-{tag}", f"actions-{tag}", f"dead-{tag}")
+    names = (f"events-{tag}", f"actions-{tag}", f"dead-{tag}", f"profiles-{tag}")
     admin = Admin(kafka)
     admin.create(list(names), PARTITIONS)
     admin.close()
@@ -72,7 +72,7 @@ def load(kafka, topic: str, lines: list[bytes]) -> None:
 
 def worker(kafka, journeys: Path, names, schema: str, wid: str, work: Path, extra: list[str]) -> subprocess.Popen:
     cmd = [sys.executable, "-c", RUNNER, "run", str(journeys), "--bootstrap-servers", kafka.bootstrap_servers,
-           "--events-topic", names[0], "--actions-topic", names[1], "--dead-letter-topic", names[2],
+           "--events-topic", names[0], "--actions-topic", names[1], "--dead-letter-topic", names[2], "--profiles-topic", names[3],
            "--group-id", f"g-{names[0]}", "--state", f"{PG}?schema={schema}", "--no-dashboard", "--quiet",
            "--fetch-wait-ms", "10", "--worker-id", wid, *extra]
     return subprocess.Popen(cmd, cwd=work, stdout=open(work / f"{wid}.out", "wb"), stderr=open(work / f"{wid}.err", "wb"),

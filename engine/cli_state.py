@@ -53,6 +53,7 @@ def _stats(store) -> dict:
         one = Stats()
         one.restore(part)
         total.events += one.events
+        total.unused += one.unused
         total.duplicates += one.duplicates
         for j, c in one.journeys.items():
             total.journeys[j].update(c)

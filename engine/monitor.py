@@ -172,7 +172,7 @@ class Monitor:
 
     def _counts(self) -> tuple[int, int]:
         st = self.engine.stats
-        return st.events + st.duplicates, sum(st.actions.values())
+        return st.events + st.unused + st.duplicates, sum(st.actions.values())
 
     def snapshot(self) -> Snapshot:
         now = self.clock()

@@ -35,7 +35,7 @@ def summary(console: Console, stats, journeys: list[str], dead_letters: Counter,
         actions.add_row("(none)", "", "", "0")
     console.print(actions)
 
-    line = f"{stats.events} events applied, {duplicates} duplicates ignored"
+    line = f"{stats.events} events applied, {stats.unused} read by no journey, {duplicates} duplicates ignored"
     if dead_letters:
         line += ", dead letters: " + ", ".join(f"{r} {n}" for r, n in sorted(dead_letters.items()))
     else:

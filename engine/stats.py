@@ -9,6 +9,7 @@ OUTCOMES = ("converted", "cancelled", "exited", "completed", "restarted")
 class Stats:
     def __init__(self):
         self.events = 0
+        self.unused = 0       # events no journey, history or segment reads: not stored, not de-duplicated
         self.duplicates = 0
         self.journeys: dict = defaultdict(Counter)     # journey -> entered/blocked/outcome counts
         self.actions: Counter = Counter()             # (journey, channel, status) -> n
@@ -35,7 +36,7 @@ class Stats:
 
     def to_dict(self) -> dict:
         """What `journeyctl status` reads back from the store: the counts survive restarts."""
-        return {"events": self.events, "duplicates": self.duplicates,
+        return {"events": self.events, "unused": self.unused, "duplicates": self.duplicates,
                 "journeys": {j: dict(c) for j, c in self.journeys.items()},
                 "actions": [[*k, n] for k, n in self.actions.items()],
                 "dead_letters": dict(self.dead_letters),
@@ -45,6 +46,7 @@ class Stats:
         if not data:
             return
         self.events, self.duplicates = data.get("events", 0), data.get("duplicates", 0)
+        self.unused = data.get("unused", 0)
         for j, c in data.get("journeys", {}).items():
             self.journeys[j].update(c)
         for journey, channel, status, n in data.get("actions", []):
