@@ -77,6 +77,25 @@ class CachedStore:
         while len(clean) > self.cache_size:
             clean.popitem(last=False)
 
+    def _timer_pages(self, where: str, params: tuple, page: int):
+        """(next_due, customer_id) of the customers matching `where`, in due order, read a page at a time
+        so no cursor stays open across the caller's own writes."""
+        P, last = self.P, None
+        while True:
+            if last is None:
+                rows = self._conn.execute(
+                    f"SELECT next_due, customer_id FROM customers WHERE {where} "
+                    f"ORDER BY next_due, customer_id LIMIT {P}", (*params, page)).fetchall()
+            else:
+                rows = self._conn.execute(
+                    f"SELECT next_due, customer_id FROM customers WHERE {where} "
+                    f"AND (next_due, customer_id) > ({P}, {P}) ORDER BY next_due, customer_id LIMIT {P}",
+                    (*params, *last, page)).fetchall()
+            yield from rows
+            if len(rows) < page:
+                return
+            last = rows[-1]
+
     # ---- meta and versions ------------------------------------------------------------------
 
     def get_meta(self, key: str):

@@ -209,21 +209,7 @@ class PgStore(CachedStore):
                 return
             where += " AND partition = ANY(%s)"
             params = (sorted(int(p) for p in partitions),)
-        last = None
-        while True:
-            if last is None:
-                rows = self._conn.execute(
-                    f"SELECT next_due, customer_id FROM customers WHERE {where} "
-                    "ORDER BY next_due, customer_id LIMIT %s", (*params, _PAGE)).fetchall()
-            else:
-                rows = self._conn.execute(
-                    f"SELECT next_due, customer_id FROM customers WHERE {where} "
-                    "AND (next_due, customer_id) > (%s, %s) ORDER BY next_due, customer_id LIMIT %s",
-                    (*params, *last, _PAGE)).fetchall()
-            yield from rows
-            if len(rows) < _PAGE:
-                return
-            last = rows[-1]
+        yield from self._timer_pages(where, params, _PAGE)
 
     # ---- outbox and input offsets (journeyctl run) ------------------------------------------
     # Writes are staged: durable with the next commit(), in the same transaction as the customers.

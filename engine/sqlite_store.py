@@ -157,21 +157,7 @@ class SqliteStore(CachedStore):
             parts = sorted(int(p) for p in partitions)
             where += f" AND partition IN ({', '.join('?' * len(parts))})"
             params = tuple(parts)
-        last = None
-        while True:
-            if last is None:
-                rows = self._conn.execute(
-                    f"SELECT next_due, customer_id FROM customers WHERE {where} "
-                    "ORDER BY next_due, customer_id LIMIT ?", (*params, _PAGE)).fetchall()
-            else:
-                rows = self._conn.execute(
-                    f"SELECT next_due, customer_id FROM customers WHERE {where} "
-                    "AND (next_due, customer_id) > (?, ?) ORDER BY next_due, customer_id LIMIT ?",
-                    (*params, *last, _PAGE)).fetchall()
-            yield from rows
-            if len(rows) < _PAGE:
-                return
-            last = rows[-1]
+        yield from self._timer_pages(where, params, _PAGE)
 
     # ---- outbox and input offsets (journeyctl run) ------------------------------------------
     # Writes are staged: they become durable with the next commit(), in the same transaction as the
