@@ -109,3 +109,22 @@ def test_sighup_reloads_journeys_new_entries_get_the_new_version_running_instanc
     assert got["before"]["journey_version"] != got["after"]["journey_version"]
     assert got["after"]["journey_version"] == got["after-bad-edit"]["journey_version"]
     assert re.search(r"changed: chain \w+ -> \w+", run.err())
+
+
+def test_watch_reloads_a_changed_journey_file_without_a_signal(
+        kafka, names, journeys_dir, run_journeyctl, topic_reader, produce_to, make_event, tmp_path):
+    names.create(kafka)
+    folder = journeys_dir({"chain": CHAIN.format(template="old")})
+    run = run_journeyctl([folder, "--bootstrap-servers", kafka.bootstrap_servers, *names.args(), "--watch",
+                          "--allowed-lateness", "1s", "--state", f"sqlite:///{tmp_path / 'state.db'}",
+                          "--no-dashboard", "--quiet"])
+    reader = topic_reader(names.actions)
+    run.wait_for("reading")
+    time.sleep(0.1)
+    (folder / "chain.journey").write_text(CHAIN.format(template="new"))
+    run.wait_for("reloaded 1 journeys (a journey file changed): changed: chain")
+    produce_to(kafka, names.events, [(b"w1", make_event("email_clicked", "w1", int(time.time() * 1000), "m-w1"))])
+    got = reader.until(lambda vs: len(vs) >= 1, timeout=20)
+    code, _ = run.terminate()
+    assert code == 0, run.err()
+    assert [a["template"] for a in got] == ["new"]
