@@ -96,6 +96,37 @@ class CachedStore:
                 return
             last = rows[-1]
 
+    # ---- writing ----------------------------------------------------------------------------
+
+    def stage(self, statement: str, rows: list) -> None:
+        """Queue a statement (in the driver's placeholder style; run with executemany) for the next
+        commit, so rows of another table (the outbox, say) become durable with the state that made them."""
+        self._staged.append((statement, rows))
+
+    def _begin(self) -> None:
+        if not self._in_txn:
+            self._conn.execute("BEGIN")
+            self._in_txn = True
+
+    def _dirty_rows(self) -> tuple[list, list]:
+        """(upserts as (id, state, next_due, partition), ids of customers left empty, to delete)."""
+        upserts, deletes = [], []
+        parts = self._partitions
+        for cid, c in self._dirty.items():
+            if c.is_empty():
+                deletes.append(cid)
+            else:
+                upserts.append((cid, c.encode(), c.next_due(), parts.get(cid)))
+        return upserts, deletes
+
+    def _dirty_written(self) -> None:
+        """The dirty customers are in the open transaction now: keep them as clean cache entries."""
+        dirty, self._dirty = self._dirty, {}
+        self._partitions = {}
+        for cid, c in dirty.items():
+            if not c.is_empty():
+                self._remember(cid, c)
+
     # ---- meta and versions ------------------------------------------------------------------
 
     def get_meta(self, key: str):

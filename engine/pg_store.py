@@ -264,16 +264,6 @@ class PgStore(CachedStore):
 
     # ---- transactions ----------------------------------------------------------------------
 
-    def stage(self, statement: str, rows: list) -> None:
-        """Queue a statement (PostgreSQL syntax, %s placeholders; run with executemany) for the next
-        commit, so rows of another table become durable in the same transaction as the state."""
-        self._staged.append((statement, rows))
-
-    def _begin(self) -> None:
-        if not self._in_txn:
-            self._conn.execute("BEGIN")
-            self._in_txn = True
-
     def _flush(self) -> None:
         """Write pending work into the open transaction, without committing it."""
         if not (self._dirty or self._meta_dirty or self._versions or self._staged):
@@ -281,13 +271,7 @@ class PgStore(CachedStore):
         self._begin()
         conn = self._conn
         if self._dirty:
-            upserts, deletes = [], []
-            parts = self._partitions
-            for cid, c in self._dirty.items():
-                if c.is_empty():
-                    deletes.append(cid)
-                else:
-                    upserts.append((cid, c.encode(), c.next_due(), parts.get(cid)))
+            upserts, deletes = self._dirty_rows()
             with conn.cursor() as cur:
                 if len(upserts) >= _COPY_FROM:
                     self._copy_upsert(cur, upserts)
@@ -295,11 +279,7 @@ class PgStore(CachedStore):
                     cur.executemany(_UPSERT, upserts)
                 if deletes:
                     cur.execute("DELETE FROM customers WHERE customer_id = ANY(%s)", (deletes,))
-            dirty, self._dirty = self._dirty, {}
-            self._partitions = {}
-            for cid, c in dirty.items():
-                if not c.is_empty():
-                    self._remember(cid, c)
+            self._dirty_written()
         with conn.cursor() as cur:
             if self._meta_dirty:
                 cur.executemany("INSERT INTO meta (key, value) VALUES (%s, %s) "

@@ -192,16 +192,6 @@ class SqliteStore(CachedStore):
 
     # ---- transactions ----------------------------------------------------------------------
 
-    def stage(self, sql: str, rows: list) -> None:
-        """Queue a statement (run with executemany) for the next commit, so rows of another table
-        (an outbox of actions, say) become durable in the same transaction as the state that made them."""
-        self._staged.append((sql, rows))
-
-    def _begin(self) -> None:
-        if not self._in_txn:
-            self._conn.execute("BEGIN")
-            self._in_txn = True
-
     def _flush(self) -> None:
         """Write pending work into the open transaction, without committing it."""
         if not (self._dirty or self._meta_dirty or self._versions or self._staged):
@@ -209,21 +199,11 @@ class SqliteStore(CachedStore):
         self._begin()
         conn = self._conn
         if self._dirty:
-            upserts, deletes = [], []
-            parts = self._partitions
-            for cid, c in self._dirty.items():
-                if c.is_empty():
-                    deletes.append((cid,))
-                else:
-                    upserts.append((cid, c.encode(), c.next_due(), parts.get(cid)))
+            upserts, deletes = self._dirty_rows()
             conn.executemany(_UPSERT, upserts)
             if deletes:
-                conn.executemany("DELETE FROM customers WHERE customer_id = ?", deletes)
-            dirty, self._dirty = self._dirty, {}
-            self._partitions = {}
-            for cid, c in dirty.items():
-                if not c.is_empty():
-                    self._remember(cid, c)
+                conn.executemany("DELETE FROM customers WHERE customer_id = ?", [(cid,) for cid in deletes])
+            self._dirty_written()
         if self._meta_dirty:
             conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                              [(k, json.dumps(self._meta[k])) for k in sorted(self._meta_dirty)])
