@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
 from . import ast
-from .diagnostics import ERROR, NOTE, WARNING, Diagnostic, JourneyError, Span, did_you_mean
+from .diagnostics import ERROR, WARNING, JourneyError, Span, did_you_mean
 from .durations import format_duration
 from .expressions import ExprCompiler, Scope, walk
 from .ir import JourneyIR, SegmentIR
@@ -59,11 +59,6 @@ def compile_text(text: str, path: str = "journey.journey", options: Options | No
 
 def compile_file(path: str | Path, options: Options | None = None) -> Compiled:
     return compile_text(Path(path).read_text(encoding="utf-8"), str(path), options)
-
-
-def check_segment_refs(compiled: list[Compiled], segment_ids: set) -> list[Diagnostic]:
-    """Unknown segment ids can only be judged once every file is read."""
-    return []
 
 
 class _Builder:

@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from . import ast
-from .diagnostics import ERROR, NOTE, WARNING, Diagnostic, did_you_mean
+from .diagnostics import ERROR, NOTE, Diagnostic, did_you_mean
 from .durations import format_duration
 from .ir import canonical
 

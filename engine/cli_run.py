@@ -36,7 +36,6 @@ import traceback
 from pathlib import Path
 
 import click
-import orjson
 from click.core import ParameterSource
 from rich.console import Console
 from rich.text import Text

@@ -541,7 +541,7 @@ class Engine:
             return True
         if cust is None:  # the first we see of the customer
             return bool(self._empty_members)
-        return _window_moved_any(self, cust, t)
+        return any(_window_moved(cust.aggs, seg.windows, t) for seg in self._seg_windowed)
 
     def _merge_traits(self, cid, cust, traits: dict, t: int, msg: str) -> None:
         profile = cust.profile
@@ -619,10 +619,6 @@ class Engine:
 
     def next_due(self) -> int | None:
         return min(self._scheduled.values(), default=None)
-
-
-def _window_moved_any(engine, cust, t) -> bool:
-    return any(_window_moved(cust.aggs, seg.windows, t) for seg in engine.segments)
 
 
 def _window_moved(aggs: dict, windows: tuple, now: int) -> bool:
