@@ -121,7 +121,7 @@ def _offline(journeys_dir: str, events_path: str) -> None:
     engine = Engine([i for i in irs if i.kind == "journey"], [i for i in irs if i.kind == "segment"])
     result = replay(engine, read_events(events_path), None)
     # run the clock three weeks past the last event so every wait in the examples comes due
-    result.actions.extend(engine.advance_to((result.last_time or 0) + 21 * 86_400_000))
+    result.actions.extend(a.as_dict() for a in engine.advance_to((result.last_time or 0) + 21 * 86_400_000))
     result.actions.sort(key=lambda a: (a["due_at"], a["customer_id"]))
     console.print()
     show.timeline(console, result.actions)

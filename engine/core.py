@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections import deque
 
 from dsl.ir import JourneyIR, SegmentIR
 
+from .actions import Action, new_action
 from .aggregates import Aggregates
 from .events import BadEvent, Event, format_instant
-from .expr import Ctx, lookup
+from .expr import CUST, NOW, lookup
 from .localtime import next_time_of_day, quiet_until, zone
 from .runtime import Journey, build_journey, build_segment, histories
 from .state import DEDUP_WINDOW, DEFERRED, DUE, ENTERED, FLAGS, HELD_OUT, IID, KEY, STATE, TMSG, TRIG, VER, J, Customer
@@ -31,10 +31,6 @@ def stable_share(*parts: str) -> float:
     """A number in [0, 100) fixed by its inputs: the same customer lands in the same arm on every run."""
     digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % 1_000_000 / 10_000
-
-
-def action_id(version: str, customer: str, instance: str, step: str) -> str:
-    return hashlib.blake2b(f"{version}|{customer}|{instance}|{step}".encode(), digest_size=16).hexdigest()
 
 
 class Engine:
@@ -89,6 +85,13 @@ class Engine:
         changes nothing either."""
         self.relevant = (set(self.by_trigger) | self.listened | self.last_seen_names | set(self.last_props_names)
                          | set(self.aggregates.by_event))
+        # One lookup per event gives everything its name can touch: (journeys it may start, with their
+        # trigger conditions; whether running instances listen for it; whether last_seen() or last() keep
+        # it; whether an aggregate watches it).
+        self._routes = {
+            name: (tuple((j, j.trigger.where) for j in self.by_trigger.get(name, ())), name in self.listened,
+                   name in self.last_seen_names, self.last_props_names.get(name), name in self.aggregates.by_event)
+            for name in self.relevant}
         self._always_segments = any(seg.always for seg in self.segments)
         self._seg_always = [seg.id for seg in self.segments if seg.always]
         self._seg_profile = [seg.id for seg in self.segments if seg.profile]
@@ -102,7 +105,7 @@ class Engine:
                 self._seg_by_key.setdefault(key, []).append(seg.id)
         empty = Customer()
         self._empty_members = [seg.id for seg in self.segments
-                               if not seg.always and _ok(seg.where, Ctx({}, {}, {}, 0, empty, self._agg_value))]
+                               if not seg.always and _ok(seg.where, ({}, {}, {}, 0, empty, self._agg_value))]
 
     def _version(self, version: str) -> Journey | None:
         j = self.versions.get(version)
@@ -116,17 +119,19 @@ class Engine:
 
     # ---- the two ways in -------------------------------------------------------------
 
-    def process(self, ev: Event) -> list[dict]:
+    def process(self, ev: Event) -> list[Action]:
         """Apply one event. Raises BadEvent('late') for an event too far behind the clock."""
         t = ev.time
-        if self.clock is not None and t < self.clock - self.lateness:
+        clock = self.clock
+        if clock is not None and t < clock - self.lateness:
             self.stats.dead_letter("late")
             raise BadEvent("late", f"stamped {format_instant(t)}, more than the allowed lateness behind "
-                                   f"the clock at {format_instant(self.clock)}")
+                                   f"the clock at {format_instant(clock)}")
         out: list = []
         cid = ev.customer_id
         cust = self.store.get(cid)
-        if not (ev.name in self.relevant or ev.traits is not None or (self.segments and self._may_move(cust, t))):
+        name = ev.name
+        if name not in self._routes and ev.traits is None and not (self.segments and self._may_move(cust, t)):
             # An event no journey, history or segment reads changes nothing, so it is not remembered for
             # de-duplication either (a copy of it would change nothing too): it moves the clock and lets
             # its customer's due timers fire, without writing the customer's state. Most live traffic is
@@ -135,32 +140,39 @@ class Engine:
             if due is not None and due <= t:
                 self._fire_customer(cid, cust, t, out)
                 self._store(cid, cust)
-            if self.clock is None or t > self.clock:
-                self.clock = t
+            if clock is None or t > clock:
+                self.clock = clock = t
             self.stats.unused += 1
-            self._fire_due(self.clock - self.lateness, out)
+            if self._heap and self._heap[0][0] <= clock - self.lateness:
+                self._fire_due(clock - self.lateness, out)
             return out
         if cust is None:
             cust = Customer()
             self._new_customer = cid  # every segment gets a first look at a new customer
-        if ev.message_id in cust.seen:
+        seen = cust.seen
+        msg = ev.message_id
+        if msg in seen:
             self.stats.duplicates += 1
             return out
-        cust.seen.append(ev.message_id)
-        if len(cust.seen) > DEDUP_WINDOW:
-            del cust.seen[0]
+        seen.append(msg)
+        if len(seen) > DEDUP_WINDOW:
+            del seen[0]
         due = self._scheduled.get(cid)
         if due is not None and due <= t:
             self._fire_customer(cid, cust, t, out)
-        if self.clock is None or t > self.clock:
-            self.clock = t
+        if clock is None or t > clock:
+            self.clock = clock = t
         self.stats.events += 1
-        self._apply(cid, cust, [(ev.name, ev.properties, ev.traits, ev.message_id)], t, out)
+        queue: list = []
+        self._one_event(cid, cust, name, ev.properties, ev.traits, msg, t, out, queue)
+        if queue:
+            self._drain(cid, cust, queue, t, out)
         self._store(cid, cust)
-        self._fire_due(self.clock - self.lateness, out)
+        if self._heap and self._heap[0][0] <= clock - self.lateness:
+            self._fire_due(clock - self.lateness, out)
         return out
 
-    def advance_to(self, instant: int) -> list[dict]:
+    def advance_to(self, instant: int) -> list[Action]:
         """Move the clock (wall time in live mode, --until at the end of a replay) and fire what is due.
         Timers due at or before `instant` fire; the lateness allowance does not apply to an explicit advance."""
         out: list = []
@@ -169,7 +181,7 @@ class Engine:
         self._fire_due(instant, out)
         return out
 
-    def tick(self, wall_ms: int) -> list[dict]:
+    def tick(self, wall_ms: int) -> list[Action]:
         """Live mode: wall-clock time moves the clock too, keeping the lateness allowance for stragglers."""
         out: list = []
         if self.clock is None or wall_ms > self.clock:
@@ -211,9 +223,10 @@ class Engine:
                     inst, due = i, d
             if inst is None:
                 return
-            queue: deque = deque()
+            queue: list = []
             self._fire(cid, cust, inst, due, out, queue)
-            self._drain(cid, cust, queue, due, out)
+            if queue:
+                self._drain(cid, cust, queue, due, out)
 
     def _fire(self, cid, cust, inst, now, out, queue) -> None:
         j = self._version(inst[VER])
@@ -240,45 +253,44 @@ class Engine:
 
     # ---- events --------------------------------------------------------------------
 
-    def _apply(self, cid, cust, events: list, t: int, out: list) -> None:
-        queue = deque(events)
-        self._drain(cid, cust, queue, t, out)
-
-    def _drain(self, cid, cust, queue: deque, t: int, out: list) -> None:
+    def _drain(self, cid, cust, queue: list, t: int, out: list) -> None:
+        """Handle emitted events (and segment changes) in order; handling one may append more."""
         handled = 0
-        while queue:
-            name, props, traits, msg = queue.popleft()
-            self._one_event(cid, cust, name, props, traits, msg, t, out, queue)
+        while handled < len(queue):
+            name, props, traits, msg = queue[handled]
             handled += 1
-            if handled > MAX_EMITS and queue:
+            if handled > MAX_EMITS:
                 # journeys that emit each other's triggers without a wait: stop the chain, say so
                 self.stats.dead_letter("emit_loop")
                 if cid == self.trace_customer:
                     self._trace(cid, t, "-", f"emit chain stopped after {MAX_EMITS} events ({name})")
-                queue.clear()
+                break
+            self._one_event(cid, cust, name, props, traits, msg, t, out, queue)
+        queue.clear()
 
     def _one_event(self, cid, cust, name, props, traits, msg, t, out, queue) -> None:
         if traits is not None:
             self._merge_traits(cid, cust, traits, t, msg)
         changed = ()
-        if name in self.aggregates.by_event:
-            changed = self.aggregates.update(cust, name, props, t, self._agg_value)
-        if cust.instances and name in self.listened:
-            self._match_running(cid, cust, name, props, t, out, queue)
-        entering = self.by_trigger.get(name)
-        if entering:
-            ctx = Ctx(props, props, cust.profile, t, cust, self._agg_value)
-            for j in entering:
-                where = j.trigger.where
-                if where is not None and not where(ctx):
-                    if cid == self.trace_customer:
-                        self._trace(cid, t, j.id, "not entered: the trigger's where is false")
-                    continue
-                self._try_enter(cid, cust, j, ctx, msg, t, out, queue)
-        if name in self.last_seen_names:
-            cust.last_seen[name] = t
-        if name in self.last_props_names:
-            cust.last_props[name] = {p: lookup(props, p.split(".")) for p in self.last_props_names[name]}
+        route = self._routes.get(name)
+        if route is not None:
+            entering, listened, keep_seen, keep_props, aggregated = route
+            if aggregated:
+                changed = self.aggregates.update(cust, name, props, t, self._agg_value)
+            if listened and cust.instances:
+                self._match_running(cid, cust, name, props, t, out, queue)
+            if entering:
+                ctx = (props, props, cust.profile, t, cust, self._agg_value)
+                for j, where in entering:
+                    if where is not None and not where(ctx):
+                        if cid == self.trace_customer:
+                            self._trace(cid, t, j.id, "not entered: the trigger's where is false")
+                        continue
+                    self._try_enter(cid, cust, j, ctx, msg, t, out, queue)
+            if keep_seen:
+                cust.last_seen[name] = t
+            if keep_props:
+                cust.last_props[name] = {p: lookup(props, p.split(".")) for p in keep_props}
         if self.segments:
             self._segments(cid, cust, t, msg, queue, name, traits is not None, changed)
 
@@ -289,7 +301,7 @@ class Engine:
             j = self._version(inst[VER])
             if j is None or name not in j.listens:
                 continue
-            ctx = Ctx(props, inst[TRIG], cust.profile, t, cust, self._agg_value)
+            ctx = (props, inst[TRIG], cust.profile, t, cust, self._agg_value)
             goal = j.goal
             if goal and goal.event == name and t < inst[ENTERED] + j.goal_within and _ok(goal.where, ctx):
                 self._end(cid, cust, inst, j, "converted", t)
@@ -316,45 +328,48 @@ class Engine:
                         self._run(cid, cust, inst, j, goto, t, out, queue)
                     break
 
-    def _try_enter(self, cid, cust, j: Journey, ctx: Ctx, msg, t, out, queue) -> None:
-        props = ctx.ev
-        if not _ok(j.audience, ctx):
+    def _try_enter(self, cid, cust, j: Journey, ctx: tuple, msg, t, out, queue) -> None:
+        if j.audience is not None and not j.audience(ctx):
             if cid == self.trace_customer:
                 self._trace(cid, t, j.id, "not entered: audience is false")
             return
-        active = [i for i in cust.instances if i[J] == j.id]
-        entry = cust.entries.get(j.id)
+        jid = j.id
+        instances = cust.instances
+        active = [i for i in instances if i[J] == jid] if instances else ()
+        entry = cust.entries.get(jid)
         key = None
         blocked = None
         mode = j.reentry
-        if mode == "once" and entry:
+        if mode == "default":
+            if active:
+                blocked = "re-entry blocked: an instance is still active"
+        elif mode == "once" and entry:
             blocked = "re-entry blocked: reentry once, already entered"
         elif mode == "after" and active:
             blocked = "re-entry blocked: an instance is still active"
         elif mode == "after" and entry and t < entry[0] + j.reentry_after:
             blocked = f"re-entry blocked: last entry at {format_instant(entry[0])} is too recent"
-        elif mode == "default" and active:
-            blocked = "re-entry blocked: an instance is still active"
         elif mode == "concurrent":
             key = j.reentry_by(ctx) if j.reentry_by else msg
             if any(i[KEY] == key for i in active):
                 blocked = f"re-entry blocked: an instance with key {key!r} is active"
         if blocked:
             if cid == self.trace_customer:
-                self._trace(cid, t, j.id, blocked)
-            self.stats.blocked(j.id)
+                self._trace(cid, t, jid, blocked)
+            self.stats.journeys[jid]["blocked"] += 1
             return
         if mode == "restart":
             for inst in active:
                 self._end(cid, cust, inst, j, "restarted", t)
-        flags = HELD_OUT if j.holdout and stable_share("holdout", j.id, cid) < j.holdout else 0
-        trig = {k: props[k] for k in j.trigger_keys if k in props}
-        inst = [j.id, j.version, msg, None, None, t, trig, msg, flags, key]
-        cust.entries[j.id] = [t, (entry[1] if entry else 0) + 1]
-        cust.instances.append(inst)
-        self.stats.entered(j.id)
+        flags = HELD_OUT if j.holdout and stable_share("holdout", jid, cid) < j.holdout else 0
+        props = ctx[0]
+        trig = {k: props[k] for k in j.trigger_keys if k in props} if j.trigger_keys else {}
+        inst = [jid, j.version, msg, None, None, t, trig, msg, flags, key]
+        cust.entries[jid] = [t, entry[1] + 1 if entry else 1]
+        instances.append(inst)
+        self.stats.journeys[jid]["entered"] += 1
         if cid == self.trace_customer:
-            self._trace(cid, t, j.id, "entered" + (" (holdout group)" if flags & HELD_OUT else ""))
+            self._trace(cid, t, jid, "entered" + (" (holdout group)" if flags & HELD_OUT else ""))
         self._run(cid, cust, inst, j, j.ir.start, t, out, queue)
 
     # ---- the flow ------------------------------------------------------------------
@@ -396,7 +411,7 @@ class Engine:
                 self._send(cid, cust, inst, j, sid, st, now, out)
                 sid = st["next"]
             elif kind == "if":
-                ctx = Ctx(inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_value)
+                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_value)
                 sid = next((goto for pred, goto in st["conds"] if pred(ctx)), st["otherwise"])
             elif kind == "split":
                 share = stable_share(j.id, cid)
@@ -410,7 +425,7 @@ class Engine:
                         sid = arm["goto"]
                         break
             elif kind == "set":
-                ctx = Ctx(inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_value)
+                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_value)
                 value = st["fn"](ctx)
                 old = lookup(cust.profile, st["trait"])
                 _assign(cust.profile, st["trait"], value)
@@ -420,7 +435,7 @@ class Engine:
                     self._segments(cid, cust, now, inst[TMSG], queue, None, True, ())
                 sid = st["next"]
             elif kind == "emit":
-                ctx = Ctx(inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_value)
+                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_value)
                 props = {name: f(ctx) for name, f in st["vars"]}
                 queue.append((st["event"], props, None, f"{inst[IID]}/{j.id}/{sid}"))
                 sid = st["next"]
@@ -431,39 +446,39 @@ class Engine:
 
     def _send(self, cid, cust, inst, j: Journey, sid, st, now, out) -> None:
         profile = cust.profile
-        ctx = Ctx(inst[TRIG], inst[TRIG], profile, now, cust, self._agg_value)
-        variables = {name: f(ctx) for name, f in st["vars"]}
+        trig = inst[TRIG]
+        if st["vars"]:
+            ctx = (trig, trig, profile, now, cust, self._agg_value)
+            variables = {name: f(ctx) for name, f in st["vars"]}
+        else:
+            variables = {}
         target = None
-        for t in st["targets"]:
-            if self._reachable(profile, t["channel"]):
-                target = t
+        for tg in st["targets"]:
+            if self._reachable(profile, tg["channel"]):
+                target = tg
                 break
         if target is None:
             target, status, why = st["targets"][0], "unreachable", "no listed channel is reachable"
-        elif self._capped(cust, j, target["channel"], now):
+        elif j.caps and self._capped(cust, j, target["channel"], now):
             status, why = "suppressed", "over the journey's cap"
         elif inst[FLAGS] & HELD_OUT:
             status, why = "held_out", "the customer is in the holdout group"
         else:
-            status, why = "send", f"on {target['channel']}"
+            status, why = "send", "on " + target["channel"]
             if j.caps:
-                sends = cust.sends.setdefault(j.id, [])
-                sends.append([now, target["channel"]])
-        self.stats.action(j.id, target["channel"], status)
+                cust.sends.setdefault(j.id, []).append([now, target["channel"]])
+        channel = target["channel"]
+        self.stats.actions[(j.id, channel, status)] += 1
         if cid == self.trace_customer:
             self._trace(cid, now, j.id, f"send at {sid}: {status} ({why})")
-        out.append({
-            "action_id": action_id(inst[VER], cid, inst[IID], sid),
-            "journey": j.id, "journey_version": inst[VER], "customer_id": cid,
-            "channel": target["channel"], "template": target["template"] or j.id,
-            "variables": variables, "due_at": format_instant(now), "status": status, "step": sid,
-            "trigger_message_id": inst[TMSG], "instance_id": inst[IID],
-        })
+        out.append(new_action((j.id, inst[VER], cid, inst[IID], sid, channel, target["template"] or j.id,
+                               variables, now, status, inst[TMSG])))
 
     def _reachable(self, profile: dict, channel: str) -> bool:
-        unsubscribed = profile.get("unsubscribed")
-        if unsubscribed and type(unsubscribed) in (list, str) and channel in unsubscribed:
-            return False
+        if profile:
+            unsubscribed = profile.get("unsubscribed")
+            if unsubscribed and type(unsubscribed) in (list, str) and channel in unsubscribed:
+                return False
         trait = self.channels.get(channel)
         if trait is None:
             return True
@@ -499,8 +514,8 @@ class Engine:
         return (zone(cust.profile.get("timezone")) or zone(j.timezone) or zone(self.default_timezone)
                 or zone("UTC"))
 
-    def _agg_value(self, key: str, ctx: Ctx):
-        return self.aggregates.value(ctx.cust, key, ctx.now)
+    def _agg_value(self, key: str, ctx: tuple):
+        return self.aggregates.value(ctx[CUST], key, ctx[NOW])
 
     def _segments(self, cid, cust, t, msg, queue, name, profile_changed, changed) -> None:
         """Re-check only the segments this event, a trait change or the passing of time can move:
@@ -518,7 +533,7 @@ class Engine:
             due.update(seg.id for seg in self._seg_windowed if _window_moved(aggs, seg.windows, t))
         if not due:
             return
-        ctx = Ctx({}, {}, cust.profile, t, cust, self._agg_value)
+        ctx = ({}, {}, cust.profile, t, cust, self._agg_value)
         for seg in self.segments:  # in file order, so emitted changes come out in a fixed order
             if seg.id not in due:
                 continue

@@ -14,15 +14,16 @@ from typing import Callable
 Expr = Callable[["Ctx"], object]
 
 
-class Ctx:
-    """What an expression may see. ev: properties of the event being matched; trig: the trigger's;
-    prof: the profile; now: the instant being processed; cust: the customer's state (history, segments);
-    aggs: a callable giving an aggregate's value by key."""
+# What an expression may see, as a plain tuple built once per event and journey (a class with
+# __init__ cost more than evaluating most conditions): the properties of the event being matched,
+# the trigger's, the profile, the instant being processed, the customer's state (history, segments)
+# and a callable giving an aggregate's value by key.
+EV, TRIG, PROF, NOW, CUST, AGGS = range(6)
 
-    __slots__ = ("ev", "trig", "prof", "now", "cust", "aggs")
 
-    def __init__(self, ev, trig, prof, now, cust, aggs):
-        self.ev, self.trig, self.prof, self.now, self.cust, self.aggs = ev, trig, prof, now, cust, aggs
+def Ctx(ev, trig, prof, now, cust, aggs) -> tuple:
+    """For callers off the hot path; the engine writes the tuple out."""
+    return (ev, trig, prof, now, cust, aggs)
 
 
 def _is_num(x) -> bool:
@@ -137,10 +138,10 @@ def _c_ref(x):
     scope, path = x[1], tuple(x[2])
     if len(path) == 1:
         key = path[0]
-        return {"event": lambda c: c.ev.get(key), "trigger": lambda c: c.trig.get(key),
-                "profile": lambda c: c.prof.get(key)}[scope]
-    get = operator.attrgetter({"event": "ev", "trigger": "trig", "profile": "prof"}[scope])
-    return lambda c: lookup(get(c), path)
+        return {"event": lambda c: c[EV].get(key), "trigger": lambda c: c[TRIG].get(key),
+                "profile": lambda c: c[PROF].get(key)}[scope]
+    at = {"event": EV, "trigger": TRIG, "profile": PROF}[scope]
+    return lambda c: lookup(c[at], path)
 
 
 def _c_list(x):
@@ -229,29 +230,29 @@ def _c_bin_literal(x):
 
 def _c_fn(x):
     if x[1] == "now":
-        return lambda c: c.now
+        return lambda c: c[NOW]
     fn, args = FUNCTIONS[x[1]], [compile_expr(a) for a in x[2]]
     return lambda c: fn(*[a(c) for a in args])
 
 
 def _c_last_seen(x):
     name = x[1]
-    return lambda c: c.cust.last_seen.get(name)
+    return lambda c: c[CUST].last_seen.get(name)
 
 
 def _c_last(x):
     name, prop = x[1], x[2]
-    return lambda c: (c.cust.last_props.get(name) or {}).get(prop)
+    return lambda c: (c[CUST].last_props.get(name) or {}).get(prop)
 
 
 def _c_in_segment(x):
     seg = x[1]
-    return lambda c: seg in c.cust.segments
+    return lambda c: seg in c[CUST].segments
 
 
 def _c_agg(x):
     key = x[1]
-    return lambda c: c.aggs(key, c)
+    return lambda c: c[AGGS](key, c)
 
 
 def _c_interp(x):

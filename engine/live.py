@@ -354,7 +354,8 @@ class Live:
     def _commit_batch(self) -> None:
         """ONE transaction: the batch's customers, offsets, outbox rows, acknowledged ids, clock."""
         batch, self._batch = self._batch, Batch()
-        actions = batch.actions + batch.timer_actions if batch.timer_actions else batch.actions
+        by_events = len(batch.actions)
+        actions = [a.as_dict() for a in (batch.actions + batch.timer_actions if batch.timer_actions else batch.actions)]
         dead, offsets = batch.dead, batch.offsets
         profiles = self.engine.drain_profile_records()
         rows = [*(self.outbox.add_actions(actions) if actions else ()),
@@ -374,8 +375,8 @@ class Live:
         self._pump()
         if actions and hasattr(self.report, "handed"):
             handed = time.time()
-            self.report.handed(batch.actions, batch.arrived, handed)
-            self.report.handed(batch.timer_actions, None, handed)
+            self.report.handed(actions[:by_events], batch.arrived, handed)
+            self.report.handed(actions[by_events:], None, handed)
         if offsets:
             self._group_offsets.update(offsets)
         now = time.monotonic()

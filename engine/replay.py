@@ -9,6 +9,7 @@ import gc
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from .actions import CUSTOMER, DUE
 from .core import Engine
 from .events import BadEvent, Event
 
@@ -77,5 +78,11 @@ def replay(engine: Engine, items: Iterable[tuple[int, bytes, Event | BadEvent]],
     end = until if until is not None else result.last_time
     if end is not None:
         actions.extend(engine.advance_to(end))
-    actions.sort(key=lambda a: (a["due_at"], a["customer_id"]))
+    result.actions = as_dicts(actions)
     return result
+
+
+def as_dicts(actions: list) -> list[dict]:
+    """The spec form of actions, in output order (time, then customer)."""
+    actions.sort(key=lambda a: (a[DUE], a[CUSTOMER]))
+    return [a.as_dict() for a in actions]

@@ -128,7 +128,7 @@ def event_stream(n: int = 400, customers: int = 25, seed: int = 3) -> tuple:
 
 
 def _key(action: dict) -> bytes:
-    return orjson.dumps(action, option=orjson.OPT_SORT_KEYS)
+    return orjson.dumps(action.as_dict(), option=orjson.OPT_SORT_KEYS)
 
 
 def replay(store_factory, events, stops=()) -> list[dict]:
