@@ -191,21 +191,12 @@ class Engine:
 
     # ---- timers --------------------------------------------------------------------
 
-    def _schedule(self, cid: str, due: int | None) -> None:
-        """Keep `_scheduled[cid]` equal to the customer's earliest timer. Heap entries that no longer
-        match it are stale and skipped when popped (cheaper than removing them)."""
-        if due is None:
-            self._scheduled.pop(cid, None)
-        elif self._scheduled.get(cid) != due:
-            self._scheduled[cid] = due
-            heapq.heappush(self._heap, (due, cid))
-
     def _fire_due(self, upto: int, out: list) -> None:
         heap = self._heap
         while heap and heap[0][0] <= upto:
             due, cid = heapq.heappop(heap)
             if self._scheduled.get(cid) != due:
-                continue  # stale: that timer moved or was cancelled
+                continue  # stale: that timer moved earlier or was cancelled
             del self._scheduled[cid]
             cust = self.store.get(cid)
             if cust is None:
@@ -596,14 +587,26 @@ class Engine:
         return out
 
     def _store(self, cid: str, cust: Customer) -> None:
+        """Hand the customer back to the store and keep its timer scheduled.
+
+        `_scheduled[cid]` is a lower bound of the customer's earliest timer, not always the timer itself:
+        a timer that moves later (a `restart` journey re-entered, say) keeps its earlier heap entry,
+        which on popping finds nothing due and schedules the real one. Pushing every move instead
+        filled the heap with stale entries, and popping them was a tenth of a replay's time."""
         self.store.put(cid, cust)
         due = None
         for i in cust.instances:
             d = i[DUE]
             if d is not None and (due is None or d < due):
                 due = d
-        if due != self._scheduled.get(cid):
-            self._schedule(cid, due)
+        scheduled = self._scheduled
+        current = scheduled.get(cid)
+        if due is None:
+            if current is not None:
+                del scheduled[cid]  # its heap entry turns stale and is skipped when popped
+        elif current is None or due < current or (due > current and current <= self.clock):
+            scheduled[cid] = due
+            heapq.heappush(self._heap, (due, cid))
 
     def _trace(self, cid, t, journey, text) -> None:
         """Callers test `cid == self.trace_customer` first, so no message is built for anyone else."""
