@@ -95,6 +95,12 @@ def committed(state: Path) -> int:
         conn.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux), to tell a busy run from a waiting one."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGTERM)
     try:
@@ -134,18 +140,20 @@ def throughput(kafka, folder: Path, journeys: Path, work: Path, profile: str | N
         n = committed(state)
         now = time.perf_counter()
         if first is None and n > 0:
-            first, first_at = n, now
+            first, first_at, first_cpu = n, now, cpu_seconds(proc.pid)
         if n >= len(lines):
             break
         if proc.poll() is not None:
             sys.exit(f"journeyctl run stopped early:\n{log.read_text()}")
         time.sleep(0.02)
     took = now - first_at
+    busy = cpu_seconds(proc.pid) - first_cpu
     stop(proc)
     actions = count_records(kafka, topics[1])
     rate = (len(lines) - first) / took if took > 0 else float("inf")
     print(f"throughput: {len(lines) - first:,} events in {took:.2f} s = {rate:,.0f} events/s end to end "
-          f"({actions:,} actions on the actions topic, state {state.stat().st_size / 1e6:.0f} MB)")
+          f"({actions:,} actions on the actions topic, state {state.stat().st_size / 1e6:.0f} MB); journeyctl used "
+          f"{busy:.2f} s of CPU in that time ({busy / took:.0%} of one core)")
     if profile:
         import pstats
         print(f"profile of journeyctl run written to {profile}; top functions by own time:")

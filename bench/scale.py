@@ -43,7 +43,7 @@ import psycopg  # noqa: E402
 
 from engine.broker import EmbeddedBroker  # noqa: E402
 from engine.events import format_instant, parse_instant  # noqa: E402
-from engine.kafka_edge import Admin, KafkaSettings, Producer, partition_for  # noqa: E402
+from engine.kafka_edge import Admin, KafkaSettings, Producer  # noqa: E402
 from run_throughput import journeys_of, make_input  # noqa: E402
 
 PG = os.environ.get("JOURNEYCTL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

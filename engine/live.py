@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 
 from .events import BadEvent, parse_event
 from .kafka_edge import Admin, EdgeError, KafkaSettings, Sink, Source, partition_for
+from .replay import tune_gc
 from .outbox import Outbox, dead_letter_message
 
 
@@ -155,6 +156,7 @@ class Live:
             self._deliver_backlog()
             self.source = self._retry("joining the consumer group", self._subscribe)
             self.counts.broker = "ok"
+            tune_gc()
             while not self.stopping:
                 self._step()
         except Stopped:
@@ -295,6 +297,9 @@ class Live:
         shared = self.settings.shared
         check_keys = shared and (self.partition_count or 1) > 1
         actions, dead, offsets = batch.actions, batch.dead, batch.offsets
+        # Events are keyed by customer id: read the batch's customers from the store in one go.
+        self.engine.store.prefetch([r.key.decode("utf-8", "replace") for records in got.values()
+                                    for r in records if r.key])
         n = 0
         for (topic, partition), records in got.items():
             if shared and (topic, partition) not in self.owned:

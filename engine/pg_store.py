@@ -34,7 +34,6 @@ otherwise they go where the connection's search_path says (normally `public`).
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from typing import Callable, Iterable, Iterator
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -132,14 +131,7 @@ class PgStore(CachedStore):
         self.cache_size = max(1, cache_size)
         self.partition_of = partition_of
         self._conn = psycopg.connect(conninfo, autocommit=True)
-        self._in_txn = False
-        self._dirty: dict[str, Customer] = {}
-        self._partitions: dict[str, int] = {}
-        self._clean: OrderedDict[str, Customer] = OrderedDict()
-        self._meta: dict = {}
-        self._meta_dirty: set[str] = set()
-        self._versions: dict[str, str] = {}
-        self._staged: list[tuple[str, list]] = []
+        self._init_cache()
         self._blocks: set[int] = set()  # outbox id blocks this store handed out
         try:
             if self.schema is not None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections import OrderedDict
 from typing import Callable, Iterable, Iterator
 
 from .cached_store import CachedStore
@@ -90,14 +89,7 @@ class SqliteStore(CachedStore):
         self._conn = sqlite3.connect(self.path, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._in_txn = False
-        self._dirty: dict[str, Customer] = {}
-        self._partitions: dict[str, int] = {}  # the partition of a dirty customer, when known
-        self._clean: OrderedDict[str, Customer] = OrderedDict()
-        self._meta: dict = {}
-        self._meta_dirty: set[str] = set()
-        self._versions: dict[str, str] = {}
-        self._staged: list[tuple[str, list]] = []
+        self._init_cache()
         self._migrate()
         self._meta = {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
 

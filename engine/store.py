@@ -14,6 +14,7 @@ from .state import Customer
 
 class StateStore(Protocol):
     def get(self, customer_id: str) -> Customer | None: ...
+    def prefetch(self, customer_ids: Iterable[str]) -> None: ...
     def put(self, customer_id: str, state: Customer) -> None: ...
     def customers(self) -> Iterator[tuple[str, Customer]]: ...
     def timers(self) -> Iterable[tuple[int, str]]: ...
@@ -35,6 +36,9 @@ class MemoryStore:
 
     def get(self, customer_id):
         return self._customers.get(customer_id)
+
+    def prefetch(self, customer_ids):
+        """Everything is in memory already."""
 
     def put(self, customer_id, state):
         self._customers[customer_id] = state

@@ -233,6 +233,23 @@ def test_partition_of_gives_the_partition_of_a_customer_put_without_one(any_stor
         assert list(store.timers({1})) == [(T0 + 1, "c1"), (T0 + 5, "c5")]
 
 
+def test_prefetch_reads_stored_customers_and_forget_drops_what_it_knew_missing(any_store):
+    a, b = any_store(), any_store()
+    for i in range(0, 1_100, 2):
+        a.put(f"c{i}", _waiting(T0 + i), partition=0)
+    a.commit()
+    b.prefetch([f"c{i}" for i in range(1_100)])
+    assert b.cached() == (0, 550)
+    assert b.get("c4").instances[0][4] == T0 + 4 and b.get("c5") is None
+    a.put("c5", _waiting(T0 + 5), partition=0)
+    a.commit()
+    assert b.get("c5") is None  # known missing since the prefetch ...
+    b.forget(["c5"])            # ... until the partition changes hands
+    assert b.get("c5").instances[0][4] == T0 + 5
+    a.close()
+    b.close()
+
+
 def test_the_clean_cache_stays_within_its_bound(open_pg):
     store = open_pg(cache_size=50)
     for i in range(600):

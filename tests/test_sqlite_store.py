@@ -261,6 +261,27 @@ def test_get_after_put_returns_the_same_object_before_and_after_commit(tmp_path)
         assert store.get("c1") is c
 
 
+def test_prefetch_reads_a_batch_of_customers_and_knows_the_missing_ones_until_commit(tmp_path):
+    path = tmp_path / "s.db"
+    stored = [f"c{i}" for i in range(0, 1_200, 2)]  # more than one query's worth of ids
+    with SqliteStore(path) as store:
+        for cid in stored:
+            store.put(cid, full_customer())
+        store.commit()
+    with SqliteStore(path, cache_size=5_000) as store, SqliteStore(path) as other:
+        store.prefetch([f"c{i}" for i in range(1_200)] + ["c0", "not-a-customer"])
+        assert store.cached() == (0, len(stored))
+        assert fields(store.get("c10")) == fields(full_customer())
+        assert store.get("c11") is None and store.get("not-a-customer") is None
+        store.put("c11", full_customer())           # a customer met in the batch is written as usual
+        assert store.get("c11") is not None
+        other.put("c13", full_customer())           # written elsewhere after the prefetch...
+        other.commit()
+        store.commit()                              # ...and seen once this store's batch is committed
+        assert store.get("c13") is not None
+        assert store.get("c11") is not None
+
+
 def test_nothing_is_durable_before_commit(tmp_path):
     path = tmp_path / "s.db"
     with SqliteStore(path, cache_size=2) as store:
