@@ -81,7 +81,7 @@ def deep_size(obj, seen=None) -> int:
     elif isinstance(obj, (list, tuple, set, frozenset)):
         size += sum(deep_size(x, seen) for x in obj)
     elif isinstance(obj, Customer):
-        size += sum(deep_size(obj._peek(name), seen) for name in Customer.__slots__)  # unset ones stay unset
+        size += sum(deep_size(getattr(obj, name), seen) for name in Customer.__slots__)  # None until used
     return size
 
 

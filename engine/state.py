@@ -25,47 +25,40 @@ class Customer:
     last_seen/last_props: the previous event of each name some journey asks about; aggs: aggregate states;
     segments: ids of the segments the customer is in."""
 
-    __slots__ = ("profile", "instances", "entries", "sends", "seen", "last_seen", "last_props", "aggs", "segments")
+    __slots__ = ("profile", "instances", "entries", "seen", "_sends", "_last_seen", "_last_props", "_aggs",
+                 "_segments")
 
     def __init__(self):
         self.profile: dict = {}
         self.instances: list = []
         self.entries: dict = {}
         self.seen: list = []
-        # sends, last_seen, last_props, aggs and segments start unset: see __getattr__.
-
-    def __getattr__(self, name):
-        """Runs only for an unset slot. Most customers never use caps, last_seen(), last(), aggregates
-        or segments, and five empty containers (a set is 216 bytes) were a quarter of a waiting
-        instance's RAM; so each is made on first use, and a set slot is then read at full speed."""
-        if name in _LAZY:
-            value = set() if name == "segments" else {}
-            setattr(self, name, value)
-            return value
-        raise AttributeError(f"'Customer' object has no attribute {name!r}")
+        # Most customers never use caps, last_seen(), last(), aggregates or segments, and five empty
+        # containers (a set is 216 bytes) were a quarter of a waiting instance's RAM; so each is None
+        # until first used (see _lazy below), and encoding a customer reads the None without making one.
+        self._sends = self._last_seen = self._last_props = self._aggs = self._segments = None
 
     def _peek(self, name):
         """A field's value without creating it."""
-        try:
-            return _SLOT_GET[name](self)
-        except AttributeError:
-            return None
+        return _SLOT_GET[name](self)
 
     def next_due(self) -> int | None:
         dues = [i[DUE] for i in self.instances if i[DUE] is not None]
         return min(dues) if dues else None
 
     def is_empty(self) -> bool:
-        return not (self.profile or self.instances or self.entries or self.seen
-                    or any(self._peek(name) for name in _LAZY))
+        return not (self.profile or self.instances or self.entries or self.seen or self._sends
+                    or self._last_seen or self._last_props or self._aggs or self._segments)
 
     def encode(self) -> bytes:
         """Short keys and only non-empty fields: most customers have most fields empty."""
         data = {}
-        for short, name in _FIELDS:
-            value = self._peek(name)
+        for short, get in _ENCODED:
+            value = get(self)
             if value:
-                data[short] = sorted(value) if name == "segments" else value
+                data[short] = value
+        if "g" in data:
+            data["g"] = sorted(data["g"])
         try:
             return orjson.dumps(data)
         except TypeError:
@@ -86,4 +79,22 @@ class Customer:
 _FIELDS = (("p", "profile"), ("i", "instances"), ("e", "entries"), ("s", "sends"), ("m", "seen"),
            ("l", "last_seen"), ("lp", "last_props"), ("a", "aggs"), ("g", "segments"))
 _LAZY = ("sends", "last_seen", "last_props", "aggs", "segments")
-_SLOT_GET = {name: getattr(Customer, name).__get__ for name in Customer.__slots__}
+
+
+def _lazy(name: str, make) -> property:
+    slot = getattr(Customer, "_" + name)
+    read, write = slot.__get__, slot.__set__
+
+    def get(self):
+        value = read(self)
+        if value is None:
+            value = make()
+            write(self, value)
+        return value
+    return property(get, write)
+
+
+for _name in _LAZY:
+    setattr(Customer, _name, _lazy(_name, set if _name == "segments" else dict))
+_SLOT_GET = {name: getattr(Customer, "_" + name if name in _LAZY else name).__get__ for _, name in _FIELDS}
+_ENCODED = tuple((short, _SLOT_GET[name]) for short, name in _FIELDS)
