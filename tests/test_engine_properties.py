@@ -16,7 +16,6 @@ import signal
 from collections import Counter
 from contextlib import contextmanager
 
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 

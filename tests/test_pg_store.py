@@ -11,7 +11,6 @@ PostgreSQL and to SQLite.
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 import threading
 import time
