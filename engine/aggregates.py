@@ -7,7 +7,7 @@ Values that are not numbers are skipped by sum/min/max/avg and counted in
 """
 from __future__ import annotations
 
-from .expr import Ctx, compile_pred, lookup
+from .expr import compile_pred, lookup
 
 
 def _num(v) -> bool:
@@ -31,7 +31,7 @@ class Aggregates:
         """Fold this event into every aggregate that watches it; return the keys that took it in."""
         changed = []
         for key, fn, path, where, within in self.by_event.get(name, ()):
-            if where is not None and not where(Ctx(props, {}, cust.profile, now, cust, ctx_args)):
+            if where is not None and not where((props, {}, cust.profile, now, cust, ctx_args)):
                 continue
             value = 1 if fn == "count" else lookup(props, path)
             if fn != "count" and not _num(value):
@@ -43,6 +43,9 @@ class Aggregates:
                 window = aggs.setdefault(key, [])
                 window.append([now, value])
                 _prune(window, now - within)
+                due = cust.window_due  # see Engine._windows_due: it may only move earlier here
+                if due is not None and window[0][0] + within < due:
+                    cust.window_due = window[0][0] + within
             else:
                 aggs[key] = _fold(fn, aggs.get(key), value)
             changed.append(key)

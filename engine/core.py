@@ -23,6 +23,7 @@ from .state import DEDUP_WINDOW, DEFERRED, DUE, ENTERED, FLAGS, HELD_OUT, IID, K
 from .stats import Stats
 from .store import MemoryStore
 
+NEVER = 1 << 62  # an instant after every other
 MAX_EMITS = 1_000  # emitted events handled for one input event before the chain is cut
 BUILTIN_CHANNELS = {"email": None, "sms": None, "whatsapp": None, "push": None, "in_app": None, "webhook": None}
 
@@ -96,6 +97,7 @@ class Engine:
         self._seg_always = [seg.id for seg in self.segments if seg.always]
         self._seg_profile = [seg.id for seg in self.segments if seg.profile]
         self._seg_windowed = [seg for seg in self.segments if seg.windows]
+        self._window_keys = sorted({window for seg in self._seg_windowed for window in seg.windows})
         self._seg_by_event: dict = {}
         self._seg_by_key: dict = {}
         for seg in self.segments:
@@ -515,17 +517,22 @@ class Engine:
     def _segments(self, cid, cust, t, msg, queue, name, profile_changed, changed) -> None:
         """Re-check only the segments this event, a trait change or the passing of time can move:
         most events touch none, and checking all of them for every event would dominate the cost."""
-        due = set(self._seg_by_event.get(name, ()))
+        parts = []
+        for_event = self._seg_by_event.get(name)
+        if for_event:
+            parts.append(for_event)
         for key in changed:
-            due.update(self._seg_by_key.get(key, ()))
+            parts.append(self._seg_by_key.get(key, ()))
         if profile_changed:
-            due.update(self._seg_profile)
+            parts.append(self._seg_profile)
         if cid == self._new_customer:
-            due.update(self._empty_members)
-        due.update(self._seg_always)
-        aggs = cust.aggs
-        if aggs:
-            due.update(seg.id for seg in self._seg_windowed if _window_moved(aggs, seg.windows, t))
+            parts.append(self._empty_members)
+        parts.append(self._seg_always)
+        if self._window_keys and self._windows_due(cust, t):
+            aggs = cust.aggs
+            parts.append([seg.id for seg in self._seg_windowed if _window_moved(aggs, seg.windows, t)])
+            cust.window_due = None  # reading the aggregates below prunes windows: work it out again next time
+        due = set().union(*parts)
         if not due:
             return
         ctx = ({}, {}, cust.profile, t, cust, self._agg_value)
@@ -551,7 +558,20 @@ class Engine:
             return True
         if cust is None:  # the first we see of the customer
             return bool(self._empty_members)
-        return any(_window_moved(cust.aggs, seg.windows, t) for seg in self._seg_windowed)
+        return bool(self._window_keys) and self._windows_due(cust, t)
+
+    def _windows_due(self, cust: Customer, t: int) -> bool:
+        """Has a window some segment reads lost an entry by `t`? Checking every windowed segment on every
+        event was the biggest cost of segments, so the customer keeps the earliest instant one will
+        (`window_due`). A late note is the danger, so an entry added to a window moves it earlier
+        (Aggregates.update), while an early one only costs a needless check."""
+        due = cust.window_due
+        if due is None:
+            aggs = cust._peek("aggs")
+            due = min((w[0][0] + within for key, within in self._window_keys if (w := aggs.get(key))),
+                      default=NEVER) if aggs else NEVER
+            cust.window_due = due
+        return t >= due
 
     def _merge_traits(self, cid, cust, traits: dict, t: int, msg: str) -> None:
         profile = cust.profile

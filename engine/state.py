@@ -26,7 +26,7 @@ class Customer:
     segments: ids of the segments the customer is in."""
 
     __slots__ = ("profile", "instances", "entries", "seen", "_sends", "_last_seen", "_last_props", "_aggs",
-                 "_segments")
+                 "_segments", "window_due")
 
     def __init__(self):
         self.profile: dict = {}
@@ -37,6 +37,9 @@ class Customer:
         # containers (a set is 216 bytes) were a quarter of a waiting instance's RAM; so each is None
         # until first used (see _lazy below), and encoding a customer reads the None without making one.
         self._sends = self._last_seen = self._last_props = self._aggs = self._segments = None
+        # Not stored: the engine's note of when a window some segment reads next loses an entry
+        # (None: work it out again).
+        self.window_due = None
 
     def _peek(self, name):
         """A field's value without creating it."""
