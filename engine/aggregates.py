@@ -42,7 +42,8 @@ class Aggregates:
             if within is not None:
                 window = aggs.setdefault(key, [])
                 window.append([now, value])
-                _prune(window, now - within)
+                if window[0][0] <= now - within:
+                    _prune(window, now - within)
                 due = cust.window_due  # see Engine._windows_due: it may only move earlier here
                 if due is not None and window[0][0] + within < due:
                     cust.window_due = window[0][0] + within
@@ -52,13 +53,21 @@ class Aggregates:
         return changed
 
     def value(self, cust, key: str, now: int):
+        return self.read(key, (None, None, None, now, cust, None))
+
+    def read(self, key: str, ctx: tuple):
+        """An aggregate's value as an expression reads it (ctx as in expr.py): the one call between
+        a segment's condition and its windows, so it is kept flat."""
         fn, within = self.fns[key]
-        state = cust.aggs.get(key)
+        now = ctx[3]
+        aggs = ctx[4]._aggs
+        state = aggs.get(key) if aggs else None
         if within is None:
             return _result(fn, state)
         if not state:
             return 0 if fn in ("count", "sum") else None
-        _prune(state, now - within)  # what fell out of the window never comes back
+        if state[0][0] <= now - within:
+            _prune(state, now - within)  # what fell out of the window never comes back
         if state and state[-1][0] <= now:  # the usual case: nothing in the window is after now
             if fn == "count":
                 return len(state)

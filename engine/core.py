@@ -16,7 +16,7 @@ from dsl.ir import JourneyIR, SegmentIR
 from .actions import Action, new_action
 from .aggregates import Aggregates
 from .events import BadEvent, Event, format_instant
-from .expr import CUST, NOW, lookup
+from .expr import lookup
 from .localtime import next_time_of_day, quiet_until, zone
 from .runtime import Journey, build_journey, build_segment, histories
 from .state import DEDUP_WINDOW, DEFERRED, DUE, ENTERED, FLAGS, HELD_OUT, IID, KEY, STATE, TMSG, TRIG, VER, J, Customer
@@ -77,6 +77,7 @@ class Engine:
         self.last_seen_names = last_seen
         self.last_props_names = {k: sorted(v) for k, v in last_props.items()}
         self.aggregates = Aggregates(aggregates)
+        self._agg_read = self.aggregates.read  # bound once: it goes into every expression context
         self.listened = {name for j in self.versions.values() for name in j.listens}
         self._relevance()
 
@@ -107,7 +108,7 @@ class Engine:
                 self._seg_by_key.setdefault(key, []).append(seg.id)
         empty = Customer()
         self._empty_members = [seg.id for seg in self.segments
-                               if not seg.always and _ok(seg.where, ({}, {}, {}, 0, empty, self._agg_value))]
+                               if not seg.always and _ok(seg.where, ({}, {}, {}, 0, empty, self._agg_read))]
 
     def _version(self, version: str) -> Journey | None:
         j = self.versions.get(version)
@@ -273,11 +274,11 @@ class Engine:
         if route is not None:
             entering, listened, keep_seen, keep_props, aggregated = route
             if aggregated:
-                changed = self.aggregates.update(cust, name, props, t, self._agg_value)
+                changed = self.aggregates.update(cust, name, props, t, self._agg_read)
             if listened and cust.instances:
                 self._match_running(cid, cust, name, props, t, out, queue)
             if entering:
-                ctx = (props, props, cust.profile, t, cust, self._agg_value)
+                ctx = (props, props, cust.profile, t, cust, self._agg_read)
                 for j, where in entering:
                     if where is not None and not where(ctx):
                         if cid == self.trace_customer:
@@ -298,7 +299,7 @@ class Engine:
             j = self._version(inst[VER])
             if j is None or name not in j.listens:
                 continue
-            ctx = (props, inst[TRIG], cust.profile, t, cust, self._agg_value)
+            ctx = (props, inst[TRIG], cust.profile, t, cust, self._agg_read)
             goal = j.goal
             if goal and goal.event == name and t < inst[ENTERED] + j.goal_within and _ok(goal.where, ctx):
                 self._end(cid, cust, inst, j, "converted", t)
@@ -408,7 +409,7 @@ class Engine:
                 self._send(cid, cust, inst, j, sid, st, now, out)
                 sid = st["next"]
             elif kind == "if":
-                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_value)
+                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_read)
                 sid = next((goto for pred, goto in st["conds"] if pred(ctx)), st["otherwise"])
             elif kind == "split":
                 share = stable_share(j.id, cid)
@@ -422,7 +423,7 @@ class Engine:
                         sid = arm["goto"]
                         break
             elif kind == "set":
-                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_value)
+                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_read)
                 value = st["fn"](ctx)
                 old = lookup(cust.profile, st["trait"])
                 _assign(cust.profile, st["trait"], value)
@@ -432,7 +433,7 @@ class Engine:
                     self._segments(cid, cust, now, inst[TMSG], queue, None, True, ())
                 sid = st["next"]
             elif kind == "emit":
-                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_value)
+                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_read)
                 props = {name: f(ctx) for name, f in st["vars"]}
                 queue.append((st["event"], props, None, f"{inst[IID]}/{j.id}/{sid}"))
                 sid = st["next"]
@@ -445,7 +446,7 @@ class Engine:
         profile = cust.profile
         trig = inst[TRIG]
         if st["vars"]:
-            ctx = (trig, trig, profile, now, cust, self._agg_value)
+            ctx = (trig, trig, profile, now, cust, self._agg_read)
             variables = {name: f(ctx) for name, f in st["vars"]}
         else:
             variables = {}
@@ -511,9 +512,6 @@ class Engine:
         return (zone(cust.profile.get("timezone")) or zone(j.timezone) or zone(self.default_timezone)
                 or zone("UTC"))
 
-    def _agg_value(self, key: str, ctx: tuple):
-        return self.aggregates.value(ctx[CUST], key, ctx[NOW])
-
     def _segments(self, cid, cust, t, msg, queue, name, profile_changed, changed) -> None:
         """Re-check only the segments this event, a trait change or the passing of time can move:
         most events touch none, and checking all of them for every event would dominate the cost."""
@@ -522,20 +520,25 @@ class Engine:
         if for_event:
             parts.append(for_event)
         for key in changed:
-            parts.append(self._seg_by_key.get(key, ()))
-        if profile_changed:
+            for_key = self._seg_by_key.get(key)
+            if for_key:
+                parts.append(for_key)
+        if profile_changed and self._seg_profile:
             parts.append(self._seg_profile)
-        if cid == self._new_customer:
+        if cid == self._new_customer and self._empty_members:
             parts.append(self._empty_members)
-        parts.append(self._seg_always)
-        if self._window_keys and self._windows_due(cust, t):
-            aggs = cust.aggs
-            parts.append([seg.id for seg in self._seg_windowed if _window_moved(aggs, seg.windows, t)])
-            cust.window_due = None  # reading the aggregates below prunes windows: work it out again next time
-        due = set().union(*parts)
-        if not due:
+        if self._seg_always:
+            parts.append(self._seg_always)
+        if self._window_keys:
+            noted = cust.window_due
+            if (noted is None or t >= noted) and self._windows_due(cust, t):
+                aggs = cust.aggs
+                parts.append([seg.id for seg in self._seg_windowed if _window_moved(aggs, seg.windows, t)])
+                cust.window_due = None  # reading the aggregates below prunes windows: work it out again
+        if not parts:
             return
-        ctx = ({}, {}, cust.profile, t, cust, self._agg_value)
+        due = parts[0] if len(parts) == 1 else set().union(*parts)
+        ctx = ({}, {}, cust.profile, t, cust, self._agg_read)
         for seg in self.segments:  # in file order, so emitted changes come out in a fixed order
             if seg.id not in due:
                 continue
