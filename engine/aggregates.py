@@ -10,10 +10,6 @@ from __future__ import annotations
 from .expr import compile_pred, lookup
 
 
-def _num(v) -> bool:
-    return type(v) is int or type(v) is float
-
-
 class Aggregates:
     """The aggregates some loaded journey or segment reads, indexed by the event they watch."""
 
@@ -27,20 +23,28 @@ class Aggregates:
         self.fns = {key: (spec["fn"], spec.get("within")) for key, spec in specs.items()}
         self.ignored = 0
 
-    def update(self, cust, name: str, props: dict, now: int, ctx_args) -> list:
-        """Fold this event into every aggregate that watches it; return the keys that took it in."""
+    def update(self, cust, name: str, props: dict, now: int, read) -> list:
+        """Fold this event into every aggregate that watches it; return the keys that took it in.
+        `read` is what expressions call for an aggregate's value (a `where` may use one)."""
         changed = []
+        aggs = None
         for key, fn, path, where, within in self.by_event.get(name, ()):
-            if where is not None and not where((props, {}, cust.profile, now, cust, ctx_args)):
+            if where is not None and not where((props, {}, cust.profile, now, cust, read)):
                 continue
-            value = 1 if fn == "count" else lookup(props, path)
-            if fn != "count" and not _num(value):
-                if value is not None:
-                    self.ignored += 1
-                continue
-            aggs = cust.aggs
+            if fn == "count":
+                value = 1
+            else:
+                value = props.get(path[0]) if len(path) == 1 else lookup(props, path)
+                if type(value) is not int and type(value) is not float:
+                    if value is not None:
+                        self.ignored += 1
+                    continue
+            if aggs is None:
+                aggs = cust.aggs
             if within is not None:
-                window = aggs.setdefault(key, [])
+                window = aggs.get(key)
+                if window is None:
+                    window = aggs[key] = []
                 window.append([now, value])
                 if window[0][0] <= now - within:
                     _prune(window, now - within)

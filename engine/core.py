@@ -24,6 +24,7 @@ from .stats import Stats
 from .store import MemoryStore
 
 NEVER = 1 << 62  # an instant after every other
+_NO_EVENT: dict = {}  # what a segment's condition sees as the event: nothing (expressions never write)
 MAX_EMITS = 1_000  # emitted events handled for one input event before the chain is cut
 BUILTIN_CHANNELS = {"email": None, "sms": None, "whatsapp": None, "push": None, "in_app": None, "webhook": None}
 
@@ -155,6 +156,7 @@ class Engine:
         cust = self.store.get(cid)
         if cust is None:
             cust = Customer()
+            cust.window_due = NEVER  # no windows yet; an entry added to one moves this earlier
             self._new_customer = cid  # every segment gets a first look at a new customer
         seen = cust.seen
         msg = ev.message_id
@@ -519,10 +521,11 @@ class Engine:
         for_event = self._seg_by_event.get(name)
         if for_event:
             parts.append(for_event)
-        for key in changed:
-            for_key = self._seg_by_key.get(key)
-            if for_key:
-                parts.append(for_key)
+        if changed:
+            for key in changed:
+                for_key = self._seg_by_key.get(key)
+                if for_key:
+                    parts.append(for_key)
         if profile_changed and self._seg_profile:
             parts.append(self._seg_profile)
         if cid == self._new_customer and self._empty_members:
@@ -538,12 +541,13 @@ class Engine:
         if not parts:
             return
         due = parts[0] if len(parts) == 1 else set().union(*parts)
-        ctx = ({}, {}, cust.profile, t, cust, self._agg_read)
+        ctx = (_NO_EVENT, _NO_EVENT, cust.profile, t, cust, self._agg_read)
+        member_of = cust._peek("segments") or ()
         for seg in self.segments:  # in file order, so emitted changes come out in a fixed order
             if seg.id not in due:
                 continue
             inside = _ok(seg.where, ctx)
-            if inside != (seg.id in cust.segments):
+            if inside != (seg.id in member_of):
                 if inside:
                     cust.segments.add(seg.id)
                 else:

@@ -125,8 +125,7 @@ def compile_pred(x) -> Callable[[Ctx], bool] | None:
     """A condition that may be absent (`where` left out): None means always true."""
     if x is None:
         return None
-    f = compile_expr(x)
-    return lambda c: truthy(f(c))
+    return _c_test(x)
 
 
 def _c_lit(x):
