@@ -1,7 +1,7 @@
 """Issue 7 bench: the standard benchmark with and without 5 segments over windowed aggregates.
 
-usage: python bench/segments.py [BENCH_DIR] [N_EVENTS] [ROUNDS]
-Reports events/s for both (best of ROUNDS, default 3), the drop, and the bytes of window state per customer.
+usage: python bench/segments.py [BENCH_DIR] [N_EVENTS]
+Reports events/s for both, the drop, and the bytes of window state per customer.
 """
 import gc
 import sys
@@ -32,23 +32,28 @@ with open(root / "events.jsonl", "rb") as f:
 gc.freeze()
 
 
-def run(segs):
-    engine = Engine(journeys, segs)
-    start = time.perf_counter()
-    for line in lines:
-        engine.process(parse_event(line))
-    engine.advance_to(engine.clock)
-    return time.perf_counter() - start, engine
+def interleaved(chunk: int = 5_000) -> tuple[float, float, Engine]:
+    """Both engines take the same lines, a chunk at a time, in alternating order, each timed on its own.
+    This machine's speed drifts by 10% or more within a minute, more than the difference measured;
+    drift over one chunk hits both engines alike."""
+    engines = [Engine(journeys, []), Engine(journeys, segments)]
+    took = [0.0, 0.0]
+    for n, at in enumerate(range(0, len(lines), chunk)):
+        part = lines[at:at + chunk]
+        for which in ((0, 1) if n % 2 == 0 else (1, 0)):
+            engine = engines[which]
+            start = time.perf_counter()
+            for line in part:
+                engine.process(parse_event(line))
+            took[which] += time.perf_counter() - start
+    for which, engine in enumerate(engines):
+        start = time.perf_counter()
+        engine.advance_to(engine.clock)
+        took[which] += time.perf_counter() - start
+    return took[0], took[1], engines[1]
 
 
-# Alternate the two runs and keep each one's best: this machine's speed drifts by 10% or more
-# from one run to the next, more than the difference being measured.
-rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
-base = with_segs = float("inf")
-for _ in range(rounds):
-    base = min(base, run([])[0])
-    took, engine = run(segments)
-    with_segs = min(with_segs, took)
+base, with_segs, engine = interleaved()
 keys = set().union(*(s.aggregates for s in segments))
 window_bytes = customers = 0
 members = {}
@@ -58,7 +63,7 @@ for cid, cust in engine.store.customers():
     window_bytes += len(orjson.dumps(windows)) if windows else 0
     for s in cust.segments:
         members[s] = members.get(s, 0) + 1
-print(f"{len(lines):,} events, {len(journeys)} journeys, best of {rounds} alternating runs")
+print(f"{len(lines):,} events, {len(journeys)} journeys, both engines fed the same chunks in turn")
 print(f"without segments: {len(lines) / base:,.0f} events/s")
 print(f"with 5 segments:  {len(lines) / with_segs:,.0f} events/s  (drop {100 * (1 - base / with_segs):.1f}%)")
 print(f"window state: {window_bytes / customers:,.0f} bytes per customer encoded ({customers:,} customers)")

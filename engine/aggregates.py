@@ -10,6 +10,9 @@ from __future__ import annotations
 from .expr import compile_pred, lookup
 
 
+_NO_TRIGGER: dict = {}  # what an aggregate's `where` sees as the trigger: nothing (expressions never write)
+
+
 class Aggregates:
     """The aggregates some loaded journey or segment reads, indexed by the event they watch."""
 
@@ -29,7 +32,7 @@ class Aggregates:
         changed = []
         aggs = None
         for key, fn, path, where, within in self.by_event.get(name, ()):
-            if where is not None and not where((props, {}, cust.profile, now, cust, read)):
+            if where is not None and not where((props, _NO_TRIGGER, cust.profile, now, cust, read)):
                 continue
             if fn == "count":
                 value = 1

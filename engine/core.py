@@ -291,7 +291,10 @@ class Engine:
                 cust.last_seen[name] = t
             if keep_props:
                 cust.last_props[name] = {p: lookup(props, p.split(".")) for p in keep_props}
-        if self.segments:
+        if self.segments and (changed or traits is not None or cid == self._new_customer or self._seg_always
+                              or name in self._seg_by_event or self._window_keys
+                              and ((noted := cust.window_due) is None or t >= noted)):
+            # (the same tests _segments starts with, made here first: most events pass none of them)
             self._segments(cid, cust, t, msg, queue, name, traits is not None, changed)
 
     def _match_running(self, cid, cust, name, props, t, out, queue) -> None:
