@@ -24,7 +24,7 @@ class CachedStore:
         self._dirty: dict[str, Customer] = {}
         self._partitions: dict[str, int] = {}  # the partition of a dirty customer, when known
         self._clean: OrderedDict[str, Customer] = OrderedDict()
-        self._absent: set[str] = set()  # known not to be stored, from the last prefetch()
+        self._absent: set[str] = set()  # known not to be stored: from the last prefetch() to the next commit
         self._meta: dict = {}
         self._meta_dirty: set[str] = set()
         self._versions: dict[str, str] = {}
@@ -94,6 +94,7 @@ class CachedStore:
         """Forget every committed customer and meta value held in memory, so the next reads see what
         other writers committed since. Uncommitted changes stay."""
         self._clean.clear()
+        self._absent.clear()
         meta = self._read_meta()
         for key in self._meta_dirty:
             meta[key] = self._meta[key]
@@ -134,6 +135,11 @@ class CachedStore:
         commit, so rows of another table (the outbox, say) become durable with the state that made them."""
         self._staged.append((statement, rows))
 
+    def _batch_over(self) -> None:
+        """A commit or a rollback ends what a prefetch knew: by the next batch, another worker may
+        have written any customer (a partition that changed hands and came back)."""
+        self._absent.clear()
+
     def _begin(self) -> None:
         if not self._in_txn:
             self._conn.execute("BEGIN")
@@ -154,7 +160,6 @@ class CachedStore:
         """The dirty customers are in the open transaction now: keep them as clean cache entries."""
         dirty, self._dirty = self._dirty, {}
         self._partitions = {}
-        self._absent.clear()
         for cid, c in dirty.items():
             if not c.is_empty():
                 self._remember(cid, c)

@@ -50,6 +50,7 @@ class Engine:
         self.trace_customer = trace_customer
         self.trace: list = []
         self._new_customer = None
+        self._window_epoch = 0
         self.profile_records: list = []   # profile sync records (spec section 10), drained by the caller
         self.sync_profiles = profiles     # keep them only when someone will read them
         self.versions: dict[str, Journey] = {}
@@ -99,7 +100,10 @@ class Engine:
         self._seg_always = [seg.id for seg in self.segments if seg.always]
         self._seg_profile = [seg.id for seg in self.segments if seg.profile]
         self._seg_windowed = [seg for seg in self.segments if seg.windows]
-        self._window_keys = sorted({window for seg in self._seg_windowed for window in seg.windows})
+        # Every windowed aggregate, not only those segments read: a journey's read prunes a window too.
+        self._window_keys = sorted((key, spec["within"]) for key, spec in self.aggregates.specs.items()
+                                   if spec.get("within")) if self._seg_windowed else []
+        self._window_epoch += 1  # notes made under other journeys and segments no longer count
         self._seg_by_event: dict = {}
         self._seg_by_key: dict = {}
         for seg in self.segments:
@@ -156,7 +160,7 @@ class Engine:
         cust = self.store.get(cid)
         if cust is None:
             cust = Customer()
-            cust.window_due = NEVER  # no windows yet; an entry added to one moves this earlier
+            cust.window_due, cust.window_epoch = NEVER, self._window_epoch  # no windows yet
             self._new_customer = cid  # every segment gets a first look at a new customer
         seen = cust.seen
         msg = ev.message_id
@@ -293,7 +297,8 @@ class Engine:
                 cust.last_props[name] = {p: lookup(props, p.split(".")) for p in keep_props}
         if self.segments and (changed or traits is not None or cid == self._new_customer or self._seg_always
                               or name in self._seg_by_event or self._window_keys
-                              and ((noted := cust.window_due) is None or t >= noted)):
+                              and ((noted := cust.window_due) is None or t >= noted
+                                   or cust.window_epoch != self._window_epoch)):
             # (the same tests _segments starts with, made here first: most events pass none of them)
             self._segments(cid, cust, t, msg, queue, name, traits is not None, changed)
 
@@ -535,12 +540,11 @@ class Engine:
             parts.append(self._empty_members)
         if self._seg_always:
             parts.append(self._seg_always)
-        if self._window_keys:
-            noted = cust.window_due
-            if (noted is None or t >= noted) and self._windows_due(cust, t):
-                aggs = cust.aggs
-                parts.append([seg.id for seg in self._seg_windowed if _window_moved(aggs, seg.windows, t)])
-                cust.window_due = None  # reading the aggregates below prunes windows: work it out again
+        if self._window_keys and self._windows_due(cust, t):
+            # Some window lost an entry since the note was made: now, or through a journey's read,
+            # which prunes without a word. Either can move any windowed segment.
+            parts.append([seg.id for seg in self._seg_windowed])
+            cust.window_due = None  # reading the aggregates below prunes windows: work it out again
         if not parts:
             return
         due = parts[0] if len(parts) == 1 else set().union(*parts)
@@ -571,16 +575,17 @@ class Engine:
         return bool(self._window_keys) and self._windows_due(cust, t)
 
     def _windows_due(self, cust: Customer, t: int) -> bool:
-        """Has a window some segment reads lost an entry by `t`? Checking every windowed segment on every
-        event was the biggest cost of segments, so the customer keeps the earliest instant one will
-        (`window_due`). A late note is the danger, so an entry added to a window moves it earlier
-        (Aggregates.update), while an early one only costs a needless check."""
+        """Has a window lost an entry by `t`? Checking every windowed segment on every event was the
+        biggest cost of segments, so the customer keeps a note of the earliest instant one will
+        (`window_due`, made under `window_epoch`). A late note is the danger: an entry added to a window
+        moves the note earlier (Aggregates.update) and a reload voids it; an early note only costs a
+        needless check."""
         due = cust.window_due
-        if due is None:
+        if due is None or cust.window_epoch != self._window_epoch:
             aggs = cust._peek("aggs")
             due = min((w[0][0] + within for key, within in self._window_keys if (w := aggs.get(key))),
                       default=NEVER) if aggs else NEVER
-            cust.window_due = due
+            cust.window_due, cust.window_epoch = due, self._window_epoch
         return t >= due
 
     def _merge_traits(self, cid, cust, traits: dict, t: int, msg: str) -> None:
@@ -638,7 +643,8 @@ class Engine:
         if due is None:
             if current is not None:
                 del scheduled[cid]  # its heap entry turns stale and is skipped when popped
-        elif current is None or due < current or (due > current and current <= self.clock):
+        elif current is None or due < current or (due > current and self.clock is not None
+                                                   and current <= self.clock):
             scheduled[cid] = due
             heapq.heappush(self._heap, (due, cid))
 
@@ -671,14 +677,6 @@ class Engine:
 
     def next_due(self) -> int | None:
         return min(self._scheduled.values(), default=None)
-
-
-def _window_moved(aggs: dict, windows: tuple, now: int) -> bool:
-    for key, within in windows:
-        window = aggs.get(key)
-        if window and window[0][0] <= now - within:
-            return True
-    return False
 
 
 def _ok(pred, ctx) -> bool:

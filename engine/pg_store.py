@@ -305,6 +305,7 @@ class PgStore(CachedStore):
             raise
 
     def commit(self) -> None:
+        self._batch_over()
         self._flush_or_roll_back()
         if self._in_txn:
             if self._conn.info.transaction_status == TransactionStatus.INERROR:
@@ -322,6 +323,7 @@ class PgStore(CachedStore):
 
     def _rollback(self) -> None:
         """Forget everything since the last commit, in memory too: cached objects may hold those changes."""
+        self._batch_over()
         self._dirty.clear()
         self._partitions.clear()
         self._clean.clear()

@@ -209,6 +209,7 @@ class SqliteStore(CachedStore):
             conn.executemany(sql, rows)
 
     def commit(self) -> None:
+        self._batch_over()
         try:
             self._flush()
         except BaseException:
@@ -220,6 +221,7 @@ class SqliteStore(CachedStore):
 
     def _rollback(self) -> None:
         """Forget everything since the last commit, in memory too: cached objects may hold those changes."""
+        self._batch_over()
         if self._in_txn:
             self._conn.execute("ROLLBACK")
             self._in_txn = False

@@ -26,7 +26,7 @@ class Customer:
     segments: ids of the segments the customer is in."""
 
     __slots__ = ("profile", "instances", "entries", "seen", "_sends", "_last_seen", "_last_props", "_aggs",
-                 "_segments", "window_due")
+                 "_segments", "window_due", "window_epoch")
 
     def __init__(self):
         self.profile: dict = {}
@@ -39,7 +39,7 @@ class Customer:
         self._sends = self._last_seen = self._last_props = self._aggs = self._segments = None
         # Not stored: the engine's note of when a window some segment reads next loses an entry
         # (None: work it out again).
-        self.window_due = None
+        self.window_due = self.window_epoch = None
 
     def _peek(self, name):
         """A field's value without creating it."""

@@ -72,7 +72,9 @@ def _membership_changes(tail: str, stream) -> list:
     from engine.events import Event
 
     segments = [compile_text(text.format(tail=tail), f"{sid}.journey").ir for sid, text in SEGMENTS.items()]
-    engine = Engine([], segments, profiles=True)
+    # a journey reading the same windows prunes them on its own schedule
+    reader = compile_text('on ping where count(buy within 1h) >= 0 -> send email "p"', "reader.journey").ir
+    engine = Engine([reader], segments, profiles=True)
     for i, (t, name, amount, cid) in enumerate(sorted(stream, key=lambda e: e[0])):
         engine.process(Event(name, cid, t, {"amount": amount}, f"m{i}"))
     return [(r["customer_id"], r["cause"], r["segments_entered"], r["segments_exited"])
@@ -85,3 +87,33 @@ def test_segments_over_windows_change_exactly_when_rechecking_on_every_event_wou
     """A segment that reads now() is re-checked on every event; the same condition without it is
     re-checked only when its window may have moved. Both must enter and exit at the same events."""
     assert _membership_changes("", stream) == _membership_changes(" and now() >= 0", stream)
+
+
+def test_a_segment_added_by_a_reload_leaves_when_its_window_empties(tmp_path):
+    """The customer's note of its next window expiry was made, after a restart, before the segment
+    reading that window was loaded."""
+    from dsl.compiler import compile_text
+    from engine.core import Engine
+    from engine.events import Event
+    from engine.sqlite_store import SqliteStore
+    from engine.stores import checkpoint
+
+    def ir(text, name):
+        return compile_text(text, f"{name}.journey").ir
+
+    journey = ir('on view where count(view within 1h) >= 1 -> send email "v"', "j")
+    busy = ir("segment busy\n  where count(buy within 1h) >= 1\n", "busy")
+    viewers = ir('segment viewers\n  where count(view within 1h) >= 1 and profile.plan == "pro"\n', "viewers")
+    minute = 60_000
+    first = Engine([journey], [busy], store=SqliteStore(tmp_path / "s.db"))
+    first.process(Event("view", "c1", 0, {}, "m1"))
+    checkpoint(first)
+    first.store.close()
+    engine = Engine([journey], [busy], store=SqliteStore(tmp_path / "s.db"))
+    engine.process(Event("ping", "c1", 10 * minute, {}, "m2"))
+    engine.load([journey], [busy, viewers])
+    engine.process(Event("identify", "c1", 20 * minute, {}, "m3", traits={"plan": "pro"}))
+    assert "viewers" in engine.store.get("c1").segments
+    engine.process(Event("ping", "c1", 61 * minute, {}, "m4"))  # the view at 0 left the hour at 60m
+    assert "viewers" not in engine.store.get("c1").segments
+    engine.store.close()

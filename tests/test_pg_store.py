@@ -232,7 +232,7 @@ def test_partition_of_gives_the_partition_of_a_customer_put_without_one(any_stor
         assert list(store.timers({1})) == [(T0 + 1, "c1"), (T0 + 5, "c5")]
 
 
-def test_prefetch_reads_stored_customers_and_forget_drops_what_it_knew_missing(any_store):
+def test_prefetch_reads_stored_customers_and_knows_the_missing_ones_for_one_batch(any_store):
     a, b = any_store(), any_store()
     for i in range(0, 1_100, 2):
         a.put(f"c{i}", _waiting(T0 + i), partition=0)
@@ -245,6 +245,16 @@ def test_prefetch_reads_stored_customers_and_forget_drops_what_it_knew_missing(a
     assert b.get("c5") is None  # known missing since the prefetch ...
     b.forget(["c5"])            # ... until the partition changes hands
     assert b.get("c5").instances[0][4] == T0 + 5
+    b.prefetch(["c7"])
+    a.put("c7", _waiting(T0 + 7), partition=0)
+    a.commit()
+    b.commit()                  # ... or the batch ends, even with nothing of b's to write
+    assert b.get("c7").instances[0][4] == T0 + 7
+    b.prefetch(["c9"])
+    a.put("c9", _waiting(T0 + 9), partition=0)
+    a.commit()
+    b.clear_cache()             # ... or the cache is dropped
+    assert b.get("c9").instances[0][4] == T0 + 9
     a.close()
     b.close()
 

@@ -459,3 +459,20 @@ def test_open_store_urls(tmp_path, monkeypatch):
 def test_open_store_refuses_what_it_cannot_use(url, message):
     with pytest.raises(ValueError, match=message):
         open_store(url)
+
+
+def test_an_unread_event_fires_due_timers_even_before_the_clock_is_known(tmp_path):
+    """A store with timers but no saved clock (written by hand, or a shared store's first worker)."""
+    two_waits = compile_text('journey j\n  on signup\n  wait 10m\n  send email "a"\n  wait 10m\n  send email "b"\n',
+                             "j.journey").ir
+    path = tmp_path / "s.db"
+    first = Engine([two_waits], store=SqliteStore(path))
+    first.process(Event("signup", "c1", T0, {}, "m1"))
+    first.store.commit()  # customers and timers, no clock
+    first.store.close()
+    engine = Engine([two_waits], store=SqliteStore(path))
+    assert engine.clock is None
+    out = engine.process(Event("page_view", "c1", T0 + 15 * 60_000, {}, "m2"))
+    assert [a["template"] for a in out] == ["a"]
+    assert engine.next_due() == T0 + 20 * 60_000
+    engine.store.close()
