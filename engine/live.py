@@ -55,6 +55,9 @@ class Stopped(Exception):
     """Stop was asked for while waiting for the broker."""
 
 
+ASK_BROKER_S = 3.0  # how often the lag comes from the broker rather than from the last fetches
+
+
 @dataclass
 class LiveSettings:
     events_topics: tuple = ("events",)
@@ -125,6 +128,7 @@ class Live:
         self._group_commit_at = 0.0
         self._next_tick = 0.0
         self._next_check = 0.0
+        self._next_ask = 0.0
         self._status_at = time.monotonic() + settings.status_s
         self._note_at: dict = {}
         self._paused = False
@@ -343,7 +347,10 @@ class Live:
         if not (timer_due or now >= self._next_check):
             return []
         self._next_check = now + 1.0
-        lags = self.source.lags()
+        lags = self.source.fetched_lags() if now < self._next_ask else None
+        if lags is None:  # every few seconds ask the broker itself: that also tells whether it is there
+            self._next_ask = now + ASK_BROKER_S
+            lags = self.source.lags()
         self.lags = lags
         lag = sum(lags.values()) if lags else None
         self.counts.lag = lag
