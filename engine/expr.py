@@ -208,6 +208,13 @@ def _c_bin_literal(x):
     if right[0] != "lit" or op not in _NUMBER_TEST:
         return None
     a, v, test = compile_expr(left), right[1], _NUMBER_TEST[op]
+    if left[0] == "ref" and len(left[2]) == 1:
+        # a top-level property: read it here rather than through a second closure
+        at, key = {"event": EV, "trigger": TRIG, "profile": PROF}[left[1]], left[2][0]
+        if _is_num(v) and op != "!=":
+            return lambda c: (type(y := c[at].get(key)) is int or type(y) is float) and test(y, v)
+        if type(v) is str and op == "==":
+            return lambda c: c[at].get(key) == v
     if _is_num(v):
         if op == "!=":
             return lambda c: not ((type(y := a(c)) is int or type(y) is float) and y == v)
