@@ -364,7 +364,7 @@ class Engine:
         if blocked:
             if cid == self.trace_customer:
                 self._trace(cid, t, jid, blocked)
-            self.stats.journeys[jid]["blocked"] += 1
+            self.stats.blocked(jid)
             return
         if mode == "restart":
             for inst in active:
@@ -375,7 +375,7 @@ class Engine:
         inst = [jid, j.version, msg, None, None, t, trig, msg, flags, key]
         cust.entries[jid] = [t, entry[1] + 1 if entry else 1]
         instances.append(inst)
-        self.stats.journeys[jid]["entered"] += 1
+        self.stats.entered(jid)
         if cid == self.trace_customer:
             self._trace(cid, t, jid, "entered" + (" (holdout group)" if flags & HELD_OUT else ""))
         self._run(cid, cust, inst, j, j.ir.start, t, out, queue)
@@ -476,7 +476,7 @@ class Engine:
             if j.caps:
                 cust.sends.setdefault(j.id, []).append([now, target["channel"]])
         channel = target["channel"]
-        self.stats.actions[(j.id, channel, status)] += 1
+        self.stats.action(j.id, channel, status)
         if cid == self.trace_customer:
             self._trace(cid, now, j.id, f"send at {sid}: {status} ({why})")
         out.append(new_action((j.id, inst[VER], cid, inst[IID], sid, channel, target["template"] or j.id,

@@ -11,19 +11,13 @@ from __future__ import annotations
 import operator
 from typing import Callable
 
-Expr = Callable[["Ctx"], object]
-
-
 # What an expression may see, as a plain tuple built once per event and journey (a class with
 # __init__ cost more than evaluating most conditions): the properties of the event being matched,
 # the trigger's, the profile, the instant being processed, the customer's state (history, segments)
 # and a callable giving an aggregate's value by key.
+Ctx = tuple
 EV, TRIG, PROF, NOW, CUST, AGGS = range(6)
-
-
-def Ctx(ev, trig, prof, now, cust, aggs) -> tuple:
-    """For callers off the hot path; the engine writes the tuple out."""
-    return (ev, trig, prof, now, cust, aggs)
+Expr = Callable[[Ctx], object]
 
 
 def _is_num(x) -> bool:
