@@ -109,6 +109,23 @@ class CachedStore:
         while len(clean) > self.cache_size:
             clean.popitem(last=False)
 
+    def _customer_pages(self, page: int):
+        """Every stored customer in id order, read a page at a time; a cached object stands for its row."""
+        P, after = self.P, None
+        while True:
+            if after is None:  # no lower bound on the first page: "" is a key like any other
+                rows = self._conn.execute(f"SELECT customer_id, state FROM customers ORDER BY customer_id LIMIT {P}",
+                                          (page,)).fetchall()
+            else:
+                rows = self._conn.execute(f"SELECT customer_id, state FROM customers WHERE customer_id > {P} "
+                                          f"ORDER BY customer_id LIMIT {P}", (after, page)).fetchall()
+            for cid, blob in rows:
+                c = self._dirty.get(cid) or self._clean.get(cid)
+                yield cid, (c if c is not None else Customer.decode(blob))
+            if len(rows) < page:
+                return
+            after = rows[-1][0]
+
     def _timer_pages(self, where: str, params: tuple, page: int):
         """(next_due, customer_id) of the customers matching `where`, in due order, read a page at a time
         so no cursor stays open across the caller's own writes."""
@@ -139,6 +156,16 @@ class CachedStore:
         """A commit or a rollback ends what a prefetch knew: by the next batch, another worker may
         have written any customer (a partition that changed hands and came back)."""
         self._absent.clear()
+
+    def _forget_uncommitted(self) -> None:
+        """After a rollback: every cached object may hold changes that are gone now."""
+        self._batch_over()
+        self._dirty.clear()
+        self._partitions.clear()
+        self._clean.clear()
+        self._versions.clear()
+        self._staged.clear()
+        self._meta_dirty.clear()
 
     def _begin(self) -> None:
         if not self._in_txn:

@@ -174,20 +174,7 @@ class PgStore(CachedStore):
     def customers(self) -> Iterator[tuple[str, Customer]]:
         """Every stored customer, uncommitted changes included, in customer id order (by bytes)."""
         self._flush_or_roll_back()
-        after = None
-        while True:
-            if after is None:
-                rows = self._conn.execute("SELECT customer_id, state FROM customers ORDER BY customer_id LIMIT %s",
-                                          (_PAGE,)).fetchall()
-            else:
-                rows = self._conn.execute("SELECT customer_id, state FROM customers WHERE customer_id > %s "
-                                          "ORDER BY customer_id LIMIT %s", (after, _PAGE)).fetchall()
-            for cid, blob in rows:
-                c = self._dirty.get(cid) or self._clean.get(cid)
-                yield cid, (c if c is not None else Customer.decode(blob))
-            if len(rows) < _PAGE:
-                return
-            after = rows[-1][0]
+        yield from self._customer_pages(_PAGE)
 
     def timers(self, partitions: set[int] | None = None) -> Iterable[tuple[int, str]]:
         """(next due, customer id) of every customer with a timer, earliest first; with `partitions`,
@@ -323,13 +310,7 @@ class PgStore(CachedStore):
 
     def _rollback(self) -> None:
         """Forget everything since the last commit, in memory too: cached objects may hold those changes."""
-        self._batch_over()
-        self._dirty.clear()
-        self._partitions.clear()
-        self._clean.clear()
-        self._versions.clear()
-        self._staged.clear()
-        self._meta_dirty.clear()
+        self._forget_uncommitted()
         try:
             if self._in_txn:
                 self._in_txn = False

@@ -122,20 +122,7 @@ class SqliteStore(CachedStore):
     def customers(self) -> Iterator[tuple[str, Customer]]:
         """Every stored customer, uncommitted changes included, in customer id order."""
         self._flush()
-        after = None
-        while True:
-            if after is None:  # no lower bound on the first page: "" is a key like any other
-                rows = self._conn.execute("SELECT customer_id, state FROM customers ORDER BY customer_id LIMIT ?",
-                                          (_PAGE,)).fetchall()
-            else:
-                rows = self._conn.execute("SELECT customer_id, state FROM customers WHERE customer_id > ? "
-                                          "ORDER BY customer_id LIMIT ?", (after, _PAGE)).fetchall()
-            for cid, blob in rows:
-                c = self._dirty.get(cid) or self._clean.get(cid)
-                yield cid, (c if c is not None else Customer.decode(blob))
-            if len(rows) < _PAGE:
-                return
-            after = rows[-1][0]
+        yield from self._customer_pages(_PAGE)
 
     def timers(self, partitions: set[int] | None = None) -> Iterable[tuple[int, str]]:
         """(next due, customer id) of every customer with a timer, earliest first; with `partitions`,
@@ -221,16 +208,10 @@ class SqliteStore(CachedStore):
 
     def _rollback(self) -> None:
         """Forget everything since the last commit, in memory too: cached objects may hold those changes."""
-        self._batch_over()
         if self._in_txn:
             self._conn.execute("ROLLBACK")
             self._in_txn = False
-        self._dirty.clear()
-        self._partitions.clear()
-        self._clean.clear()
-        self._versions.clear()
-        self._staged.clear()
-        self._meta_dirty.clear()
+        self._forget_uncommitted()
         self._meta = self._read_meta()
 
     def close(self) -> None:
