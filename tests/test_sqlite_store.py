@@ -261,27 +261,6 @@ def test_get_after_put_returns_the_same_object_before_and_after_commit(tmp_path)
         assert store.get("c1") is c
 
 
-def test_prefetch_reads_a_batch_of_customers_and_knows_the_missing_ones_until_commit(tmp_path):
-    path = tmp_path / "s.db"
-    stored = [f"c{i}" for i in range(0, 1_200, 2)]  # more than one query's worth of ids
-    with SqliteStore(path) as store:
-        for cid in stored:
-            store.put(cid, full_customer())
-        store.commit()
-    with SqliteStore(path, cache_size=5_000) as store, SqliteStore(path) as other:
-        store.prefetch([f"c{i}" for i in range(1_200)] + ["c0", "not-a-customer"])
-        assert store.cached() == (0, len(stored))
-        assert fields(store.get("c10")) == fields(full_customer())
-        assert store.get("c11") is None and store.get("not-a-customer") is None
-        store.put("c11", full_customer())           # a customer met in the batch is written as usual
-        assert store.get("c11") is not None
-        other.put("c13", full_customer())           # written elsewhere after the prefetch...
-        other.commit()
-        store.commit()                              # ...and seen once this store's batch is committed
-        assert store.get("c13") is not None
-        assert store.get("c11") is not None
-
-
 def test_nothing_is_durable_before_commit(tmp_path):
     path = tmp_path / "s.db"
     with SqliteStore(path, cache_size=2) as store:
@@ -396,20 +375,6 @@ def test_a_file_from_a_newer_journeyctl_is_refused(tmp_path):
     conn.close()
     with pytest.raises(SchemaError, match="newer journeyctl"):
         SqliteStore(path)
-
-
-def test_the_clean_cache_stays_within_its_bound(tmp_path):
-    path = tmp_path / "s.db"
-    with SqliteStore(path, cache_size=50) as store:
-        for i in range(1000):
-            store.put(f"c{i}", full_customer())
-            dirty, clean = store.cached()
-            assert dirty <= 50 and clean <= 50
-        store.commit()
-        for i in range(1000):
-            assert fields(store.get(f"c{i}")) == fields(full_customer())
-            dirty, clean = store.cached()
-            assert dirty == 0 and clean <= 50
 
 
 def test_staged_rows_commit_with_the_state(tmp_path):
