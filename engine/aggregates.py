@@ -48,7 +48,7 @@ class Aggregates:
                 window = aggs.get(key)
                 if window is None:
                     window = aggs[key] = []
-                window.append([now, value])
+                window.append((now, value))  # a list once stored and read back
                 if window[0][0] <= now - within:
                     _prune(window, now - within)
                 due = cust.window_due  # see Engine._windows_due: it may only move earlier here

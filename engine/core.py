@@ -96,9 +96,9 @@ class Engine:
             name: (tuple((j, j.trigger.where) for j in self.by_trigger.get(name, ())), name in self.listened,
                    name in self.last_seen_names, self.last_props_names.get(name), name in self.aggregates.by_event)
             for name in self.relevant}
-        self._always_segments = any(seg.always for seg in self.segments)
-        self._seg_always = [seg.id for seg in self.segments if seg.always]
-        self._seg_profile = [seg.id for seg in self.segments if seg.profile]
+        # Segments by what can move them, each list in file order (the order changes come out in).
+        self._seg_always = [seg for seg in self.segments if seg.always]
+        self._seg_profile = [seg for seg in self.segments if seg.profile]
         self._seg_windowed = [seg for seg in self.segments if seg.windows]
         # Every windowed aggregate, not only those segments read: a journey's read prunes a window too.
         self._window_keys = sorted((key, spec["within"]) for key, spec in self.aggregates.specs.items()
@@ -108,11 +108,11 @@ class Engine:
         self._seg_by_key: dict = {}
         for seg in self.segments:
             for event in seg.events:
-                self._seg_by_event.setdefault(event, []).append(seg.id)
+                self._seg_by_event.setdefault(event, []).append(seg)
             for key in seg.keys:
-                self._seg_by_key.setdefault(key, []).append(seg.id)
+                self._seg_by_key.setdefault(key, []).append(seg)
         empty = Customer()
-        self._empty_members = [seg.id for seg in self.segments
+        self._empty_members = [seg for seg in self.segments
                                if not seg.always and _ok(seg.where, ({}, {}, {}, 0, empty, self._agg_read))]
 
     def _version(self, version: str) -> Journey | None:
@@ -543,16 +543,18 @@ class Engine:
         if self._window_keys and self._windows_due(cust, t):
             # Some window lost an entry since the note was made: now, or through a journey's read,
             # which prunes without a word. Either can move any windowed segment.
-            parts.append([seg.id for seg in self._seg_windowed])
+            parts.append(self._seg_windowed)
             cust.window_due = None  # reading the aggregates below prunes windows: work it out again
         if not parts:
             return
-        due = parts[0] if len(parts) == 1 else set().union(*parts)
+        if len(parts) == 1:
+            due = parts[0]
+        else:
+            chosen = {seg.id for part in parts for seg in part}
+            due = [seg for seg in self.segments if seg.id in chosen]
         ctx = (_NO_EVENT, _NO_EVENT, cust.profile, t, cust, self._agg_read)
         member_of = cust._peek("segments") or ()
-        for seg in self.segments:  # in file order, so emitted changes come out in a fixed order
-            if seg.id not in due:
-                continue
+        for seg in due:
             inside = _ok(seg.where, ctx)
             if inside != (seg.id in member_of):
                 if inside:
@@ -568,7 +570,7 @@ class Engine:
         """Can an event no journey listens to still change a segment? Only by letting a window expire,
         by meeting a customer for the first time when some segment holds for an empty history, or
         through a segment that reads now() or other segments."""
-        if self._always_segments:
+        if self._seg_always:
             return True
         if cust is None:  # the first we see of the customer
             return bool(self._empty_members)
