@@ -50,7 +50,7 @@ class Aggregates:
                     window = aggs[key] = []
                 window.append((now, value))  # a list once stored and read back
                 if window[0][0] <= now - within:
-                    _prune(window, now - within)
+                    prune(window, now - within)
                 due = cust.window_due  # see Engine._windows_due: it may only move earlier here
                 if due is not None and window[0][0] + within < due:
                     cust.window_due = window[0][0] + within
@@ -73,14 +73,15 @@ class Aggregates:
             return _result(fn, state)
         if not state:
             return 0 if fn in ("count", "sum") else None
-        if state[0][0] <= now - within:
-            _prune(state, now - within)  # what fell out of the window never comes back
-        if state and state[-1][0] <= now:  # the usual case: nothing in the window is after now
+        # Entries that fell out are skipped, not dropped: a read must not hide a window's move from the
+        # segments over it. Windows are pruned where that is seen (update, Engine._segments).
+        start = _expired(state, now - within)
+        if state[-1][0] <= now:  # the usual case: nothing in the window is after now
             if fn == "count":
-                return len(state)
-            values = [v for _, v in state]
+                return len(state) - start
+            values = [v for _, v in state[start:]] if start else [v for _, v in state]
         else:
-            values = [v for t, v in state if t <= now]
+            values = [v for t, v in state[start:] if t <= now]
         if fn == "count":
             return len(values)
         if fn == "sum":
@@ -90,10 +91,17 @@ class Aggregates:
         return {"min": min, "max": max}[fn](values) if fn != "avg" else sum(values) / len(values)
 
 
-def _prune(window: list, cutoff: int) -> None:
+def _expired(window: list, cutoff: int) -> int:
+    """How many entries at the front are at or before `cutoff`."""
     drop = 0
     while drop < len(window) and window[drop][0] <= cutoff:
         drop += 1
+    return drop
+
+
+def prune(window: list, cutoff: int) -> None:
+    """Drop what fell out of the window: it never comes back."""
+    drop = _expired(window, cutoff)
     if drop:
         del window[:drop]
 

@@ -14,7 +14,7 @@ import heapq
 from dsl.ir import JourneyIR, SegmentIR
 
 from .actions import Action, new_action
-from .aggregates import Aggregates
+from .aggregates import Aggregates, prune
 from .events import BadEvent, Event, format_instant
 from .expr import lookup
 from .localtime import next_time_of_day, quiet_until, zone
@@ -100,9 +100,7 @@ class Engine:
         self._seg_always = [seg for seg in self.segments if seg.always]
         self._seg_profile = [seg for seg in self.segments if seg.profile]
         self._seg_windowed = [seg for seg in self.segments if seg.windows]
-        # Every windowed aggregate, not only those segments read: a journey's read prunes a window too.
-        self._window_keys = sorted((key, spec["within"]) for key, spec in self.aggregates.specs.items()
-                                   if spec.get("within")) if self._seg_windowed else []
+        self._window_keys = sorted({window for seg in self._seg_windowed for window in seg.windows})
         self._window_epoch += 1  # notes made under other journeys and segments no longer count
         self._seg_by_event: dict = {}
         self._seg_by_key: dict = {}
@@ -541,10 +539,15 @@ class Engine:
         if self._seg_always:
             parts.append(self._seg_always)
         if self._window_keys and self._windows_due(cust, t):
-            # Some window lost an entry since the note was made: now, or through a journey's read,
-            # which prunes without a word. Either can move any windowed segment.
-            parts.append(self._seg_windowed)
-            cust.window_due = None  # reading the aggregates below prunes windows: work it out again
+            aggs = cust.aggs
+            for key, within in self._window_keys:  # prune what moved, and re-check the segments over it
+                window = aggs.get(key)
+                if window and window[0][0] <= t - within:
+                    prune(window, t - within)
+                    over = self._seg_by_key.get(key)
+                    if over:
+                        parts.append(over)
+            cust.window_due = None  # work it out again, from what is left
         if not parts:
             return
         if len(parts) == 1:
