@@ -312,7 +312,7 @@ class Engine:
             if goal and goal.event == name and t < inst[ENTERED] + j.goal_within and _ok(goal.where, ctx):
                 self._end(cid, cust, inst, j, "converted", t)
                 continue
-            if any(m.event == name and _ok(m.where, ctx) for m in j.exit_on):
+            if j.exit_on and any(m.event == name and _ok(m.where, ctx) for m in j.exit_on):
                 self._end(cid, cust, inst, j, "exited", t)
                 continue
             if inst[FLAGS] & DEFERRED:

@@ -5,7 +5,7 @@ The engine counts in epoch milliseconds; only these two questions need a calenda
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 UTC = timezone.utc
@@ -26,8 +26,10 @@ def _local(ms: int, tz) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz)
 
 
-def _at(day: datetime, minute: int, tz) -> int:
-    """Epoch ms of `minute` past local midnight on `day`; a time skipped by DST moves forward past the gap."""
+@functools.lru_cache(maxsize=65_536)
+def _at(day: date, minute: int, tz) -> int:
+    """Epoch ms of `minute` past local midnight on `day`; a time skipped by DST moves forward past the gap.
+    Cached: every customer waiting for 09:00 in one zone on one day asks the same question."""
     naive = datetime(day.year, day.month, day.day, minute // 60, minute % 60)
     aware = naive.replace(tzinfo=tz)
     # round-trip through UTC: a nonexistent local time comes back shifted, which is where it really falls
@@ -37,10 +39,9 @@ def _at(day: datetime, minute: int, tz) -> int:
 
 def next_time_of_day(now_ms: int, minute: int, tz) -> int:
     """The next instant at local HH:MM, or now if it is exactly that."""
-    local = _local(now_ms, tz)
+    today = _local(now_ms, tz).date()
     for days in range(0, 3):
-        day = local + timedelta(days=days)
-        candidate = _at(day, minute, tz)
+        candidate = _at(today + timedelta(days=days), minute, tz)
         if candidate >= now_ms:
             return candidate
     return now_ms  # unreachable in practice: some day within three has that time
