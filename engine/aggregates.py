@@ -1,40 +1,49 @@
 """count/sum/min/max/avg over a customer's events, kept up to date one event at a time.
 
 No history is ever scanned: a whole-history aggregate is a running total, a
-windowed one keeps only the (time, value) pairs still inside its window.
+windowed one keeps only the (time, value) pairs still inside its window, flat in one list
+([t0, v0, t1, v1, ...]: a tuple per entry was most of a window's memory).
 Values that are not numbers are skipped by sum/min/max/avg and counted in
 `ignored` so a data problem shows up as a warning, not a crash.
+
+Each aggregate gets its own reader, made once from its function and window: a
+segment re-checked after every event it watches reads one, and a generic read
+that worked out what to do on each call was most of what segments cost.
 """
 from __future__ import annotations
 
-from .expr import compile_pred, lookup
-
+from .expr import CUST, NOW, compile_pred, lookup
 
 _NO_TRIGGER: dict = {}  # what an aggregate's `where` sees as the trigger: nothing (expressions never write)
 
 
 class Aggregates:
-    """The aggregates some loaded journey or segment reads, indexed by the event they watch."""
+    """The aggregates some loaded journey or segment reads, indexed by the event they watch.
+    `marks[key]` is what `update` reports when that aggregate takes an event in (the engine passes
+    the bits of the segments over it); aggregates without a mark report nothing."""
 
-    def __init__(self, specs: dict):
+    def __init__(self, specs: dict, marks: dict | None = None):
         self.specs = specs
+        marks = marks or {}
         self.by_event: dict = {}
         for key, spec in specs.items():
             path = tuple(spec["prop"].split(".")) if spec.get("prop") else None
             self.by_event.setdefault(spec["event"], []).append(
-                (key, spec["fn"], path, compile_pred(spec.get("where")), spec.get("within")))
-        self.fns = {key: (spec["fn"], spec.get("within")) for key, spec in specs.items()}
+                (key, spec["fn"] == "count", spec["fn"], path, compile_pred(spec.get("where")), spec.get("within"),
+                 marks.get(key, 0)))
+        # what expressions read through the context's AGGS slot: key -> reader(ctx)
+        self.readers = {key: _reader(key, spec["fn"], spec.get("within")) for key, spec in specs.items()}
         self.ignored = 0
 
-    def update(self, cust, name: str, props: dict, now: int, read) -> list:
-        """Fold this event into every aggregate that watches it; return the keys that took it in.
-        `read` is what expressions call for an aggregate's value (a `where` may use one)."""
-        changed = []
+    def update(self, cust, name: str, props: dict, now: int, readers) -> int:
+        """Fold this event into every aggregate that watches it; return the marks of those that took it in.
+        `readers` is what expressions read aggregates through (a `where` may use one)."""
+        changed = 0
         aggs = None
-        for key, fn, path, where, within in self.by_event.get(name, ()):
-            if where is not None and not where((props, _NO_TRIGGER, cust.profile, now, cust, read)):
+        for key, counts, fn, path, where, within, mark in self.by_event.get(name, ()):
+            if where is not None and not where((props, _NO_TRIGGER, cust.profile, now, cust, readers)):
                 continue
-            if fn == "count":
+            if counts:
                 value = 1
             else:
                 value = props.get(path[0]) if len(path) == 1 else lookup(props, path)
@@ -43,67 +52,89 @@ class Aggregates:
                         self.ignored += 1
                     continue
             if aggs is None:
-                aggs = cust.aggs
+                aggs = cust._aggs
+                if aggs is None:
+                    aggs = cust._aggs = {}
             if within is not None:
                 window = aggs.get(key)
                 if window is None:
                     window = aggs[key] = []
-                window.append((now, value))  # a list once stored and read back
-                if window[0][0] <= now - within:
+                window.append(now)
+                window.append(value)
+                if window[0] <= now - within:
                     prune(window, now - within)
-                due = cust.window_due  # see Engine._windows_due: it may only move earlier here
-                if due is not None and window[0][0] + within < due:
-                    cust.window_due = window[0][0] + within
+                due = cust.window_due  # see Engine._windows_moved: it may only move earlier here
+                if due is not None and window[0] + within < due:
+                    cust.window_due = window[0] + within
             else:
                 aggs[key] = _fold(fn, aggs.get(key), value)
-            changed.append(key)
+            changed |= mark
         return changed
 
     def value(self, cust, key: str, now: int):
-        return self.read(key, (None, None, None, now, cust, None))
+        return self.readers[key]((None, None, None, now, cust, self.readers))
 
-    def read(self, key: str, ctx: tuple):
-        """An aggregate's value as an expression reads it (ctx as in expr.py): the one call between
-        a segment's condition and its windows, so it is kept flat."""
-        fn, within = self.fns[key]
-        now = ctx[3]
-        aggs = ctx[4]._aggs
-        state = aggs.get(key) if aggs else None
-        if within is None:
-            return _result(fn, state)
-        if not state:
-            return 0 if fn in ("count", "sum") else None
-        # Entries that fell out are skipped, not dropped: a read must not hide a window's move from the
-        # segments over it. Windows are pruned where that is seen (update, Engine._segments).
-        start = _expired(state, now - within)
-        if state[-1][0] <= now:  # the usual case: nothing in the window is after now
-            if fn == "count":
-                return len(state) - start
-            values = [v for _, v in state[start:]] if start else [v for _, v in state]
-        else:
-            values = [v for t, v in state[start:] if t <= now]
-        if fn == "count":
-            return len(values)
-        if fn == "sum":
-            return sum(values)
-        if not values:
-            return None
-        return {"min": min, "max": max}[fn](values) if fn != "avg" else sum(values) / len(values)
+
+def _reader(key: str, fn: str, within: int | None):
+    if within is None:
+        def whole(c):
+            aggs = c[CUST]._aggs
+            return _result(fn, aggs.get(key) if aggs else None)
+        return whole
+    if fn == "count":
+        def count(c):
+            aggs = c[CUST]._aggs
+            window = aggs.get(key) if aggs else None
+            if not window:
+                return 0
+            now = c[NOW]
+            if window[0] > now - within and window[-2] <= now:
+                return len(window) >> 1  # the usual case: all of it inside
+            return len(_inside(window, now, within)) >> 1
+        return count
+    empty, fold = _WINDOW_FOLDS[fn]
+
+    def fold_window(c):
+        aggs = c[CUST]._aggs
+        window = aggs.get(key) if aggs else None
+        if not window:
+            return empty
+        now = c[NOW]
+        if window[0] > now - within and window[-2] <= now:
+            return fold(window[1::2])
+        return fold(_inside(window, now, within)[1::2])
+    return fold_window
+
+
+def _inside(window: list, now: int, within: int) -> list:
+    """The entries a read at `now` counts, flat. Entries that fell out are skipped, not dropped: a read
+    must not hide a window's move from the segments over it (windows are pruned where that is seen)."""
+    start = _expired(window, now - within)
+    if window[-2] <= now:
+        return window[start:]
+    return [x for i in range(start, len(window), 2) if window[i] <= now for x in window[i:i + 2]]
+
+
+def _avg(values: list):
+    return sum(values) / len(values) if values else None
+
+
+# fn -> (the value of an empty window, its value from the values inside)
+_WINDOW_FOLDS = {"sum": (0, sum), "min": (None, lambda v: min(v) if v else None),
+                 "max": (None, lambda v: max(v) if v else None), "avg": (None, _avg)}
 
 
 def _expired(window: list, cutoff: int) -> int:
-    """How many entries at the front are at or before `cutoff`."""
+    """How far into the flat window the entries at or before `cutoff` reach."""
     drop = 0
-    while drop < len(window) and window[drop][0] <= cutoff:
-        drop += 1
+    while drop < len(window) and window[drop] <= cutoff:
+        drop += 2
     return drop
 
 
 def prune(window: list, cutoff: int) -> None:
     """Drop what fell out of the window: it never comes back."""
-    drop = _expired(window, cutoff)
-    if drop:
-        del window[:drop]
+    del window[:_expired(window, cutoff)]
 
 
 def _fold(fn: str, state, value):

@@ -78,8 +78,14 @@ class Engine:
         last_seen, last_props, aggregates = histories([*journeys, *segments])
         self.last_seen_names = last_seen
         self.last_props_names = {k: sorted(v) for k, v in last_props.items()}
-        self.aggregates = Aggregates(aggregates)
-        self._agg_read = self.aggregates.read  # bound once: it goes into every expression context
+        # each segment is a bit: what can move it is looked up as a mask, and the segments a mask
+        # names come out as one list in file order
+        self._key_bits: dict = {}
+        for bit, seg in enumerate(self.segments):
+            for key in seg.keys:
+                self._key_bits[key] = self._key_bits.get(key, 0) | 1 << bit
+        self.aggregates = Aggregates(aggregates, self._key_bits)
+        self._agg_readers = self.aggregates.readers  # it goes into every expression context
         self.listened = {name for j in self.versions.values() for name in j.listens}
         self._relevance()
 
@@ -96,22 +102,29 @@ class Engine:
             name: (tuple((j, j.trigger.where) for j in self.by_trigger.get(name, ())), name in self.listened,
                    name in self.last_seen_names, self.last_props_names.get(name), name in self.aggregates.by_event)
             for name in self.relevant}
-        # Segments by what can move them, each list in file order (the order changes come out in).
-        self._seg_always = [seg for seg in self.segments if seg.always]
-        self._seg_profile = [seg for seg in self.segments if seg.profile]
-        self._seg_windowed = [seg for seg in self.segments if seg.windows]
-        self._window_keys = sorted({window for seg in self._seg_windowed for window in seg.windows})
-        self._window_epoch += 1  # notes made under other journeys and segments no longer count
+        # Segments by what can move them, as masks of their bits (see load).
+        bits = self._bits
+        self._seg_always = bits(seg.always for seg in self.segments)
+        self._seg_profile = bits(seg.profile for seg in self.segments)
         self._seg_by_event: dict = {}
-        self._seg_by_key: dict = {}
-        for seg in self.segments:
+        for bit, seg in enumerate(self.segments):
             for event in seg.events:
-                self._seg_by_event.setdefault(event, []).append(seg)
-            for key in seg.keys:
-                self._seg_by_key.setdefault(key, []).append(seg)
+                self._seg_by_event[event] = self._seg_by_event.get(event, 0) | 1 << bit
+        windows = {window for seg in self.segments for window in seg.windows}
+        self._window_keys = [(key, within, self._key_bits[key]) for key, within in sorted(windows)]
+        self._window_epoch += 1  # notes made under other journeys and segments no longer count
         empty = Customer()
-        self._empty_members = [seg for seg in self.segments
-                               if not seg.always and _ok(seg.where, ({}, {}, {}, 0, empty, self._agg_read))]
+        self._empty_members = bits(not seg.always and _ok(seg.where, ({}, {}, {}, 0, empty, self._agg_readers))
+                                   for seg in self.segments)
+        self._by_mask: dict = {}
+
+    @staticmethod
+    def _bits(flags) -> int:
+        return sum(1 << bit for bit, flag in enumerate(flags) if flag)
+
+    def _due_segments(self, mask: int) -> list:
+        due = self._by_mask[mask] = [seg for bit, seg in enumerate(self.segments) if mask >> bit & 1]
+        return due
 
     def _version(self, version: str) -> Journey | None:
         j = self.versions.get(version)
@@ -273,16 +286,16 @@ class Engine:
     def _one_event(self, cid, cust, name, props, traits, msg, t, out, queue) -> None:
         if traits is not None:
             self._merge_traits(cid, cust, traits, t, msg)
-        changed = ()
+        changed = 0  # the bits of the segments over the aggregates this event changed
         route = self._routes.get(name)
         if route is not None:
             entering, listened, keep_seen, keep_props, aggregated = route
             if aggregated:
-                changed = self.aggregates.update(cust, name, props, t, self._agg_read)
+                changed = self.aggregates.update(cust, name, props, t, self._agg_readers)
             if listened and cust.instances:
                 self._match_running(cid, cust, name, props, t, out, queue)
             if entering:
-                ctx = (props, props, cust.profile, t, cust, self._agg_read)
+                ctx = (props, props, cust.profile, t, cust, self._agg_readers)
                 for j, where in entering:
                     if where is not None and not where(ctx):
                         if cid == self.trace_customer:
@@ -307,7 +320,7 @@ class Engine:
             j = self._version(inst[VER])
             if j is None or name not in j.listens:
                 continue
-            ctx = (props, inst[TRIG], cust.profile, t, cust, self._agg_read)
+            ctx = (props, inst[TRIG], cust.profile, t, cust, self._agg_readers)
             goal = j.goal
             if goal and goal.event == name and t < inst[ENTERED] + j.goal_within and _ok(goal.where, ctx):
                 self._end(cid, cust, inst, j, "converted", t)
@@ -417,7 +430,7 @@ class Engine:
                 self._send(cid, cust, inst, j, sid, st, now, out)
                 sid = st["next"]
             elif kind == "if":
-                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_read)
+                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_readers)
                 sid = next((goto for pred, goto in st["conds"] if pred(ctx)), st["otherwise"])
             elif kind == "split":
                 share = stable_share(j.id, cid)
@@ -431,17 +444,17 @@ class Engine:
                         sid = arm["goto"]
                         break
             elif kind == "set":
-                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_read)
+                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_readers)
                 value = st["fn"](ctx)
                 old = lookup(cust.profile, st["trait"])
                 _assign(cust.profile, st["trait"], value)
                 if old != value or type(old) is not type(value):
                     self._record(cid, now, inst[TMSG], traits={".".join(st["trait"]): [old, value]})
                 if self.segments:
-                    self._segments(cid, cust, now, inst[TMSG], queue, None, True, ())
+                    self._segments(cid, cust, now, inst[TMSG], queue, None, True, 0)
                 sid = st["next"]
             elif kind == "emit":
-                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_read)
+                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_readers)
                 props = {name: f(ctx) for name, f in st["vars"]}
                 queue.append((st["event"], props, None, f"{inst[IID]}/{j.id}/{sid}"))
                 sid = st["next"]
@@ -454,7 +467,7 @@ class Engine:
         profile = cust.profile
         trig = inst[TRIG]
         if st["vars"]:
-            ctx = (trig, trig, profile, now, cust, self._agg_read)
+            ctx = (trig, trig, profile, now, cust, self._agg_readers)
             variables = {name: f(ctx) for name, f in st["vars"]}
         else:
             variables = {}
@@ -522,43 +535,23 @@ class Engine:
 
     def _segments(self, cid, cust, t, msg, queue, name, profile_changed, changed) -> None:
         """Re-check only the segments this event, a trait change or the passing of time can move:
-        most events touch none, and checking all of them for every event would dominate the cost."""
-        parts = []
-        for_event = self._seg_by_event.get(name)
-        if for_event:
-            parts.append(for_event)
-        if changed:
-            for key in changed:
-                for_key = self._seg_by_key.get(key)
-                if for_key:
-                    parts.append(for_key)
-        if profile_changed and self._seg_profile:
-            parts.append(self._seg_profile)
-        if cid == self._new_customer and self._empty_members:
-            parts.append(self._empty_members)
-        if self._seg_always:
-            parts.append(self._seg_always)
-        if self._window_keys and self._windows_due(cust, t):
-            aggs = cust.aggs
-            for key, within in self._window_keys:  # prune what moved, and re-check the segments over it
-                window = aggs.get(key)
-                if window and window[0][0] <= t - within:
-                    prune(window, t - within)
-                    over = self._seg_by_key.get(key)
-                    if over:
-                        parts.append(over)
-            cust.window_due = None  # work it out again, from what is left
-        if not parts:
+        most events touch none, and checking all of them for every event would dominate the cost.
+        `changed`: the bits of the segments over the aggregates the event changed."""
+        mask = changed | self._seg_by_event.get(name, 0) | self._seg_always
+        if profile_changed:
+            mask |= self._seg_profile
+        if cid == self._new_customer:
+            mask |= self._empty_members
+        if self._window_keys and ((noted := cust.window_due) is None or t >= noted
+                                  or cust.window_epoch != self._window_epoch):
+            mask |= self._windows_moved(cust, t)
+        if not mask:
             return
-        if len(parts) == 1:
-            due = parts[0]
-        else:
-            chosen = {seg.id for part in parts for seg in part}
-            due = [seg for seg in self.segments if seg.id in chosen]
-        ctx = (_NO_EVENT, _NO_EVENT, cust.profile, t, cust, self._agg_read)
-        member_of = cust._peek("segments") or ()
+        due = self._by_mask.get(mask) or self._due_segments(mask)
+        ctx = (_NO_EVENT, _NO_EVENT, cust.profile, t, cust, self._agg_readers)
+        member_of = cust._segments or ()
         for seg in due:
-            inside = _ok(seg.where, ctx)
+            inside = seg.where is None or seg.where(ctx)
             if inside != (seg.id in member_of):
                 if inside:
                     cust.segments.add(seg.id)
@@ -568,6 +561,29 @@ class Engine:
                 change = "segment_entered" if inside else "segment_exited"
                 self.stats.segment(seg.id, inside)
                 queue.append((change, {"segment": seg.id}, None, f"{msg}/{change}/{seg.id}"))
+
+    def _windows_moved(self, cust: Customer, t: int) -> int:
+        """Prune the windows that lost entries by `t`; return the bits of the segments over them.
+        Checking every windowed segment on every event was the biggest cost of segments, so the
+        customer keeps a note of the earliest instant a window next loses one (`window_due`, made
+        under `window_epoch`) and this runs only once it has passed. A late note is the danger: an
+        entry added to a window moves the note earlier (Aggregates.update) and a reload voids it;
+        an early note only costs a needless call."""
+        moved, due = 0, NEVER
+        aggs = cust._aggs
+        if aggs:
+            for key, within, over in self._window_keys:
+                window = aggs.get(key)
+                if window:
+                    if window[0] <= t - within:
+                        prune(window, t - within)
+                        moved |= over
+                        if not window:
+                            continue
+                    if window[0] + within < due:
+                        due = window[0] + within
+        cust.window_due, cust.window_epoch = due, self._window_epoch
+        return moved
 
     def _may_move(self, cust: Customer | None, t: int) -> bool:
         """Can an event no journey listens to still change a segment? Only by letting a window expire,
@@ -580,15 +596,12 @@ class Engine:
         return bool(self._window_keys) and self._windows_due(cust, t)
 
     def _windows_due(self, cust: Customer, t: int) -> bool:
-        """Has a window lost an entry by `t`? Checking every windowed segment on every event was the
-        biggest cost of segments, so the customer keeps a note of the earliest instant one will
-        (`window_due`, made under `window_epoch`). A late note is the danger: an entry added to a window
-        moves the note earlier (Aggregates.update) and a reload voids it; an early note only costs a
-        needless check."""
+        """Has a window lost an entry by `t`? Asked by the cheap path, which must not prune
+        (see _windows_moved for the note)."""
         due = cust.window_due
         if due is None or cust.window_epoch != self._window_epoch:
-            aggs = cust._peek("aggs")
-            due = min((w[0][0] + within for key, within in self._window_keys if (w := aggs.get(key))),
+            aggs = cust._aggs
+            due = min((w[0] + within for key, within, _ in self._window_keys if (w := aggs.get(key))),
                       default=NEVER) if aggs else NEVER
             cust.window_due, cust.window_epoch = due, self._window_epoch
         return t >= due

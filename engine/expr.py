@@ -14,7 +14,7 @@ from typing import Callable
 # What an expression may see, as a plain tuple built once per event and journey (a class with
 # __init__ cost more than evaluating most conditions): the properties of the event being matched,
 # the trigger's, the profile, the instant being processed, the customer's state (history, segments)
-# and a callable giving an aggregate's value by key.
+# and the aggregates' readers by key (each takes the context).
 Ctx = tuple
 EV, TRIG, PROF, NOW, CUST, AGGS = range(6)
 Expr = Callable[[Ctx], object]
@@ -209,6 +209,10 @@ def _c_bin_literal(x):
             return lambda c: (type(y := c[at].get(key)) is int or type(y) is float) and test(y, v)
         if type(v) is str and op == "==":
             return lambda c: c[at].get(key) == v
+    if left[0] == "agg" and _is_num(v) and op != "!=":
+        # a segment's usual condition (`count(purchase within 7d) >= 2`): the reader called directly
+        key = left[1]
+        return lambda c: (type(y := c[AGGS][key](c)) is int or type(y) is float) and test(y, v)
     if _is_num(v):
         if op == "!=":
             return lambda c: not ((type(y := a(c)) is int or type(y) is float) and y == v)
@@ -252,7 +256,7 @@ def _c_in_segment(x):
 
 def _c_agg(x):
     key = x[1]
-    return lambda c: c[AGGS](key, c)
+    return lambda c: c[AGGS][key](c)
 
 
 def _c_interp(x):

@@ -76,7 +76,17 @@ class Customer:
         for short, name in _FIELDS:
             if short in data:
                 setattr(c, name, set(data[short]) if name == "segments" else data[short])
+        if "a" in data:
+            _flatten_windows(c.aggs)
         return c
+
+
+def _flatten_windows(aggs: dict) -> None:
+    """State written before windows went flat kept each as [[t, v], ...]; read it as [t, v, ...].
+    (No other aggregate state holds a list of lists.)"""
+    for key, state in aggs.items():
+        if type(state) is list and state and type(state[0]) is list:
+            aggs[key] = [x for entry in state for x in entry]
 
 
 _FIELDS = (("p", "profile"), ("i", "instances"), ("e", "entries"), ("s", "sends"), ("m", "seen"),

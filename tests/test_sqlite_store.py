@@ -217,13 +217,27 @@ def full_customer() -> Customer:
     c.seen = ["m1", "m2", "h:ffee"]
     c.last_seen = {"app_opened": T0 - 86_400_000}
     c.last_props = {"purchase": {"amount": 12.5, "meta.kind": None}}
-    c.aggs = {"count:app_opened:x": 4, "sum:purchase:y": [[T0, 12.5]], "avg:purchase:z": [25.0, 2]}
+    c.aggs = {"count:app_opened:x": 4, "sum:purchase:y": [T0, 12.5, T0 + 9, 1], "avg:purchase:z": [25.0, 2]}
     c.segments = {"big_spenders", "loyal"}
     return c
 
 
 def fields(c: Customer) -> dict:
     return {name: getattr(c, name) for name in Customer.__slots__}
+
+
+def test_windows_written_as_pairs_read_back_flat(tmp_path):
+    """State from before windows went flat ([[t, v], ...]) still reads, as the same entries."""
+    path = tmp_path / "s.db"
+    with SqliteStore(path) as store:
+        store.put("c1", full_customer())
+        store.commit()
+    with sqlite3.connect(path) as conn:
+        blob = orjson.loads(conn.execute("SELECT state FROM customers").fetchone()[0])
+        blob["a"]["sum:purchase:y"] = [[T0, 12.5], [T0 + 9, 1]]
+        conn.execute("UPDATE customers SET state = ?", (orjson.dumps(blob),))
+    with SqliteStore(path) as store:
+        assert store.get("c1").aggs == full_customer().aggs
 
 
 def test_customer_state_round_trips_through_the_file(tmp_path):
