@@ -9,7 +9,6 @@ instances, then new entries, then the events those steps emitted.
 from __future__ import annotations
 
 import hashlib
-import heapq
 
 from dsl.ir import JourneyIR, SegmentIR
 
@@ -21,6 +20,7 @@ from .localtime import next_time_of_day, quiet_until, zone
 from .runtime import Journey, build_journey, build_segment, histories
 from .state import DEDUP_WINDOW, DEFERRED, DUE, ENTERED, FLAGS, HELD_OUT, IID, KEY, STATE, TMSG, TRIG, VER, J, Customer
 from .stats import Stats
+from .timers import TimerQueue
 from .store import MemoryStore
 
 NEVER = 1 << 62  # an instant after every other
@@ -57,7 +57,7 @@ class Engine:
         self.load(journeys, segments)
         self.clock = self.store.get_meta("clock")
         self.stats.restore(self.store.get_meta("stats"))
-        self._heap: list = []
+        self._timers = TimerQueue()
         self._scheduled: dict = {}
         self.adopt(self.store.timers())
 
@@ -165,7 +165,7 @@ class Engine:
             if clock is None or t > clock:
                 self.clock = clock = t
             self.stats.unused += 1
-            if self._heap and self._heap[0][0] <= clock - self.lateness:
+            if self._timers.head <= clock - self.lateness:
                 self._fire_due(clock - self.lateness, out)
             return out
         cust = self.store.get(cid)
@@ -192,7 +192,7 @@ class Engine:
         if queue:
             self._drain(cid, cust, queue, t, out)
         self._store(cid, cust)
-        if self._heap and self._heap[0][0] <= clock - self.lateness:
+        if self._timers.head <= clock - self.lateness:
             self._fire_due(clock - self.lateness, out)
         return out
 
@@ -216,9 +216,9 @@ class Engine:
     # ---- timers --------------------------------------------------------------------
 
     def _fire_due(self, upto: int, out: list) -> None:
-        heap = self._heap
-        while heap and heap[0][0] <= upto:
-            due, cid = heapq.heappop(heap)
+        timers = self._timers
+        while timers.head <= upto:
+            due, cid = timers.pop()
             if self._scheduled.get(cid) != due:
                 continue  # stale: that timer moved earlier or was cancelled
             del self._scheduled[cid]
@@ -647,9 +647,9 @@ class Engine:
         """Hand the customer back to the store and keep its timer scheduled.
 
         `_scheduled[cid]` is a lower bound of the customer's earliest timer, not always the timer itself:
-        a timer that moves later (a `restart` journey re-entered, say) keeps its earlier heap entry,
+        a timer that moves later (a `restart` journey re-entered, say) keeps its earlier queue entry,
         which on popping finds nothing due and schedules the real one. Pushing every move instead
-        filled the heap with stale entries, and popping them was a tenth of a replay's time."""
+        filled the queue with stale entries, and popping them was a tenth of a replay's time."""
         self.store.put(cid, cust)
         due = None
         for i in cust.instances:
@@ -660,11 +660,11 @@ class Engine:
         current = scheduled.get(cid)
         if due is None:
             if current is not None:
-                del scheduled[cid]  # its heap entry turns stale and is skipped when popped
+                del scheduled[cid]  # its queue entry turns stale and is skipped when popped
         elif current is None or due < current or (due > current and self.clock is not None
                                                    and current <= self.clock):
             scheduled[cid] = due
-            heapq.heappush(self._heap, (due, cid))
+            self._timers.push(due, cid)
 
     def _trace(self, cid, t, journey, text) -> None:
         """Callers test `cid == self.trace_customer` first, so no message is built for anyone else."""
@@ -674,7 +674,7 @@ class Engine:
 
     def release(self, customer_ids) -> None:
         """Stop firing these customers' timers: their partition now belongs to another worker.
-        Their heap entries turn stale and are skipped when popped."""
+        Their queue entries turn stale and are skipped when popped."""
         for cid in customer_ids:
             self._scheduled.pop(cid, None)
 
@@ -688,7 +688,7 @@ class Engine:
             current = self._scheduled.get(cid)
             if current is None or due < current:
                 self._scheduled[cid] = due
-                heapq.heappush(self._heap, (due, cid))
+                self._timers.push(due, cid)
 
     def pending_timers(self) -> int:
         return len(self._scheduled)
