@@ -55,17 +55,24 @@ def worker(conn, with_segments: bool) -> None:
     conn.send(window_state(engine) if with_segments else None)
 
 
-def window_state(engine: Engine) -> tuple[int, int, dict]:
+def window_state(engine: Engine) -> tuple[int, int, int, dict]:
+    """Encoded bytes and RAM bytes of the windows, customers, members per segment. RAM counts the
+    aggregates dict, the lists, and each entry's time and value objects (a time shared by two windows
+    counts twice, so this errs high)."""
     keys = set().union(*(s.aggregates for s in segments))
-    window_bytes = customers = 0
+    window_bytes = ram = customers = 0
     members: dict = {}
     for _, cust in engine.store.customers():
         customers += 1
         windows = {k: v for k, v in cust.aggs.items() if k in keys}
         window_bytes += len(orjson.dumps(windows)) if windows else 0
+        if windows:
+            ram += sys.getsizeof(cust.aggs) + sum(
+                sys.getsizeof(w) + sum(sys.getsizeof(x) for x in w if not (type(x) is int and -5 <= x <= 256))
+                for w in windows.values())
         for s in cust.segments:
             members[s] = members.get(s, 0) + 1
-    return window_bytes, customers, members
+    return window_bytes, ram, customers, members
 
 
 def main() -> None:
@@ -84,7 +91,7 @@ def main() -> None:
             took[which] += pipes[which].recv()
     for pipe in pipes:
         pipe.send(None)
-    _, (window_bytes, customers, members) = (pipe.recv() for pipe in pipes)
+    _, (window_bytes, ram, customers, members) = (pipe.recv() for pipe in pipes)
     for proc in procs:
         proc.join()
     base, with_segs = took
@@ -92,7 +99,8 @@ def main() -> None:
           f"fed the same {chunk:,}-line chunks in turn")
     print(f"without segments: {len(lines) / base:,.0f} events/s")
     print(f"with 5 segments:  {len(lines) / with_segs:,.0f} events/s  (drop {100 * (1 - base / with_segs):.1f}%)")
-    print(f"window state: {window_bytes / customers:,.0f} bytes per customer encoded ({customers:,} customers)")
+    print(f"window state per customer: {window_bytes / customers:,.0f} bytes encoded, {ram / customers:,.0f} bytes "
+          f"of RAM ({customers:,} customers)")
     print("members:", members)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .expr import CUST, NOW, compile_pred, lookup
 
+READ_EARLY = -1  # a customer's window_epoch when a window holds entries after the instant it was read at
 _NO_TRIGGER: dict = {}  # what an aggregate's `where` sees as the trigger: nothing (expressions never write)
 
 
@@ -59,8 +60,17 @@ class Aggregates:
                 window = aggs.get(key)
                 if window is None:
                     window = aggs[key] = []
-                window.append(now)
-                window.append(value)
+                if not window or window[-2] <= now:
+                    window.append(now)
+                    window.append(value)
+                else:  # a late event (within the allowed lateness): kept in time order, which
+                    at = len(window) - 2  # pruning from the front and the engine's window note rely on
+                    while at and window[at - 2] > now:
+                        at -= 2
+                    window[at:at] = (now, value)
+                    # read at this earlier instant, the entries after it are not counted yet; they are
+                    # once a later event comes, so the engine must look again then
+                    cust.window_epoch = READ_EARLY
                 if window[0] <= now - within:
                     prune(window, now - within)
                 due = cust.window_due  # see Engine._windows_moved: it may only move earlier here

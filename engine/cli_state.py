@@ -64,6 +64,15 @@ def _stats(store) -> dict:
     return total.to_dict()
 
 
+def _aggregate_shown(key: str, state):
+    """A window as [[instant, value], ...]; other states as stored (a number, or [total, n] for an avg
+    over all history). The key starts with the function. A list is a window unless the function is
+    avg, where [total, n] and a window of one entry look alike: those two are shown as stored."""
+    if type(state) is list and (not key.startswith("avg:") or len(state) != 2):
+        return [[format_instant(state[i]), state[i + 1]] for i in range(0, len(state) - 1, 2)]
+    return state
+
+
 def _kind(store, version: str, state: str, cache: dict) -> str:
     if version not in cache:
         cache[version] = (store.load_version(version) or {}).get("states", {})
@@ -134,7 +143,7 @@ def inspect(customer, state_url, fmt):
     data = {"customer_id": customer, "profile": cust.profile, "segments": sorted(cust.segments),
             "instances": instances,
             "entries": {j: {"last": format_instant(e[0]), "count": e[1]} for j, e in cust.entries.items()},
-            "aggregates": cust.aggs,
+            "aggregates": {key: _aggregate_shown(key, state) for key, state in cust.aggs.items()},
             "last_seen": {n: format_instant(t) for n, t in cust.last_seen.items()}}
     if fmt == "json":
         _emit_json(data)

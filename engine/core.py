@@ -13,7 +13,7 @@ import hashlib
 from dsl.ir import JourneyIR, SegmentIR
 
 from .actions import Action, new_action
-from .aggregates import Aggregates, prune
+from .aggregates import READ_EARLY, Aggregates, prune
 from .events import BadEvent, Event, format_instant
 from .expr import lookup
 from .localtime import next_time_of_day, quiet_until, zone
@@ -308,7 +308,7 @@ class Engine:
                 cust.last_props[name] = {p: lookup(props, p.split(".")) for p in keep_props}
         if self.segments and (changed or traits is not None or cid == self._new_customer or self._seg_always
                               or name in self._seg_by_event or self._window_keys
-                              and ((noted := cust.window_due) is None or t >= noted
+                              and ((noted := cust.window_due) is None or t >= noted or t < self.clock
                                    or cust.window_epoch != self._window_epoch)):
             # (the same tests _segments starts with, made here first: most events pass none of them)
             self._segments(cid, cust, t, msg, queue, name, traits is not None, changed)
@@ -542,7 +542,7 @@ class Engine:
             mask |= self._seg_profile
         if cid == self._new_customer:
             mask |= self._empty_members
-        if self._window_keys and ((noted := cust.window_due) is None or t >= noted
+        if self._window_keys and ((noted := cust.window_due) is None or t >= noted or t < self.clock
                                   or cust.window_epoch != self._window_epoch):
             mask |= self._windows_moved(cust, t)
         if not mask:
@@ -568,8 +568,10 @@ class Engine:
         customer keeps a note of the earliest instant a window next loses one (`window_due`, made
         under `window_epoch`) and this runs only once it has passed. A late note is the danger: an
         entry added to a window moves the note earlier (Aggregates.update) and a reload voids it;
-        an early note only costs a needless call."""
-        moved, due = 0, NEVER
+        an early note only costs a needless call. Events behind the clock are the one other way a
+        window's content, as read, moves (READ_EARLY)."""
+        moved, due, epoch = 0, NEVER, self._window_epoch
+        early = cust.window_epoch == READ_EARLY or self.clock is not None and t < self.clock
         aggs = cust._aggs
         if aggs:
             for key, within, over in self._window_keys:
@@ -582,7 +584,14 @@ class Engine:
                             continue
                     if window[0] + within < due:
                         due = window[0] + within
-        cust.window_due, cust.window_epoch = due, self._window_epoch
+                    if early:
+                        # `now` went back (an event behind the clock): a read at `t` leaves out the
+                        # entries after it, and the next read at a later instant counts them again,
+                        # so the segments over it look each time, until no entry is ahead of `t`.
+                        moved |= over
+                        if window[-2] > t:
+                            epoch = READ_EARLY
+        cust.window_due, cust.window_epoch = due, epoch
         return moved
 
     def _may_move(self, cust: Customer | None, t: int) -> bool:
@@ -599,6 +608,8 @@ class Engine:
         """Has a window lost an entry by `t`? Asked by the cheap path, which must not prune
         (see _windows_moved for the note)."""
         due = cust.window_due
+        if cust.window_epoch == READ_EARLY or self.clock is not None and t < self.clock:
+            return True  # see _windows_moved
         if due is None or cust.window_epoch != self._window_epoch:
             aggs = cust._aggs
             due = min((w[0] + within for key, within, _ in self._window_keys if (w := aggs.get(key))),

@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Iterator
 from .cached_store import CachedStore
 from .state import Customer
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Migration n takes a file at schema n-1 to schema n. A later table (the outbox, say) is one more
 # entry here plus rows handed to `stage()`, and then it is written in the same commit as the state.
@@ -52,6 +52,11 @@ MIGRATIONS: dict[int, list[str]] = {
         # they own; NULL when the writer did not say. SQLite has the column too, so both stores agree.
         "ALTER TABLE customers ADD COLUMN partition INTEGER",
         "CREATE INDEX customers_partition_next_due ON customers (partition, next_due) WHERE next_due IS NOT NULL",
+    ],
+    4: [
+        # No SQL: customer state keeps aggregate windows flat ([t0, v0, t1, v1, ...]) from schema 4 on.
+        # State written as pairs ([[t, v], ...]) is read flat (Customer.decode); the number moves so
+        # that an older journeyctl refuses state it would misread.
     ],
 }
 

@@ -2,7 +2,10 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dsl.compiler import compile_text
 from engine.aggregates import Aggregates
+from engine.core import Engine
+from engine.events import Event
 from engine.state import Customer
 
 FNS = ("count", "sum", "min", "max", "avg")
@@ -65,17 +68,14 @@ events = st.lists(st.tuples(st.integers(0, 3 * 3_600_000), st.sampled_from(["buy
                             st.integers(0, 200), st.sampled_from(["c1", "c2"])), max_size=40)
 
 
-def _membership_changes(tail: str, stream) -> list:
-    """Every segment_entered/segment_exited the engine emits for `stream`."""
-    from dsl.compiler import compile_text
-    from engine.core import Engine
-    from engine.events import Event
-
+def _membership_changes(tail: str, stream, in_order: bool = True) -> list:
+    """Every segment_entered/segment_exited the engine emits for `stream` (out of order: each event
+    arrives within the allowed lateness, however far back, and is read at its own instant)."""
     segments = [compile_text(text.format(tail=tail), f"{sid}.journey").ir for sid, text in SEGMENTS.items()]
     # a journey reading the same windows prunes them on its own schedule
     reader = compile_text('on ping where count(buy within 1h) >= 0 -> send email "p"', "reader.journey").ir
-    engine = Engine([reader], segments, profiles=True)
-    for i, (t, name, amount, cid) in enumerate(sorted(stream, key=lambda e: e[0])):
+    engine = Engine([reader], segments, profiles=True, lateness=4 * 3_600_000)
+    for i, (t, name, amount, cid) in enumerate(sorted(stream, key=lambda e: e[0]) if in_order else stream):
         engine.process(Event(name, cid, t, {"amount": amount}, f"m{i}"))
     return [(r["customer_id"], r["cause"], r["segments_entered"], r["segments_exited"])
             for r in engine.drain_profile_records()]
@@ -87,14 +87,12 @@ def test_segments_over_windows_change_exactly_when_rechecking_on_every_event_wou
     """A segment that reads now() is re-checked on every event; the same condition without it is
     re-checked only when its window may have moved. Both must enter and exit at the same events."""
     assert _membership_changes("", stream) == _membership_changes(" and now() >= 0", stream)
+    assert _membership_changes("", stream, False) == _membership_changes(" and now() >= 0", stream, False)
 
 
 def test_a_segment_added_by_a_reload_leaves_when_its_window_empties(tmp_path):
     """The customer's note of its next window expiry was made, after a restart, before the segment
     reading that window was loaded."""
-    from dsl.compiler import compile_text
-    from engine.core import Engine
-    from engine.events import Event
     from engine.sqlite_store import SqliteStore
     from engine.stores import checkpoint
 
@@ -117,3 +115,18 @@ def test_a_segment_added_by_a_reload_leaves_when_its_window_empties(tmp_path):
     engine.process(Event("ping", "c1", 61 * minute, {}, "m4"))  # the view at 0 left the hour at 60m
     assert "viewers" not in engine.store.get("c1").segments
     engine.store.close()
+
+
+def test_a_late_event_takes_its_place_in_the_window_and_leaves_it_on_time():
+    """An event within the allowed lateness lands among later entries; it must still fall out of the
+    window when its own time is up (pruning from the front and the engine's note rely on order)."""
+    seg = compile_text("segment busy\n  where count(buy within 1h) >= 2\n", "busy.journey").ir
+    engine = Engine([], [seg])
+    engine.process(Event("buy", "c1", 10_000, {}, "a"))
+    engine.process(Event("buy", "c1", 6_000, {}, "b"))  # 4 s late: inside the 5 s allowance
+    engine.process(Event("ping", "c1", 3_605_000, {}, "p1"))  # both buys inside the hour
+    assert engine.store.get("c1").segments == {"busy"}
+    engine.process(Event("ping", "c1", 3_606_500, {}, "p2"))  # the late buy is over an hour old
+    assert engine.store.get("c1").segments == set()
+    key = next(iter(engine.aggregates.specs))
+    assert engine.aggregates.value(engine.store.get("c1"), key, 3_606_500) == 1

@@ -47,6 +47,8 @@ def test_inspect_shows_profile_segments_and_timers(tmp_path):
     assert data["profile"] == {"first_name": "Ana"}
     assert data["segments"] == ["weekly_active"]
     assert [(i["journey"], i["waiting_until"]) for i in data["instances"]] == [("nudge", "2026-03-04T10:00:00.000Z")]
+    # the window of the segment's count, entry by entry
+    assert list(data["aggregates"].values()) == [[["2026-03-01T10:00:00.000Z", 1]]]
     missing = CliRunner().invoke(main, ["inspect", "zoe", "--state", url])
     assert missing.exit_code == 1 and "no state for customer 'zoe'" in missing.output
 
