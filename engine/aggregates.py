@@ -29,9 +29,14 @@ class Aggregates:
         self.by_event: dict = {}
         for key, spec in specs.items():
             path = tuple(spec["prop"].split(".")) if spec.get("prop") else None
+            where, match = spec.get("where"), None
+            if where and where[0] == "bin" and where[1] == "==" and where[2][0] == "ref" and \
+                    where[2][1] == "event" and len(where[2][2]) == 1 and where[3][0] == "lit" and \
+                    type(where[3][1]) is str:
+                match, where = (where[2][2][0], where[3][1]), None  # `where category == "shoes"`, inline
             self.by_event.setdefault(spec["event"], []).append(
-                (key, spec["fn"] == "count", spec["fn"], path, compile_pred(spec.get("where")), spec.get("within"),
-                 marks.get(key, 0)))
+                (key, match, compile_pred(where), None if spec["fn"] == "count" else path,
+                 path[0] if path and len(path) == 1 else None, spec["fn"], spec.get("within"), marks.get(key, 0)))
         # what expressions read through the context's AGGS slot: key -> reader(ctx)
         self.readers = {key: _reader(key, spec["fn"], spec.get("within")) for key, spec in specs.items()}
         self.ignored = 0
@@ -41,13 +46,15 @@ class Aggregates:
         `readers` is what expressions read aggregates through (a `where` may use one)."""
         changed = 0
         aggs = None
-        for key, counts, fn, path, where, within, mark in self.by_event.get(name, ()):
+        for key, match, where, path, prop, fn, within, mark in self.by_event.get(name, ()):
+            if match is not None and props.get(match[0]) != match[1]:
+                continue
             if where is not None and not where((props, _NO_TRIGGER, cust.profile, now, cust, readers)):
                 continue
-            if counts:
+            if path is None:  # count
                 value = 1
             else:
-                value = props.get(path[0]) if len(path) == 1 else lookup(props, path)
+                value = props.get(prop) if prop is not None else lookup(props, path)
                 if type(value) is not int and type(value) is not float:
                     if value is not None:
                         self.ignored += 1
@@ -56,30 +63,37 @@ class Aggregates:
                 aggs = cust._aggs
                 if aggs is None:
                     aggs = cust._aggs = {}
-            if within is not None:
+            if within is None:
+                aggs[key] = _fold(fn, aggs.get(key), value)
+            else:
                 window = aggs.get(key)
-                if window is None:
-                    window = aggs[key] = []
-                if not window or window[-2] <= now:
+                if window and window[-2] <= now:  # the usual case: the head stays, so does the note
                     window.append(now)
                     window.append(value)
-                else:  # a late event (within the allowed lateness): kept in time order, which
-                    at = len(window) - 2  # pruning from the front and the engine's window note rely on
-                    while at and window[at - 2] > now:
-                        at -= 2
-                    window[at:at] = (now, value)
-                    # read at this earlier instant, the entries after it are not counted yet; they are
-                    # once a later event comes, so the engine must look again then
-                    cust.window_epoch = READ_EARLY
-                if window[0] <= now - within:
-                    prune(window, now - within)
-                due = cust.window_due  # see Engine._windows_moved: it may only move earlier here
-                if due is not None and window[0] + within < due:
-                    cust.window_due = window[0] + within
-            else:
-                aggs[key] = _fold(fn, aggs.get(key), value)
+                    if window[0] <= now - within:
+                        prune(window, now - within)
+                else:
+                    self._insert(cust, aggs, key, window, now, value, within)
             changed |= mark
         return changed
+
+    @staticmethod
+    def _insert(cust, aggs: dict, key: str, window: list | None, now: int, value, within: int) -> None:
+        """A window's first entry, or a late event's (within the allowed lateness), kept in time
+        order: pruning from the front and the engine's window note rely on it."""
+        if not window:
+            window = aggs[key] = [now, value]
+        else:
+            at = len(window) - 2
+            while at and window[at - 2] > now:
+                at -= 2
+            window[at:at] = (now, value)
+            # read at this earlier instant, the entries after it are not counted yet; they are once
+            # a later event comes, so the engine must look again then
+            cust.window_epoch = READ_EARLY
+        due = cust.window_due  # see Engine._windows_moved: it may only move earlier here
+        if due is not None and window[0] + within < due:
+            cust.window_due = window[0] + within
 
     def value(self, cust, key: str, now: int):
         return self.readers[key]((None, None, None, now, cust, self.readers))

@@ -581,6 +581,7 @@ class Engine:
                         prune(window, t - within)
                         moved |= over
                         if not window:
+                            del aggs[key]  # (a customer whose windows all emptied keeps none)
                             continue
                     if window[0] + within < due:
                         due = window[0] + within
