@@ -72,31 +72,33 @@ class Aggregates:
                     window.append(value)
                     if window[0] <= now - within:
                         prune(window, now - within)
+                elif not window:  # a new head: the note may only move earlier (see Engine._windows_moved)
+                    aggs[key] = [now, value]
+                    due = cust.window_due
+                    if due is not None and now + within < due:
+                        cust.window_due = now + within
                 else:
-                    self._insert(cust, aggs, key, window, now, value, within)
+                    _insert_late(cust, window, now, value, within)
             changed |= mark
         return changed
 
-    @staticmethod
-    def _insert(cust, aggs: dict, key: str, window: list | None, now: int, value, within: int) -> None:
-        """A window's first entry, or a late event's (within the allowed lateness), kept in time
-        order: pruning from the front and the engine's window note rely on it."""
-        if not window:
-            window = aggs[key] = [now, value]
-        else:
-            at = len(window) - 2
-            while at and window[at - 2] > now:
-                at -= 2
-            window[at:at] = (now, value)
-            # read at this earlier instant, the entries after it are not counted yet; they are once
-            # a later event comes, so the engine must look again then
-            cust.window_epoch = READ_EARLY
-        due = cust.window_due  # see Engine._windows_moved: it may only move earlier here
-        if due is not None and window[0] + within < due:
-            cust.window_due = window[0] + within
-
     def value(self, cust, key: str, now: int):
         return self.readers[key]((None, None, None, now, cust, self.readers))
+
+
+def _insert_late(cust, window: list, now: int, value, within: int) -> None:
+    """A late event's entry (within the allowed lateness) goes among the later ones, in time order:
+    pruning from the front and the engine's window note rely on it."""
+    at = len(window) - 2
+    while at and window[at - 2] > now:
+        at -= 2
+    window[at:at] = (now, value)
+    # read at this earlier instant, the entries after it are not counted yet; they are once a later
+    # event comes, so the engine must look again then
+    cust.window_epoch = READ_EARLY
+    due = cust.window_due
+    if due is not None and window[0] + within < due:
+        cust.window_due = window[0] + within
 
 
 def _reader(key: str, fn: str, within: int | None):

@@ -112,6 +112,7 @@ class Engine:
                 self._seg_by_event[event] = self._seg_by_event.get(event, 0) | 1 << bit
         windows = {window for seg in self.segments for window in seg.windows}
         self._window_keys = [(key, within, self._key_bits[key]) for key, within in sorted(windows)]
+        self._window_of = {key: (within, over) for key, within, over in self._window_keys}
         self._window_epoch += 1  # notes made under other journeys and segments no longer count
         empty = Customer()
         self._empty_members = bits(not seg.always and _ok(seg.where, ({}, {}, {}, 0, empty, self._agg_readers))
@@ -557,7 +558,8 @@ class Engine:
                     cust.segments.add(seg.id)
                 else:
                     cust.segments.discard(seg.id)
-                self._record(cid, t, msg, **{"entered" if inside else "exited": [seg.id]})
+                if self.sync_profiles:
+                    self._record(cid, t, msg, **{"entered" if inside else "exited": [seg.id]})
                 change = "segment_entered" if inside else "segment_exited"
                 self.stats.segment(seg.id, inside)
                 queue.append((change, {"segment": seg.id}, None, f"{msg}/{change}/{seg.id}"))
@@ -573,15 +575,17 @@ class Engine:
         moved, due, epoch = 0, NEVER, self._window_epoch
         early = cust.window_epoch == READ_EARLY or self.clock is not None and t < self.clock
         aggs = cust._aggs
+        emptied = None
         if aggs:
-            for key, within, over in self._window_keys:
-                window = aggs.get(key)
-                if window:
+            windows = self._window_of
+            for key, window in aggs.items():
+                if key in windows and window:
+                    within, over = windows[key]
                     if window[0] <= t - within:
                         prune(window, t - within)
                         moved |= over
                         if not window:
-                            del aggs[key]  # (a customer whose windows all emptied keeps none)
+                            emptied = [key] if emptied is None else [*emptied, key]
                             continue
                     if window[0] + within < due:
                         due = window[0] + within
@@ -592,6 +596,8 @@ class Engine:
                         moved |= over
                         if window[-2] > t:
                             epoch = READ_EARLY
+            for key in emptied or ():
+                del aggs[key]  # (a customer whose windows all emptied keeps none)
         cust.window_due, cust.window_epoch = due, epoch
         return moved
 
