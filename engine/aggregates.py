@@ -29,11 +29,10 @@ class Aggregates:
         self.by_event: dict = {}
         for key, spec in specs.items():
             path = tuple(spec["prop"].split(".")) if spec.get("prop") else None
-            where, match = spec.get("where"), None
-            if where and where[0] == "bin" and where[1] == "==" and where[2][0] == "ref" and \
-                    where[2][1] == "event" and len(where[2][2]) == 1 and where[3][0] == "lit" and \
-                    type(where[3][1]) is str:
-                match, where = (where[2][2][0], where[3][1]), None  # `where category == "shoes"`, inline
+            where = spec.get("where")
+            match = _property_equals(where)
+            if match is not None:
+                where = None  # tested inline
             self.by_event.setdefault(spec["event"], []).append(
                 (key, match, compile_pred(where), None if spec["fn"] == "count" else path,
                  path[0] if path and len(path) == 1 else None, spec["fn"], spec.get("within"), marks.get(key, 0)))
@@ -84,6 +83,14 @@ class Aggregates:
 
     def value(self, cust, key: str, now: int):
         return self.readers[key]((None, None, None, now, cust, self.readers))
+
+
+def _property_equals(where) -> tuple | None:
+    """(property, text) for `where category == "running_shoes"`, the commonest filter, else None."""
+    if where and where[0] == "bin" and where[1] == "==" and where[2][:2] == ["ref", "event"] \
+            and len(where[2][2]) == 1 and where[3][0] == "lit" and type(where[3][1]) is str:
+        return where[2][2][0], where[3][1]
+    return None
 
 
 def _insert_late(cust, window: list, now: int, value, within: int) -> None:

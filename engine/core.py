@@ -111,8 +111,8 @@ class Engine:
             for event in seg.events:
                 self._seg_by_event[event] = self._seg_by_event.get(event, 0) | 1 << bit
         windows = {window for seg in self.segments for window in seg.windows}
-        self._window_keys = [(key, within, self._key_bits[key]) for key, within in sorted(windows)]
-        self._window_of = {key: (within, over) for key, within, over in self._window_keys}
+        # window key -> (its width, the bits of the segments over it)
+        self._windows = {key: (within, self._key_bits[key]) for key, within in sorted(windows)}
         self._window_epoch += 1  # notes made under other journeys and segments no longer count
         empty = Customer()
         self._empty_members = bits(not seg.always and _ok(seg.where, ({}, {}, {}, 0, empty, self._agg_readers))
@@ -308,7 +308,7 @@ class Engine:
             if keep_props:
                 cust.last_props[name] = {p: lookup(props, p.split(".")) for p in keep_props}
         if self.segments and (changed or traits is not None or cid == self._new_customer or self._seg_always
-                              or name in self._seg_by_event or self._window_keys
+                              or name in self._seg_by_event or self._windows
                               and ((noted := cust.window_due) is None or t >= noted or t < self.clock
                                    or cust.window_epoch != self._window_epoch)):
             # (the same tests _segments starts with, made here first: most events pass none of them)
@@ -543,7 +543,7 @@ class Engine:
             mask |= self._seg_profile
         if cid == self._new_customer:
             mask |= self._empty_members
-        if self._window_keys and ((noted := cust.window_due) is None or t >= noted or t < self.clock
+        if self._windows and ((noted := cust.window_due) is None or t >= noted or t < self.clock
                                   or cust.window_epoch != self._window_epoch):
             mask |= self._windows_moved(cust, t)
         if not mask:
@@ -577,7 +577,7 @@ class Engine:
         aggs = cust._aggs
         emptied = None
         if aggs:
-            windows = self._window_of
+            windows = self._windows
             for key, window in aggs.items():
                 if key in windows and window:
                     within, over = windows[key]
@@ -585,7 +585,9 @@ class Engine:
                         prune(window, t - within)
                         moved |= over
                         if not window:
-                            emptied = [key] if emptied is None else [*emptied, key]
+                            if emptied is None:
+                                emptied = []
+                            emptied.append(key)
                             continue
                     if window[0] + within < due:
                         due = window[0] + within
@@ -609,7 +611,7 @@ class Engine:
             return True
         if cust is None:  # the first we see of the customer
             return bool(self._empty_members)
-        return bool(self._window_keys) and self._windows_due(cust, t)
+        return bool(self._windows) and self._windows_due(cust, t)
 
     def _windows_due(self, cust: Customer, t: int) -> bool:
         """Has a window lost an entry by `t`? Asked by the cheap path, which must not prune
@@ -619,7 +621,7 @@ class Engine:
             return True  # see _windows_moved
         if due is None or cust.window_epoch != self._window_epoch:
             aggs = cust._aggs
-            due = min((w[0] + within for key, within, _ in self._window_keys if (w := aggs.get(key))),
+            due = min((w[0] + within for key, (within, _) in self._windows.items() if (w := aggs.get(key))),
                       default=NEVER) if aggs else NEVER
             cust.window_due, cust.window_epoch = due, self._window_epoch
         return t >= due

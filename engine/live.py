@@ -518,11 +518,7 @@ class Live:
             self._pump()
             self.sink.flush(1.0)
             self._settle()
-            if self._acked:
-                self.outbox.delivered(self._acked)
-                self.counts.delivered += len(self._acked)
-                self._acked = []
-                self.outbox.commit()
+            self._commit_delivered()
         self._let_go(parts, "revoked")
 
     def _on_lost(self, parts: list) -> None:
@@ -603,6 +599,14 @@ class Live:
 
     # ---- stop ----------------------------------------------------------------------------------
 
+    def _commit_delivered(self) -> None:
+        """Outside a batch (rebalance, stop): what the broker acknowledged leaves the outbox in its own commit."""
+        if self._acked:
+            self.outbox.delivered(self._acked)
+            self.counts.delivered += len(self._acked)
+            self._acked = []
+            self.outbox.commit()
+
     def _shutdown(self) -> None:
         """Everything read is already committed; send what is waiting, then leave the group."""
         deadline = time.monotonic() + self.settings.stop_s
@@ -612,11 +616,7 @@ class Live:
                 self._pump()
                 self.sink.flush(max(0.1, min(5.0, deadline - time.monotonic() - 2)))
                 self._settle()
-            if self._acked:
-                self.outbox.delivered(self._acked)
-                self.counts.delivered += len(self._acked)
-                self._acked = []
-                self.outbox.commit()
+            self._commit_delivered()
         finally:
             if self.source is not None:
                 if self._group_offsets:
