@@ -8,24 +8,43 @@ Values that are not numbers are skipped by sum/min/max/avg and counted in
 
 Each aggregate gets its own reader, made once from its function and window: a
 segment re-checked after every event it watches reads one, and a generic read
-that worked out what to do on each call was most of what segments cost.
+that worked out what to do on each call was most of what segments cost. A reader
+takes (customer, now), not an expression context: a segment's usual condition
+(`count(purchase within 7d) >= 2`) calls it without building one.
 """
 from __future__ import annotations
 
-from .expr import CUST, NOW, compile_pred, lookup
+from .expr import NUMBER_TEST, compile_pred, lookup
 
 READ_EARLY = -1  # a customer's window_epoch when a window holds entries after the instant it was read at
 _NO_TRIGGER: dict = {}  # what an aggregate's `where` sees as the trigger: nothing (expressions never write)
 
 
 class Aggregates:
-    """The aggregates some loaded journey or segment reads, indexed by the event they watch.
-    `marks[key]` is what `update` reports when that aggregate takes an event in (the engine passes
-    the bits of the segments over it); aggregates without a mark report nothing."""
+    """The aggregates some loaded journey or segment reads, indexed by the event they watch, and the
+    conditions of the segments over them.
 
-    def __init__(self, specs: dict, marks: dict | None = None):
+    `update` reports, as bits, the segments an event may have moved. A segment whose condition is one
+    aggregate against a number (`count(purchase within 7d) >= 2`) is checked right where that
+    aggregate takes the event in, and reported only when its membership flips: most events move
+    no segment, and handing each one to the engine's re-check cost more than the check itself.
+    Other segments over an aggregate are reported whenever it takes an event in."""
+
+    def __init__(self, specs: dict, segments=()):
         self.specs = specs
-        marks = marks or {}
+        # what expressions read through the context's AGGS slot: key -> reader(customer, now)
+        self.readers = {key: _reader(key, spec["fn"], spec.get("within")) for key, spec in specs.items()}
+        self.checks = [self.check(seg.ir.where, seg.where) for seg in segments]  # by segment bit
+        marks: dict = {}  # key -> bits of the segments reported whenever the aggregate takes an event
+        early: dict = {}  # key -> (bit, segment id, check) of those checked in update
+        for bit, seg in enumerate(segments):
+            for key in seg.keys:
+                if len(seg.keys) == 1 and not (seg.events or seg.profile or seg.always) \
+                        and _single_aggregate_test(seg.ir.where):
+                    _, op, _, (_, number) = seg.ir.where
+                    early.setdefault(key, []).append((1 << bit, seg.id, NUMBER_TEST[op], number))
+                else:
+                    marks[key] = marks.get(key, 0) | 1 << bit
         self.by_event: dict = {}
         for key, spec in specs.items():
             path = tuple(spec["prop"].split(".")) if spec.get("prop") else None
@@ -35,17 +54,16 @@ class Aggregates:
                 where = None  # tested inline
             self.by_event.setdefault(spec["event"], []).append(
                 (key, match, compile_pred(where), None if spec["fn"] == "count" else path,
-                 path[0] if path and len(path) == 1 else None, spec["fn"], spec.get("within"), marks.get(key, 0)))
-        # what expressions read through the context's AGGS slot: key -> reader(ctx)
-        self.readers = {key: _reader(key, spec["fn"], spec.get("within")) for key, spec in specs.items()}
+                 path[0] if path and len(path) == 1 else None, spec["fn"], spec.get("within"), marks.get(key, 0),
+                 key in early and (_WINDOW_FOLDS.get(spec["fn"], (None, None))[1], tuple(early[key]))))
         self.ignored = 0
 
     def update(self, cust, name: str, props: dict, now: int, readers) -> int:
-        """Fold this event into every aggregate that watches it; return the marks of those that took it in.
-        `readers` is what expressions read aggregates through (a `where` may use one)."""
+        """Fold this event into every aggregate that watches it; return the bits of the segments it
+        may have moved. `readers` is what expressions read aggregates through (a `where` may use one)."""
         changed = 0
         aggs = None
-        for key, match, where, path, prop, fn, within, mark in self.by_event.get(name, ()):
+        for key, match, where, path, prop, fn, within, mark, early in self.by_event.get(name, ()):
             if match is not None and props.get(match[0]) != match[1]:
                 continue
             if where is not None and not where((props, _NO_TRIGGER, cust.profile, now, cust, readers)):
@@ -62,6 +80,7 @@ class Aggregates:
                 aggs = cust._aggs
                 if aggs is None:
                     aggs = cust._aggs = {}
+            whole = None  # the window when every entry in it is inside (each read at `now` counts)
             if within is None:
                 aggs[key] = _fold(fn, aggs.get(key), value)
             else:
@@ -71,18 +90,42 @@ class Aggregates:
                     window.append(value)
                     if window[0] <= now - within:
                         prune(window, now - within)
+                    whole = window
                 elif not window:  # a new head: the note may only move earlier (see Engine._windows_moved)
-                    aggs[key] = [now, value]
+                    aggs[key] = whole = [now, value]
                     due = cust.window_due
                     if due is not None and now + within < due:
                         cust.window_due = now + within
                 else:
                     _insert_late(cust, window, now, value, within)
             changed |= mark
+            if early:
+                fold, tests = early
+                if whole is None:
+                    y = self.readers[key](cust, now)
+                else:  # what the reader would give, without looking for entries outside
+                    y = len(whole) >> 1 if fold is None else fold(whole[1::2])
+                is_number = type(y) is int or type(y) is float
+                member_of = cust._segments or ()
+                for bit, seg_id, test, number in tests:
+                    if (is_number and test(y, number)) != (seg_id in member_of):
+                        changed |= bit
         return changed
 
     def value(self, cust, key: str, now: int):
-        return self.readers[key]((None, None, None, now, cust, self.readers))
+        return self.readers[key](cust, now)
+
+    def check(self, where_ir, where):
+        """A segment's condition as check(customer, now). `agg OP number`, the usual one, calls the
+        aggregate's reader and compares, with the meaning of the general path (only a number orders
+        with a number); any other condition is evaluated in a context with no event."""
+        if where is None:
+            return lambda cust, now: True
+        if _single_aggregate_test(where_ir):
+            read, test, number = self.readers[where_ir[2][1]], NUMBER_TEST[where_ir[1]], where_ir[3][1]
+            return lambda cust, now: (type(y := read(cust, now)) is int or type(y) is float) and test(y, number)
+        readers = self.readers
+        return lambda cust, now: where((_NO_TRIGGER, _NO_TRIGGER, cust.profile, now, cust, readers))
 
 
 def _property_equals(where) -> tuple | None:
@@ -91,6 +134,16 @@ def _property_equals(where) -> tuple | None:
             and len(where[2][2]) == 1 and where[3][0] == "lit" and type(where[3][1]) is str:
         return where[2][2][0], where[3][1]
     return None
+
+
+def _single_aggregate_test(where_ir) -> bool:
+    """Is the condition `aggregate OP number`?"""
+    return where_ir[0] == "bin" and where_ir[1] in _ORDERING and where_ir[2][0] == "agg" \
+        and where_ir[3][0] == "lit" and type(where_ir[3][1]) in (int, float)
+
+
+# the operators of `aggregate OP number` conditions taken apart (`!=` is true of a missing value too)
+_ORDERING = {"==", "<", "<=", ">", ">="}
 
 
 def _insert_late(cust, window: list, now: int, value, within: int) -> None:
@@ -110,29 +163,27 @@ def _insert_late(cust, window: list, now: int, value, within: int) -> None:
 
 def _reader(key: str, fn: str, within: int | None):
     if within is None:
-        def whole(c):
-            aggs = c[CUST]._aggs
+        def whole(cust, now):
+            aggs = cust._aggs
             return _result(fn, aggs.get(key) if aggs else None)
         return whole
     if fn == "count":
-        def count(c):
-            aggs = c[CUST]._aggs
+        def count(cust, now):
+            aggs = cust._aggs
             window = aggs.get(key) if aggs else None
             if not window:
                 return 0
-            now = c[NOW]
             if window[0] > now - within and window[-2] <= now:
                 return len(window) >> 1  # the usual case: all of it inside
             return len(_inside(window, now, within)) >> 1
         return count
     empty, fold = _WINDOW_FOLDS[fn]
 
-    def fold_window(c):
-        aggs = c[CUST]._aggs
+    def fold_window(cust, now):
+        aggs = cust._aggs
         window = aggs.get(key) if aggs else None
         if not window:
             return empty
-        now = c[NOW]
         if window[0] > now - within and window[-2] <= now:
             return fold(window[1::2])
         return fold(_inside(window, now, within)[1::2])

@@ -24,7 +24,6 @@ from .timers import TimerQueue
 from .store import MemoryStore
 
 NEVER = 1 << 62  # an instant after every other
-_NO_EVENT: dict = {}  # what a segment's condition sees as the event: nothing (expressions never write)
 MAX_EMITS = 1_000  # emitted events handled for one input event before the chain is cut
 BUILTIN_CHANNELS = {"email": None, "sms": None, "whatsapp": None, "push": None, "in_app": None, "webhook": None}
 
@@ -84,7 +83,7 @@ class Engine:
         for bit, seg in enumerate(self.segments):
             for key in seg.keys:
                 self._key_bits[key] = self._key_bits.get(key, 0) | 1 << bit
-        self.aggregates = Aggregates(aggregates, self._key_bits)
+        self.aggregates = Aggregates(aggregates, self.segments)
         self._agg_readers = self.aggregates.readers  # it goes into every expression context
         self.listened = {name for j in self.versions.values() for name in j.listens}
         self._relevance()
@@ -124,7 +123,9 @@ class Engine:
         return sum(1 << bit for bit, flag in enumerate(flags) if flag)
 
     def _due_segments(self, mask: int) -> list:
-        due = self._by_mask[mask] = [seg for bit, seg in enumerate(self.segments) if mask >> bit & 1]
+        """(segment id, check(customer, now)) of the segments a mask names, in file order."""
+        due = self._by_mask[mask] = [(seg.id, self.aggregates.checks[bit]) for bit, seg in enumerate(self.segments)
+                                     if mask >> bit & 1]
         return due
 
     def _version(self, version: str) -> Journey | None:
@@ -307,12 +308,13 @@ class Engine:
                 cust.last_seen[name] = t
             if keep_props:
                 cust.last_props[name] = {p: lookup(props, p.split(".")) for p in keep_props}
-        if self.segments and (changed or traits is not None or cid == self._new_customer or self._seg_always
-                              or name in self._seg_by_event or self._windows
-                              and ((noted := cust.window_due) is None or t >= noted or t < self.clock
-                                   or cust.window_epoch != self._window_epoch)):
-            # (the same tests _segments starts with, made here first: most events pass none of them)
-            self._segments(cid, cust, t, msg, queue, name, traits is not None, changed)
+        if self.segments:
+            # a window's note passed (see _windows_moved), tested once here: most events pass no test
+            passed = self._windows and ((noted := cust.window_due) is None or t >= noted or t < self.clock
+                                        or cust.window_epoch != self._window_epoch)
+            if changed or passed or traits is not None or cid == self._new_customer or self._seg_always \
+                    or name in self._seg_by_event:
+                self._segments(cid, cust, t, msg, queue, name, traits is not None, changed, passed)
 
     def _match_running(self, cid, cust, name, props, t, out, queue) -> None:
         for inst in list(cust.instances):
@@ -452,7 +454,7 @@ class Engine:
                 if old != value or type(old) is not type(value):
                     self._record(cid, now, inst[TMSG], traits={".".join(st["trait"]): [old, value]})
                 if self.segments:
-                    self._segments(cid, cust, now, inst[TMSG], queue, None, True, 0)
+                    self._segments(cid, cust, now, inst[TMSG], queue, None, True, 0, self._windows_passed(cust, now))
                 sid = st["next"]
             elif kind == "emit":
                 ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_readers)
@@ -534,35 +536,37 @@ class Engine:
         return (zone(cust.profile.get("timezone")) or zone(j.timezone) or zone(self.default_timezone)
                 or zone("UTC"))
 
-    def _segments(self, cid, cust, t, msg, queue, name, profile_changed, changed) -> None:
+    def _segments(self, cid, cust, t, msg, queue, name, profile_changed, changed, passed) -> None:
         """Re-check only the segments this event, a trait change or the passing of time can move:
         most events touch none, and checking all of them for every event would dominate the cost.
-        `changed`: the bits of the segments over the aggregates the event changed."""
+        `changed`: the bits of the segments over the aggregates the event changed; `passed`: whether
+        the customer's window note has passed (_windows_passed)."""
         mask = changed | self._seg_by_event.get(name, 0) | self._seg_always
         if profile_changed:
             mask |= self._seg_profile
         if cid == self._new_customer:
             mask |= self._empty_members
-        if self._windows and ((noted := cust.window_due) is None or t >= noted or t < self.clock
-                                  or cust.window_epoch != self._window_epoch):
+        if passed:
             mask |= self._windows_moved(cust, t)
         if not mask:
             return
-        due = self._by_mask.get(mask) or self._due_segments(mask)
-        ctx = (_NO_EVENT, _NO_EVENT, cust.profile, t, cust, self._agg_readers)
         member_of = cust._segments or ()
-        for seg in due:
-            inside = seg.where is None or seg.where(ctx)
-            if inside != (seg.id in member_of):
+        for seg_id, check in self._by_mask.get(mask) or self._due_segments(mask):
+            inside = check(cust, t)
+            if inside != (seg_id in member_of):
                 if inside:
-                    cust.segments.add(seg.id)
+                    cust.segments.add(seg_id)
                 else:
-                    cust.segments.discard(seg.id)
+                    cust.segments.discard(seg_id)
                 if self.sync_profiles:
-                    self._record(cid, t, msg, **{"entered" if inside else "exited": [seg.id]})
+                    self._record(cid, t, msg, **{"entered" if inside else "exited": [seg_id]})
                 change = "segment_entered" if inside else "segment_exited"
-                self.stats.segment(seg.id, inside)
-                queue.append((change, {"segment": seg.id}, None, f"{msg}/{change}/{seg.id}"))
+                self.stats.segment(seg_id, inside)
+                queue.append((change, {"segment": seg_id}, None, f"{msg}/{change}/{seg_id}"))
+
+    def _windows_passed(self, cust: Customer, t: int) -> bool:
+        return bool(self._windows) and ((noted := cust.window_due) is None or t >= noted or t < self.clock
+                                        or cust.window_epoch != self._window_epoch)
 
     def _windows_moved(self, cust: Customer, t: int) -> int:
         """Prune the windows that lost entries by `t`; return the bits of the segments over them.

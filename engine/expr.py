@@ -14,7 +14,7 @@ from typing import Callable
 # What an expression may see, as a plain tuple built once per event and journey (a class with
 # __init__ cost more than evaluating most conditions): the properties of the event being matched,
 # the trigger's, the profile, the instant being processed, the customer's state (history, segments)
-# and the aggregates' readers by key (each takes the context).
+# and the aggregates' readers by key (each takes the customer and the instant).
 Ctx = tuple
 EV, TRIG, PROF, NOW, CUST, AGGS = range(6)
 Expr = Callable[[Ctx], object]
@@ -191,7 +191,7 @@ def _c_bin(x):
     return lambda c: op(a(c), b(c))
 
 
-_NUMBER_TEST = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+NUMBER_TEST = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
                 ">": operator.gt, ">=": operator.ge}
 
 
@@ -199,9 +199,9 @@ def _c_bin_literal(x):
     """`property OP literal`, the commonest condition by far, as one closure with the same meaning
     as the general path: only a number equals or orders with a number, only text with text."""
     op, left, right = x[1], x[2], x[3]
-    if right[0] != "lit" or op not in _NUMBER_TEST:
+    if right[0] != "lit" or op not in NUMBER_TEST:
         return None
-    a, v, test = compile_expr(left), right[1], _NUMBER_TEST[op]
+    a, v, test = compile_expr(left), right[1], NUMBER_TEST[op]
     if left[0] == "ref" and len(left[2]) == 1:
         # a top-level property: read it here rather than through a second closure
         at, key = {"event": EV, "trigger": TRIG, "profile": PROF}[left[1]], left[2][0]
@@ -212,7 +212,7 @@ def _c_bin_literal(x):
     if left[0] == "agg" and _is_num(v) and op != "!=":
         # a segment's usual condition (`count(purchase within 7d) >= 2`): the reader called directly
         key = left[1]
-        return lambda c: (type(y := c[AGGS][key](c)) is int or type(y) is float) and test(y, v)
+        return lambda c: (type(y := c[AGGS][key](c[CUST], c[NOW])) is int or type(y) is float) and test(y, v)
     if _is_num(v):
         if op == "!=":
             return lambda c: not ((type(y := a(c)) is int or type(y) is float) and y == v)
@@ -256,7 +256,7 @@ def _c_in_segment(x):
 
 def _c_agg(x):
     key = x[1]
-    return lambda c: c[AGGS][key](c)
+    return lambda c: c[AGGS][key](c[CUST], c[NOW])
 
 
 def _c_interp(x):
