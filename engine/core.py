@@ -117,6 +117,10 @@ class Engine:
         self._empty_members = bits(not seg.always and _ok(seg.where, ({}, {}, {}, 0, empty, self._agg_readers))
                                    for seg in self.segments)
         self._by_mask: dict = {}
+        # segment_entered/exited are processed like emitted events; when nothing reads them (no journey
+        # or segment names them, no segment is re-checked on every event), that would change nothing
+        self._segment_events_read = bool(self._seg_always) or any(
+            name in self._routes or name in self._seg_by_event for name in ("segment_entered", "segment_exited"))
 
     @staticmethod
     def _bits(flags) -> int:
@@ -560,9 +564,10 @@ class Engine:
                     cust.segments.discard(seg_id)
                 if self.sync_profiles:
                     self._record(cid, t, msg, **{"entered" if inside else "exited": [seg_id]})
-                change = "segment_entered" if inside else "segment_exited"
                 self.stats.segment(seg_id, inside)
-                queue.append((change, {"segment": seg_id}, None, f"{msg}/{change}/{seg_id}"))
+                if self._segment_events_read:
+                    change = "segment_entered" if inside else "segment_exited"
+                    queue.append((change, {"segment": seg_id}, None, f"{msg}/{change}/{seg_id}"))
 
     def _windows_passed(self, cust: Customer, t: int) -> bool:
         return bool(self._windows) and ((noted := cust.window_due) is None or t >= noted or t < self.clock

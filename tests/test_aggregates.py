@@ -130,3 +130,47 @@ def test_a_late_event_takes_its_place_in_the_window_and_leaves_it_on_time():
     assert engine.store.get("c1").segments == set()
     key = next(iter(engine.aggregates.specs))
     assert engine.aggregates.value(engine.store.get("c1"), key, 3_606_500) == 1
+
+
+def _segment_ir(text: str, name: str):
+    return compile_text(text, f"{name}.journey").ir
+
+
+def test_a_segment_over_a_later_segment_joins_in_the_same_event():
+    """`vip` comes first in file order and reads `big`, which the buy moves: the segment_entered event
+    for `big` is what re-checks `vip` before the event is done."""
+    vip = _segment_ir("segment vip\n  where in_segment(big)\n", "vip")
+    big = _segment_ir("segment big\n  where max(buy.amount within 1h) > 100\n", "big")
+    engine = Engine([], [vip, big], profiles=True)
+    engine.process(Event("buy", "c1", 0, {"amount": 150}, "m1"))
+    assert engine.store.get("c1").segments == {"vip", "big"}
+    assert [(r["cause"], r["segments_entered"]) for r in engine.drain_profile_records()] == \
+        [("m1", ["big"]), ("m1/segment_entered/big", ["vip"])]
+
+
+def test_a_journey_on_segment_changes_sees_each_entry_and_exit():
+    big = _segment_ir("segment big\n  where count(buy within 1h) >= 2\n", "big")
+    welcome = _segment_ir('on segment_entered where segment == "big" -> send email "welcome"', "welcome")
+    bye = _segment_ir('on segment_exited where segment == "big" -> send email "bye"', "bye")
+    engine = Engine([welcome, bye], [big])
+    sent = []
+    for t, name, msg in [(0, "buy", "a"), (60_000, "buy", "b"), (3_700_000, "ping", "c"), (3_800_000, "buy", "d"),
+                         (3_900_000, "buy", "e")]:
+        sent += [(a["journey"], a["trigger_message_id"]) for a in engine.process(Event(name, "c1", t, {}, msg))]
+    assert sent == [("welcome", "b/segment_entered/big"), ("bye", "c/segment_exited/big"),
+                    ("welcome", "e/segment_entered/big")]
+
+
+def test_segment_events_nothing_reads_change_nothing_else():
+    """With no reader of segment_entered/exited they are not handled as events; memberships, profile
+    records and counts are the same as with a journey that reads them."""
+    def run(journeys):
+        big = _segment_ir("segment big\n  where count(buy within 1h) >= 2\n", "big")
+        engine = Engine(journeys, [big], profiles=True)
+        for i, t in enumerate(range(0, 10 * 3_600_000, 1_200_000)):
+            engine.process(Event("buy" if i % 8 < 2 else "view", "c1", t, {}, f"m{i}"))
+        return engine.store.get("c1").segments, engine.drain_profile_records(), dict(engine.stats.segments)
+
+    reader = _segment_ir('on segment_exited where segment == "nobody" -> send email "x"', "reader")
+    assert run([]) == run([reader])
+    assert run([])[2]["big"] == {"entered": 4, "exited": 4}
