@@ -36,7 +36,7 @@ class Aggregates:
         self.readers = {key: _reader(key, spec["fn"], spec.get("within")) for key, spec in specs.items()}
         self.checks = [self.check(seg.ir.where, seg.where) for seg in segments]  # by segment bit
         marks: dict = {}  # key -> bits of the segments reported whenever the aggregate takes an event
-        early: dict = {}  # key -> (bit, segment id, check) of those checked in update
+        early: dict = {}  # key -> (segment bit, segment id, operator, number) of those checked in update
         for bit, seg in enumerate(segments):
             for key in seg.keys:
                 if len(seg.keys) == 1 and not (seg.events or seg.profile or seg.always) \
@@ -92,7 +92,9 @@ class Aggregates:
                         prune(window, now - within)
                     whole = window
                 elif not window:  # a new head: the note may only move earlier (see Engine._windows_moved)
-                    aggs[key] = whole = [now, value]
+                    aggs[key] = [now, value]
+                    if within > 0:  # (`within 0s` holds nothing, not even an entry at `now`)
+                        whole = aggs[key]
                     due = cust.window_due
                     if due is not None and now + within < due:
                         cust.window_due = now + within

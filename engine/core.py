@@ -105,6 +105,7 @@ class Engine:
         bits = self._bits
         self._seg_always = bits(seg.always for seg in self.segments)
         self._seg_profile = bits(seg.profile for seg in self.segments)
+        self._all_segments = (1 << len(self.segments)) - 1
         self._seg_by_event: dict = {}
         for bit, seg in enumerate(self.segments):
             for event in seg.events:
@@ -118,7 +119,9 @@ class Engine:
                                    for seg in self.segments)
         self._by_mask: dict = {}
         # segment_entered/exited are processed like emitted events; when nothing reads them (no journey
-        # or segment names them, no segment is re-checked on every event), that would change nothing
+        # or segment names them, no segment is re-checked on every event) they are not queued at all.
+        # Then they change nothing, but for one thing: they no longer count towards MAX_EMITS, so a
+        # runaway emit chain is cut after 1,000 emitted events, not 1,000 events of both kinds.
         self._segment_events_read = bool(self._seg_always) or any(
             name in self._routes or name in self._seg_by_event for name in ("segment_entered", "segment_exited"))
 
@@ -167,6 +170,12 @@ class Engine:
                 cust = self.store.get(cid)
                 if cust is not None:
                     self._fire_customer(cid, cust, t, out)
+                    if self.segments and self._windows_passed(cust, t):
+                        # the timers' emits started windows that have moved again by `t`
+                        queue: list = []
+                        self._segments(cid, cust, t, ev.message_id, queue, None, False, 0, True)
+                        if queue:
+                            self._drain(cid, cust, queue, t, out)
                     self._store(cid, cust)
             if clock is None or t > clock:
                 self.clock = clock = t
@@ -292,7 +301,7 @@ class Engine:
     def _one_event(self, cid, cust, name, props, traits, msg, t, out, queue) -> None:
         if traits is not None:
             self._merge_traits(cid, cust, traits, t, msg)
-        changed = 0  # the bits of the segments over the aggregates this event changed
+        changed = 0  # the bits of the segments this event's aggregates may have moved
         route = self._routes.get(name)
         if route is not None:
             entering, listened, keep_seen, keep_props, aggregated = route
@@ -313,9 +322,9 @@ class Engine:
             if keep_props:
                 cust.last_props[name] = {p: lookup(props, p.split(".")) for p in keep_props}
         if self.segments:
-            # a window's note passed (see _windows_moved), tested once here: most events pass no test
-            passed = self._windows and ((noted := cust.window_due) is None or t >= noted or t < self.clock
-                                        or cust.window_epoch != self._window_epoch)
+            # _windows_passed, written out: this runs for nearly every event
+            passed = ((noted := cust.window_due) is None or t >= noted or t < self.clock
+                      or cust.window_epoch != self._window_epoch)
             if changed or passed or traits is not None or cid == self._new_customer or self._seg_always \
                     or name in self._seg_by_event:
                 self._segments(cid, cust, t, msg, queue, name, traits is not None, changed, passed)
@@ -543,14 +552,18 @@ class Engine:
     def _segments(self, cid, cust, t, msg, queue, name, profile_changed, changed, passed) -> None:
         """Re-check only the segments this event, a trait change or the passing of time can move:
         most events touch none, and checking all of them for every event would dominate the cost.
-        `changed`: the bits of the segments over the aggregates the event changed; `passed`: whether
-        the customer's window note has passed (_windows_passed)."""
+        `changed`: the bits of the segments the event's aggregates may have moved (Aggregates.update);
+        `passed`: whether the customer's window note has passed (_windows_passed)."""
         mask = changed | self._seg_by_event.get(name, 0) | self._seg_always
         if profile_changed:
             mask |= self._seg_profile
         if cid == self._new_customer:
             mask |= self._empty_members
         if passed:
+            if cust.window_epoch != self._window_epoch:
+                # the first look at this customer under the loaded segments (after a reload, or after
+                # the customer was read back from a store): a segment loaded since may already hold
+                mask |= self._all_segments
             mask |= self._windows_moved(cust, t)
         if not mask:
             return
@@ -570,8 +583,10 @@ class Engine:
                     queue.append((change, {"segment": seg_id}, None, f"{msg}/{change}/{seg_id}"))
 
     def _windows_passed(self, cust: Customer, t: int) -> bool:
-        return bool(self._windows) and ((noted := cust.window_due) is None or t >= noted or t < self.clock
-                                        or cust.window_epoch != self._window_epoch)
+        """Has the customer's window note passed by `t`, or was it made under other segments (see
+        _windows_moved)?"""
+        return ((noted := cust.window_due) is None or t >= noted or t < self.clock
+                or cust.window_epoch != self._window_epoch)
 
     def _windows_moved(self, cust: Customer, t: int) -> int:
         """Prune the windows that lost entries by `t`; return the bits of the segments over them.
@@ -614,26 +629,15 @@ class Engine:
 
     def _may_move(self, cust: Customer | None, t: int) -> bool:
         """Can an event no journey listens to still change a segment? Only by letting a window expire,
-        by meeting a customer for the first time when some segment holds for an empty history, or
-        through a segment that reads now() or other segments."""
+        by meeting a customer for the first time when some segment holds for an empty history, by being
+        the customer's first event under the loaded segments, by arriving behind the clock, or through
+        a segment that reads now() or other segments. Asked by the cheap path, which must not prune
+        (see _windows_moved for the note)."""
         if self._seg_always:
             return True
         if cust is None:  # the first we see of the customer
             return bool(self._empty_members)
-        return bool(self._windows) and self._windows_due(cust, t)
-
-    def _windows_due(self, cust: Customer, t: int) -> bool:
-        """Has a window lost an entry by `t`? Asked by the cheap path, which must not prune
-        (see _windows_moved for the note)."""
-        due = cust.window_due
-        if cust.window_epoch == READ_EARLY or self.clock is not None and t < self.clock:
-            return True  # see _windows_moved
-        if due is None or cust.window_epoch != self._window_epoch:
-            aggs = cust._aggs
-            due = min((w[0] + within for key, (within, _) in self._windows.items() if (w := aggs.get(key))),
-                      default=NEVER) if aggs else NEVER
-            cust.window_due, cust.window_epoch = due, self._window_epoch
-        return t >= due
+        return self._windows_passed(cust, t)
 
     def _merge_traits(self, cid, cust, traits: dict, t: int, msg: str) -> None:
         profile = cust.profile

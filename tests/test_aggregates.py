@@ -174,3 +174,86 @@ def test_segment_events_nothing_reads_change_nothing_else():
     reader = _segment_ir('on segment_exited where segment == "nobody" -> send email "x"', "reader")
     assert run([]) == run([reader])
     assert run([])[2]["big"] == {"entered": 4, "exited": 4}
+
+
+def _entries(engine) -> list:
+    return [(r["customer_id"], r["cause"], r["segments_entered"], r["segments_exited"])
+            for r in engine.drain_profile_records()]
+
+
+def test_a_window_moved_after_timers_fired_on_an_unread_event_is_rechecked():
+    """A `buy` nothing reads fires c1's timer, whose emitted view fills the window at 25m; by the buy at
+    46m that view has left the 20-minute window again, so c1 is back in `quiet` at the buy, as a segment
+    re-checked on every event says."""
+    journey = compile_text("journey later\n  on ping\n  wait 25m\n  emit view\n", "later.journey").ir
+    minute = 60_000
+
+    def run(tail):
+        quiet = _segment_ir(f"segment quiet\n  where count(view within 20m) < 1{tail}\n", "quiet")
+        engine = Engine([journey], [quiet], profiles=True)
+        engine.process(Event("ping", "c1", 0, {}, "m1"))
+        engine.process(Event("buy", "c1", 46 * minute, {}, "m2"))
+        return engine.store.get("c1").segments, _entries(engine)
+
+    segments, changes = run("")
+    assert segments == {"quiet"}
+    assert changes == [("c1", "m1", ["quiet"], []), ("c1", "m1/later/s2", [], ["quiet"]),
+                       ("c1", "m2", ["quiet"], [])]
+    assert (segments, changes) == run(" and now() >= 0")
+
+
+def test_a_zero_width_window_holds_nothing_when_a_segment_is_checked_on_its_update():
+    """`within 0s` counts nothing; `zero`, added by a reload, takes c1 in at its first buy."""
+    def run(tail):
+        other = _segment_ir("segment other\n  where count(view) >= 1\n", "other")
+        zero = _segment_ir(f"segment zero\n  where count(buy within 0s) == 0{tail}\n", "zero")
+        engine = Engine([], [other], profiles=True)
+        engine.process(Event("view", "c1", 0, {}, "m1"))
+        engine.process(Event("view", "c2", 0, {}, "m2"))
+        engine.load([], [other, zero])
+        engine.process(Event("buy", "c1", 1000, {}, "m3"))
+        return engine.store.get("c1").segments, _entries(engine)
+
+    assert run("") == run(" and now() >= 0")
+    assert run("")[0] == {"other", "zero"}
+
+
+def test_a_segment_added_by_a_reload_takes_in_existing_customers_at_their_next_event():
+    """`newcomers` holds for anyone without a buy; c1, seen before the reload, joins at its next event,
+    even one that nothing reads, as a segment re-checked on every event does."""
+    def run(tail):
+        other = _segment_ir("segment other\n  where count(view) >= 1\n", "other")
+        newcomers = _segment_ir(f"segment newcomers\n  where count(buy) == 0{tail}\n", "newcomers")
+        engine = Engine([], [other], profiles=True)
+        engine.process(Event("view", "c1", 0, {}, "m1"))
+        engine.load([], [other, newcomers])
+        engine.process(Event("ping", "c1", 1000, {}, "m2"))
+        members = set(engine.store.get("c1").segments)
+        engine.process(Event("buy", "c1", 2000, {}, "m3"))
+        return members, set(engine.store.get("c1").segments), _entries(engine)
+
+    assert run("") == run(" and now() >= 0")
+    assert run("")[:2] == ({"other", "newcomers"}, {"other"})
+
+
+def test_reading_customers_back_from_a_store_changes_no_membership(tmp_path):
+    """After a restart every customer gets a first look under the loaded segments: one whose
+    membership already matches its condition must not enter or leave anything."""
+    from engine.sqlite_store import SqliteStore
+    from engine.stores import checkpoint
+
+    segments = [_segment_ir("segment busy\n  where count(buy within 1h) >= 2\n", "busy"),
+                _segment_ir("segment newcomers\n  where count(buy) == 0\n", "newcomers")]
+    first = Engine([], segments, store=SqliteStore(tmp_path / "s.db"), profiles=True)
+    for i, (cid, name) in enumerate([("c1", "buy"), ("c1", "buy"), ("c2", "view"), ("c3", "buy")]):
+        first.process(Event(name, cid, i * 1000, {}, f"m{i}"))
+    before = {cid: set(first.store.get(cid).segments) for cid in ("c1", "c2", "c3")}
+    assert before == {"c1": {"busy"}, "c2": {"newcomers"}, "c3": set()}
+    checkpoint(first)
+    first.store.close()
+    engine = Engine([], segments, store=SqliteStore(tmp_path / "s.db"), profiles=True)
+    for i, cid in enumerate(("c1", "c2", "c3")):
+        engine.process(Event("ping", cid, 10_000 + i, {}, f"p{i}"))
+    assert _entries(engine) == []
+    assert {cid: engine.store.get(cid).segments for cid in ("c1", "c2", "c3")} == before
+    engine.store.close()
