@@ -606,7 +606,7 @@ class Engine:
                 if key in windows and window:
                     within, over = windows[key]
                     if window[0] <= t - within:
-                        prune(window, t - within)
+                        aggs[key] = window = prune(window, t - within)
                         moved |= over
                         if not window:
                             if emptied is None:

@@ -82,11 +82,13 @@ class Customer:
 
 
 def _flatten_windows(aggs: dict) -> None:
-    """State written before windows went flat kept each as [[t, v], ...]; read it as [t, v, ...].
-    (No other aggregate state holds a list of lists.)"""
+    """Windows are held as flat tuples (see engine/aggregates.py) and come back from JSON as lists.
+    State written before windows went flat kept each as [[t, v], ...]; read it as (t, v, ...).
+    (No other aggregate state holds a list of lists; an avg's [total, n] works as a tuple too.)"""
     for key, state in aggs.items():
-        if type(state) is list and state and type(state[0]) is list:
-            aggs[key] = [x for entry in state for x in entry]
+        if type(state) is list:
+            aggs[key] = tuple(x for entry in state for x in entry) if state and type(state[0]) is list \
+                else tuple(state)
 
 
 _FIELDS = (("p", "profile"), ("i", "instances"), ("e", "entries"), ("s", "sends"), ("m", "seen"),

@@ -217,7 +217,7 @@ def full_customer() -> Customer:
     c.seen = ["m1", "m2", "h:ffee"]
     c.last_seen = {"app_opened": T0 - 86_400_000}
     c.last_props = {"purchase": {"amount": 12.5, "meta.kind": None}}
-    c.aggs = {"count:app_opened:x": 4, "sum:purchase:y": [T0, 12.5, T0 + 9, 1], "avg:purchase:z": [25.0, 2]}
+    c.aggs = {"count:app_opened:x": 4, "sum:purchase:y": (T0, 12.5, T0 + 9, 1), "avg:purchase:z": (25.0, 2)}
     c.segments = {"big_spenders", "loyal"}
     return c
 
