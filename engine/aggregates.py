@@ -4,7 +4,7 @@ No history is ever scanned: a whole-history aggregate is a running total, a
 windowed one keeps only the (time, value) pairs still inside its window, flat in one tuple
 ((t0, v0, t1, v1, ...): a tuple per entry was most of a window's memory). A tuple, not a
 list: its entries sit in the object itself, one memory read from the customer's aggregates
-instead of two, and the collector stops tracking it; a window takes a few entries at most.
+instead of two, and the collector stops tracking it after one pass; a window holds a few entries.
 Values that are not numbers are skipped by sum/min/max/avg and counted in
 `ignored` so a data problem shows up as a warning, not a crash.
 
