@@ -40,13 +40,12 @@ class Aggregates:
         marks: dict = {}  # key -> bits of the segments reported whenever the aggregate takes an event
         early: dict = {}  # key -> (segment bit, segment id, operator, number) of those checked in update
         for bit, seg in enumerate(segments):
+            where = seg.ir.where
+            if not seg.profile and _single_aggregate_test(where):  # (profile: the aggregate's `where` reads it)
+                early.setdefault(where[2][1], []).append((1 << bit, seg.id, NUMBER_TEST[where[1]], where[3][1]))
+                continue
             for key in seg.keys:
-                if len(seg.keys) == 1 and not (seg.events or seg.profile or seg.always) \
-                        and _single_aggregate_test(seg.ir.where):
-                    _, op, _, (_, number) = seg.ir.where
-                    early.setdefault(key, []).append((1 << bit, seg.id, NUMBER_TEST[op], number))
-                else:
-                    marks[key] = marks.get(key, 0) | 1 << bit
+                marks[key] = marks.get(key, 0) | 1 << bit
         self.by_event: dict = {}
         for key, spec in specs.items():
             path = tuple(spec["prop"].split(".")) if spec.get("prop") else None
@@ -194,7 +193,7 @@ def _reader(key: str, fn: str, within: int | None):
     return fold_window
 
 
-def _inside(window: list, now: int, within: int) -> list:
+def _inside(window: tuple, now: int, within: int) -> tuple | list:
     """The entries a read at `now` counts, flat. Entries that fell out are skipped, not dropped: a read
     must not hide a window's move from the segments over it (windows are pruned where that is seen)."""
     start = _expired(window, now - within)

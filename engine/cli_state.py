@@ -66,8 +66,8 @@ def _stats(store) -> dict:
 
 def _aggregate_shown(key: str, state):
     """A window as [[instant, value], ...]; other states as stored (a number, or [total, n] for an avg
-    over all history). The key starts with the function. A list is a window unless the function is
-    avg, where [total, n] and a window of one entry look alike: those two are shown as stored."""
+    over all history). The key starts with the function. A list or tuple is a window unless the
+    function is avg, where [total, n] and a window of one entry look alike: those two are shown as stored."""
     if type(state) in (list, tuple) and (not key.startswith("avg:") or len(state) != 2):
         return [[format_instant(state[i]), state[i + 1]] for i in range(0, len(state) - 1, 2)]
     return state

@@ -77,12 +77,6 @@ class Engine:
         last_seen, last_props, aggregates = histories([*journeys, *segments])
         self.last_seen_names = last_seen
         self.last_props_names = {k: sorted(v) for k, v in last_props.items()}
-        # each segment is a bit: what can move it is looked up as a mask, and the segments a mask
-        # names come out as one list in file order
-        self._key_bits: dict = {}
-        for bit, seg in enumerate(self.segments):
-            for key in seg.keys:
-                self._key_bits[key] = self._key_bits.get(key, 0) | 1 << bit
         self.aggregates = Aggregates(aggregates, self.segments)
         self._agg_readers = self.aggregates.readers  # it goes into every expression context
         self.listened = {name for j in self.versions.values() for name in j.listens}
@@ -101,7 +95,8 @@ class Engine:
             name: (tuple((j, j.trigger.where) for j in self.by_trigger.get(name, ())), name in self.listened,
                    name in self.last_seen_names, self.last_props_names.get(name), name in self.aggregates.by_event)
             for name in self.relevant}
-        # Segments by what can move them, as masks of their bits (see load).
+        # Each segment is a bit: what can move it is looked up as a mask, and the segments a mask
+        # names come out as one list in file order (_due_segments).
         bits = self._bits
         self._seg_always = bits(seg.always for seg in self.segments)
         self._seg_profile = bits(seg.profile for seg in self.segments)
@@ -112,7 +107,8 @@ class Engine:
                 self._seg_by_event[event] = self._seg_by_event.get(event, 0) | 1 << bit
         windows = {window for seg in self.segments for window in seg.windows}
         # window key -> (its width, the bits of the segments over it)
-        self._windows = {key: (within, self._key_bits[key]) for key, within in sorted(windows)}
+        self._windows = {key: (within, bits(key in seg.keys for seg in self.segments))
+                         for key, within in sorted(windows)}
         self._window_epoch += 1  # notes made under other journeys and segments no longer count
         empty = Customer()
         self._empty_members = bits(not seg.always and _ok(seg.where, ({}, {}, {}, 0, empty, self._agg_readers))
@@ -562,7 +558,8 @@ class Engine:
         if passed:
             if cust.window_epoch != self._window_epoch:
                 # the first look at this customer under the loaded segments (after a reload, or after
-                # the customer was read back from a store): a segment loaded since may already hold
+                # the customer was read back from a store): a segment loaded since may already hold.
+                # (A window read early, READ_EARLY, also lands here: a needless look, nothing worse.)
                 mask |= self._all_segments
             mask |= self._windows_moved(cust, t)
         if not mask:

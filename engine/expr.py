@@ -209,10 +209,6 @@ def _c_bin_literal(x):
             return lambda c: (type(y := c[at].get(key)) is int or type(y) is float) and test(y, v)
         if type(v) is str and op == "==":
             return lambda c: c[at].get(key) == v
-    if left[0] == "agg" and _is_num(v) and op != "!=":
-        # a segment's usual condition (`count(purchase within 7d) >= 2`): the reader called directly
-        key = left[1]
-        return lambda c: (type(y := c[AGGS][key](c[CUST], c[NOW])) is int or type(y) is float) and test(y, v)
     if _is_num(v):
         if op == "!=":
             return lambda c: not ((type(y := a(c)) is int or type(y) is float) and y == v)

@@ -77,11 +77,11 @@ class Customer:
             if short in data:
                 setattr(c, name, set(data[short]) if name == "segments" else data[short])
         if "a" in data:
-            _flatten_windows(c.aggs)
+            _windows_as_tuples(c.aggs)
         return c
 
 
-def _flatten_windows(aggs: dict) -> None:
+def _windows_as_tuples(aggs: dict) -> None:
     """Windows are held as flat tuples (see engine/aggregates.py) and come back from JSON as lists.
     State written before windows went flat kept each as [[t, v], ...]; read it as (t, v, ...).
     (No other aggregate state holds a list of lists; an avg's [total, n] works as a tuple too.)"""
