@@ -48,7 +48,6 @@ class Engine:
         self.stats = Stats()
         self.trace_customer = trace_customer
         self.trace: list = []
-        self._new_customer = None
         self._window_epoch = 0
         self.profile_records: list = []   # profile sync records (spec section 10), drained by the caller
         self.sync_profiles = profiles     # keep them only when someone will read them
@@ -90,10 +89,10 @@ class Engine:
                          | set(self.aggregates.by_event))
         # One lookup per event gives everything its name can touch: (journeys it may start, with their
         # trigger conditions; whether running instances listen for it; whether last_seen() or last() keep
-        # it; whether an aggregate watches it).
+        # it; the fold of the aggregates that watch it).
         self._routes = {
             name: (tuple((j, j.trigger.where) for j in self.by_trigger.get(name, ())), name in self.listened,
-                   name in self.last_seen_names, self.last_props_names.get(name), name in self.aggregates.by_event)
+                   name in self.last_seen_names, self.last_props_names.get(name), self.aggregates.by_event.get(name))
             for name in self.relevant}
         # Each segment is a bit: what can move it is looked up as a mask, and the segments a mask
         # names come out as one list in file order (_due_segments).
@@ -182,8 +181,10 @@ class Engine:
         cust = self.store.get(cid)
         if cust is None:
             cust = Customer()
-            cust.window_due, cust.window_epoch = NEVER, self._window_epoch  # no windows yet
-            self._new_customer = cid  # every segment gets a first look at a new customer
+            if not self._empty_members:
+                cust.window_due, cust.window_epoch = NEVER, self._window_epoch  # no windows yet
+            # else left unset: like a customer read back from a store, it gets a first look at every
+            # segment (_segments), and some segment holds for a customer with no history at all
         seen = cust.seen
         msg = ev.message_id
         if msg in seen:
@@ -301,8 +302,8 @@ class Engine:
         route = self._routes.get(name)
         if route is not None:
             entering, listened, keep_seen, keep_props, aggregated = route
-            if aggregated:
-                changed = self.aggregates.update(cust, name, props, t, self._agg_readers)
+            if aggregated is not None:
+                changed = aggregated(cust, props, t, self._agg_readers)
             if listened and cust.instances:
                 self._match_running(cid, cust, name, props, t, out, queue)
             if entering:
@@ -321,8 +322,7 @@ class Engine:
             # _windows_passed, written out: this runs for nearly every event
             passed = ((noted := cust.window_due) is None or t >= noted or t < self.clock
                       or cust.window_epoch != self._window_epoch)
-            if changed or passed or traits is not None or cid == self._new_customer or self._seg_always \
-                    or name in self._seg_by_event:
+            if changed or passed or traits is not None or name in self._seg_by_event or self._seg_always:
                 self._segments(cid, cust, t, msg, queue, name, traits is not None, changed, passed)
 
     def _match_running(self, cid, cust, name, props, t, out, queue) -> None:
@@ -553,12 +553,11 @@ class Engine:
         mask = changed | self._seg_by_event.get(name, 0) | self._seg_always
         if profile_changed:
             mask |= self._seg_profile
-        if cid == self._new_customer:
-            mask |= self._empty_members
         if passed:
             if cust.window_epoch != self._window_epoch:
-                # the first look at this customer under the loaded segments (after a reload, or after
-                # the customer was read back from a store): a segment loaded since may already hold.
+                # the first look at this customer under the loaded segments (after a reload, after the
+                # customer was read back from a store, or at a new customer when some segment holds for
+                # one with no history): a segment loaded since may already hold.
                 # (A window read early, READ_EARLY, also lands here: a needless look, nothing worse.)
                 mask |= self._all_segments
             mask |= self._windows_moved(cust, t)
@@ -603,13 +602,13 @@ class Engine:
                 if key in windows and window:
                     within, over = windows[key]
                     if window[0] <= t - within:
-                        aggs[key] = window = prune(window, t - within)
                         moved |= over
-                        if not window:
+                        if window[-2] <= t - within:  # all of it fell out: the commonest case
                             if emptied is None:
                                 emptied = []
                             emptied.append(key)
                             continue
+                        aggs[key] = window = prune(window, t - within)
                     if window[0] + within < due:
                         due = window[0] + within
                     if early:
