@@ -32,25 +32,35 @@ class Aggregates:
     no segment, and handing each one to the engine's re-check cost more than the check itself.
     Other segments over an aggregate are reported whenever it takes an event in."""
 
-    def __init__(self, specs: dict, segments=()):
+    def __init__(self, specs: dict, segments=(), margin: int = 0):
         self.specs = specs
+        self.margin = margin  # how far behind the clock an event may still be read at: pruning keeps that much
         # what expressions read through the context's AGGS slot: key -> reader(customer, now)
         self.readers = {key: _reader(key, spec["fn"], spec.get("within")) for key, spec in specs.items()}
         self.checks = [self.check(seg.ir.where, seg.where) for seg in segments]  # by segment bit
         marks: dict = {}  # key -> bits of the segments reported whenever the aggregate takes an event
         early: dict = {}  # key -> (segment bit, segment id, operator, number) of those checked in update
+        # segment bits whose members can only leave as their window's entries expire, never join
+        self.exit_only = 0
+        noted = set()  # window keys whose expiry the customer's note must cover for members and others alike
         for bit, seg in enumerate(segments):
             where = seg.ir.where
             if not seg.profile and _single_aggregate_test(where):  # (profile: the aggregate's `where` reads it)
-                early.setdefault(where[2][1], []).append((1 << bit, seg.id, NUMBER_TEST[where[1]], where[3][1]))
-                continue
-            for key in seg.keys:
-                marks[key] = marks.get(key, 0) | 1 << bit
+                key = where[2][1]
+                early.setdefault(key, []).append((1 << bit, seg.id, NUMBER_TEST[where[1]], where[3][1]))
+                if (specs[key]["fn"], where[1]) in _EXIT_ONLY:
+                    self.exit_only |= 1 << bit
+                    continue
+            else:
+                for key in seg.keys:
+                    marks[key] = marks.get(key, 0) | 1 << bit
+            noted.update(key for key, _ in seg.windows)
+        self.noted = frozenset(noted)
         # event name -> take(customer, properties, now, readers) -> bits: the name's aggregates folded in
         takes: dict = {}
         for key, spec in specs.items():
-            takes.setdefault(spec["event"], []).append(self._taker(key, spec, marks.get(key, 0),
-                                                                   tuple(early.get(key, ()))))
+            takes.setdefault(spec["event"], []).append(
+                self._taker(key, spec, marks.get(key, 0), tuple(early.get(key, ())), key in noted))
         self.by_event = {name: take[0] if len(take) == 1 else _each(tuple(take)) for name, take in takes.items()}
         self.ignored = 0
 
@@ -60,11 +70,12 @@ class Aggregates:
         take = self.by_event.get(name)
         return 0 if take is None else take(cust, props, now, readers)
 
-    def _taker(self, key: str, spec: dict, mark: int, tests: tuple):
+    def _taker(self, key: str, spec: dict, mark: int, tests: tuple, noted: bool):
         """The fold of one aggregate, as a closure over everything fixed at load: the engine calls one
         per event an aggregate watches, and unpacking a row of settings on each call was a fifth of it.
         `mark`: the bits of segments reported whenever it takes an event in; `tests`: (bit, segment id,
-        operator, number) of the segments checked here, reported only when their membership flips."""
+        operator, number) of the segments checked here, reported only when their membership flips;
+        `noted`: whether a new head moves the customer's window note (see Engine._windows_moved)."""
         fn, within = spec["fn"], spec.get("within")
         path = tuple(spec["prop"].split(".")) if spec.get("prop") and fn != "count" else None
         prop = path[0] if path and len(path) == 1 else None
@@ -77,6 +88,7 @@ class Aggregates:
         read = self.readers[key]
         fold = _WINDOW_FOLDS.get(fn, (None, None))[1]
         aggregates = self
+        margin = self.margin
 
         def take(cust, props: dict, now: int, readers) -> int:
             if match_prop is not None and props.get(match_prop) != match_text:
@@ -102,15 +114,20 @@ class Aggregates:
                 if window and window[-2] <= now:  # the usual case: the head stays, so does the note
                     window += (now, value)
                     if window[0] <= now - within:
-                        window = prune(window, now - within)
-                    aggs[key] = whole = window
+                        window = prune(window, now - within - margin)
+                        if not window or window[0] > now - within:
+                            whole = window
+                    else:
+                        whole = window
+                    aggs[key] = window
                 elif not window:  # a new head: the note may only move earlier (see Engine._windows_moved)
                     aggs[key] = window = (now, value)
                     if within > 0:  # (`within 0s` holds nothing, not even an entry at `now`)
                         whole = window
-                    due = cust.window_due
-                    if due is not None and now + within < due:
-                        cust.window_due = now + within
+                    if noted:
+                        due = cust.window_due
+                        if due is not None and now + within < due:
+                            cust.window_due = now + within
                 else:
                     aggs[key] = _insert_late(cust, window, now, value, within)
             if not tests:
@@ -170,6 +187,9 @@ def _single_aggregate_test(where_ir) -> bool:
 
 # the operators of `aggregate OP number` conditions taken apart (`!=` is true of a missing value too)
 _ORDERING = {"==", "<", "<=", ">", ">="}
+# (fn, operator) of the conditions an entry leaving the window can only make false: fewer entries
+# never raise a count or a max, nor lower a min (and an empty window gives no number at all)
+_EXIT_ONLY = {("count", ">"), ("count", ">="), ("max", ">"), ("max", ">="), ("min", "<"), ("min", "<=")}
 
 
 def _insert_late(cust, window: tuple, now: int, value, within: int) -> tuple:
@@ -246,6 +266,13 @@ def _expired(window: tuple, cutoff: int) -> int:
 def prune(window: tuple, cutoff: int) -> tuple:
     """The window without what fell out of it: that never comes back."""
     return window[_expired(window, cutoff):]
+
+
+def next_expiry(window: tuple, cutoff: int, within: int) -> int | None:
+    """The instant the first entry after `cutoff` leaves the window (entries at or before it already
+    have, as read at `cutoff + within`; they may still be kept for a late read)."""
+    at = _expired(window, cutoff)
+    return window[at] + within if at < len(window) else None
 
 
 def _fold(fn: str, state, value):

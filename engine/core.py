@@ -13,7 +13,7 @@ import hashlib
 from dsl.ir import JourneyIR, SegmentIR
 
 from .actions import Action, new_action
-from .aggregates import READ_EARLY, Aggregates, prune
+from .aggregates import READ_EARLY, Aggregates, next_expiry, prune
 from .events import BadEvent, Event, format_instant
 from .expr import lookup
 from .localtime import next_time_of_day, quiet_until, zone
@@ -76,7 +76,7 @@ class Engine:
         last_seen, last_props, aggregates = histories([*journeys, *segments])
         self.last_seen_names = last_seen
         self.last_props_names = {k: sorted(v) for k, v in last_props.items()}
-        self.aggregates = Aggregates(aggregates, self.segments)
+        self.aggregates = Aggregates(aggregates, self.segments, self.lateness)
         self._agg_readers = self.aggregates.readers  # it goes into every expression context
         self.listened = {name for j in self.versions.values() for name in j.listens}
         self._relevance()
@@ -105,8 +105,12 @@ class Engine:
             for event in seg.events:
                 self._seg_by_event[event] = self._seg_by_event.get(event, 0) | 1 << bit
         windows = {window for seg in self.segments for window in seg.windows}
-        # window key -> (its width, the bits of the segments over it)
-        self._windows = {key: (within, bits(key in seg.keys for seg in self.segments))
+        # window key -> (its width, the bits of the segments over it, whether its expiry matters to the
+        # customer's note whatever their memberships, the segments for which it matters to members only)
+        exit_only = self.aggregates.exit_only
+        self._windows = {key: (within, bits(key in seg.keys for seg in self.segments), key in self.aggregates.noted,
+                               tuple(seg.id for bit, seg in enumerate(self.segments)
+                                     if key in seg.keys and exit_only >> bit & 1))
                          for key, within in sorted(windows)}
         self._window_epoch += 1  # notes made under other journeys and segments no longer count
         empty = Customer()
@@ -125,9 +129,11 @@ class Engine:
         return sum(1 << bit for bit, flag in enumerate(flags) if flag)
 
     def _due_segments(self, mask: int) -> list:
-        """(segment id, check(customer, now)) of the segments a mask names, in file order."""
-        due = self._by_mask[mask] = [(seg.id, self.aggregates.checks[bit]) for bit, seg in enumerate(self.segments)
-                                     if mask >> bit & 1]
+        """(segment id, check(customer, now), the windows a member's note must cover or None) of the
+        segments a mask names, in file order."""
+        exit_only = self.aggregates.exit_only
+        due = self._by_mask[mask] = [(seg.id, self.aggregates.checks[bit], seg.windows if exit_only >> bit & 1 else None)
+                                     for bit, seg in enumerate(self.segments) if mask >> bit & 1]
         return due
 
     def _version(self, version: str) -> Journey | None:
@@ -564,11 +570,13 @@ class Engine:
         if not mask:
             return
         member_of = cust._segments or ()
-        for seg_id, check in self._by_mask.get(mask) or self._due_segments(mask):
+        for seg_id, check, exit_windows in self._by_mask.get(mask) or self._due_segments(mask):
             inside = check(cust, t)
             if inside != (seg_id in member_of):
                 if inside:
                     cust.segments.add(seg_id)
+                    if exit_windows is not None:
+                        self._note_windows(cust, exit_windows, t)
                 else:
                     cust.segments.discard(seg_id)
                 if self.sync_profiles:
@@ -591,26 +599,42 @@ class Engine:
         under `window_epoch`) and this runs only once it has passed. A late note is the danger: an
         entry added to a window moves the note earlier (Aggregates.update) and a reload voids it;
         an early note only costs a needless call. Events behind the clock are the one other way a
-        window's content, as read, moves (READ_EARLY)."""
+        window's content, as read, moves (READ_EARLY).
+
+        The note leaves out a window whose losing an entry can change no membership of this customer:
+        one read only by `count(...) >= 2`-like segments (Aggregates.exit_only) the customer is not in.
+        That was most of the calls. Such a window is not pruned on time, so pruning must never change
+        what a read sees: it keeps entries up to the allowed lateness behind the window, which an
+        event that late still reads (spec: the span is `(now() - D, now()]`, whenever it is read)."""
         moved, due, epoch = 0, NEVER, self._window_epoch
         early = cust.window_epoch == READ_EARLY or self.clock is not None and t < self.clock
         aggs = cust._aggs
         emptied = None
         if aggs:
             windows = self._windows
+            margin = self.lateness
+            member_of = None
             for key, window in aggs.items():
                 if key in windows and window:
-                    within, over = windows[key]
-                    if window[0] <= t - within:
+                    within, over, noted, members = windows[key]
+                    cutoff = t - within
+                    if window[0] <= cutoff:
                         moved |= over
-                        if window[-2] <= t - within:  # all of it fell out: the commonest case
+                        if window[-2] <= cutoff - margin:  # all of it fell out: the commonest case
                             if emptied is None:
                                 emptied = []
                             emptied.append(key)
                             continue
-                        aggs[key] = window = prune(window, t - within)
-                    if window[0] + within < due:
-                        due = window[0] + within
+                        if window[0] <= cutoff - margin:
+                            aggs[key] = window = prune(window, cutoff - margin)
+                    if not noted:
+                        if member_of is None:
+                            member_of = cust._segments or ()
+                        noted = any(seg_id in member_of for seg_id in members)
+                    if noted:
+                        expiry = window[0] + within if window[0] > cutoff else next_expiry(window, cutoff, within)
+                        if expiry is not None and expiry < due:
+                            due = expiry
                     if early:
                         # `now` went back (an event behind the clock): a read at `t` leaves out the
                         # entries after it, and the next read at a later instant counts them again,
@@ -622,6 +646,19 @@ class Engine:
                 del aggs[key]  # (a customer whose windows all emptied keeps none)
         cust.window_due, cust.window_epoch = due, epoch
         return moved
+
+    def _note_windows(self, cust: Customer, windows: tuple, t: int) -> None:
+        """A customer just joined a segment its windows' expiry can end: the note covers them now."""
+        due = cust.window_due
+        if due is None:
+            return  # worked out at the next look
+        aggs = cust._aggs or {}
+        for key, within in windows:
+            window = aggs.get(key)
+            expiry = next_expiry(window, t - within, within) if window else None
+            if expiry is not None and expiry < due:
+                due = expiry
+        cust.window_due = due
 
     def _may_move(self, cust: Customer | None, t: int) -> bool:
         """Can an event no journey listens to still change a segment? Only by letting a window expire,
