@@ -5,7 +5,7 @@ windowed one keeps only the (time, value) pairs still inside its window, flat in
 ((t0, v0, t1, v1, ...): a tuple per entry was most of a window's memory). A tuple, not a
 list: its entries sit in the object itself, one memory read from the customer's aggregates
 instead of two, and the collector stops tracking it after one pass; a window holds a few entries.
-Values that are not numbers are skipped by sum/min/max/avg and counted in
+Values that are not numbers (NaN included) are skipped by sum/min/max/avg and counted in
 `ignored` so a data problem shows up as a warning, not a crash.
 
 Each aggregate gets its own reader, made once from its function and window: a
@@ -99,7 +99,7 @@ class Aggregates:
                 value = 1
             else:
                 value = props.get(prop) if prop is not None else lookup(props, path)
-                if type(value) is not int and type(value) is not float:
+                if type(value) is not int and (type(value) is not float or value != value):  # (NaN: not a number)
                     if value is not None:
                         aggregates.ignored += 1
                     return 0
@@ -111,13 +111,17 @@ class Aggregates:
                 aggs[key] = _fold(fn, aggs.get(key), value)
             else:
                 window = aggs.get(key)
-                if window and window[-2] <= now:  # the usual case: the head stays, so does the note
+                if window and window[-2] <= now:  # the usual case
                     window += (now, value)
                     if window[0] <= now - within:
                         window = prune(window, now - within - margin)
                         if not window or window[0] > now - within:
                             whole = window
-                    else:
+                        if noted:  # what was left had all expired (kept for late reads): a new head
+                            due = cust.window_due
+                            if due is not None and now + within < due:
+                                cust.window_due = now + within
+                    else:  # the head stays, so does the note
                         whole = window
                     aggs[key] = window
                 elif not window:  # a new head: the note may only move earlier (see Engine._windows_moved)
@@ -132,11 +136,12 @@ class Aggregates:
                     aggs[key] = _insert_late(cust, window, now, value, within)
             if not tests:
                 return mark
-            if whole is None:
-                y = read(cust, now)
-            else:  # what the reader would give, without looking for entries outside
+            if whole:  # what the reader would give, without looking for entries outside: a number
                 y = len(whole) >> 1 if fold is None else fold(whole[1::2])
-            is_number = type(y) is int or type(y) is float
+                is_number = True
+            else:
+                y = read(cust, now)
+                is_number = type(y) is int or type(y) is float
             member_of = cust._segments or ()
             changed = mark
             for bit, seg_id, test, number in tests:

@@ -328,7 +328,8 @@ class Engine:
             # _windows_passed, written out: this runs for nearly every event
             passed = ((noted := cust.window_due) is None or t >= noted or t < self.clock
                       or cust.window_epoch != self._window_epoch)
-            if changed or passed or traits is not None or name in self._seg_by_event or self._seg_always:
+            if changed or passed or traits is not None and self._seg_profile or name in self._seg_by_event \
+                    or self._seg_always:
                 self._segments(cid, cust, t, msg, queue, name, traits is not None, changed, passed)
 
     def _match_running(self, cid, cust, name, props, t, out, queue) -> None:

@@ -163,6 +163,35 @@ def test_a_member_leaves_on_time_after_other_windows_moved_the_note():
     assert engine.store.get("c1").segments == {"quiet"}
 
 
+def test_an_entry_after_a_window_of_expired_entries_moves_the_note():
+    """Expired entries are kept for late reads, so a window can hold entries and still have nothing
+    left to expire: the next entry is its new head, and the note must cover it or `one` and `quiet`
+    would never be looked at again."""
+    one = _segment_ir("segment one\n  where count(buy within 1h) == 1\n", "one")
+    quiet = _segment_ir("segment quiet\n  where count(view within 20m) == 0\n", "quiet")
+    engine = Engine([], [one, quiet], profiles=True)
+    hour, minute = 3_600_000, 60_000
+    for t, name, msg in [(0, "buy", "a"), (hour + 1_000, "ping", "b"), (hour + 2_000, "buy", "c"), (3 * hour, "ping", "d"),
+                         (3 * hour + minute, "view", "e"), (3 * hour + 21 * minute, "ping", "f"),
+                         (3 * hour + 21 * minute + 1_000, "view", "g"), (5 * hour, "ping", "h")]:
+        engine.process(Event(name, "c1", t, {}, msg))
+    assert [(r["cause"], r["segments_entered"], r["segments_exited"]) for r in engine.drain_profile_records()] == [
+        ("a", ["one", "quiet"], []), ("b", [], ["one"]), ("c", ["one"], []), ("d", [], ["one"]),
+        ("e", [], ["quiet"]), ("f", ["quiet"], []), ("g", [], ["quiet"]), ("h", ["quiet"], [])]
+
+
+def test_a_value_that_is_not_a_number_is_not_aggregated():
+    """NaN (from emit arithmetic: inf - inf) is skipped like text and counted as a data warning: a max
+    over it would be NaN, and its leaving the window could then let a customer join `big`."""
+    make = _segment_ir("journey mk\n  on calc\n  emit buy with amount = x * x - x * x\n", "mk")
+    big = _segment_ir("segment big\n  where max(buy.amount within 30m) > 100\n", "big")
+    engine = Engine([make], [big])
+    engine.process(Event("calc", "c1", 0, {"x": 1e200}, "a"))
+    engine.process(Event("buy", "c1", 60_000, {"amount": 150}, "b"))
+    assert engine.store.get("c1").segments == {"big"}
+    assert engine.aggregates.ignored == 1
+
+
 def test_a_late_event_reads_what_was_inside_the_window_at_its_own_instant():
     """Spec: a window is `(now() - D, now()]` whenever it is read. The buy at 0 left the hour by the
     ping at 1h+1s, but an event stamped 1 s before the hour (2 s late, inside the 5 s allowance)
@@ -307,3 +336,4 @@ def test_reading_customers_back_from_a_store_changes_no_membership(tmp_path):
     assert _entries(engine) == []
     assert {cid: engine.store.get(cid).segments for cid in ("c1", "c2", "c3")} == before
     engine.store.close()
+
