@@ -73,10 +73,21 @@ class Engine:
         for j in self.current.values():
             self.by_trigger.setdefault(j.trigger.event, []).append(j)
         self.segments = [build_segment(s) for s in segments]
-        last_seen, last_props, aggregates = histories([*journeys, *segments])
+        self._segment_irs = list(segments)
+        self._keep_histories()
+
+    def _keep_histories(self) -> None:
+        """Keep the history every journey version in memory reads, not only the loaded files': an
+        instance still running an earlier version may read an aggregate the new files dropped."""
+        current = {j.version for j in self.current.values()}
+        earlier = [j.ir for j in self.versions.values() if j.version not in current]
+        last_seen, last_props, aggregates = histories([*(j.ir for j in self.current.values()),
+                                                       *self._segment_irs, *earlier])
         self.last_seen_names = last_seen
         self.last_props_names = {k: sorted(v) for k, v in last_props.items()}
+        ignored = self.aggregates.ignored if hasattr(self, "aggregates") else 0
         self.aggregates = Aggregates(aggregates, self.segments, self.lateness)
+        self.aggregates.ignored = ignored  # the data warnings so far still count
         self._agg_readers = self.aggregates.readers  # it goes into every expression context
         self.listened = {name for j in self.versions.values() for name in j.listens}
         self._relevance()
@@ -140,10 +151,9 @@ class Engine:
         j = self.versions.get(version)
         if j is None:
             data = self.store.load_version(version)
-            if data is not None:
+            if data is not None:  # an instance on a version these files replaced (after a restart)
                 j = self.versions[version] = build_journey(JourneyIR.from_dict(data))
-                self.listened |= j.listens
-                self._relevance()
+                self._keep_histories()  # (its aggregates count from now: note J129)
         return j
 
     # ---- the two ways in -------------------------------------------------------------

@@ -337,3 +337,33 @@ def test_reading_customers_back_from_a_store_changes_no_membership(tmp_path):
     assert {cid: engine.store.get(cid).segments for cid in ("c1", "c2", "c3")} == before
     engine.store.close()
 
+
+V1 = 'journey j\n  on start\n  wait 1h\n  send email "later" with n = count(buy)\n'
+V2 = 'journey j\n  on start\n  send email "now"\n'
+
+
+def test_an_instance_on_an_earlier_version_reads_an_aggregate_the_reload_dropped():
+    """The reloaded file no longer reads count(buy); the instance waiting on the first version does,
+    and the engine keeps counting for it."""
+    engine = Engine([_segment_ir(V1, "j")])
+    engine.process(Event("start", "c1", 0, {}, "a"))
+    engine.process(Event("buy", "c1", 60_000, {}, "b"))
+    engine.load([_segment_ir(V2, "j")])
+    engine.process(Event("buy", "c1", 120_000, {}, "c"))
+    assert [(a["template"], a["variables"]) for a in engine.advance_to(7_200_000)] == [("later", {"n": 2})]
+
+
+def test_an_instance_on_an_earlier_version_reads_its_aggregate_after_a_restart(tmp_path):
+    from engine.sqlite_store import SqliteStore
+    from engine.stores import checkpoint
+
+    first = Engine([_segment_ir(V1, "j")], store=SqliteStore(tmp_path / "s.db"))
+    first.process(Event("start", "c1", 0, {}, "a"))
+    first.process(Event("buy", "c1", 60_000, {}, "b"))
+    first.process(Event("buy", "c1", 70_000, {}, "b2"))
+    checkpoint(first)
+    first.store.close()
+    engine = Engine([_segment_ir(V2, "j")], store=SqliteStore(tmp_path / "s.db"))
+    actions = engine.process(Event("ping", "c1", 7_200_000, {}, "c"))
+    assert [(a["template"], a["variables"]) for a in actions] == [("later", {"n": 2})]
+    engine.store.close()
