@@ -118,9 +118,7 @@ class Aggregates:
                         if not window or window[0] > now - within:
                             whole = window
                         if noted:  # what was left had all expired (kept for late reads): a new head
-                            due = cust.window_due
-                            if due is not None and now + within < due:
-                                cust.window_due = now + within
+                            note_expiry(cust, now + within)
                     else:  # the head stays, so does the note
                         whole = window
                     aggs[key] = window
@@ -129,9 +127,7 @@ class Aggregates:
                     if within > 0:  # (`within 0s` holds nothing, not even an entry at `now`)
                         whole = window
                     if noted:
-                        due = cust.window_due
-                        if due is not None and now + within < due:
-                            cust.window_due = now + within
+                        note_expiry(cust, now + within)
                 else:
                     aggs[key] = _insert_late(cust, window, now, value, within)
             if not tests:
@@ -207,9 +203,7 @@ def _insert_late(cust, window: tuple, now: int, value, within: int) -> tuple:
     # read at this earlier instant, the entries after it are not counted yet; they are once a later
     # event comes, so the engine must look again then
     cust.window_epoch = READ_EARLY
-    due = cust.window_due
-    if due is not None and window[0] + within < due:
-        cust.window_due = window[0] + within
+    note_expiry(cust, window[0] + within)
     return window
 
 
@@ -271,6 +265,14 @@ def _expired(window: tuple, cutoff: int) -> int:
 def prune(window: tuple, cutoff: int) -> tuple:
     """The window without what fell out of it: that never comes back."""
     return window[_expired(window, cutoff):]
+
+
+def note_expiry(cust, instant: int) -> None:
+    """Move the customer's window note (see Engine._windows_moved) to `instant` if that is earlier. It
+    never moves later here: a late note would miss a move, an early one only costs a look."""
+    due = cust.window_due
+    if due is not None and instant < due:
+        cust.window_due = instant
 
 
 def next_expiry(window: tuple, cutoff: int, within: int) -> int | None:

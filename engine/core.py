@@ -13,7 +13,7 @@ import hashlib
 from dsl.ir import JourneyIR, SegmentIR
 
 from .actions import Action, new_action
-from .aggregates import READ_EARLY, Aggregates, next_expiry, prune
+from .aggregates import READ_EARLY, Aggregates, next_expiry, note_expiry, prune
 from .events import BadEvent, Event, format_instant
 from .expr import lookup
 from .localtime import next_time_of_day, quiet_until, zone
@@ -660,16 +660,12 @@ class Engine:
 
     def _note_windows(self, cust: Customer, windows: tuple, t: int) -> None:
         """A customer just joined a segment its windows' expiry can end: the note covers them now."""
-        due = cust.window_due
-        if due is None:
-            return  # worked out at the next look
         aggs = cust._aggs or {}
         for key, within in windows:
             window = aggs.get(key)
             expiry = next_expiry(window, t - within, within) if window else None
-            if expiry is not None and expiry < due:
-                due = expiry
-        cust.window_due = due
+            if expiry is not None:
+                note_expiry(cust, expiry)  # (no note yet: it is worked out at the next look)
 
     def _may_move(self, cust: Customer | None, t: int) -> bool:
         """Can an event no journey listens to still change a segment? Only by letting a window expire,
