@@ -8,17 +8,18 @@ import sys
 import time
 from pathlib import Path
 
-from dsl.loader import load_journeys
-from engine.core import Engine
-from engine.events import BadEvent, parse_event
-from engine.replay import tune_gc
+from journeyctl.dsl.loader import load_journeys
+from journeyctl.engine.core.engine import Engine
+from journeyctl.engine.store.memory import MemoryStore
+from journeyctl.engine.core.events import BadEvent, parse_event
+from journeyctl.engine.replay.loop import tune_gc
 
 root = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/out/std")
 limit = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() else None
 irs = load_journeys([root / "journeys"])
 with open(root / "events.jsonl", "rb") as f:
     lines = f.readlines() if limit is None else [next(f) for _ in range(limit)]
-engine = Engine(irs)
+engine = Engine(irs, store=MemoryStore())
 if "--no-gc-tuning" not in sys.argv:
     tune_gc()
 actions = 0

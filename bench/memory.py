@@ -30,13 +30,13 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dsl.compiler import compile_text  # noqa: E402
-from engine.core import Engine  # noqa: E402
-from engine.events import parse_event  # noqa: E402
-from engine.sqlite_store import SqliteStore  # noqa: E402
-from engine.state import Customer  # noqa: E402
-from engine.store import MemoryStore  # noqa: E402
-from engine.stores import checkpoint  # noqa: E402
+from journeyctl.dsl.compiler import compile_text  # noqa: E402
+from journeyctl.engine.core.engine import Engine  # noqa: E402
+from journeyctl.engine.core.events import parse_event  # noqa: E402
+from journeyctl.engine.store.sqlite import SqliteStore  # noqa: E402
+from journeyctl.engine.core.state import Customer  # noqa: E402
+from journeyctl.engine.store.memory import MemoryStore  # noqa: E402
+from journeyctl.engine.store.open import checkpoint  # noqa: E402
 
 JOURNEY = "on cart_abandoned within 30m unless purchase -> send whatsapp\n"
 T0 = 1_793_491_200_000  # 2026-11-01T00:00:00Z

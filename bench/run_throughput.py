@@ -34,12 +34,12 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.broker import EmbeddedBroker  # noqa: E402
-from engine.events import format_instant  # noqa: E402
-from engine.kafka_edge import Admin, KafkaSettings, Producer, Reader  # noqa: E402
+from journeyctl.engine.live.broker import EmbeddedBroker  # noqa: E402
+from journeyctl.engine.core.events import format_instant  # noqa: E402
+from journeyctl.engine.live.kafka_edge import Admin, KafkaSettings, Producer, Reader  # noqa: E402
 
 MAKE_INPUT = ROOT.parent / "shared" / "tools" / "make-bench-input"
-RUNNER = "import sys; sys.argv[0] = 'journeyctl'; from engine.cli import main; main()"
+RUNNER = "import sys; sys.argv[0] = 'journeyctl'; from journeyctl.engine.cli.main import main; main()"
 
 
 def make_input(folder: Path, events: int, customers: int) -> Path:
@@ -80,7 +80,7 @@ def start_run(kafka, journeys: Path, topics, state: Path, extra: list[str], prof
             "--actions-topic", topics[1], "--dead-letter-topic", topics[2], "--profiles-topic", topics[3], "--group-id", f"bench-{topics[0]}",
             "--state", f"sqlite:///{state}", "--no-dashboard", "--quiet", "--fetch-wait-ms", "10", *extra]
     return subprocess.Popen(cmd, cwd=state.parent, stdout=subprocess.DEVNULL, stderr=open(log, "wb"),
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            env=dict(os.environ))
 
 
 def committed(state: Path) -> int:

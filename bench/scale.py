@@ -41,14 +41,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import psycopg  # noqa: E402
 
-from engine.broker import EmbeddedBroker  # noqa: E402
-from engine.events import format_instant, parse_instant  # noqa: E402
-from engine.kafka_edge import Admin, KafkaSettings, Producer  # noqa: E402
+from journeyctl.engine.live.broker import EmbeddedBroker  # noqa: E402
+from journeyctl.engine.core.events import format_instant, parse_instant  # noqa: E402
+from journeyctl.engine.live.kafka_edge import Admin, KafkaSettings, Producer  # noqa: E402
 from run_throughput import journeys_of, make_input  # noqa: E402
 
 PG = os.environ.get("JOURNEYCTL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PARTITIONS = 6
-RUNNER = "import sys; sys.argv[0] = 'journeyctl'; from engine.cli import main; main()"
+RUNNER = "import sys; sys.argv[0] = 'journeyctl'; from journeyctl.engine.cli.main import main; main()"
 OWNED = re.compile(r"partitions owned: \S+\[([\d,]+)\]")
 
 
@@ -76,7 +76,7 @@ def worker(kafka, journeys: Path, names, schema: str, wid: str, work: Path, extr
            "--group-id", f"g-{names[0]}", "--state", f"{PG}?schema={schema}", "--no-dashboard", "--quiet",
            "--fetch-wait-ms", "10", "--worker-id", wid, *extra]
     return subprocess.Popen(cmd, cwd=work, stdout=open(work / f"{wid}.out", "wb"), stderr=open(work / f"{wid}.err", "wb"),
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            env=dict(os.environ))
 
 
 def committed(schema: str, topic: str, partitions=None) -> int:

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import orjson
 
-from dsl.compiler import compile_text
-from dsl.loader import load_journeys
-from engine.core import Engine
-from engine.events import parse_event
-from engine.replay import tune_gc
+from journeyctl.dsl.compiler import compile_text
+from journeyctl.dsl.loader import load_journeys
+from journeyctl.engine.core.engine import Engine
+from journeyctl.engine.store.memory import MemoryStore
+from journeyctl.engine.core.events import parse_event
+from journeyctl.engine.replay.loop import tune_gc
 
 SEGMENTS = {
     "frequent_buyers": "segment frequent_buyers\n  where count(purchase within 7d) >= 2\n",
@@ -43,7 +44,7 @@ with open(root / "events.jsonl", "rb") as f:
 def worker(conn, with_segments: bool) -> None:
     """Run the chunk the parent names, answer with the seconds it took; at the end, the window state."""
     tune_gc()  # as simulate and run do
-    engine = Engine(journeys, segments if with_segments else [])
+    engine = Engine(journeys, segments if with_segments else [], store=MemoryStore())
     while (at := conn.recv()) is not None:
         start = time.perf_counter()
         if at < 0:

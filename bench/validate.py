@@ -108,9 +108,9 @@ def generate(folder: Path, count: int, seed: int) -> None:
 def validate(folder: Path) -> tuple[float, int, int, int]:
     """(seconds, files, errors, characters of text output), timed from before the first import."""
     start = time.perf_counter()
-    from dsl import codes
-    from dsl.loader import load_paths
-    from dsl.report import render
+    from journeyctl.dsl import codes
+    from journeyctl.dsl.loader import load_paths
+    from journeyctl.dsl.report import render
 
     loaded = load_paths([str(folder)])
     out = render(loaded.diagnostics, "text", loaded.sources, color=False, files_checked=loaded.files_checked,

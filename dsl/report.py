@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import quote
 
-from dsl.diagnostics import ERROR, NOTE, WARNING, Diagnostic
+from journeyctl.dsl.diagnostics import ERROR, NOTE, WARNING, Diagnostic
 
 SEVERITIES = (ERROR, WARNING, NOTE)
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dsl.compiler import compile_text  # noqa: E402
+from journeyctl.dsl.compiler import compile_text  # noqa: E402
 
 FOLDER = ROOT / "tests" / "constructs"
 

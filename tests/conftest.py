@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-JOURNEYCTL = [sys.executable, "-c", "from engine.cli import main; main()"]
+JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()"]
 
 
 def pytest_configure(config):
@@ -30,7 +30,7 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def broker():
-    from engine.broker import EmbeddedBroker
+    from journeyctl.engine.live.broker import EmbeddedBroker
 
     b = EmbeddedBroker().start()
     yield b
@@ -39,7 +39,7 @@ def broker():
 
 @pytest.fixture
 def kafka(broker):
-    from engine.kafka_edge import KafkaSettings
+    from journeyctl.engine.live.kafka_edge import KafkaSettings
 
     return KafkaSettings(broker.bootstrap)
 
@@ -60,7 +60,7 @@ class Names:
                 "--dead-letter-topic", self.dead, "--profiles-topic", self.profiles, "--group-id", self.group]
 
     def create(self, kafka, partitions: int = 1) -> "Names":
-        from engine.kafka_edge import Admin
+        from journeyctl.engine.live.kafka_edge import Admin
 
         admin = Admin(kafka)
         try:
@@ -85,7 +85,7 @@ class RunProcess:
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen([*JOURNEYCTL, "run", *args], cwd=cwd, stdout=out, stderr=err,
                                          stdin=subprocess.DEVNULL,
-                                         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+                                         env={**os.environ, **(env or {})})
 
     def err(self) -> str:
         return self.err_path.read_text(errors="replace")
@@ -136,7 +136,7 @@ def run_journeyctl(tmp_path):
 
 
 def event(name: str, customer: str, at_ms: int, message_id: str, **props) -> bytes:
-    from engine.events import format_instant
+    from journeyctl.engine.core.events import format_instant
 
     return orjson.dumps({"event": name, "customer_id": customer, "timestamp": format_instant(at_ms),
                          "message_id": message_id, "properties": props})
@@ -151,7 +151,7 @@ class TopicReader:
     """Everything on a topic so far, read without a consumer group."""
 
     def __init__(self, kafka, topic: str):
-        from engine.kafka_edge import Reader
+        from journeyctl.engine.live.kafka_edge import Reader
 
         self.reader = Reader(kafka, topic)
         self.records: list = []
@@ -192,7 +192,7 @@ def topic_reader(kafka):
 
 def produce(kafka, topic: str, messages) -> None:
     """[(key, value)] onto a topic, acknowledged."""
-    from engine.kafka_edge import Producer
+    from journeyctl.engine.live.kafka_edge import Producer
 
     p = Producer(kafka, max_request_size=4_000_000)  # room for a too-large event
     try:
@@ -210,18 +210,19 @@ def produce_to():
 
 def expected_actions(journey_texts: dict[str, str], values: list[bytes], until_ms: int, lateness_ms: int) -> list[dict]:
     """What a replay of the same input gives (spec section 9 fields), timers run to until_ms."""
-    from dsl.compiler import compile_text
-    from engine.cli_simulate import ACTION_KEYS
-    from engine.core import Engine
-    from engine.events import BadEvent, parse_event
-    from engine.replay import replay
+    from journeyctl.dsl.compiler import compile_text
+    from journeyctl.engine.cli.simulate import ACTION_KEYS
+    from journeyctl.engine.core.engine import Engine
+    from journeyctl.engine.store.memory import MemoryStore
+    from journeyctl.engine.core.events import BadEvent, parse_event
+    from journeyctl.engine.replay.loop import replay
 
     irs = []
     for name, text in journey_texts.items():
         compiled = compile_text(text, f"{name}.journey")
         assert compiled.ir is not None, compiled.diagnostics
         irs.append(compiled.ir)
-    engine = Engine(irs, lateness=lateness_ms)
+    engine = Engine(irs, lateness=lateness_ms, store=MemoryStore())
     items = []
     for i, raw in enumerate(values, 1):
         try:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from engine.events import Event
+from journeyctl.engine.core.events import Event
 
 # ---------------------------------------------------------------------------------------------
 # drawing helpers

@@ -2,11 +2,12 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsl.compiler import compile_text
-from engine.aggregates import Aggregates
-from engine.core import Engine
-from engine.events import BadEvent, Event
-from engine.state import Customer
+from journeyctl.dsl.compiler import compile_text
+from journeyctl.engine.core.aggregates import Aggregates
+from journeyctl.engine.core.engine import Engine
+from journeyctl.engine.store.memory import MemoryStore
+from journeyctl.engine.core.events import BadEvent, Event
+from journeyctl.engine.core.state import Customer
 
 FNS = ("count", "sum", "min", "max", "avg")
 values = st.one_of(st.integers(-50, 200), st.floats(-10, 10, allow_nan=False), st.none(), st.text(max_size=2))
@@ -79,7 +80,7 @@ def _membership_changes(tail: str, stream, in_order: bool = True, lateness: int 
     segments = [compile_text(SEGMENTS[sid].format(tail=tail), f"{sid}.journey").ir for sid in chosen]
     # a journey reading the same windows prunes them on its own schedule
     reader = compile_text('on ping where count(buy within 1h) >= 0 -> send email "p"', "reader.journey").ir
-    engine = Engine([reader], segments, profiles=True, lateness=lateness)
+    engine = Engine([reader], segments, profiles=True, lateness=lateness, store=MemoryStore())
     for i, (t, name, amount, cid) in enumerate(sorted(stream, key=lambda e: e[0]) if in_order else stream):
         try:
             engine.process(Event(name, cid, t, {"amount": amount}, f"m{i}"))
@@ -104,8 +105,8 @@ def test_segments_over_windows_change_exactly_when_rechecking_on_every_event_wou
 def test_a_segment_added_by_a_reload_leaves_when_its_window_empties(tmp_path):
     """The customer's note of its next window expiry was made, after a restart, before the segment
     reading that window was loaded."""
-    from engine.sqlite_store import SqliteStore
-    from engine.stores import checkpoint
+    from journeyctl.engine.store.sqlite import SqliteStore
+    from journeyctl.engine.store.open import checkpoint
 
     def ir(text, name):
         return compile_text(text, f"{name}.journey").ir
@@ -132,7 +133,7 @@ def test_a_late_event_takes_its_place_in_the_window_and_leaves_it_on_time():
     """An event within the allowed lateness lands among later entries; it must still fall out of the
     window when its own time is up (pruning from the front and the engine's note rely on order)."""
     seg = compile_text("segment busy\n  where count(buy within 1h) >= 2\n", "busy.journey").ir
-    engine = Engine([], [seg])
+    engine = Engine([], [seg], store=MemoryStore())
     engine.process(Event("buy", "c1", 10_000, {}, "a"))
     engine.process(Event("buy", "c1", 6_000, {}, "b"))  # 4 s late: inside the 5 s allowance
     engine.process(Event("ping", "c1", 3_605_000, {}, "p1"))  # both buys inside the hour
@@ -153,7 +154,7 @@ def test_a_member_leaves_on_time_after_other_windows_moved_the_note():
     would stay after its entries expired."""
     busy = _segment_ir("segment busy\n  where count(buy within 1h) >= 2\n", "busy")
     quiet = _segment_ir("segment quiet\n  where count(view within 20m) == 0\n", "quiet")
-    engine = Engine([], [busy, quiet])
+    engine = Engine([], [busy, quiet], store=MemoryStore())
     minute = 60_000
     for t, name, msg in [(0, "buy", "a"), (minute, "buy", "b"), (10 * minute, "view", "c"),
                          (31 * minute, "ping", "d")]:  # d: the view left its window, a look for `quiet`
@@ -169,7 +170,7 @@ def test_an_entry_after_a_window_of_expired_entries_moves_the_note():
     would never be looked at again."""
     one = _segment_ir("segment one\n  where count(buy within 1h) == 1\n", "one")
     quiet = _segment_ir("segment quiet\n  where count(view within 20m) == 0\n", "quiet")
-    engine = Engine([], [one, quiet], profiles=True)
+    engine = Engine([], [one, quiet], profiles=True, store=MemoryStore())
     hour, minute = 3_600_000, 60_000
     for t, name, msg in [(0, "buy", "a"), (hour + 1_000, "ping", "b"), (hour + 2_000, "buy", "c"), (3 * hour, "ping", "d"),
                          (3 * hour + minute, "view", "e"), (3 * hour + 21 * minute, "ping", "f"),
@@ -185,7 +186,7 @@ def test_a_value_that_is_not_a_number_is_not_aggregated():
     over it would be NaN, and its leaving the window could then let a customer join `big`."""
     make = _segment_ir("journey mk\n  on calc\n  emit buy with amount = x * x - x * x\n", "mk")
     big = _segment_ir("segment big\n  where max(buy.amount within 30m) > 100\n", "big")
-    engine = Engine([make], [big])
+    engine = Engine([make], [big], store=MemoryStore())
     engine.process(Event("calc", "c1", 0, {"x": 1e200}, "a"))
     engine.process(Event("buy", "c1", 60_000, {"amount": 150}, "b"))
     assert engine.store.get("c1").segments == {"big"}
@@ -198,7 +199,7 @@ def test_a_late_event_reads_what_was_inside_the_window_at_its_own_instant():
     still counts it: pruning keeps the allowance's worth of entries behind every window."""
     busy = _segment_ir("segment busy\n  where count(buy within 1h) >= 1\n", "busy")
     late = _segment_ir('on late where count(buy within 1h) == 1 -> send email "late"', "late")
-    engine = Engine([late], [busy])
+    engine = Engine([late], [busy], store=MemoryStore())
     hour = 3_600_000
     engine.process(Event("buy", "c1", 0, {}, "a"))
     engine.process(Event("ping", "c1", hour + 1_000, {}, "b"))
@@ -220,7 +221,7 @@ def test_a_segment_over_a_later_segment_joins_in_the_same_event():
     for `big` is what re-checks `vip` before the event is done."""
     vip = _segment_ir("segment vip\n  where in_segment(big)\n", "vip")
     big = _segment_ir("segment big\n  where max(buy.amount within 1h) > 100\n", "big")
-    engine = Engine([], [vip, big], profiles=True)
+    engine = Engine([], [vip, big], profiles=True, store=MemoryStore())
     engine.process(Event("buy", "c1", 0, {"amount": 150}, "m1"))
     assert engine.store.get("c1").segments == {"vip", "big"}
     assert [(r["cause"], r["segments_entered"]) for r in engine.drain_profile_records()] == \
@@ -231,7 +232,7 @@ def test_a_journey_on_segment_changes_sees_each_entry_and_exit():
     big = _segment_ir("segment big\n  where count(buy within 1h) >= 2\n", "big")
     welcome = _segment_ir('on segment_entered where segment == "big" -> send email "welcome"', "welcome")
     bye = _segment_ir('on segment_exited where segment == "big" -> send email "bye"', "bye")
-    engine = Engine([welcome, bye], [big])
+    engine = Engine([welcome, bye], [big], store=MemoryStore())
     sent = []
     for t, name, msg in [(0, "buy", "a"), (60_000, "buy", "b"), (3_700_000, "ping", "c"), (3_800_000, "buy", "d"),
                          (3_900_000, "buy", "e")]:
@@ -245,7 +246,7 @@ def test_segment_events_nothing_reads_change_nothing_else():
     records and counts are the same as with a journey that reads them."""
     def run(journeys):
         big = _segment_ir("segment big\n  where count(buy within 1h) >= 2\n", "big")
-        engine = Engine(journeys, [big], profiles=True)
+        engine = Engine(journeys, [big], profiles=True, store=MemoryStore())
         for i, t in enumerate(range(0, 10 * 3_600_000, 1_200_000)):
             engine.process(Event("buy" if i % 8 < 2 else "view", "c1", t, {}, f"m{i}"))
         return engine.store.get("c1").segments, engine.drain_profile_records(), dict(engine.stats.segments)
@@ -269,7 +270,7 @@ def test_a_window_moved_after_timers_fired_on_an_unread_event_is_rechecked():
 
     def run(tail):
         quiet = _segment_ir(f"segment quiet\n  where count(view within 20m) < 1{tail}\n", "quiet")
-        engine = Engine([journey], [quiet], profiles=True)
+        engine = Engine([journey], [quiet], profiles=True, store=MemoryStore())
         engine.process(Event("ping", "c1", 0, {}, "m1"))
         engine.process(Event("buy", "c1", 46 * minute, {}, "m2"))
         return engine.store.get("c1").segments, _entries(engine)
@@ -286,7 +287,7 @@ def test_a_zero_width_window_holds_nothing_when_a_segment_is_checked_on_its_upda
     def run(tail):
         other = _segment_ir("segment other\n  where count(view) >= 1\n", "other")
         zero = _segment_ir(f"segment zero\n  where count(buy within 0s) == 0{tail}\n", "zero")
-        engine = Engine([], [other], profiles=True)
+        engine = Engine([], [other], profiles=True, store=MemoryStore())
         engine.process(Event("view", "c1", 0, {}, "m1"))
         engine.process(Event("view", "c2", 0, {}, "m2"))
         engine.load([], [other, zero])
@@ -303,7 +304,7 @@ def test_a_segment_added_by_a_reload_takes_in_existing_customers_at_their_next_e
     def run(tail):
         other = _segment_ir("segment other\n  where count(view) >= 1\n", "other")
         newcomers = _segment_ir(f"segment newcomers\n  where count(buy) == 0{tail}\n", "newcomers")
-        engine = Engine([], [other], profiles=True)
+        engine = Engine([], [other], profiles=True, store=MemoryStore())
         engine.process(Event("view", "c1", 0, {}, "m1"))
         engine.load([], [other, newcomers])
         engine.process(Event("ping", "c1", 1000, {}, "m2"))
@@ -318,8 +319,8 @@ def test_a_segment_added_by_a_reload_takes_in_existing_customers_at_their_next_e
 def test_reading_customers_back_from_a_store_changes_no_membership(tmp_path):
     """After a restart every customer gets a first look under the loaded segments: one whose
     membership already matches its condition must not enter or leave anything."""
-    from engine.sqlite_store import SqliteStore
-    from engine.stores import checkpoint
+    from journeyctl.engine.store.sqlite import SqliteStore
+    from journeyctl.engine.store.open import checkpoint
 
     segments = [_segment_ir("segment busy\n  where count(buy within 1h) >= 2\n", "busy"),
                 _segment_ir("segment newcomers\n  where count(buy) == 0\n", "newcomers")]
@@ -345,7 +346,7 @@ V2 = 'journey j\n  on start\n  send email "now"\n'
 def test_an_instance_on_an_earlier_version_reads_an_aggregate_the_reload_dropped():
     """The reloaded file no longer reads count(buy); the instance waiting on the first version does,
     and the engine keeps counting for it."""
-    engine = Engine([_segment_ir(V1, "j")])
+    engine = Engine([_segment_ir(V1, "j")], store=MemoryStore())
     engine.process(Event("start", "c1", 0, {}, "a"))
     engine.process(Event("buy", "c1", 60_000, {}, "b"))
     engine.load([_segment_ir(V2, "j")])
@@ -354,8 +355,8 @@ def test_an_instance_on_an_earlier_version_reads_an_aggregate_the_reload_dropped
 
 
 def test_an_instance_on_an_earlier_version_reads_its_aggregate_after_a_restart(tmp_path):
-    from engine.sqlite_store import SqliteStore
-    from engine.stores import checkpoint
+    from journeyctl.engine.store.sqlite import SqliteStore
+    from journeyctl.engine.store.open import checkpoint
 
     first = Engine([_segment_ir(V1, "j")], store=SqliteStore(tmp_path / "s.db"))
     first.process(Event("start", "c1", 0, {}, "a"))

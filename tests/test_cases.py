@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.cli_simulate import simulate
+from journeyctl.engine.cli.simulate import simulate
 
 HERE = Path(__file__).resolve().parent
 CASE_ROOTS = [HERE / "cases", Path(__file__).resolve().parents[2] / "shared/spec/cases"]

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from dsl.catalog import Catalog, load_catalog
-from dsl.compiler import BUILTIN_CHANNELS, Options, compile_text
-from dsl.config import ConfigError, find_config, load_config
+from journeyctl.dsl.catalog import Catalog, load_catalog
+from journeyctl.dsl.compiler import BUILTIN_CHANNELS, Options, compile_text
+from journeyctl.dsl.config import ConfigError, find_config, load_config
 
 
 def write(folder: Path, name: str, text: str) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dsl.compiler import compile_text
+from journeyctl.dsl.compiler import compile_text
 
 FOLDER = Path(__file__).parent / "constructs"
 CASES = sorted(p.stem for p in FOLDER.glob("*.journey"))

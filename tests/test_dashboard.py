@@ -8,11 +8,12 @@ import json
 import pytest
 from rich.console import Console
 
-from dsl.compiler import compile_text
-from engine.core import Engine
-from engine.dashboard import Dashboard, JsonLog, open_view, render
-from engine.events import BadEvent, format_instant, parse_event
-from engine.monitor import Monitor
+from journeyctl.dsl.compiler import compile_text
+from journeyctl.engine.core.engine import Engine
+from journeyctl.engine.store.memory import MemoryStore
+from journeyctl.engine.obs.dashboard import Dashboard, JsonLog, open_view, render
+from journeyctl.engine.core.events import BadEvent, format_instant, parse_event
+from journeyctl.engine.obs.monitor import Monitor
 
 T0 = 1_772_488_800_000          # 2026-03-02T22:00:00.000Z
 MIN = 60_000
@@ -88,7 +89,7 @@ SCENARIO = [
 @pytest.fixture
 def run():
     """A real engine over the scenario; the monitor built before the first event, like the run loop."""
-    engine = Engine(compiled(WELCOME, CART), channels={"sms": "phone"})
+    engine = Engine(compiled(WELCOME, CART), channels={"sms": "phone"}, store=MemoryStore())
     clock = FakeClock()
     monitor = Monitor(engine, clock=clock)
     actions = feed(engine, SCENARIO)
@@ -138,7 +139,7 @@ def test_rates_are_over_a_sliding_ten_second_window(run):
 
 
 def test_latency_quantiles_reservoir_and_histogram():
-    engine = Engine(compiled(CART))
+    engine = Engine(compiled(CART), store=MemoryStore())
     clock = FakeClock()
     monitor = Monitor(engine, clock=clock, reservoir=1000, latency_window=60)
     for i in range(1, 101):
@@ -160,7 +161,7 @@ def test_latency_quantiles_reservoir_and_histogram():
 
 
 def test_latency_of_actions_from_arrival_or_due_time():
-    engine = Engine(compiled(WELCOME))
+    engine = Engine(compiled(WELCOME), store=MemoryStore())
     monitor = Monitor(engine, clock=FakeClock())
     sent = feed(engine, [event("signup", "a", T0, "a1")])
     due = T0 / 1000
@@ -232,7 +233,7 @@ def test_user_text_is_never_markup(run):
 
 
 def test_dashboard_before_the_first_snapshot_and_with_nothing_known():
-    engine = Engine(compiled(CART))
+    engine = Engine(compiled(CART), store=MemoryStore())
     monitor = Monitor(engine, clock=FakeClock())
     assert "starting" in dashboard_text(None)
     monitor.set_lag(None)

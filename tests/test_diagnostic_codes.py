@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from dsl.catalog import load_catalog
-from dsl.codes import CODES, markdown_table
-from dsl.compiler import Options, compile_text
-from dsl.config import load_config
-from dsl.loader import load_paths
+from journeyctl.dsl.catalog import load_catalog
+from journeyctl.dsl.codes import CODES, markdown_table
+from journeyctl.dsl.compiler import Options, compile_text
+from journeyctl.dsl.config import load_config
+from journeyctl.dsl.loader import load_paths
 
 SEGMENTS = {"loyal_runners"}
 
@@ -359,7 +359,7 @@ def test_every_code_in_the_table_is_tested_here():
 def test_every_code_used_in_the_source_is_in_the_table():
     root = Path(__file__).parent.parent
     used = set()
-    for path in [*root.glob("dsl/*.py"), *root.glob("engine/*.py")]:
+    for path in [*root.glob("dsl/*.py"), *root.glob("engine/**/*.py")]:
         if path.name != "codes.py":
             used |= set(re.findall(r'"(J\d{3})"', path.read_text(encoding="utf-8")))
     assert sorted(used - set(CODES)) == []

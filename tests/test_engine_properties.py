@@ -20,9 +20,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import strategies as S  # tests/strategies.py (pytest puts tests/ on sys.path)
-from dsl.compiler import compile_text
-from engine.core import Engine
-from engine.events import Event, parse_instant
+from journeyctl.dsl.compiler import compile_text
+from journeyctl.engine.core.engine import Engine
+from journeyctl.engine.store.memory import MemoryStore
+from journeyctl.engine.core.events import Event, parse_instant
 
 BENCH_JOURNEYS = {
     "cart_abandon": 'on cart_abandoned within 30m unless purchase -> send whatsapp "cart" or sms "cart_sms" with value = cart_value\n',
@@ -150,7 +151,7 @@ def _events_of(irs, emitted: bool = True) -> set:
 
 
 def new_engine(names) -> Engine:
-    return Engine([POOL[n] for n in names], channels=CHANNELS)
+    return Engine([POOL[n] for n in names], channels=CHANNELS, store=MemoryStore())
 
 
 def run(engine: Engine, events, end: int | None = None) -> list:
@@ -260,7 +261,7 @@ def test_an_event_no_journey_reads_is_counted_as_unused_and_stores_nothing():
     """A deliberate limit of de-duplication (engine/core.py process): an event no journey, history or
     segment reads changes nothing, so neither it nor a copy of it is remembered; it is counted as unused
     and the customer's state is not even created."""
-    engine = Engine([_compile("welcome", "on signup_completed -> send email\n")])
+    engine = Engine([_compile("welcome", "on signup_completed -> send email\n")], store=MemoryStore())
     page_view = Event("page_view", "c0", S.T0, {}, "m0")
     assert engine.process(page_view) == [] and engine.process(_copy(page_view)) == []
     assert (engine.stats.events, engine.stats.unused, engine.stats.duplicates) == (0, 2, 0)
@@ -280,9 +281,9 @@ def test_generated_journeys_are_deterministic_and_per_customer(text, data):
     ir = _compile("generated", text)  # `on E -> emit E` included: the engine cuts such a chain (J131 warns)
     stream = data.draw(S.event_streams(_events_of([ir]) | {"page_view"}, max_size=30))
     end = _end(stream)
-    first = run(Engine([ir], channels=CHANNELS), stream, end)
-    assert run(Engine([ir], channels=CHANNELS), [_copy(ev) for ev in stream], end) == first
-    solo = run(Engine([ir], channels=CHANNELS), [ev for ev in stream if ev.customer_id == "c0"], end)
+    first = run(Engine([ir], channels=CHANNELS, store=MemoryStore()), stream, end)
+    assert run(Engine([ir], channels=CHANNELS, store=MemoryStore()), [_copy(ev) for ev in stream], end) == first
+    solo = run(Engine([ir], channels=CHANNELS, store=MemoryStore()), [ev for ev in stream if ev.customer_id == "c0"], end)
     assert solo == [a for a in first if a["customer_id"] == "c0"]
 
 
@@ -303,7 +304,7 @@ def test_a_journey_that_emits_its_own_trigger_does_not_hang_the_engine():
     compiled = compile_text("on purchase -> emit purchase\n", "loop.journey")
     if compiled.ir is None:
         return  # rejected with a diagnostic: fine
-    engine = Engine([compiled.ir])
+    engine = Engine([compiled.ir], store=MemoryStore())
     with _time_limit(2):
         engine.process(Event("purchase", "c0", S.T0, {}, "m0"))
 
@@ -417,7 +418,7 @@ SHARES_JOURNEYS = {
 
 def test_split_and_holdout_shares_over_100000_customers():
     n = 100_000
-    engine = Engine([_compile(k, v) for k, v in SHARES_JOURNEYS.items()])
+    engine = Engine([_compile(k, v) for k, v in SHARES_JOURNEYS.items()], store=MemoryStore())
     actions = []
     for i in range(n):
         actions += engine.process(Event("signup_completed", f"cust-{i}", S.T0 + i, {}, f"m{i}"))
@@ -442,7 +443,7 @@ def test_split_and_holdout_shares_over_100000_customers():
     # and two journeys split independently (the journey id is part of the hash)
     assert abs(share([c for c in arm_a if abc[c] == "arm_x"], arm_a) - 20) <= 2
     # stable: the same customer lands in the same arm on every run
-    again = Engine([_compile("ab", SHARES_JOURNEYS["ab"])])
+    again = Engine([_compile("ab", SHARES_JOURNEYS["ab"])], store=MemoryStore())
     for i in range(0, n, 997):
         c = f"cust-{i}"
         (a,) = again.process(Event("signup_completed", c, S.T0, {}, "x"))

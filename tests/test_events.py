@@ -8,11 +8,11 @@ import orjson
 import pytest
 from hypothesis import given, strategies as st
 
-from engine.event_sources import (
+from journeyctl.engine.replay.sources import (
     input_format, open_input, parse_columns, parse_event_values, parse_map_option,
     read_csv, read_events, read_jsonl, sort_by_time,
 )
-from engine.events import (
+from journeyctl.engine.core.events import (
     MAX_MS, MIN_MS, BadEvent, Event, format_instant, parse_duration, parse_event, parse_instant,
 )
 

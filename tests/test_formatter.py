@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 
-from dsl.compiler import compile_text
-from dsl.formatter import format_ast, format_text
-from dsl.parser import KEYWORDS, parse
-from engine.cli import main
+from journeyctl.dsl.compiler import compile_text
+from journeyctl.dsl.formatter import format_ast, format_text
+from journeyctl.dsl.parser import KEYWORDS, parse
+from journeyctl.engine.cli.main import main
 from strategies import journeys  # tests/strategies.py (pytest puts tests/ on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,10 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsl.codes import CODES
-from dsl.compiler import compile_text
-from dsl.ir import JourneyIR
-from engine.core import Engine
+from journeyctl.dsl.codes import CODES
+from journeyctl.dsl.compiler import compile_text
+from journeyctl.dsl.ir import JourneyIR
+from journeyctl.engine.core.engine import Engine
+from journeyctl.engine.store.memory import MemoryStore
 
 import strategies as S  # tests/strategies.py (pytest puts tests/ on sys.path)
 
@@ -53,7 +54,7 @@ def test_every_generated_journey_compiles(text):
     # the version is a function of the text: compiling again gives the same one
     assert compile_text(text, "generated.journey").ir.version == ir.version
     # and the engine can load what the compiler made
-    Engine([back])
+    Engine([back], store=MemoryStore())
 
 
 @SETTINGS

@@ -7,9 +7,9 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 
-from dsl.compiler import compile_text
-from dsl.graph import build, dot, expression, mermaid, render, text
-from engine.cli import main
+from journeyctl.dsl.compiler import compile_text
+from journeyctl.dsl.graph import build, dot, expression, mermaid, render, text
+from journeyctl.engine.cli.main import main
 from strategies import journeys  # tests/strategies.py (pytest puts tests/ on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,7 +214,7 @@ def test_usage_and_io_errors_exit_2(tmp_path):
 
 
 def test_without_graphviz_svg_says_how_to_install_it(cart, monkeypatch):
-    monkeypatch.setattr("engine.cli_graph.shutil.which", lambda name: None)
+    monkeypatch.setattr("journeyctl.engine.cli.graph.shutil.which", lambda name: None)
     result = CliRunner().invoke(main, ["graph", str(cart), "--format", "svg"])
     assert result.exit_code == 2
     assert "apt-get install graphviz" in result.output and "brew install graphviz" in result.output

@@ -8,9 +8,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from dsl.loader import load_paths
-from engine import cli
-from engine.journey_tests import format_relative, load_test_file, parse_relative
+from journeyctl.dsl.loader import load_paths
+from journeyctl.engine.cli import main as cli
+from journeyctl.engine.testing.journey_tests import format_relative, load_test_file, parse_relative
 
 ROOT = Path(__file__).resolve().parent.parent
 

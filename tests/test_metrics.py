@@ -8,11 +8,12 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.parser import text_string_to_metric_families
 
-from dsl.compiler import compile_text
-from engine.core import Engine
-from engine.events import BadEvent, format_instant, parse_event
-from engine.metrics import serve_metrics
-from engine.monitor import Monitor
+from journeyctl.dsl.compiler import compile_text
+from journeyctl.engine.core.engine import Engine
+from journeyctl.engine.store.memory import MemoryStore
+from journeyctl.engine.core.events import BadEvent, format_instant, parse_event
+from journeyctl.engine.obs.metrics import serve_metrics
+from journeyctl.engine.obs.monitor import Monitor
 
 T0 = 1_772_488_800_000          # 2026-03-02T22:00:00.000Z
 MIN = 60_000
@@ -55,7 +56,7 @@ def engine_and_monitor():
         c = compile_text(text, f"{name}.journey")
         assert c.ir is not None, c.diagnostics
         irs.append(c.ir)
-    engine = Engine(irs, channels={"sms": "phone"})
+    engine = Engine(irs, channels={"sms": "phone"}, store=MemoryStore())
     clock = FakeClock()
     monitor = Monitor(engine, clock=clock)
     raws = [

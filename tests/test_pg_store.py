@@ -20,11 +20,11 @@ import pytest
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'psycopg[binary]')")
 
-from engine.outbox import Outbox  # noqa: E402
-from engine.pg_store import MIGRATIONS, OUTBOX_BLOCK_BITS, SCHEMA_VERSION, PgStore, redact, split_url  # noqa: E402,E501
-from engine.sqlite_store import SchemaError, SqliteStore  # noqa: E402
-from engine.state import Customer  # noqa: E402
-from engine.stores import open_store  # noqa: E402
+from journeyctl.engine.live.outbox import Outbox  # noqa: E402
+from journeyctl.engine.store.postgres import MIGRATIONS, OUTBOX_BLOCK_BITS, SCHEMA_VERSION, PgStore, redact, split_url  # noqa: E402,E501
+from journeyctl.engine.store.sqlite import SchemaError, SqliteStore  # noqa: E402
+from journeyctl.engine.core.state import Customer  # noqa: E402
+from journeyctl.engine.store.open import open_store  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from test_sqlite_store import T0, event_stream, fields, full_customer, one_run, replay  # noqa: E402
@@ -169,7 +169,7 @@ def test_customers_lists_uncommitted_changes_as_the_same_objects(open_pg):
 
 
 def test_timers_and_customers_page_in_byte_order(open_pg, monkeypatch):
-    monkeypatch.setattr("engine.pg_store._PAGE", 7)
+    monkeypatch.setattr("journeyctl.engine.store.postgres._PAGE", 7)
     ids = [f"c{i:02d}" for i in range(40)] + ["B", "a", "é", "Z", "ä", "_"]
     store = open_pg(cache_size=3)
     for n, cid in enumerate(ids):
@@ -326,7 +326,7 @@ def test_outbox_ids_of_workers_sharing_a_database_never_collide(open_pg):
 
 
 def test_the_outbox_class_runs_on_a_pg_store(open_pg):
-    from engine.core import Engine
+    from journeyctl.engine.core.engine import Engine
 
     store = open_pg()
     outbox = Outbox(store, "acts", "dead")

@@ -1,7 +1,7 @@
 """The README's diagnostic table is the codes table: a stale copy would mislead the people who read it."""
 from pathlib import Path
 
-from dsl.codes import markdown_table
+from journeyctl.dsl.codes import markdown_table
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -4,8 +4,8 @@ import json
 import jsonschema
 import pytest
 
-from dsl.diagnostics import ERROR, NOTE, WARNING, Diagnostic, Span
-from dsl.report import FORMATS, exit_code, render, should_color
+from journeyctl.dsl.diagnostics import ERROR, NOTE, WARNING, Diagnostic, Span
+from journeyctl.dsl.report import FORMATS, exit_code, render, should_color
 
 PATH = "journeys/welcome.journey"
 SOURCE = "journey welcome\n  send via whatsap\n  wait 30x unless purchase\n"

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from engine.broker import EmbeddedBroker, free_port
-from engine.kafka_edge import KafkaSettings
+from journeyctl.engine.live.broker import EmbeddedBroker, free_port
+from journeyctl.engine.live.kafka_edge import KafkaSettings
 
 JOURNEYS = {
     "cart": 'on cart_abandoned within 3s unless purchase -> send sms "cart" with value = cart_value\n',

@@ -10,7 +10,7 @@ import time
 import orjson
 import pytest
 
-from engine.kafka_edge import Producer
+from journeyctl.engine.live.kafka_edge import Producer
 
 JOURNEYS = {
     "cart": 'on cart_abandoned within 2s unless purchase -> send sms "cart" with value = cart_value\n',
@@ -113,8 +113,8 @@ def test_kill_9_at_random_moments_loses_no_action_and_never_changes_one(
 def test_rows_left_in_the_outbox_are_produced_again_at_start(
         kafka, names, journeys_dir, run_journeyctl, topic_reader, tmp_path):
     """A run that died after committing but before Kafka acknowledged leaves rows in the outbox."""
-    from engine.outbox import Outbox
-    from engine.sqlite_store import SqliteStore
+    from journeyctl.engine.live.outbox import Outbox
+    from journeyctl.engine.store.sqlite import SqliteStore
 
     names.create(kafka)
     db = tmp_path / "state.db"

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-JOURNEYCTL = [sys.executable, "-c", "from engine.cli import main; main()"]
+JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()"]
 
 
 def test_live_demo_prints_actions_as_they_happen_and_stops_cleanly(tmp_path):

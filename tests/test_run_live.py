@@ -63,8 +63,8 @@ def test_actions_match_a_replay_including_waits_that_fire_without_further_events
     for r in reader.records:  # keyed by customer id
         assert r.key.decode() == orjson.loads(r.value)["customer_id"]
     # the group's offsets show the consumer is at the end (for lag tools); the state store agrees
-    from engine.kafka_edge import committed_offsets
-    from engine.sqlite_store import SqliteStore
+    from journeyctl.engine.live.kafka_edge import committed_offsets
+    from journeyctl.engine.store.sqlite import SqliteStore
 
     assert committed_offsets(kafka, names.group, names.events) == {0: len(values)}
     with SqliteStore(tmp_path / "state.db") as store:

@@ -11,7 +11,7 @@ import urllib.request
 
 import orjson
 
-from engine.broker import free_port
+from journeyctl.engine.live.broker import free_port
 
 PAY = 'on payment_failed -> send email "pay" with amount = amount\n'
 CHAIN = 'journey chain\n  on email_clicked\n  wait 2s\n  send push "{template}"\n'

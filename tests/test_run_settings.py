@@ -10,14 +10,14 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import main
-from engine.cli_run import kafka_settings, resolve_options, run
-from engine.core import Engine
-from engine.kafka_edge import KafkaSettings
-from engine.outbox import DEAD_LETTER_EXCERPT, MAX_MESSAGE_BYTES, Outbox, dead_letter_message
-from engine.setup import UsageProblem
-from engine.sqlite_store import SCHEMA_VERSION, SqliteStore
-from engine.state import Customer
+from journeyctl.engine.cli.main import main
+from journeyctl.engine.cli.run import kafka_settings, resolve_options, run
+from journeyctl.engine.core.engine import Engine
+from journeyctl.engine.live.kafka_edge import KafkaSettings
+from journeyctl.engine.live.outbox import DEAD_LETTER_EXCERPT, MAX_MESSAGE_BYTES, Outbox, dead_letter_message
+from journeyctl.engine.cli.setup import UsageProblem
+from journeyctl.engine.store.sqlite import SCHEMA_VERSION, SqliteStore
+from journeyctl.engine.core.state import Customer
 
 SECRET = "s3cr3t-pa55"
 

@@ -20,8 +20,8 @@ import orjson
 import pytest
 
 from conftest import pg_query
-from engine.events import parse_instant
-from engine.kafka_edge import partition_for
+from journeyctl.engine.core.events import parse_instant
+from journeyctl.engine.live.kafka_edge import partition_for
 
 JOURNEYS = {
     "cart": 'on cart_abandoned within 3s unless purchase -> send sms "cart" with value = cart_value\n',

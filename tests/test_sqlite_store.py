@@ -14,13 +14,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from dsl.compiler import compile_text
-from engine.core import Engine
-from engine.events import BadEvent, Event
-from engine.sqlite_store import SCHEMA_VERSION, SchemaError, SqliteStore
-from engine.state import Customer
-from engine.store import MemoryStore
-from engine.stores import checkpoint, open_store
+from journeyctl.dsl.compiler import compile_text
+from journeyctl.engine.core.engine import Engine
+from journeyctl.engine.core.events import BadEvent, Event
+from journeyctl.engine.store.sqlite import SCHEMA_VERSION, SchemaError, SqliteStore
+from journeyctl.engine.core.state import Customer
+from journeyctl.engine.store.memory import MemoryStore
+from journeyctl.engine.store.open import checkpoint, open_store
 
 SPEC_CASES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "cases"
 
@@ -324,7 +324,7 @@ def test_timers_survive_a_reopen(tmp_path):
 
 
 def test_timers_and_customers_page_through_large_tables(tmp_path, monkeypatch):
-    monkeypatch.setattr("engine.sqlite_store._PAGE", 7)
+    monkeypatch.setattr("journeyctl.engine.store.sqlite._PAGE", 7)
     with SqliteStore(tmp_path / "s.db", cache_size=3) as store:
         for i in range(50):
             c = Customer()

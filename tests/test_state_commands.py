@@ -3,7 +3,7 @@ import json
 
 from click.testing import CliRunner
 
-from engine.cli import main
+from journeyctl.engine.cli.main import main
 
 SEGMENT = 'segment weekly_active "Opened the app this week"\n  where count(app_opened within 7d) >= 1\n'
 JOURNEY = 'journey nudge\n  on app_opened\n  wait 3d unless purchase\n  send push "come_back"\n'

@@ -4,7 +4,7 @@ import heapq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.timers import BUCKET_MS, EMPTY, TimerQueue
+from journeyctl.engine.core.timers import BUCKET_MS, EMPTY, TimerQueue
 
 dues = st.integers(0, 5 * BUCKET_MS)
 steps = st.lists(st.one_of(st.tuples(st.just("push"), dues, st.sampled_from(["a", "b", "c"])),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine import cli
+from journeyctl.engine.cli import main as cli
 
 WHATSAP = "journey cart\n  on cart_abandoned\n  send whatsap\n"
 CLEAN = "on signup -> send email\n"

@@ -1,0 +1,188 @@
+"""`status`, `inspect` and `segments`: what the store says, with no engine running.
+
+Operators ask "who is waiting, until when?" and "why did this customer get that
+message?" at 3 a.m.; these read the same store the engine writes, nothing else.
+"""
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+import click
+import orjson
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from journeyctl.engine.core.events import format_instant
+from journeyctl.engine.core.state import DUE, ENTERED, FLAGS, HELD_OUT, STATE, TMSG, VER, J
+from journeyctl.engine.core.stats import OUTCOMES, Stats
+from journeyctl.engine.store.open import open_store
+
+STATE_HELP = "The engine's state store, e.g. sqlite:///journeyctl-state.db"
+
+
+def _open(url: str):
+    try:
+        store = open_store(url)
+    except (ValueError, OSError) as e:
+        click.echo(f"journeyctl: {e}", err=True)
+        sys.exit(2)
+    if store.get_meta("clock") is None and not any(True for _ in store.customers()):
+        click.echo(f"journeyctl: {url} holds no engine state yet", err=True)
+        sys.exit(2)
+    return store
+
+
+def _console() -> Console:
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+def _emit_json(data) -> None:
+    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def _stats(store) -> dict:
+    """The engine's counts: one `stats` entry for a single worker, or one `stats:<worker>` per worker
+    sharing the store, added up."""
+    parts = [store.get_meta("stats")]
+    if hasattr(store, "meta_like"):
+        parts += list(store.meta_like("stats:").values())
+    total = Stats()
+    for part in parts:
+        one = Stats()
+        one.restore(part)
+        total.events += one.events
+        total.unused += one.unused
+        total.duplicates += one.duplicates
+        for j, c in one.journeys.items():
+            total.journeys[j].update(c)
+        total.actions.update(one.actions)
+        total.dead_letters.update(one.dead_letters)
+        for seg, c in one.segments.items():
+            total.segments[seg].update(c)
+    return total.to_dict()
+
+
+def _aggregate_shown(key: str, state):
+    """A window as [[instant, value], ...]; other states as stored (a number, or [total, n] for an avg
+    over all history). The key starts with the function. A list or tuple is a window unless the
+    function is avg, where [total, n] and a window of one entry look alike: those two are shown as stored."""
+    if type(state) in (list, tuple) and (not key.startswith("avg:") or len(state) != 2):
+        return [[format_instant(state[i]), state[i + 1]] for i in range(0, len(state) - 1, 2)]
+    return state
+
+
+def _kind(store, version: str, state: str, cache: dict) -> str:
+    if version not in cache:
+        cache[version] = (store.load_version(version) or {}).get("states", {})
+    return cache[version].get(state, {}).get("kind", "?")
+
+
+@click.command()
+@click.option("--state", "state_url", default="sqlite:///journeyctl-state.db", show_default=True, help=STATE_HELP)
+@click.option("--limit", default=20, show_default=True, help="How many waiting customers to list.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def status(state_url, limit, fmt):
+    """Per-journey counts and the customers waiting, and until when."""
+    store = _open(state_url)
+    stats = _stats(store)
+    active: Counter = Counter()
+    waiting = []
+    kinds: dict = {}
+    for cid, cust in store.customers():
+        for inst in cust.instances:
+            active[inst[J]] += 1
+            if inst[DUE] is not None:
+                waiting.append((inst[DUE], cid, inst[J], inst[STATE], _kind(store, inst[VER], inst[STATE], kinds)))
+    waiting.sort()
+    journeys = sorted(set(active) | set(stats.get("journeys", {})))
+    funnel = {j: {"entered": stats.get("journeys", {}).get(j, {}).get("entered", 0), "active": active[j],
+                  **{o: stats.get("journeys", {}).get(j, {}).get(o, 0) for o in OUTCOMES}} for j in journeys}
+    clock = store.get_meta("clock")
+    if fmt == "json":
+        _emit_json({"clock": format_instant(clock) if clock is not None else None, "journeys": funnel,
+                    "waiting": [{"due": format_instant(d), "customer_id": c, "journey": j, "step": s, "kind": k}
+                                for d, c, j, s, k in waiting[:limit]],
+                    "pending_timers": len(waiting), "dead_letters": stats.get("dead_letters", {})})
+        return
+    console = _console()
+    console.print(Text(f"clock {format_instant(clock) if clock is not None else '-'}, "
+                       f"{stats.get('events', 0):,} events applied, {len(waiting):,} waiting instances"))
+    table = Table(title="Journeys", title_justify="left")
+    table.add_column("journey")
+    for col in ("entered", "active", *OUTCOMES):
+        table.add_column(col, justify="right")
+    for j in journeys:
+        table.add_row(Text(j), *(str(funnel[j][c]) for c in ("entered", "active", *OUTCOMES)))
+    console.print(table)
+    wait = Table(title=f"Waiting (first {min(limit, len(waiting))} of {len(waiting)})", title_justify="left")
+    for col in ("until", "customer", "journey", "step"):
+        wait.add_column(col)
+    for due, cid, j, sid, kind in waiting[:limit]:
+        wait.add_row(format_instant(due), Text(cid), Text(j), f"{sid} ({kind})")
+    console.print(wait)
+
+
+@click.command()
+@click.argument("customer")
+@click.option("--state", "state_url", default="sqlite:///journeyctl-state.db", show_default=True, help=STATE_HELP)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def inspect(customer, state_url, fmt):
+    """One customer's profile, segments, journey instances, timers and aggregates."""
+    store = _open(state_url)
+    cust = store.get(customer)
+    if cust is None:
+        click.echo(f"journeyctl: no state for customer {customer!r} in {state_url}", err=True)
+        sys.exit(1)
+    kinds: dict = {}
+    instances = [{"journey": i[J], "version": i[VER], "step": i[STATE],
+                  "kind": _kind(store, i[VER], i[STATE], kinds), "entered_at": format_instant(i[ENTERED]),
+                  "waiting_until": format_instant(i[DUE]) if i[DUE] is not None else None,
+                  "trigger_message_id": i[TMSG], "holdout": bool(i[FLAGS] & HELD_OUT)} for i in cust.instances]
+    data = {"customer_id": customer, "profile": cust.profile, "segments": sorted(cust.segments),
+            "instances": instances,
+            "entries": {j: {"last": format_instant(e[0]), "count": e[1]} for j, e in cust.entries.items()},
+            "aggregates": {key: _aggregate_shown(key, state) for key, state in cust.aggs.items()},
+            "last_seen": {n: format_instant(t) for n, t in cust.last_seen.items()}}
+    if fmt == "json":
+        _emit_json(data)
+        return
+    console = _console()
+    console.print(Text(f"Customer {customer}", style="bold"))
+    console.print(Text("profile:  " + orjson.dumps(cust.profile).decode()))
+    console.print(Text("segments: " + (", ".join(data["segments"]) or "(none)")))
+    table = Table(title="Journey instances", title_justify="left")
+    for col in ("journey", "step", "entered", "waiting until", "trigger", "holdout"):
+        table.add_column(col)
+    for i in instances:
+        table.add_row(Text(i["journey"]), f"{i['step']} ({i['kind']})", i["entered_at"], i["waiting_until"] or "-",
+                      Text(i["trigger_message_id"]), "yes" if i["holdout"] else "")
+    console.print(table)
+    for label, key in (("entries", "entries"), ("aggregates", "aggregates"), ("last seen", "last_seen")):
+        if data[key]:
+            console.print(Text(f"{label}: " + orjson.dumps(data[key]).decode()))
+
+
+@click.command()
+@click.option("--state", "state_url", default="sqlite:///journeyctl-state.db", show_default=True, help=STATE_HELP)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def segments(state_url, fmt):
+    """Segments with their member counts, and how many entered and left over time."""
+    store = _open(state_url)
+    members: Counter = Counter()
+    for _, cust in store.customers():
+        members.update(cust.segments)
+    history = _stats(store).get("segments", {})
+    names = sorted(set(members) | set(history))
+    rows = {s: {"members": members[s], "entered": history.get(s, {}).get("entered", 0),
+                "exited": history.get(s, {}).get("exited", 0)} for s in names}
+    if fmt == "json":
+        _emit_json(rows)
+        return
+    table = Table(title="Segments", title_justify="left")
+    for col in ("segment", "members", "entered", "exited"):
+        table.add_column(col, justify="left" if col == "segment" else "right")
+    for s in names:
+        table.add_row(Text(s), *(str(rows[s][c]) for c in ("members", "entered", "exited")))
+    _console().print(table)

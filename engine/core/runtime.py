@@ -1,0 +1,180 @@
+"""A journey version made ready to run: expressions compiled, matchers indexed by event name.
+
+Built once per version from the IR; the core only reads it. Keeping old versions
+here is what lets an instance finish on the version it entered with.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from journeyctl.dsl.ir import JourneyIR, SegmentIR
+
+from journeyctl.engine.core.expr import compile_expr, compile_pred, walk_ir
+
+
+@dataclass(slots=True)
+class Matcher:
+    event: str
+    where: object  # compiled predicate or None
+
+
+def _matcher(m: dict | None) -> Matcher | None:
+    return Matcher(m["event"], compile_pred(m.get("where"))) if m else None
+
+
+@dataclass
+class Journey:
+    ir: JourneyIR
+    id: str
+    version: str
+    trigger: Matcher
+    audience: object
+    goal: Matcher | None
+    goal_within: int | None
+    exit_on: list
+    states: dict        # state id -> dict with compiled parts
+    waits_on: dict      # state id -> {event name: [(Matcher, goto or None)]} for wait/when states
+    caps: list
+    max_cap_window: int
+    holdout: float
+    quiet_hours: tuple | None
+    timezone: str | None
+    reentry: str
+    reentry_after: int | None
+    reentry_by: object
+    listens: set = field(default_factory=set)   # event names that can touch a running instance
+    trigger_keys: tuple = ()                     # trigger properties the flow reads: all an instance keeps
+
+
+def build_journey(ir: JourneyIR) -> Journey:
+    states = {}
+    waits_on: dict = {}
+    listens = set()
+    for sid, st in ir.states.items():
+        st = dict(st)
+        kind = st["kind"]
+        if kind == "send":
+            st["vars"] = [(name, compile_expr(x)) for name, x in st["variables"].items()]
+        elif kind == "set":
+            st["fn"] = compile_expr(st["value"])
+        elif kind == "emit":
+            st["vars"] = [(name, compile_expr(x)) for name, x in st["variables"].items()]
+        elif kind == "if":
+            st["conds"] = [(compile_pred(b["cond"]), b["goto"]) for b in st["branches"]]
+        if kind == "wait" and st["unless"]:
+            index: dict = {}
+            for m in st["unless"]:
+                index.setdefault(m["event"], []).append((_matcher(m), None))
+            waits_on[sid] = index
+        elif kind == "when":
+            index = {}
+            for b in st["branches"]:
+                index.setdefault(b["event"], []).append((_matcher(b), b["goto"]))
+            waits_on[sid] = index
+        for index in waits_on.get(sid, {}).values():
+            listens.update(m.event for m, _ in index)
+        states[sid] = st
+    goal = _matcher(ir.goal)
+    exit_on = [_matcher(m) for m in ir.exit_on]
+    listens.update(m.event for m in exit_on)
+    if goal:
+        listens.add(goal.event)
+    return Journey(
+        ir=ir, id=ir.id, version=ir.version, trigger=_matcher(ir.trigger),
+        audience=compile_pred(ir.audience), goal=goal, goal_within=ir.goal["within"] if ir.goal else None,
+        exit_on=exit_on, states=states, waits_on=waits_on, caps=ir.caps,
+        max_cap_window=max((c["per"] for c in ir.caps), default=0), holdout=ir.holdout,
+        quiet_hours=tuple(ir.quiet_hours) if ir.quiet_hours else None, timezone=ir.timezone,
+        reentry=ir.reentry["mode"], reentry_after=ir.reentry.get("after"),
+        reentry_by=compile_expr(ir.reentry["by"]) if ir.reentry.get("by") else None,
+        listens=listens, trigger_keys=_trigger_keys(ir),
+    )
+
+
+def _trigger_keys(ir: JourneyIR) -> tuple:
+    """Top-level trigger properties some expression reads after entry. An instance keeps only these,
+    which is most of what makes a million waiting instances fit in memory."""
+    keys = set()
+    for x in _expressions(ir):
+        for node in walk_ir(x):
+            if node[0] == "ref" and node[1] == "trigger":
+                keys.add(node[2][0])
+    return tuple(sorted(keys))
+
+
+@dataclass
+class Segment:
+    """events: names whose arrival can change membership; windows: (aggregate key, within) pairs whose
+    expiry can; profile: reads traits; always: reads now() or other segments, so it is checked every time."""
+    ir: SegmentIR
+    id: str
+    where: object
+    events: frozenset = frozenset()
+    keys: frozenset = frozenset()     # aggregate keys it reads: it can move when one of them takes an event
+    windows: tuple = ()
+    profile: bool = False
+    always: bool = False
+
+
+def build_segment(ir: SegmentIR) -> Segment:
+    events, keys, windows, profile, always = set(), set(), [], False, False
+    for node in walk_ir(ir.where):
+        op = node[0]
+        if op == "agg":
+            spec = ir.aggregates[node[1]]
+            keys.add(node[1])
+            if spec.get("within"):
+                windows.append((node[1], spec["within"]))
+            if spec.get("where"):
+                profile = profile or any(n[0] == "ref" and n[1] == "profile" for n in walk_ir(spec["where"]))
+        elif op in ("last_seen", "last"):
+            events.add(node[1])
+        elif op == "ref" and node[1] == "profile":
+            profile = True
+        elif op in ("fn", "in_segment") and (op == "in_segment" or node[1] == "now"):
+            always = True
+    return Segment(ir, ir.id, compile_pred(ir.where), frozenset(events), frozenset(keys), tuple(windows), profile,
+                   always)
+
+
+def histories(irs) -> tuple[set, dict, dict]:
+    """What customer history the loaded journeys read: last_seen event names, last(EVENT).prop names,
+    and the aggregates by key. The engine keeps only these."""
+    last_seen, last_props, aggregates = set(), {}, {}
+    for ir in irs:
+        aggregates.update(ir.aggregates)
+        for x in _expressions(ir):
+            for node in walk_ir(x):
+                if node[0] == "last_seen":
+                    last_seen.add(node[1])
+                elif node[0] == "last":
+                    last_props.setdefault(node[1], set()).add(node[2])
+        for spec in ir.aggregates.values():
+            for node in walk_ir(spec.get("where")):
+                if node[0] == "last_seen":
+                    last_seen.add(node[1])
+    return last_seen, last_props, aggregates
+
+
+def _expressions(ir):
+    """Every expression in a journey or segment IR, wherever it sits."""
+    if isinstance(ir, SegmentIR):
+        yield ir.where
+        return
+    for m in [ir.trigger, ir.goal, *ir.exit_on]:
+        if m and m.get("where"):
+            yield m["where"]
+    if ir.audience:
+        yield ir.audience
+    if ir.reentry.get("by"):
+        yield ir.reentry["by"]
+    for st in ir.states.values():
+        for m in st.get("unless", []) + st.get("branches", []):
+            for key in ("where", "cond"):
+                if m.get(key):
+                    yield m[key]
+        for key in ("value",):
+            if st.get(key):
+                yield st[key]
+        for x in st.get("variables", {}).values():
+            yield x

@@ -1,0 +1,633 @@
+"""The live run loop: Kafka in, the engine, one transaction per batch, Kafka out.
+
+    poll a batch ─► parse_event ─► engine.process ─► actions
+         │              └─ bad or late ─► dead letter
+         ▼
+    ONE state-store transaction: customers, next offsets, clock, outbox rows
+         ▼
+    produce the rows (acks=all, idempotent) ─► acknowledged ids deleted in the next transaction
+
+Start: every outbox row left by an earlier run is produced (and acknowledged) before
+any input is read. Partition assignment: each partition starts at the offset in the
+state store, not the group's; offsets also go to the group about once a second so
+lag shows in the usual tools. See engine/outbox.py for why this loses nothing.
+
+Time: the clock is event time, and also the wall clock, but the wall clock moves it
+only while the loop has read everything the broker holds (lag 0). While it catches
+up on a backlog (after a restart, or with the broker back after an outage) events
+drive the clock alone, so the backlog is not judged late against a clock that ran
+on while nobody was reading. When caught up the wall clock is checked every 250 ms,
+so a due timer fires within 1 s of its due time plus the allowed lateness.
+
+Several workers (`--state postgresql://...`, LiveSettings.shared): workers in one consumer
+group share the store; Kafka's partitions decide who handles which customer. A customer's
+partition is the producers' default partitioner (murmur2) of its id over the events topic's
+partition count, stored with the customer, so a worker loads the timers of exactly the
+partitions it owns. The engine starts owning no timer; on assignment the worker reads the
+stored offsets of the new partitions again (other workers moved them), forgets its cache,
+adopts the stored timers of those partitions and produces what other workers left in the
+outbox for them. On revocation (kafka-python calls back while this thread waits in poll, so
+the batch in hand is consistent) it commits that batch with its offsets, flushes what is
+pending for up to a second, releases the customers of the partitions it no longer owns and
+forgets its cache. Lost partitions (our session expired: another worker has them already)
+are let go WITHOUT committing: the batch in hand is rolled back and its new owner reads it
+again. A timer fires only on the worker owning its customer's partition, so none fires
+twice under different ids, and one whose worker died is adopted with its partition. See
+docs/scaling.md.
+
+The broker away, at start or later: every call is retried with backoff and one
+status line says so; committed work waits in the outbox. Stop (SIGTERM/SIGINT):
+the batch in hand is committed, the producer flushed, the group left.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from journeyctl.engine.core.events import BadEvent, parse_event
+from journeyctl.engine.live.kafka_edge import Admin, EdgeError, KafkaSettings, Sink, Source, partition_for
+from journeyctl.engine.replay.loop import tune_gc
+from journeyctl.engine.live.outbox import Outbox, dead_letter_message
+
+
+class Stopped(Exception):
+    """Stop was asked for while waiting for the broker."""
+
+
+ASK_BROKER_S = 3.0  # how often the lag comes from the broker rather than from the last fetches
+
+
+@dataclass
+class LiveSettings:
+    events_topics: tuple = ("events",)
+    actions_topic: str = "journey.actions"
+    dead_letter_topic: str = "journey.dead-letter"
+    profiles_topic: str = "journey.profiles"
+    group_id: str = "journeyctl"
+    create_topics: bool = False
+    partitions: int = 1             # of topics it creates
+    wall_clock: bool = True         # False: event time alone moves the clock (history through Kafka)
+    max_records: int = 2_000        # per poll
+    batch_events: int = 10_000      # per transaction, at most
+    batch_ms: int = 100             # a transaction waits no longer than this for more input (only
+                                    # with a backlog: it commits as soon as a poll finds less than max)
+    poll_ms: int = 100
+    fetch_wait_ms: int = 100        # see kafka_edge.Source
+    tick_s: float = 0.25
+    status_s: float = 5.0
+    max_unacked: int = 50_000       # rows sent or waiting to be; past this, reading pauses
+    stop_s: float = 8.0             # flush and leave within this on stop
+    max_event_bytes: int = 1_000_000
+    shared: bool = False            # a store shared by several workers: own only assigned partitions
+
+
+@dataclass
+class Batch:
+    """What the loop has read and made since its last commit."""
+    actions: list = field(default_factory=list)         # fired by events (and timers due with them)
+    timer_actions: list = field(default_factory=list)   # fired by the wall clock
+    dead: list = field(default_factory=list)
+    offsets: dict = field(default_factory=dict)
+    n: int = 0
+    arrived: float | None = None                         # epoch s the first record of it was read
+
+    def empty(self) -> bool:
+        return not (self.n or self.actions or self.timer_actions or self.dead)
+
+
+@dataclass
+class Counters:
+    events: int = 0          # records read
+    actions: int = 0
+    dead_letters: int = 0
+    delivered: int = 0
+    lag: int | None = None
+    broker: str = "connecting"
+
+
+class Live:
+    """Runs until stop(). `report` renders: actions(list), status(Live), note(text)."""
+
+    def __init__(self, engine, outbox: Outbox, kafka: KafkaSettings, settings: LiveSettings, report):
+        self.engine = engine
+        self.outbox = outbox
+        self.kafka = kafka
+        self.settings = settings
+        self.report = report
+        self.counts = Counters()
+        self.stopping = False
+        self.source: Source | None = None
+        self.sink = Sink(kafka)
+        self._unsent: deque = deque()      # rows committed but not handed to the producer
+        self._sent: dict = {}              # row id -> row, handed to the producer, not yet acknowledged
+        self._acked: list = []             # ids to delete in the next transaction
+        self._retry_at = 0.0
+        self._retry_delay = 0.5
+        self._group_offsets: dict = {}
+        self._group_commit_at = 0.0
+        self._next_tick = 0.0
+        self._next_check = 0.0
+        self._next_ask = 0.0
+        self._status_at = time.monotonic() + settings.status_s
+        self._note_at: dict = {}
+        self._paused = False
+        self._to_check: dict = {}
+        self._batch = Batch()
+        self.lags: dict | None = None      # {(topic, partition): lag} as of the last check
+        self.owned: set = set()            # (topic, partition) assigned to this worker
+        self.partition_count: int | None = None
+        self._part_cache: dict = {}
+        self._unkeyed_seen = 0
+        self.rebalances = 0
+        self._in_callback = False          # inside a rebalance callback: the consumer must not be called
+        self.reloader = None               # optional: .poll(live) once a turn (journey reload)
+        if settings.shared:
+            # the engine adopted every stored timer: this worker owns none until the group assigns some
+            engine.release_where(lambda cid: False)
+            if hasattr(engine.store, "partition_of"):
+                engine.store.partition_of = self.partition_of
+
+    def stop(self) -> None:
+        self.stopping = True
+
+    # ---- the whole run -------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Raises EdgeError for what a person must fix (a refused login, a missing topic)."""
+        try:
+            self._retry("checking topics", self._check_topics)
+            self._deliver_backlog()
+            self.source = self._retry("joining the consumer group", self._subscribe)
+            self.counts.broker = "ok"
+            tune_gc()
+            while not self.stopping:
+                self._step()
+        except Stopped:
+            pass
+        finally:
+            self._shutdown()
+
+    def _retry(self, doing: str, fn):
+        delay = 0.5
+        while not self.stopping:
+            try:
+                return fn()
+            except EdgeError as e:
+                if not e.retry:
+                    raise
+                if self.stopping:
+                    break
+                self.counts.broker = "unreachable"
+                self.report.note(f"{e}; trying again in {delay:g} s")
+                self._sleep(delay)
+                delay = min(delay * 2, 10.0)
+        raise Stopped
+
+    def _sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < end:
+            time.sleep(min(0.05, end - time.monotonic()))
+
+    def _check_topics(self) -> None:
+        s = self.settings
+        admin = Admin(self.kafka)
+        try:
+            wanted = [*s.events_topics, s.actions_topic, s.dead_letter_topic, s.profiles_topic]
+            missing = admin.missing(wanted)
+            if missing and s.create_topics:
+                admin.create(missing, s.partitions)
+                self.report.note("created topic" + ("s " if len(missing) > 1 else " ") + ", ".join(missing))
+            elif missing:
+                raise EdgeError(f"topic{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                                f"{'do' if len(missing) > 1 else 'does'} not exist on {self.kafka.bootstrap_servers}; "
+                                "create them, or pass --create-topics")
+            if s.shared:
+                counts = {t: admin.partitions(t) for t in s.events_topics}
+                self.partition_count = counts[s.events_topics[0]]
+                if len(set(counts.values())) > 1:
+                    raise EdgeError("with a shared state store every events topic needs the same number of "
+                                    "partitions (customers are placed by partition number): " +
+                                    ", ".join(f"{t} has {n}" for t, n in counts.items()))
+        finally:
+            admin.close()
+
+    def _subscribe(self) -> Source:
+        return Source(self.kafka, self.settings.events_topics, self.settings.group_id, self._on_assigned,
+                      max_records=self.settings.max_records, fetch_wait_ms=self.settings.fetch_wait_ms,
+                      on_revoked=self._on_revoked, on_lost=self._on_lost)
+
+    def partition_of(self, customer_id: str) -> int | None:
+        """The events partition a customer's events land on when keyed by its id (murmur2)."""
+        p = self._part_cache.get(customer_id)
+        if p is None:
+            if self.partition_count is None:
+                return None
+            if len(self._part_cache) > 500_000:
+                self._part_cache.clear()
+            p = self._part_cache[customer_id] = partition_for(customer_id.encode(), self.partition_count)
+        return p
+
+    # ---- start: what the last run left undelivered goes first --------------------------------
+
+    def _deliver_backlog(self) -> None:
+        after = 0
+        total = 0
+        while not self.stopping:
+            rows = self.outbox.undelivered(after, 10_000)
+            if not rows:
+                break
+            after = rows[-1][0]
+            self._unsent.extend(rows)
+            total += len(rows)
+            while (self._unsent or self._sent) and not self.stopping:
+                self._pump()
+                self.sink.flush(1.0)
+                self._settle()
+                if self._acked:
+                    self.outbox.delivered(self._acked)
+                    self.outbox.commit()
+                    self._acked = []
+                if self._unsent and time.monotonic() < self._retry_at:
+                    self._sleep(self._retry_at - time.monotonic())
+        if total and not self.stopping:
+            self.report.note(f"delivered {total} message{'s' if total != 1 else ''} left in the outbox by the last run")
+
+    # ---- one turn of the loop ----------------------------------------------------------------
+
+    def _step(self) -> None:
+        s = self.settings
+        self._settle()
+        self._pump()
+        self._backpressure()
+        if self.reloader is not None:
+            self.reloader.poll(self)
+        started = time.monotonic()
+        timeout = s.poll_ms
+        while True:
+            try:
+                got = self.source.poll(timeout)
+            except EdgeError as e:
+                if not e.retry:
+                    raise
+                self._note_once("poll", f"{e}; retrying")
+                self._sleep(0.5)
+                got = {}
+            batch = self._batch  # a rebalance inside poll() may have committed the last one
+            if got:
+                if batch.arrived is None:
+                    batch.arrived = time.time()
+                self._apply(got, batch)
+            if (not got or sum(map(len, got.values())) < s.max_records or batch.n >= s.batch_events
+                    or (time.monotonic() - started) * 1000 >= s.batch_ms or self.stopping):
+                break
+            timeout = 0
+        if self._to_check:
+            self._check_starts()
+        now = time.monotonic()
+        if now >= self._next_tick:
+            self._next_tick = now + s.tick_s
+            self._batch.timer_actions.extend(self._tick(now))
+        if not self._batch.empty() or self._acked:
+            self._commit_batch()
+        if now >= self._status_at:
+            self._status_at = now + s.status_s
+            self.report.status(self)
+
+    def _apply(self, got: dict, batch: Batch) -> int:
+        """Run every record through the engine; bad ones become dead letters. Returns how many."""
+        process = self.engine.process
+        max_bytes = self.settings.max_event_bytes
+        shared = self.settings.shared
+        check_keys = shared and (self.partition_count or 1) > 1
+        actions, dead, offsets = batch.actions, batch.dead, batch.offsets
+        # Events are keyed by customer id: read the batch's customers from the store in one go.
+        self.engine.store.prefetch([r.key.decode("utf-8", "replace") for records in got.values()
+                                    for r in records if r.key])
+        n = 0
+        for (topic, partition), records in got.items():
+            if shared and (topic, partition) not in self.owned:
+                continue  # fetched before a rebalance took the partition away: its new owner reads it
+            if self._to_check:
+                stored = self._to_check.pop((topic, partition), None)
+                if stored is not None and records[0].offset != stored:
+                    self._gap((topic, partition), stored, records[0].offset)
+            for r in records:
+                try:
+                    ev = parse_event(r.value if r.value is not None else b"", max_bytes=max_bytes)
+                    if check_keys and self.partition_of(ev.customer_id) != partition:
+                        self._unkeyed(ev.customer_id, topic, partition)
+                    out = process(ev)
+                except BadEvent as e:
+                    if e.reason != "late":  # the engine counts its own
+                        self.engine.stats.dead_letter(e.reason)
+                    dead.append(dead_letter_message(e.reason, e.detail, topic, partition, r.offset, r.key, r.value))
+                    continue
+                if out:
+                    actions.extend(out)
+            n += len(records)
+            offsets[(topic, partition)] = records[-1].offset + 1
+        batch.n += n
+        self.counts.events += n
+        return n
+
+    def _unkeyed(self, customer_id: str, topic: str, partition: int) -> None:
+        self._unkeyed_seen += 1
+        self._note_once("unkeyed", f"{topic}[{partition}]: an event of customer {customer_id!r} belongs on partition "
+                                   f"{self.partition_of(customer_id)} by its id ({self._unkeyed_seen} so far): the "
+                                   "input is not keyed by customer id, so with several workers two of them may "
+                                   "handle one customer; re-key it upstream (docs/scaling.md)", every=60.0)
+
+    def _tick(self, now: float) -> list:
+        """Let the wall clock move the engine's clock, when nothing is waiting to be read."""
+        engine = self.engine
+        wall = int(time.time() * 1000)
+        due = engine.next_due()
+        timer_due = due is not None and due + engine.lateness <= wall
+        if not (timer_due or now >= self._next_check):
+            return []
+        self._next_check = now + 1.0
+        lags = self.source.fetched_lags() if now < self._next_ask else None
+        if lags is None:  # every few seconds ask the broker itself: that also tells whether it is there
+            self._next_ask = now + ASK_BROKER_S
+            lags = self.source.lags()
+        self.lags = lags
+        lag = sum(lags.values()) if lags else None
+        self.counts.lag = lag
+        if lag is None:
+            if self.source.assignment():
+                self._broker_lost()
+            return []
+        self._broker_back()
+        if lag == 0 and self.settings.wall_clock:
+            return engine.tick(wall)
+        return []
+
+    def _commit_batch(self) -> None:
+        """ONE transaction: the batch's customers, offsets, outbox rows, acknowledged ids, clock."""
+        batch, self._batch = self._batch, Batch()
+        by_events = len(batch.actions)
+        actions = [a.as_dict() for a in (batch.actions + batch.timer_actions if batch.timer_actions else batch.actions)]
+        dead, offsets = batch.dead, batch.offsets
+        profiles = self.engine.drain_profile_records()
+        rows = [*(self.outbox.add_actions(actions) if actions else ()),
+                *(self.outbox.add_dead_letters(dead) if dead else ()),
+                *(self.outbox.add_profiles(profiles) if profiles else ())]
+        self.outbox.consumed(offsets)
+        if self._acked:
+            self.outbox.delivered(self._acked)
+            self.counts.delivered += len(self._acked)
+            self._acked = []
+        self.outbox.commit(self.engine)
+        self.counts.actions += len(actions)
+        self.counts.dead_letters += len(dead)
+        if actions:
+            self.report.actions(actions)
+        self._unsent.extend(rows)
+        self._pump()
+        if actions and hasattr(self.report, "handed"):
+            handed = time.time()
+            self.report.handed(actions[:by_events], batch.arrived, handed)
+            self.report.handed(actions[by_events:], None, handed)
+        if offsets:
+            self._group_offsets.update(offsets)
+        now = time.monotonic()
+        if self._group_offsets and now >= self._group_commit_at and not self._in_callback:
+            self._group_commit_at = now + 1.0
+            self.source.commit(self._group_offsets)
+            self._group_offsets = {}
+
+    # ---- producing ---------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Hand committed rows to the producer, unless a failure asked for a pause."""
+        if not self._unsent or time.monotonic() < self._retry_at:
+            return
+        send = self.sink.send
+        while self._unsent:
+            row = self._unsent[0]
+            err = send(row[0], row[1], row[2], row[3])
+            if err is not None:
+                if err.too_large:
+                    self._unsent.popleft()
+                    self._unsent.append(self._swap_too_large(row, err))
+                    continue
+                self._delivery_failed(err)
+                return
+            self._unsent.popleft()
+            self._sent[row[0]] = row
+
+    def _settle(self) -> None:
+        done, failed = self.sink.settle()
+        for row_id in done:
+            if self._sent.pop(row_id, None) is not None:
+                self._acked.append(row_id)
+        if done:
+            self._retry_delay = 0.5
+        if not failed:
+            return
+        again = []
+        for row_id, err in failed:
+            row = self._sent.pop(row_id, None)
+            if row is None:
+                continue
+            again.append(self._swap_too_large(row, err) if err.too_large else row)
+        # the producer was rebuilt: whatever it still held must be sent again too
+        again.extend(self._sent.pop(i) for i in self.sink.abandon() if i in self._sent)
+        self._unsent.extendleft(reversed(sorted(again)))
+        errors = [e for _, e in failed if not e.too_large]
+        if errors:
+            self._delivery_failed(errors[0])
+
+    def _swap_too_large(self, row: tuple, err: EdgeError) -> tuple:
+        self.report.note(f"a message for topic {row[1]} is larger than the broker accepts; "
+                         f"a too_large dead letter goes to {self.settings.dead_letter_topic} instead")
+        new = self.outbox.replace_too_large(row)
+        self.outbox.commit()
+        return new
+
+    def _delivery_failed(self, err: EdgeError) -> None:
+        self._retry_at = time.monotonic() + self._retry_delay
+        waiting = len(self._unsent) + len(self._sent)
+        self._note_once("deliver", f"{err}; {waiting} message{'s' if waiting != 1 else ''} wait in the outbox, "
+                                   f"trying again in {self._retry_delay:g} s")
+        self._retry_delay = min(self._retry_delay * 2, 10.0)
+
+    def _backpressure(self) -> None:
+        """Stop reading while too much is committed but unacknowledged (the broker refuses our output)."""
+        waiting = len(self._unsent) + len(self._sent)
+        if waiting > self.settings.max_unacked and not self._paused:
+            self._paused = True
+            self.source.pause()
+            self.report.note(f"{waiting} messages wait for Kafka; reading paused until they are delivered")
+        elif self._paused and waiting <= self.settings.max_unacked // 2:
+            self._paused = False
+            self.source.resume()
+
+    # ---- partitions and the broker's health ----------------------------------------------------
+
+    def _on_assigned(self, parts: list) -> dict:
+        """Where each newly assigned partition starts: the offset in the state store. Called from the
+        client's network thread while this one waits in poll(); whether the broker still holds that
+        offset shows with the first fetch (`_check_starts`, `_apply`). With a shared store: read the
+        offsets again, forget the cache, adopt the partitions' timers, produce what other workers
+        left in the outbox for them."""
+        parts = [tuple(p) for p in parts]
+        shared = self.settings.shared
+        stored = self.outbox.refresh_offsets() if shared else self.outbox.offsets()
+        starts = {p: stored[p] for p in parts if p in stored}
+        self._to_check.update(starts)
+        self.owned |= set(parts)
+        if not shared:
+            return starts
+        self.rebalances += 1
+        store = self.engine.store
+        if self._batch.empty():
+            store.commit()  # nothing of a batch: only versions, which must not wait in an open transaction
+        if hasattr(store, "clear_cache"):
+            store.clear_cache()
+        numbers = {p for _, p in parts}
+        timers = list(store.timers(partitions=numbers)) if numbers else []
+        if self._batch.empty():
+            store.commit()
+        self.engine.adopt(timers)
+        owned_numbers = {p for _, p in self.owned}
+        pending = {r[0] for r in self._unsent} | set(self._sent)
+        orphans = [r for r in self.outbox.orphans(
+            lambda key: key is None or self.partition_of(key.decode("utf-8", "replace")) in owned_numbers)
+            if r[0] not in pending]
+        self._unsent.extend(orphans)
+        self.report.note(f"partitions owned: {_parts(self.owned)} (assigned {_parts(parts)}; "
+                         f"{len(timers)} timers adopted, {len(orphans)} outbox rows of other workers to produce)")
+        return starts
+
+    def _on_revoked(self, parts: list) -> None:
+        """The group takes partitions away (a rebalance, or our close): they are still ours while this
+        runs. Commit the batch in hand, deliver what is pending if it is quick, let go."""
+        parts = [tuple(p) for p in parts]
+        if not self.settings.shared:  # one worker: every batch is committed before the next poll's end
+            self._let_go(parts, "revoked")  # (and a SQLite connection may not be used from this thread)
+            return
+        self._in_callback = True
+        try:
+            if not self._batch.empty() or self._acked:
+                self._commit_batch()
+        finally:
+            self._in_callback = False
+        if self._unsent or self._sent:
+            self._pump()
+            self.sink.flush(1.0)
+            self._settle()
+            self._commit_delivered()
+        self._let_go(parts, "revoked")
+
+    def _on_lost(self, parts: list) -> None:
+        """Our session expired and the group gave the partitions to others already: what was read and
+        not committed must not be committed now. Roll it back; the new owner reads it again."""
+        parts = [tuple(p) for p in parts]
+        if not self.settings.shared:
+            self._let_go(parts, "lost")
+            return
+        self._batch = Batch()
+        rollback = getattr(self.engine.store, "_rollback", None)
+        if rollback is not None:
+            rollback()
+        self._group_offsets = {}
+        self._let_go(parts, "lost (the session expired; the batch in hand was dropped for their new owner)")
+
+    def _let_go(self, parts: list, how: str) -> None:
+        if not parts:
+            return
+        self.owned -= set(parts)
+        for p in parts:
+            self._to_check.pop(p, None)
+            self._group_offsets.pop(p, None)
+        if not self.settings.shared:
+            return
+        owned_numbers = {p for _, p in self.owned}
+        self.engine.release_where(lambda cid: self.partition_of(cid) in owned_numbers)
+        store = self.engine.store
+        if hasattr(store, "clear_cache"):
+            store.clear_cache()
+        self.report.note(f"partitions {how}: {_parts(parts)}")
+
+    def _check_starts(self) -> None:
+        """A stored offset past the partition's end: the topic was recreated or truncated (a broker that
+        lost its data); read it again from its first offset. Kafka itself answers such a fetch with an
+        out-of-range error and the client goes back to the first offset on its own: `_gap` says so."""
+        for part, stored in list(self._to_check.items()):
+            end = self.source.fetched_end(part)
+            if end is None:
+                continue  # no fetch answered yet
+            if stored > end:
+                del self._to_check[part]
+                first = self.source.rewind(part)
+                self.report.note(f"{part[0]}[{part[1]}]: the state store is at offset {stored} but the partition "
+                                 f"ends at {end}; the topic was recreated or truncated, reading it from offset {first}")
+            elif stored == end:
+                del self._to_check[part]
+
+    def _gap(self, part, stored: int, first: int) -> None:
+        if first > stored:
+            self.report.note(f"{part[0]}[{part[1]}]: offsets {stored} to {first - 1} are gone (deleted by retention "
+                             f"before they were read); reading from {first}")
+        elif first < stored:
+            self.report.note(f"{part[0]}[{part[1]}]: the state store is at offset {stored} but the partition now "
+                             f"starts over at {first}; the topic was recreated, reading it again")
+
+    def _broker_lost(self) -> None:
+        if self.counts.broker != "unreachable":
+            self.counts.broker = "unreachable"
+        waiting = len(self._unsent) + len(self._sent)
+        self._note_once("broker", f"cannot reach the broker at {self.kafka.bootstrap_servers}; retrying. "
+                                  f"Nothing is lost: {waiting} message{'s' if waiting != 1 else ''} wait in the outbox")
+
+    def _broker_back(self) -> None:
+        if self.counts.broker == "unreachable":
+            self.report.note(f"the broker at {self.kafka.bootstrap_servers} answers again; resuming")
+        self.counts.broker = "ok"
+
+    def _note_once(self, kind: str, text: str, every: float = 5.0) -> None:
+        now = time.monotonic()
+        if now >= self._note_at.get(kind, 0.0):
+            self._note_at[kind] = now + every
+            self.report.note(text)
+
+    @property
+    def outbox_waiting(self) -> int:
+        return len(self._unsent) + len(self._sent)
+
+    # ---- stop ----------------------------------------------------------------------------------
+
+    def _commit_delivered(self) -> None:
+        """Outside a batch (rebalance, stop): what the broker acknowledged leaves the outbox in its own commit."""
+        if self._acked:
+            self.outbox.delivered(self._acked)
+            self.counts.delivered += len(self._acked)
+            self._acked = []
+            self.outbox.commit()
+
+    def _shutdown(self) -> None:
+        """Everything read is already committed; send what is waiting, then leave the group."""
+        deadline = time.monotonic() + self.settings.stop_s
+        try:
+            if self._unsent or self._sent:
+                self._retry_at = 0.0
+                self._pump()
+                self.sink.flush(max(0.1, min(5.0, deadline - time.monotonic() - 2)))
+                self._settle()
+            self._commit_delivered()
+        finally:
+            if self.source is not None:
+                if self._group_offsets:
+                    self.source.commit(self._group_offsets)
+                self.source.close(timeout_ms=int(max(0.5, min(2.0, deadline - time.monotonic())) * 1000))
+            self.sink.close(max(0.1, min(1.0, deadline - time.monotonic())))
+
+
+def _parts(parts) -> str:
+    """events[0,2,4] for [(events, 0), (events, 2), (events, 4)]."""
+    by: dict = {}
+    for t, p in sorted(parts):
+        by.setdefault(t, []).append(str(p))
+    return " ".join(f"{t}[{','.join(ps)}]" for t, ps in by.items()) or "none"

@@ -1,0 +1,213 @@
+"""The transactional outbox: messages to Kafka and input offsets, committed with the state that made them.
+
+`journeyctl run` never produces an action straight from the engine. Each batch of
+events ends in ONE state-store transaction holding the customers it changed, the
+next offset to read of every partition it read, the engine clock, and one outbox
+row per message (an action for the actions topic, a dead letter for the
+dead-letter topic). Only then are the rows produced; acknowledged rows are deleted
+in a later transaction. So after a crash at any moment the store holds either a
+batch with all its messages or none of it; rows not yet acknowledged are produced
+again at start, before any input is read, and a message produced twice carries the
+same `action_id` (the engine's ids are fixed by journey version, customer, instance
+and step), so a sink can drop the copy.
+
+Several workers on one PostgreSQL store (engine/pg_store.py hands each Outbox its own block of
+row ids): a worker produces at start every row left in the table, whoever wrote it, and on
+each partition assignment the rows other workers wrote for customers of the partitions it
+now owns (`orphans`): a worker killed with rows committed but not acknowledged leaves them to
+whoever takes its partitions. A row produced by two workers is a duplicate with the same
+`action_id`; deleting a row is idempotent, so whichever worker's acknowledgement comes first
+deletes it and the other's delete is a no-op.
+
+Meta: with `worker` set (shared stores), the clock and the engine's counts go under
+`clock:<worker>` and `stats:<worker>`, so workers do not overwrite each other's; a single
+worker (SQLite) keeps the plain `clock` and `stats` keys that `journeyctl status` reads.
+
+The store methods used (add_outbox, drop_outbox, save_offsets, outbox, outbox_next_id,
+offsets) are SqliteStore's and PgStore's; with `--state memory:` the same calls work on
+plain lists, without any guarantee.
+"""
+from __future__ import annotations
+
+import base64
+
+import orjson
+
+from journeyctl.engine.cli.simulate import ACTION_KEYS
+from journeyctl.engine.store.open import checkpoint
+
+MAX_MESSAGE_BYTES = 1_000_000  # below the producer's 1 MiB request limit, with room for the record framing
+DEAD_LETTER_EXCERPT = 65_536   # bytes of an oversized original kept in its dead letter
+
+
+def action_message(action: dict) -> tuple[bytes, bytes]:
+    """(key, value) of one action on the actions topic: keyed by customer, JSON per spec section 9."""
+    return action["customer_id"].encode(), orjson.dumps({k: action[k] for k in ACTION_KEYS})
+
+
+def dead_letter_message(reason: str, detail: str, topic: str, partition: int, offset: int,
+                        key: bytes | None, value: bytes | None) -> tuple[bytes | None, bytes]:
+    """(key, value) of a dead letter: the original bytes (as text when they are UTF-8, else base64)
+    with the reason and where they were read. An original too large to carry is cut to its first
+    64 KiB, marked `truncated`, with its full `size`."""
+    raw = value if value is not None else b""
+    record = {"reason": reason, "detail": detail, "topic": topic, "partition": partition, "offset": offset,
+              "key": _text_or_none(key), "size": len(raw)}
+    if len(raw) > MAX_MESSAGE_BYTES // 2:  # JSON escaping may double it
+        raw = raw[:DEAD_LETTER_EXCERPT]
+        record["truncated"] = True
+    try:
+        record["value"] = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        record["value_base64"] = base64.b64encode(raw).decode("ascii")
+    return key, orjson.dumps(record)
+
+
+def _text_or_none(key: bytes | None) -> str | None:
+    if key is None:
+        return None
+    return key.decode("utf-8", "replace")
+
+
+class _MemoryTables:
+    """The store methods the outbox uses, for a store that keeps nothing (`--state memory:`)."""
+
+    def __init__(self):
+        self._rows: dict[int, tuple] = {}
+        self._offsets: dict = {}
+
+    def add_outbox(self, rows):
+        for row in rows:
+            self._rows[row[0]] = row
+
+    def drop_outbox(self, ids):
+        for i in ids:
+            self._rows.pop(i, None)
+
+    def save_offsets(self, offsets):
+        self._offsets.update(offsets)
+
+    def outbox(self, after=0, limit=10_000):
+        return sorted(r for i, r in self._rows.items() if i > after)[:limit]
+
+    def outbox_next_id(self):
+        return max(self._rows, default=0) + 1
+
+    def offsets(self):
+        return dict(self._offsets)
+
+
+class Outbox:
+    """Stage a batch's messages and offsets, then `commit(engine)` them with the state in one transaction."""
+
+    def __init__(self, store, actions_topic: str, dead_letter_topic: str, worker: str | None = None,
+                 profiles_topic: str = "journey.profiles"):
+        self.store = store
+        self.worker = worker
+        self.durable = hasattr(store, "add_outbox")  # SqliteStore, PgStore
+        self._tables = store if self.durable else _MemoryTables()
+        self.actions_topic = actions_topic
+        self.dead_letter_topic = dead_letter_topic
+        self.profiles_topic = profiles_topic
+        self._next_id = self._tables.outbox_next_id()
+        self._offsets: dict = {}
+        self._committed = self._tables.offsets()  # a copy in memory: Kafka asks for it from its own thread
+
+    # ---- staging (nothing is durable before commit) -----------------------------------------
+
+    def _row(self, topic: str, key: bytes | None, value: bytes) -> tuple:
+        row = (self._next_id, topic, key, value)
+        self._next_id += 1
+        return row
+
+    def add_actions(self, actions: list[dict]) -> list[tuple]:
+        """Rows for the actions; one too large for Kafka becomes a small dead letter saying so."""
+        rows = []
+        for a in actions:
+            key, value = action_message(a)
+            if len(value) > MAX_MESSAGE_BYTES:
+                rows.append(self.too_large(a["action_id"], len(value), key))
+            else:
+                rows.append(self._row(self.actions_topic, key, value))
+        self._tables.add_outbox(rows)
+        return rows
+
+    def add_profiles(self, records: list[dict]) -> list[tuple]:
+        """Profile sync records (spec section 10), keyed by customer id, through the same outbox as actions."""
+        rows = [self._row(self.profiles_topic, r["customer_id"].encode(), orjson.dumps(r)) for r in records]
+        self._tables.add_outbox(rows)
+        return rows
+
+    def add_dead_letters(self, letters: list[tuple[bytes | None, bytes]]) -> list[tuple]:
+        rows = [self._row(self.dead_letter_topic, key, value) for key, value in letters]
+        self._tables.add_outbox(rows)
+        return rows
+
+    def too_large(self, action_id: str, size: int, key: bytes | None) -> tuple:
+        """A dead letter in place of an action the broker will never take, so it cannot block the outbox."""
+        value = orjson.dumps({"reason": "too_large", "detail": f"action {action_id} is {size} bytes, more than "
+                              f"the broker accepts; it was not sent", "topic": self.actions_topic,
+                              "action_id": action_id, "size": size})
+        return self._row(self.dead_letter_topic, key, value)
+
+    def replace_too_large(self, row: tuple) -> tuple:
+        """Stage the swap of an undeliverable action row for its too_large dead letter."""
+        action_id = orjson.loads(row[3]).get("action_id", "?") if row[1] == self.actions_topic else "?"
+        new = self.too_large(action_id, len(row[3]), row[2])
+        self._tables.drop_outbox([row[0]])
+        self._tables.add_outbox([new])
+        return new
+
+    def consumed(self, offsets: dict[tuple[str, int], int]) -> None:
+        """The next offset to read of each partition, as of this batch."""
+        self._offsets.update(offsets)
+
+    def delivered(self, ids: list[int]) -> None:
+        self._tables.drop_outbox(ids)
+
+    # ---- commit and read back ------------------------------------------------------------------
+
+    def commit(self, engine=None) -> None:
+        """One transaction: customers, offsets and outbox changes, and with `engine` its clock and counts."""
+        offsets, self._offsets = self._offsets, {}
+        if offsets:
+            self._tables.save_offsets(offsets)
+        if engine is not None and self.worker is not None:
+            self.store.set_meta(f"clock:{self.worker}", engine.clock)
+            self.store.set_meta(f"stats:{self.worker}", engine.stats.to_dict())
+            self.store.commit()
+        elif engine is not None:
+            checkpoint(engine)
+        else:
+            self.store.commit()
+        self._committed.update(offsets)
+
+    def offsets(self) -> dict[tuple[str, int], int]:
+        """The committed next offset of each partition (no database read: safe from any thread)."""
+        return dict(self._committed)
+
+    def refresh_offsets(self) -> dict[tuple[str, int], int]:
+        """Read the committed offsets again from the store (other workers commit theirs too); call
+        only from the thread that runs the loop (a rebalance callback runs while it waits in poll)."""
+        self._committed = self._tables.offsets()
+        return dict(self._committed)
+
+    def own(self, row_id: int) -> bool:
+        """Whether this Outbox numbered the row (always true without id blocks, as on SQLite)."""
+        own = getattr(self._tables, "own_outbox_id", None)
+        return True if own is None else own(row_id)
+
+    def orphans(self, wanted) -> list[tuple]:
+        """Committed rows other workers numbered whose key `wanted(key)` accepts (key bytes or None),
+        oldest first: what a dead worker left for the partitions now ours."""
+        out, after = [], 0
+        while True:
+            rows = self._tables.outbox(after, 10_000)
+            if not rows:
+                return out
+            after = rows[-1][0]
+            out.extend(r for r in rows if not self.own(r[0]) and wanted(r[2]))
+
+    def undelivered(self, after: int = 0, limit: int = 10_000) -> list[tuple]:
+        """Committed rows not yet acknowledged by Kafka, oldest first: (id, topic, key, value)."""
+        return self._tables.outbox(after, limit)

@@ -1,0 +1,64 @@
+"""What a person sees after a replay: the summary per journey, a timeline, a customer's trace.
+
+Rendering only: everything shown comes from the engine's Stats, actions and trace
+records. User text is never read as rich markup.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from journeyctl.engine.core.events import format_instant
+from journeyctl.engine.core.stats import OUTCOMES
+
+
+def summary(console: Console, stats, journeys: list[str], dead_letters: Counter, duplicates: int,
+            ignored_values: int = 0) -> None:
+    funnel = Table(title="Journeys", title_justify="left")
+    funnel.add_column("journey")
+    for col in ("entered", "active", *OUTCOMES):
+        funnel.add_column(col, justify="right")
+    for j in journeys:
+        f = stats.funnel(j)
+        funnel.add_row(Text(j), *(str(f[c]) for c in ("entered", "active", *OUTCOMES)))
+    console.print(funnel)
+
+    actions = Table(title="Actions", title_justify="left")
+    for col in ("journey", "channel", "status", "count"):
+        actions.add_column(col, justify="right" if col == "count" else "left")
+    for (journey, channel, status), n in sorted(stats.actions.items()):
+        actions.add_row(Text(journey), Text(channel), Text(status), str(n))
+    if not stats.actions:
+        actions.add_row("(none)", "", "", "0")
+    console.print(actions)
+
+    line = f"{stats.events} events applied, {stats.unused} read by no journey, {duplicates} duplicates ignored"
+    if dead_letters:
+        line += ", dead letters: " + ", ".join(f"{r} {n}" for r, n in sorted(dead_letters.items()))
+    else:
+        line += ", no dead letters"
+    if ignored_values:
+        line += f"; data warning: {ignored_values} non-numeric values ignored by sum/min/max/avg"
+    console.print(Text(line))
+
+
+def timeline(console: Console, actions: list[dict]) -> None:
+    table = Table(title="Timeline", title_justify="left")
+    for col in ("due_at", "customer", "journey", "channel", "template", "status", "variables"):
+        table.add_column(col)
+    for a in actions:
+        variables = ", ".join(f"{k}={v}" for k, v in a["variables"].items())
+        table.add_row(*(Text(str(x)) for x in (a["due_at"], a["customer_id"], a["journey"], a["channel"],
+                                                a["template"], a["status"], variables)))
+    console.print(table)
+
+
+def trace(console: Console, customer: str, records: list) -> None:
+    console.print(Text(f"Trace of customer {customer}", style="bold"))
+    if not records:
+        console.print(Text("  (no decisions: no event of this customer touched any journey)"))
+    for t, journey, text in records:
+        console.print(Text(f"  {format_instant(t)}  {journey:<20}  {text}"))
