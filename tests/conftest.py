@@ -16,8 +16,24 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Hypothesis profiles. Each property keeps the max_examples written where it is defined and no profile
+# lowers it, so a property checks the same everywhere; the profiles only decide what may fail for
+# reasons that are not the code's (the suite takes about 2 minutes on 2 cores, well under 4).
+#   ci   `make test` (and so CI) selects it with --hypothesis-profile=ci. No deadline: on a loaded
+#        2-core machine any example is slow now and then, and run time varies by design in many
+#        properties. No too_slow health check: it times data generation. No example database: a
+#        fresh clone has none to replay and keeps none. A failure prints the blob that reproduces it
+#        (@reproduce_failure), since the seed differs from run to run.
+#   dev  the default of a plain `pytest`: the same, with the example database in .hypothesis/, so
+#        an example that failed once is tried first the next time.
+_PROFILE = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+settings.register_profile("ci", database=None, **_PROFILE)
+settings.register_profile("dev", **_PROFILE)
+settings.load_profile("dev")
 JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()"]
 
 # How long a test waits for something that must happen (a line in a log, a row in the store, an
