@@ -295,9 +295,9 @@ def journeys_dir(tmp_path):
 PG_URL = os.environ.get("JOURNEYCTL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture
-def pg_state():
-    """`postgresql://...?schema=<fresh>` for one test, dropped afterwards; skips without a server."""
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """PG_URL once the server answers; skips, saying why, without one (`make test` starts it first)."""
     import psycopg
 
     try:
@@ -305,6 +305,14 @@ def pg_state():
     except psycopg.OperationalError as e:
         pytest.skip(f"PostgreSQL is not reachable at {PG_URL} ({str(e).strip().splitlines()[0]}); "
                     "start it with scripts/ensure-postgres or set JOURNEYCTL_TEST_PG")
+    return PG_URL
+
+
+@pytest.fixture
+def pg_state(pg_url):
+    """`postgresql://...?schema=<fresh>` for one test, dropped afterwards; skips without a server."""
+    import psycopg
+
     schema = f"jt_{uuid.uuid4().hex[:12]}"
     yield f"{PG_URL}?schema={schema}", schema
     with psycopg.connect(PG_URL, autocommit=True) as conn:

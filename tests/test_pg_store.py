@@ -23,27 +23,16 @@ from journeyctl.engine.core.state import Customer
 from journeyctl.engine.store.open import open_store
 
 sys.path.insert(0, os.path.dirname(__file__))
+from conftest import PG_URL  # noqa: E402
 from test_sqlite_store import T0, event_stream, fields, full_customer, one_run, replay  # noqa: E402
-
-PG_URL = os.environ.get("JOURNEYCTL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def _admin():
     return psycopg.connect(PG_URL, autocommit=True, connect_timeout=5)
 
 
-@pytest.fixture(scope="session")
-def pg_url():
-    try:
-        _admin().close()
-    except psycopg.OperationalError as e:
-        pytest.skip(f"PostgreSQL is not reachable at {PG_URL} ({str(e).strip().splitlines()[0]}); "
-                    "start it with scripts/ensure-postgres or set JOURNEYCTL_TEST_PG")
-    return PG_URL
-
-
 @pytest.fixture
-def schema(pg_url):
+def schema(pg_url):  # pg_url (conftest) skips without a server
     name = f"jt_{uuid.uuid4().hex[:12]}"
     yield name
     with _admin() as conn:
