@@ -1,17 +1,27 @@
 # Two commands on a fresh machine with only python3 and make: `make demo`, `make test`.
+# Installs are reproducible: the venv gets exactly the pinned, hash-checked versions of
+# requirements.lock.txt, then journeyctl itself (editable, no dependencies of its own choosing).
+# `make lock` writes that file again from pyproject.toml and requirements.in (README: "Reproducible installs").
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock.txt
+# the lock's tool, in a venv of its own: only `make lock` needs it
+UV_VERSION := 0.13.8
+LOCK_VENV := .venv-lock
+UV := $(LOCK_VENV)/bin/uv
+UV_STAMP := $(LOCK_VENV)/.uv-$(UV_VERSION)
 
-.PHONY: demo test install validate cases bench clean
+.PHONY: demo test install validate cases lock clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+$(STAMP): $(BIN)/python $(LOCK) pyproject.toml
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	@$(BIN)/pip check || { echo "make: $(LOCK) does not pin every dependency in pyproject.toml: run make lock"; exit 1; }
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,14 +32,29 @@ demo: $(STAMP)
 validate: $(STAMP)
 	$(BIN)/journeyctl validate journeys/ examples/
 
+# the conformance cases in tests/cases/ (the language contract's own among them), through simulate
 cases: $(STAMP)
-	$(BIN)/python ../shared/tools/check-cases --journeyctl $(CURDIR)/$(BIN)/journeyctl ../shared/spec/cases/*/
+	$(BIN)/python -m pytest -q tests/test_cases.py
 
 test: $(STAMP)
 	$(BIN)/journeyctl validate journeys/ examples/
 	$(BIN)/journeyctl test journeys/
 	-scripts/ensure-postgres
-	$(BIN)/python -m pytest -q -n 2 tests
+	$(BIN)/python -m pytest -q -n 2 -rs --hypothesis-profile=ci tests
+
+# Pins every dependency (runtime, test extra, build backend) for every platform and Python >= 3.11,
+# with the hashes of their files. Pins already in the lock are kept, so running it again changes
+# nothing until pyproject.toml or requirements.in does; `make lock UPGRADE=1` moves every pin to the
+# newest version allowed.
+lock: $(UV_STAMP)
+	$(UV) pip compile pyproject.toml requirements.in --extra test --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make lock" --quiet $(if $(UPGRADE),--upgrade) -o $(LOCK)
+
+$(UV_STAMP):
+	rm -rf $(LOCK_VENV)
+	$(PY) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q uv==$(UV_VERSION)
+	touch $(UV_STAMP)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(LOCK_VENV) build *.egg-info

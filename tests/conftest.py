@@ -16,9 +16,44 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Hypothesis profiles. Each property keeps the max_examples written where it is defined and no profile
+# lowers it, so a property checks the same everywhere; the profiles only decide what may fail for
+# reasons that are not the code's (the suite takes about 2 minutes on 2 cores, well under 4).
+#   ci   `make test` (and so CI) selects it with --hypothesis-profile=ci. No deadline: on a loaded
+#        2-core machine any example is slow now and then, and run time varies by design in many
+#        properties. No too_slow health check: it times data generation. No example database: a
+#        fresh clone has none to replay and keeps none. A failure prints the blob that reproduces it
+#        (@reproduce_failure), since the seed differs from run to run.
+#   dev  the default of a plain `pytest`: the same, with the example database in .hypothesis/, so
+#        an example that failed once is tried first the next time.
+_PROFILE = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+settings.register_profile("ci", database=None, **_PROFILE)
+settings.register_profile("dev", **_PROFILE)
+settings.load_profile("dev")
 JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()"]
+
+# How long a test waits for something that must happen (a line in a log, a row in the store, an
+# action on a topic). On a loaded 2-core machine a subprocess start, a group rebalance or a broker
+# restart takes many times what it takes on an idle one; a test that passes stops waiting as soon
+# as the condition holds, so the patience costs only a test that fails.
+PATIENCE = 60.0
+
+
+def wait_until(condition, timeout: float = PATIENCE, what="the condition"):
+    """Polls condition() until it returns something true, and returns that; fails after timeout s,
+    saying what (a text, or a function giving one then, e.g. with the log as it is at the end)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what() if callable(what) else what}")
+        time.sleep(0.05)
 
 
 def pytest_configure(config):
@@ -93,18 +128,23 @@ class RunProcess:
     def out(self) -> str:
         return self.out_path.read_text(errors="replace")
 
-    def wait_for(self, text: str, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def log(self) -> list[dict]:
+        """The JSON log lines on stdout so far (--no-dashboard), the last one only once it is whole."""
+        return [orjson.loads(line) for line in self.out().splitlines(keepends=True) if line.endswith("\n")]
+
+    def wait_for(self, text: str, timeout: float = PATIENCE) -> None:
+        """Until text is on stderr; fails at once if the process exits first."""
+        def seen() -> bool:
             if text in self.err():
-                return
+                return True
             if self.proc.poll() is not None:
                 raise AssertionError(f"journeyctl run exited {self.proc.returncode} before {text!r}:\n{self.err()}")
-            time.sleep(0.05)
-        raise AssertionError(f"no {text!r} within {timeout} s:\n{self.err()}")
+            return False
+        wait_until(seen, timeout, lambda: f"{text!r} on stderr:\n{self.err()}")
 
-    def terminate(self, timeout: float = 15.0, sig=signal.SIGTERM) -> tuple[int, float]:
-        """SIGTERM (or sig); (exit code, seconds to exit)."""
+    def terminate(self, timeout: float = PATIENCE, sig=signal.SIGTERM) -> tuple[int, float]:
+        """SIGTERM (or sig); (exit code, seconds to exit). The seconds are for a message, never for an
+        assertion: how fast a stop is belongs in bench/, not in a test a loaded machine can fail."""
         start = time.monotonic()
         self.proc.send_signal(sig)
         code = self.proc.wait(timeout)
@@ -255,15 +295,24 @@ def journeys_dir(tmp_path):
 PG_URL = os.environ.get("JOURNEYCTL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture
-def pg_state():
-    """`postgresql://...?schema=<fresh>` for one test, dropped afterwards; skips without a server."""
-    psycopg = pytest.importorskip("psycopg")
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """PG_URL once the server answers; skips, saying why, without one (`make test` starts it first)."""
+    import psycopg
+
     try:
         psycopg.connect(PG_URL, autocommit=True, connect_timeout=5).close()
     except psycopg.OperationalError as e:
         pytest.skip(f"PostgreSQL is not reachable at {PG_URL} ({str(e).strip().splitlines()[0]}); "
                     "start it with scripts/ensure-postgres or set JOURNEYCTL_TEST_PG")
+    return PG_URL
+
+
+@pytest.fixture
+def pg_state(pg_url):
+    """`postgresql://...?schema=<fresh>` for one test, dropped afterwards; skips without a server."""
+    import psycopg
+
     schema = f"jt_{uuid.uuid4().hex[:12]}"
     yield f"{PG_URL}?schema={schema}", schema
     with psycopg.connect(PG_URL, autocommit=True) as conn:

@@ -1,6 +1,5 @@
 """Events in (LANGUAGE.md section 9) and times (section 6): engine.events, engine.event_sources."""
 import io
-import itertools
 import pickle
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from journeyctl.engine.core.events import (
     MAX_MS, MIN_MS, BadEvent, Event, format_instant, parse_duration, parse_event, parse_instant,
 )
 
-TAOBAO = Path("/work/shared/data/taobao_user_behavior_110k.csv")
+HERE = Path(__file__).resolve().parent
 T = "2026-03-02T22:00:00.000Z"
 T_MS = 1772488800000
 
@@ -286,7 +285,7 @@ def test_read_jsonl_too_large():
 
 
 def test_read_jsonl_spec_case_file():
-    path = Path("/work/shared/spec/cases/v3_quiet_hours_timezone/events.jsonl")
+    path = HERE / "cases/v3_quiet_hours_timezone/events.jsonl"
     items = list(read_jsonl(path.open("rb")))
     assert items and all(isinstance(x, Event) for _, _, x in items)
     assert any(x.traits is not None for _, _, x in items)
@@ -353,19 +352,33 @@ TAOBAO_OPTIONS = dict(
 )
 
 
+# Rows shaped like the public Taobao UserBehavior data set (the README replays it): no header,
+# user_id,item_id,category_id,behavior,unix_seconds. The values are made up.
+TAOBAO_ROWS = b"""543462,1715,1464116,pv,1511658000
+662867,2244074,1575622,pv,1511658000
+543462,1715,1464116,cart,1511658003
+561558,3611281,965809,fav,1511658004
+894923,3076029,1879194,pv,1511658004
+894923,3076030,1879194,pv,1511658004
+543462,1715,1464116,buy,1511658061
+834377,4541270,3738615,pv,1511658100
+"""
+
+
 def test_taobao_headerless_rows():
-    with TAOBAO.open("rb") as f:
-        head = list(itertools.islice(f, 50))
-    items = list(read_csv(io.BytesIO(b"".join(head)), **TAOBAO_OPTIONS))
-    assert len(items) == 50 and all(isinstance(x, Event) for _, _, x in items)
-    n, raw, first = items[0]
-    assert (n, raw) == (1, head[0].rstrip(b"\n"))
-    user, item, category, behavior, seconds = raw.decode().split(",")
-    assert first.customer_id == user and first.time == int(seconds) * 1000
-    assert first.properties == {"item_id": int(item), "category_id": int(category)}
-    assert first.name == {"pv": "product_viewed", "cart": "cart_added", "fav": "wishlisted", "buy": "purchase"}[behavior]
-    assert format_instant(first.time).startswith("2017-11-26T")
-    assert len({x.message_id for _, _, x in items}) == 50
+    head = TAOBAO_ROWS.splitlines(keepends=True)
+    items = list(read_csv(io.BytesIO(TAOBAO_ROWS), **TAOBAO_OPTIONS))
+    assert len(items) == len(head) == 8 and all(isinstance(x, Event) for _, _, x in items)
+    for (n, raw, event), line in zip(items, head):
+        assert raw == line.rstrip(b"\n")
+        user, item, category, behavior, seconds = raw.decode().split(",")
+        assert event.customer_id == user and event.time == int(seconds) * 1000
+        assert event.properties == {"item_id": int(item), "category_id": int(category)}
+        assert event.name == {"pv": "product_viewed", "cart": "cart_added", "fav": "wishlisted", "buy": "purchase"}[behavior]
+    assert [n for n, _, _ in items] == list(range(1, 9))
+    assert format_instant(items[0][2].time) == "2017-11-26T01:00:00.000Z"
+    # no message_id column: each row's id is a hash of it, so rows differing only in the item differ
+    assert len({x.message_id for _, _, x in items}) == 8
 
 
 def test_read_events_picks_reader_by_extension(tmp_path):

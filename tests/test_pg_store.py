@@ -3,51 +3,36 @@ reopen, commit atomicity, schema versioning, several workers on one database, an
 stopped and restarted on it sends exactly what one uninterrupted run sends.
 
 Every test works in a schema of its own, dropped afterwards. Without a reachable server the tests
-skip, saying so (`scripts/ensure-postgres` starts the local cluster).
-
-`python tests/test_pg_store.py` prints the time to commit 100,000 customers in one batch to
-PostgreSQL and to SQLite.
+skip, saying so (`scripts/ensure-postgres` starts the local cluster; `make test` runs it first).
+The time to commit a large batch is measured by bench/store_commit.py, not here.
 """
 from __future__ import annotations
 
 import os
 import sys
 import threading
-import time
 import uuid
 
+import psycopg
 import pytest
 
-psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'psycopg[binary]')")
-
-from journeyctl.engine.live.outbox import Outbox  # noqa: E402
-from journeyctl.engine.store.postgres import MIGRATIONS, OUTBOX_BLOCK_BITS, SCHEMA_VERSION, PgStore, redact, split_url  # noqa: E402,E501
-from journeyctl.engine.store.sqlite import SchemaError, SqliteStore  # noqa: E402
-from journeyctl.engine.core.state import Customer  # noqa: E402
-from journeyctl.engine.store.open import open_store  # noqa: E402
+from journeyctl.engine.live.outbox import Outbox
+from journeyctl.engine.store.postgres import MIGRATIONS, OUTBOX_BLOCK_BITS, SCHEMA_VERSION, PgStore, redact, split_url  # noqa: E501
+from journeyctl.engine.store.sqlite import SchemaError, SqliteStore
+from journeyctl.engine.core.state import Customer
+from journeyctl.engine.store.open import open_store
 
 sys.path.insert(0, os.path.dirname(__file__))
+from conftest import PG_URL  # noqa: E402
 from test_sqlite_store import T0, event_stream, fields, full_customer, one_run, replay  # noqa: E402
-
-PG_URL = os.environ.get("JOURNEYCTL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def _admin():
     return psycopg.connect(PG_URL, autocommit=True, connect_timeout=5)
 
 
-@pytest.fixture(scope="session")
-def pg_url():
-    try:
-        _admin().close()
-    except psycopg.OperationalError as e:
-        pytest.skip(f"PostgreSQL is not reachable at {PG_URL} ({str(e).strip().splitlines()[0]}); "
-                    "start it with scripts/ensure-postgres or set JOURNEYCTL_TEST_PG")
-    return PG_URL
-
-
 @pytest.fixture
-def schema(pg_url):
+def schema(pg_url):  # pg_url (conftest) skips without a server
     name = f"jt_{uuid.uuid4().hex[:12]}"
     yield name
     with _admin() as conn:
@@ -330,9 +315,7 @@ def test_the_outbox_class_runs_on_a_pg_store(open_pg):
 
     store = open_pg()
     outbox = Outbox(store, "acts", "dead")
-    if not outbox.durable:
-        pytest.skip("engine/outbox.py treats only SqliteStore as durable (Outbox.durable = isinstance(store, "
-                    "SqliteStore)); it must also accept PgStore before `journeyctl run --state postgresql://`")
+    assert outbox.durable  # the outbox rows are the store's own table, committed with the state
     engine = Engine([], store=store)
     engine.clock = 1234
     store.put("c1", full_customer())
@@ -515,43 +498,3 @@ def test_one_pg_run_matches_sqlite(open_pg):
 def test_restart_gives_the_same_actions(open_pg, stops, cache_size):
     actions = replay(lambda: open_pg(cache_size=cache_size), event_stream(), stops=stops)
     assert actions == list(one_run())
-
-
-# ---- bench: python tests/test_pg_store.py ---------------------------------------------------------
-
-def bench(n: int = 100_000) -> None:
-    import tempfile
-
-    def run(make_store, label):
-        store = make_store()
-        c = full_customer()
-        blob_time = time.perf_counter()
-        for _ in range(1000):
-            c.encode()
-        per_encode = (time.perf_counter() - blob_time) / 1000
-        for i in range(n):
-            store.put(f"c{i:07d}", c, partition=i % 6)
-        t = time.perf_counter()
-        store.commit()
-        insert = time.perf_counter() - t
-        for i in range(n):
-            store.put(f"c{i:07d}", c, partition=i % 6)
-        t = time.perf_counter()
-        store.commit()
-        update = time.perf_counter() - t
-        store.close()
-        print(f"{label:10} commit of {n:,} customers in one batch: insert {insert:.2f} s ({n / insert:,.0f}/s), "
-              f"update {update:.2f} s ({n / update:,.0f}/s); of which encoding ~{per_encode * n:.2f} s")
-
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    try:
-        run(lambda: PgStore(PG_URL, schema=name, cache_size=n + 1), "PostgreSQL")
-    finally:
-        with _admin() as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    with tempfile.TemporaryDirectory() as tmp:
-        run(lambda: SqliteStore(os.path.join(tmp, "bench.db"), cache_size=n + 1), "SQLite")
-
-
-if __name__ == "__main__":
-    bench()

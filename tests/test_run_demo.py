@@ -3,16 +3,13 @@ happen), the offline replay with --offline."""
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()"]
+from conftest import JOURNEYCTL, PATIENCE, ROOT
 
 
 def test_live_demo_prints_actions_as_they_happen_and_stops_cleanly(tmp_path):
     done = subprocess.run([*JOURNEYCTL, "demo", "--duration", "8", "--rate", "10", "--seed", "3"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=2 * PATIENCE)
     assert done.returncode == 0, done.stderr
     assert "Live demo: 6 journeys" in done.stdout
     sends = [line for line in done.stdout.splitlines() if "  send  " in line and "-> cust-" in line]
@@ -22,6 +19,6 @@ def test_live_demo_prints_actions_as_they_happen_and_stops_cleanly(tmp_path):
 
 
 def test_offline_demo_replays_the_examples(tmp_path):
-    done = subprocess.run([*JOURNEYCTL, "demo", "--offline"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([*JOURNEYCTL, "demo", "--offline"], cwd=ROOT, capture_output=True, text=True, timeout=2 * PATIENCE)
     assert done.returncode == 0, done.stderr
     assert "Checked" in done.stdout and "Timeline" in done.stdout

@@ -7,9 +7,10 @@ then joins and the partitions are spread again. At the end the actions topic hol
 replay of the same events gives (by action_id), nothing else, every copy of an action identical,
 no dead letter, and an empty outbox.
 
-The allowed lateness (15 s) is above the takeover time: events produced while nobody reads the dead
-worker's partitions reach the survivor up to ~10 s later, against a clock that ran on with its own
-partitions (docs/scaling.md, "Allowed lateness").
+The allowed lateness (30 s) is above the takeover time: events produced while nobody reads the dead
+worker's partitions reach the survivor a takeover later (about 9 s on a quiet machine, more on a
+loaded one), against a clock that ran on with its own partitions (docs/scaling.md, "Allowed
+lateness"). How fast the takeover is, is measured by bench/scale.py, not judged here.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import time
 import orjson
 import pytest
 
-from conftest import pg_query
+from conftest import PATIENCE, pg_query, wait_until
 from journeyctl.engine.core.events import parse_instant
 from journeyctl.engine.live.kafka_edge import partition_for
 
@@ -29,7 +30,7 @@ JOURNEYS = {
     "chain": 'journey chain\n  on email_clicked\n  wait 2s unless purchase\n  send push "still_interested"\n'
              '  wait 2s\n  send sms "last_chance"\n',
 }
-LATENESS_MS = 15_000
+LATENESS_MS = 30_000
 PARTITIONS = 6
 OWNED = re.compile(r"partitions owned: (\S+)\[([\d,]+)\]")
 
@@ -40,14 +41,6 @@ def owned(run) -> set[int] | None:
     if not found:
         return None
     return {int(p) for p in found[-1][1].split(",")}
-
-
-def wait_until(condition, timeout: float, what: str) -> float:
-    start = time.monotonic()
-    while not condition():
-        assert time.monotonic() - start < timeout, f"not within {timeout} s: {what}"
-        time.sleep(0.05)
-    return time.monotonic() - start
 
 
 def phase(make_event, tag: str, customers: list[str], kinds: dict[str, callable]) -> list[tuple[bytes, bytes]]:
@@ -72,7 +65,7 @@ def test_kill_9_takeover_and_a_third_worker_lose_no_action(
     a = run_journeyctl([*args, "--worker-id", "a"], tag="a")
     b = run_journeyctl([*args, "--worker-id", "b"], tag="b")
     wait_until(lambda: owned(a) is not None and owned(b) is not None and len(owned(a)) == len(owned(b)) == 3,
-               40, "two workers with three partitions each")
+               what="two workers with three partitions each")
     sent: list = []
 
     def produce(messages):
@@ -86,7 +79,7 @@ def test_kill_9_takeover_and_a_third_worker_lose_no_action(
     first = [f"c{i}" for i in range(60)]
     produce(phase(make_event, "p1", first, {"email_clicked": lambda i: True, "cart_abandoned": lambda i: i % 2 == 0,
                                             "payment_failed": lambda i: i % 5 == 0}))
-    wait_until(lambda: read_so_far() == len(sent), 20, "phase 1 committed")
+    wait_until(lambda: read_so_far() == len(sent), what="phase 1 committed")
     a_parts = owned(a)
     pending_on_a = [c for c in first if partition_for(c.encode(), PARTITIONS) in a_parts]
     assert pending_on_a
@@ -94,19 +87,16 @@ def test_kill_9_takeover_and_a_third_worker_lose_no_action(
     # kill -9 one worker while its waits are pending; events keep coming for every partition
     killed_at = time.time()
     a.kill()
-    t_kill = time.monotonic()
     second = [f"d{i}" for i in range(30)]
     produce(phase(make_event, "p2", first, {"purchase": lambda i: i % 3 == 0}))
     produce(phase(make_event, "p2", second, {"email_clicked": lambda i: True, "payment_failed": lambda i: i % 2 == 0}))
-    wait_until(lambda: owned(b) == set(range(PARTITIONS)), 20, "the survivor owning every partition")
-    takeover = time.monotonic() - t_kill
-    assert takeover < 15, f"takeover took {takeover:.1f} s"
+    wait_until(lambda: owned(b) == set(range(PARTITIONS)), what=lambda: f"the survivor owning every partition:\n{b.err()}")
     assert "timers adopted" in b.err()
 
     # a third worker joins: the partitions are spread again
     c = run_journeyctl([*args, "--worker-id", "c"], tag="c")
     wait_until(lambda: owned(c) is not None and owned(b) is not None and len(owned(c)) == 3
-               and owned(b) | owned(c) == set(range(PARTITIONS)), 40, "survivor and third worker sharing")
+               and owned(b) | owned(c) == set(range(PARTITIONS)), what="survivor and third worker sharing")
     third = [f"e{i}" for i in range(30)]
     produce(phase(make_event, "p3", third, {"email_clicked": lambda i: True, "cart_abandoned": lambda i: True,
                                             "purchase": lambda i: i % 4 == 0}))
@@ -116,7 +106,7 @@ def test_kill_9_takeover_and_a_third_worker_lose_no_action(
     late_on_a = [x for x in expected if x["customer_id"] in pending_on_a and x["template"] != "pay"]
     assert late_on_a, "no wait was pending on the killed worker's partitions: nothing was tested"
     reader = topic_reader(names.actions)
-    got = reader.until(lambda vs: {x["action_id"] for x in vs} >= set(want), timeout=45)
+    got = reader.until(lambda vs: {x["action_id"] for x in vs} >= set(want), timeout=2 * PATIENCE)
     for run in (b, c):
         code, _ = run.terminate()
         assert code == 0, run.err()
@@ -129,7 +119,9 @@ def test_kill_9_takeover_and_a_third_worker_lose_no_action(
                         f"{sorted({want[m]['template'] for m in missing})}\n{b.err()}"
     assert set(have) == set(want), "actions a replay does not give"
     assert all(have[i] == want[i] for i in want)
-    assert any(parse_instant(x["due_at"]) / 1000 > killed_at for x in late_on_a), "no wait was due after the kill"
+    # a wait due at D fires once the clock passes D + the allowed lateness: some were still waiting at the kill
+    assert any(parse_instant(x["due_at"]) + LATENESS_MS > killed_at * 1000 for x in late_on_a), \
+        "no wait was pending on the killed worker at the kill: nothing was tested"
     dead = topic_reader(names.dead).read(500)
     assert not dead, [orjson.loads(d.value)["reason"] for d in dead]
     assert pg_query(schema, "SELECT count(*) FROM outbox") == [(0,)]

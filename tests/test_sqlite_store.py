@@ -22,7 +22,9 @@ from journeyctl.engine.core.state import Customer
 from journeyctl.engine.store.memory import MemoryStore
 from journeyctl.engine.store.open import checkpoint, open_store
 
-SPEC_CASES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "cases"
+# the journeys of the language contract's own cases, copied into tests/cases/
+SPEC_CASES = [Path(__file__).resolve().parent / "cases" / name for name in (
+    "v1_trial_absence", "v2_when_otherwise", "v3_quiet_hours_timezone", "v4_goal_and_exit", "v5_reentry_after")]
 
 # The 20 journeys of the throughput benchmark (make-bench-input) ...
 BENCH_JOURNEYS = {
@@ -85,8 +87,10 @@ T0 = 1_772_452_800_000  # 2026-03-02T12:00:00Z
 def program():
     texts = dict(BENCH_JOURNEYS)
     texts.update(EXTRA_JOURNEYS)
-    for case in sorted(SPEC_CASES.glob("*/journeys/*.journey")):
-        texts[case.stem] = case.read_text()
+    spec_journeys = [f for case in SPEC_CASES for f in sorted(case.glob("journeys/*.journey"))]
+    assert len(spec_journeys) == len(SPEC_CASES), spec_journeys
+    for f in spec_journeys:
+        texts[f.stem] = f.read_text()
     journeys, segments = [], []
     for name, text in texts.items():
         compiled = compile_text(text, f"{name}.journey")

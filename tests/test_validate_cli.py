@@ -311,8 +311,8 @@ def _in_terminal(args, env):
     return proc.returncode, out.decode()
 
 
-@pytest.mark.skipif(not Path(sys.executable).with_name("journeyctl").exists(), reason="console script not installed")
 def test_colour_on_a_terminal_unless_no_color():
+    assert Path(sys.executable).with_name("journeyctl").exists(), "the journeyctl console script is not installed"
     write("cart.journey", WHATSAP)
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     code, out = _in_terminal(["validate", "cart.journey"], env)
