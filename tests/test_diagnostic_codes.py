@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from journeyctl.dsl.catalog import load_catalog
+from journeyctl.dsl.project.catalog import load_catalog
 from journeyctl.dsl.codes import CODES, markdown_table
 from journeyctl.dsl.compiler import Options, compile_text
-from journeyctl.dsl.config import load_config
-from journeyctl.dsl.loader import load_paths
+from journeyctl.dsl.project.config import load_config
+from journeyctl.dsl.project.loader import load_paths
 
 SEGMENTS = {"loyal_runners"}
 
