@@ -48,6 +48,7 @@ command line is engine/cli_test.py.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -691,7 +692,7 @@ def discover(paths) -> tuple[list[str], list[str]]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            here = sorted(str(f) for f in p.rglob("*") if is_test_file(f) and f.is_file()
+            here = sorted(str(f) for f in p.rglob("*") if is_test_file(f) and not f.is_dir()
                           and not any(part.startswith(".") for part in f.relative_to(p).parts[:-1]))
             if not here:
                 problems.append(f"{raw}: no journey tests (*.test.yaml) in this folder")
@@ -702,7 +703,7 @@ def discover(paths) -> tuple[list[str], list[str]]:
                 problems.append(f"{raw}: no test beside this journey (write {p.with_name(p.stem + SUFFIXES[0])})")
             else:
                 found.append(str(test))
-        elif p.is_file():
+        elif os.path.lexists(p):  # read only if it is a regular file: load_test_file says why not
             found.append(str(p))
         else:
             problems.append(f"{raw}: no such file or folder")
