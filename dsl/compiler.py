@@ -57,10 +57,6 @@ def compile_text(text: str, path: str = "journey.journey", options: Options | No
     return Compiled(None if failed else ir.seal(), diags, builder.exprs.events_used, path=path, source=text)
 
 
-def compile_file(path: str | Path, options: Options | None = None) -> Compiled:
-    return compile_text(Path(path).read_text(encoding="utf-8"), str(path), options)
-
-
 class _Builder:
     def __init__(self, options: Options, stem: str):
         self.options = options

@@ -160,34 +160,25 @@ def test_a_fifo_beside_the_journey_validated_is_skipped(project):
     assert (done.returncode, done.stdout) == (0, "All checked: 1 file, no problems.\n"), done.stderr
 
 
-@needs_fifo
-def test_a_fifo_as_the_journey_run_is_a_clear_error(project):
-    os.mkfifo(project / "pipe.journey")
-    done = cli_in(project, "simulate", "pipe.journey", "--events", "events.jsonl")
-    assert done.returncode == 2
-    assert "pipe.journey:1:1: J007 error: cannot read this path: it is not a regular file" in done.stderr
+# (the FIFO, the command, what it says); each exits 2
+FIFO_CASES = {
+    "journey_to_simulate": ("pipe.journey", ["simulate", "pipe.journey", "--events", "events.jsonl"],
+                            "pipe.journey:1:1: J007 error: cannot read this path: it is not a regular file"),
+    "config_in_validate": ("journeyctl.yaml", ["validate", "j"],
+                           "journeyctl.yaml:1:1: J009 error: cannot read this config file: it is not a regular file"),
+    "config_in_test": ("journeyctl.yaml", ["test", "j"],
+                       "journeyctl.yaml:1:1: J009 error: cannot read this config file: it is not a regular file"),
+    "catalog": ("events.yaml", ["validate", "j", "--catalog", "events.yaml"],
+                "events.yaml:1:1: J010 error: cannot read this event catalog file: it is not a regular file"),
+    "journey_test": ("j/pipe.test.yaml", ["test", "j/pipe.test.yaml"],
+                     "j/pipe.test.yaml:1:1: error: cannot read this test file: it is not a regular file"),
+}
 
 
 @needs_fifo
-@pytest.mark.parametrize("command", ["validate", "test"])
-def test_a_fifo_as_the_project_config_is_a_clear_error(project, command):
-    os.mkfifo(project / "journeyctl.yaml")
-    done = cli_in(project, command, "j")
-    assert done.returncode == 2
-    assert "J009 error: cannot read this config file: it is not a regular file" in done.stdout + done.stderr
-
-
-@needs_fifo
-def test_a_fifo_as_the_catalog_is_a_clear_error(project):
-    os.mkfifo(project / "events.yaml")
-    done = cli_in(project, "validate", "j", "--catalog", "events.yaml")
-    assert done.returncode == 2
-    assert "events.yaml:1:1: J010 error: cannot read this event catalog file: it is not a regular file" in done.stdout
-
-
-@needs_fifo
-def test_a_fifo_as_a_journey_test_is_a_clear_error(project):
-    os.mkfifo(project / "j" / "pipe.test.yaml")
-    done = cli_in(project, "test", "j/pipe.test.yaml")
-    assert done.returncode == 2
-    assert "cannot read this test file: it is not a regular file" in done.stdout
+@pytest.mark.parametrize("case", FIFO_CASES)
+def test_a_fifo_where_a_project_file_should_be_is_a_clear_error(project, case):
+    fifo, args, says = FIFO_CASES[case]
+    os.mkfifo(project / fifo)
+    done = cli_in(project, *args)
+    assert done.returncode == 2 and says in done.stdout + done.stderr, done.stdout + done.stderr
