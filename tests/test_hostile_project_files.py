@@ -136,9 +136,13 @@ def test_an_alias_inside_its_own_anchor_is_refused(project):
     refused(run("validate", "j"), "J009", "the alias *loop is inside its own anchor", "journeyctl.yaml:2:")
 
 
-def test_aliases_that_stay_small_are_still_fine(project):
+def test_aliases_and_merge_keys_that_stay_small_are_still_fine(project):
     (project / "journeyctl.yaml").write_text("channels:\n  sms: &trait phone\n  whatsapp: *trait\n"
                                              "run: {a: &a [1, 2], b: [*a, *a]}\n")
+    result = run("validate", "j")
+    assert (result.exit_code, result.output) == (0, "All checked: 1 file, no problems.\n")
+    # a merge key overridden by the mapping's own key is not a key given twice
+    (project / "journeyctl.yaml").write_text("run:\n  base: &base {a: 1, b: 2}\n  x:\n    <<: *base\n    a: 3\n")
     result = run("validate", "j")
     assert (result.exit_code, result.output) == (0, "All checked: 1 file, no problems.\n")
 

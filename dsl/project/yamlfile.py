@@ -15,6 +15,7 @@ a datetime the rest of the code would have to know about.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,8 +88,8 @@ _Loader.yaml_implicit_resolvers = {
 
 @dataclass
 class YamlDoc:
-    """text: the file as read; root: the composed node tree (None for an empty document), whose marks
-    give every value's line; data: the plain values."""
+    """text: the file as read; root: the composed node tree as written (None for an empty document), whose
+    marks give every value's line; data: the plain values (merge keys merged)."""
 
     path: str
     text: str
@@ -109,7 +110,9 @@ def read_yaml(path: str | Path, what: str) -> YamlDoc:
         raise YamlProblem(f"this {what} file is not UTF-8 text", hint="save it as UTF-8 in your editor") from None
     try:
         root = parse(text, what)
-        return YamlDoc(str(path), text, root, construct(root, what) if root is not None else None)
+        # constructing flattens merge keys (`<<: *base`) in place: keep the tree as written for the readers
+        data = construct(copy.deepcopy(root), what) if root is not None else None
+        return YamlDoc(str(path), text, root, data)
     except YamlProblem as e:
         e.text = text
         raise
