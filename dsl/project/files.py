@@ -60,14 +60,6 @@ def read_text(path: str | Path, limit: int = MAX_BYTES) -> str:
     return read_regular(path, limit).decode("utf-8")
 
 
-def is_regular(path: str | Path) -> bool:
-    """Whether the path (links followed) is a regular file; never opens it."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
-
-
 def why_unreadable(e: OSError) -> str:
     """An OSError in plain lower-case words, without the path (the diagnostic already names it)."""
     return (e.strerror or str(e)).lower()
