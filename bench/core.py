@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from journeyctl.dsl.loader import load_journeys
+from journeyctl.dsl.project.loader import load_journeys
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.store.memory import MemoryStore
 from journeyctl.engine.core.events import BadEvent, parse_event

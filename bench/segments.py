@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 
 from journeyctl.dsl.compiler import compile_text
-from journeyctl.dsl.loader import load_journeys
+from journeyctl.dsl.project.loader import load_journeys
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.store.memory import MemoryStore
 from journeyctl.engine.core.events import parse_event

@@ -109,7 +109,7 @@ def validate(folder: Path) -> tuple[float, int, int, int]:
     """(seconds, files, errors, characters of text output), timed from before the first import."""
     start = time.perf_counter()
     from journeyctl.dsl import codes
-    from journeyctl.dsl.loader import load_paths
+    from journeyctl.dsl.project.loader import load_paths
     from journeyctl.dsl.report import render
 
     loaded = load_paths([str(folder)])

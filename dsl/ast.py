@@ -171,9 +171,12 @@ class If(Node):
 
 @dataclass(slots=True)
 class WhenClause(Node):
+    """within: ms, or None for an `or when` that leaves it out (the first block's window is the
+    construct's); within_span: where it was written, for J128."""
     match: EventMatch
-    within: int
+    within: int | None
     steps: list
+    within_span: Span | None = field(default=None, kw_only=True, compare=False, repr=False)
 
 
 @dataclass(slots=True)

@@ -106,7 +106,8 @@ CODES: dict[str, Code] = {
                  "A segment whose condition reads no event, aggregate or trait has the same members "
                  "forever."),
     "J128": Code(ERROR, "`when` blocks with different windows",
-                 "The `when` blocks of one construct race over a single window, so they share one `within`."),
+                 "The `when` blocks of one construct race over one window, the first block's: an `or when` "
+                 "may leave `within` out, and one that repeats it gives the same duration."),
     "J129": Code(NOTE, "aggregate starts when loaded",
                  "The engine keeps only the aggregates loaded journeys and segments read, updated as events "
                  "arrive, so a new aggregate counts from the moment its file is first loaded."),

@@ -57,10 +57,6 @@ def compile_text(text: str, path: str = "journey.journey", options: Options | No
     return Compiled(None if failed else ir.seal(), diags, builder.exprs.events_used, path=path, source=text)
 
 
-def compile_file(path: str | Path, options: Options | None = None) -> Compiled:
-    return compile_text(Path(path).read_text(encoding="utf-8"), str(path), options)
-
-
 class _Builder:
     def __init__(self, options: Options, stem: str):
         self.options = options
@@ -256,13 +252,18 @@ class _Builder:
         return "if", {"branches": branches, "otherwise": otherwise, "next": nxt}
 
     def _step_When(self, step: ast.When, nxt):
-        windows = {c.within for c in step.clauses}
-        if len(windows) > 1:
-            self.error("J128", "the `when` blocks of one construct wait for different times", step.span,
-                       "they race each other over one window: give them the same `within`")
+        """One window for the construct, the first block's (section 4): an `or when` may leave `within` out,
+        and one that repeats it must give the same duration."""
+        window = step.clauses[0].within
+        for c in step.clauses[1:]:
+            if c.within is not None and c.within != window:
+                self.error("J128", f"this `or when` waits {format_duration(c.within)}, but the construct's "
+                                   f"window is {format_duration(window)}", c.within_span or c.span,
+                           "the blocks race each other over the first block's window: give the same `within`, "
+                           "or leave it out")
         branches = [{**self._match(c.match), "goto": self._block(c.steps, nxt)} for c in step.clauses]
         otherwise = self._block(step.otherwise, nxt) if step.otherwise else nxt
-        return "when", {"within": max(windows), "branches": branches, "otherwise": otherwise, "next": nxt}
+        return "when", {"within": window, "branches": branches, "otherwise": otherwise, "next": nxt}
 
     def _step_Split(self, step: ast.Split, nxt):
         total = sum(a.percent for a in step.arms)
@@ -301,7 +302,7 @@ class _Builder:
             if isinstance(step, ast.Wait):
                 waited += step.duration
             elif isinstance(step, ast.When):
-                waited += max(c.within for c in step.clauses)
+                waited += step.clauses[0].within  # the construct's one window
                 break
             elif not isinstance(step, (ast.SetTrait, ast.Emit)):
                 break

@@ -318,7 +318,8 @@ class _Layout:
 
     def _When(self, step: ast.When, depth: int, first: bool):
         for i, c in enumerate(step.clauses):
-            text = ("or when " if i else "when ") + f"{_match(c.match)} within {duration(c.within)}"
+            window = f" within {duration(c.within)}" if c.within is not None else ""  # as written: may be left out
+            text = ("or when " if i else "when ") + _match(c.match) + window
             self._clause(depth, text, c.span.line, c.steps, first and i == 0)
         if step.otherwise:
             self._clause(depth, "otherwise", ("before", step.otherwise[0].span.line), step.otherwise, False)

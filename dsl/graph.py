@@ -381,8 +381,9 @@ def text(ir) -> str:
                     walk(st["otherwise"], st["next"], depth + 1)
             elif kind == "when":
                 for i, b in enumerate(st["branches"]):
-                    row(sid if i == 0 else "", depth, ("or when " if i else "when ") + match(b, aggs)
-                        + f" within {duration(st['within'])}")
+                    # one window for the construct (section 4), said once, as `fmt` writes it when left out
+                    row(sid if i == 0 else "", depth, f"or when {match(b, aggs)}" if i else
+                        f"when {match(b, aggs)} within {duration(st['within'])}")
                     walk(b["goto"], st["next"], depth + 1)
                 if st["otherwise"] != st["next"]:
                     row("", depth, "otherwise")

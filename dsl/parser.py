@@ -169,6 +169,9 @@ def _explain(e: UnexpectedInput, text: str) -> Diagnostic:
     else:
         expected = _expected(getattr(e, "expected", ()) or ())
     message, hint = _words_for(got, expected, isinstance(e, UnexpectedCharacters))
+    if hint and hint.startswith("add the time limit") and 0 < line <= len(lines) \
+            and lines[line - 1].lstrip().startswith("when "):
+        hint = "the first `when` gives the window its `or when` blocks share: add it, like within 1d"
     opener = _open_block(lines, line)
     if opener:
         message += f" (inside the block opened at line {opener[0]}: `{opener[1]}`)"
@@ -449,7 +452,12 @@ class _ToAst(Transformer):
         return ast.When(clauses, otherwise, span=_span(meta))
 
     def when_clause(self, meta, match, d, block):
-        return ast.WhenClause(match, _duration(d), block, span=_span(meta))
+        return ast.WhenClause(match, _duration(d), block, span=_span(meta), within_span=_tspan(d))
+
+    def or_when_clause(self, meta, match, d, block):
+        """`within` left out (None) means the first block's window."""
+        return ast.WhenClause(match, _duration(d) if d is not None else None, block, span=_span(meta),
+                              within_span=_tspan(d) if d is not None else None)
 
     def otherwise_clause(self, meta, block):
         return block

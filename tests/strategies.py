@@ -385,7 +385,8 @@ def _compound(draw, kind: str, indent: int, depth: int) -> list:
     elif kind == "when":
         within = _duration(draw)  # the clauses of one construct race over one window (J128)
         for i in range(_int(draw, 1, 3)):
-            lines.append((indent, f"{'or ' if i else ''}when {_event_match(draw)} within {within}"))
+            window = f" within {within}" if i == 0 or draw(_bools) else ""  # an `or when` may leave it out
+            lines.append((indent, f"{'or ' if i else ''}when {_event_match(draw)}{window}"))
             lines += _block(draw, _deeper(draw, indent), depth)
         if draw(_bools):
             lines.append((indent, "otherwise"))

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from journeyctl.dsl.catalog import Catalog, load_catalog
+from journeyctl.dsl.project.catalog import Catalog, load_catalog
 from journeyctl.dsl.compiler import BUILTIN_CHANNELS, Options, compile_text
-from journeyctl.dsl.config import ConfigError, find_config, load_config
+from journeyctl.dsl.project.config import ConfigError, find_config, load_config
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -97,7 +97,8 @@ CONFIG_ERRORS = {
     "twice": ("channels:\n  sms:\nrun: {}\nchannels:\n  line:\n", [
         ("J009", 4, 1, 'key "channels" is given twice', "the first one is at line 1; keep one")]),
     "bad_yaml": ("channels:\n  whatsapp: phone\n sms: x\n", [
-        ("J009", 3, 2, "this config file is not valid YAML: expected <block end>, but found '<block mapping start>'",
+        ("J009", 3, 2, "this config file is not valid YAML: expected <block end>, but found '<block mapping start>'"
+                       " (while parsing a block mapping opened at line 1)",
          "check the indentation and the colons around this spot")]),
     "two_documents": ("channels: {}\n---\nrun: {}\n", [
         ("J009", 2, 1, "this config file is not valid YAML: expected a single document in the stream, "

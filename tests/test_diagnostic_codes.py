@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from journeyctl.dsl.catalog import load_catalog
+from journeyctl.dsl.project.catalog import load_catalog
 from journeyctl.dsl.codes import CODES, markdown_table
 from journeyctl.dsl.compiler import Options, compile_text
-from journeyctl.dsl.config import load_config
-from journeyctl.dsl.loader import load_paths
+from journeyctl.dsl.project.config import load_config
+from journeyctl.dsl.project.loader import load_paths
 
 SEGMENTS = {"loyal_runners"}
 
@@ -140,8 +140,18 @@ CASES = {
                          "segment s never changes: its condition uses no event or trait",
                          "use an aggregate like count(purchase) or a trait like profile.ltv"),
     "when_windows": ("journey j\n  on a\n  when b within 1d\n    send email\n  or when c within 2d\n    send sms\n",
-                     "J128", 3, 3, "the `when` blocks of one construct wait for different times",
-                     "they race each other over one window: give them the same `within`"),
+                     "J128", 5, 20, "this `or when` waits 2d, but the construct's window is 1d",
+                     "the blocks race each other over the first block's window: give the same `within`, "
+                     "or leave it out"),
+    "when_windows_after_one_left_out": ("journey j\n  on a\n  when b within 1d\n    send email\n  or when c\n"
+                                        "    send sms\n  or when d within 24h1m\n    exit\n",
+                                        "J128", 7, 20, "this `or when` waits 1d1m, but the construct's window is 1d",
+                                        "the blocks race each other over the first block's window: give the same "
+                                        "`within`, or leave it out"),
+    "when_without_within": ("journey j\n  on a\n  when b\n    send email\n  or when c within 1d\n    send sms\n",
+                            "J001", 3, 9, "this line ends too early; expected \"within\" (inside the "
+                                          "block opened at line 1: `journey j`)",
+                            "the first `when` gives the window its `or when` blocks share: add it, like within 1d"),
 }
 
 
@@ -167,6 +177,17 @@ def test_check(name):
         [(code, line, column, message, hint)]
     assert found[0].severity == CODES[code].severity
     assert found[0].path == "j.journey"
+
+
+def test_or_when_may_leave_the_window_out_or_repeat_it():
+    """Section 4: one window for the construct, the first block's; the IR is the same either way."""
+    left_out = "journey j\n  on a\n  when b within 1d\n    send email\n  or when c where x > 1\n    send sms\n"
+    repeated = left_out.replace("or when c where x > 1", "or when c where x > 1 within 24h")
+    irs = [compile_text(text, "j.journey") for text in (left_out, repeated)]
+    assert [c.diagnostics for c in irs] == [[], []]
+    assert irs[0].ir.to_dict() == irs[1].ir.to_dict()
+    when = irs[0].ir.to_dict()["states"]["s1"]
+    assert when["kind"] == "when" and when["within"] == 86_400_000 and len(when["branches"]) == 2
 
 
 def test_goal_window_shorter_than_the_waits_is_a_warning_and_still_compiles():

@@ -95,6 +95,10 @@ EXAMPLES = {
         "on a\nwhen b where x == 1 within 1d\n  send email\nor when c within 1d\n  send sms\notherwise\n"
         "  send push\nsplit\n  a 50%\n    send email\n  b 50%\n    send sms\n",
     ),
+    "or_when_keeps_its_window_left_out_or_repeated": (
+        "on a\nwhen b within 1d\n send email\nor  when c\n send sms\nor when d   within  1d\n exit\n",
+        "on a\nwhen b within 1d\n  send email\nor when c\n  send sms\nor when d within 1d\n  exit\n",
+    ),
     "strings_escapes_and_event_names": (
         'on "Order Completed" where "or" == x\nsend email "t" with a = "say \\"hi\\"\\tnow", b = "Hi {profile.name}"\n'
         'emit "purchase"\nwait 1d unless "where"\n',

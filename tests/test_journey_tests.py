@@ -8,7 +8,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from journeyctl.dsl.loader import load_paths
+from journeyctl.dsl.project.loader import load_paths
 from journeyctl.engine.cli import main as cli
 from journeyctl.engine.testing.journey_tests import format_relative, load_test_file, parse_relative
 
@@ -271,7 +271,7 @@ def test_bad_yaml_gives_the_line(tmp):
     write("j/cart.test.yaml", CART_TEST.replace("{at: +10m, event: purchase}", "{at: +10m, event: purchase"))
     result = run("j")
     assert result.exit_code == 2
-    assert "j/cart.test.yaml:12:10: error: not valid YAML: expected ',' or '}', but got ':'" \
+    assert "j/cart.test.yaml:12:10: error: this test file is not valid YAML: expected ',' or '}', but got ':'" \
            " (while parsing a flow mapping opened at line 11)" in result.output
     assert "12 |     exact: true" in result.output
     assert "Traceback" not in result.output

@@ -2,7 +2,9 @@
 happen), the offline replay with --offline."""
 from __future__ import annotations
 
+import json
 import subprocess
+from datetime import datetime, timedelta
 
 from conftest import JOURNEYCTL, PATIENCE, ROOT
 
@@ -22,3 +24,43 @@ def test_offline_demo_replays_the_examples(tmp_path):
     done = subprocess.run([*JOURNEYCTL, "demo", "--offline"], cwd=ROOT, capture_output=True, text=True, timeout=2 * PATIENCE)
     assert done.returncode == 0, done.stderr
     assert "Checked" in done.stdout and "Timeline" in done.stdout
+
+
+def _until_three_weeks_after_the_examples() -> str:
+    """demo --offline runs the clock three weeks past the last example event (README, step 6)."""
+    stamps = []
+    for line in (ROOT / "examples" / "events.jsonl").read_text(encoding="utf-8").splitlines():
+        try:
+            stamps.append(datetime.fromisoformat(json.loads(line)["timestamp"].replace("Z", "+00:00")))
+        except (ValueError, KeyError, TypeError):
+            continue  # the examples hold a bad line on purpose
+    return (max(stamps) + timedelta(days=21)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _actions_table(text: str) -> str:
+    """The summary's Actions table: (journey, channel, status, count) rows, as both commands print it."""
+    start = text.index("Actions")
+    return text[start:text.index("events applied", start)]
+
+
+def test_offline_demo_sends_what_simulate_sends_under_the_project_config():
+    """demo --offline and simulate load the project the same way, journeyctl.yaml included: the demo once
+    built its engine without it and sent push to customers with no push_token (5 of its actions differed)."""
+    until = _until_three_weeks_after_the_examples()
+    demo = subprocess.run([*JOURNEYCTL, "demo", "--offline"], cwd=ROOT, capture_output=True, text=True, timeout=2 * PATIENCE)
+    simulate = subprocess.run([*JOURNEYCTL, "simulate", "journeys/", "--events", "examples/events.jsonl",
+                               "--until", until, "--format", "summary"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=2 * PATIENCE)
+    assert demo.returncode == 0 and simulate.returncode == 0, demo.stderr + simulate.stderr
+    assert _actions_table(demo.stdout) == _actions_table(simulate.stdout)
+    assert "push" in _actions_table(demo.stdout)  # the comparison covers the channel that used to differ
+
+
+def test_offline_demo_actions_are_byte_for_byte_simulate_s():
+    until = _until_three_weeks_after_the_examples()
+    demo = subprocess.run([*JOURNEYCTL, "demo", "--offline", "--format", "jsonl"], cwd=ROOT, capture_output=True,
+                          timeout=2 * PATIENCE)
+    simulate = subprocess.run([*JOURNEYCTL, "simulate", "journeys/", "--events", "examples/events.jsonl",
+                               "--until", until, "--format", "jsonl"], cwd=ROOT, capture_output=True, timeout=2 * PATIENCE)
+    assert demo.returncode == 0 and simulate.returncode == 0, demo.stderr + simulate.stderr
+    assert demo.stdout == simulate.stdout and demo.stdout.count(b"\n") >= 30

@@ -4,10 +4,14 @@ Live (the default): an embedded Kafka-compatible broker, the short-wait journeys
 examples/live/, a generator of realistic traffic (engine/traffic.py) and the live
 engine (`journeyctl run`'s own loop) printing each action as it happens, until
 Ctrl-C (or --duration). `--offline` checks the project's journeys and replays
-examples/events.jsonl through them instead, with no broker.
+examples/events.jsonl through them instead, with no broker: exactly what
+`journeyctl simulate journeys/ --events examples/events.jsonl --until ...`
+gives, since both load the project (journeyctl.yaml included) the same way
+(engine/cli/setup.py, dsl/project/).
 """
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import sys
@@ -19,16 +23,19 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from journeyctl.dsl.loader import load_paths
-from journeyctl.dsl.report import render, should_color
+from journeyctl.dsl.project.config import CONFIG_NAME
 
-from journeyctl.engine.obs import render as show
+from journeyctl.engine.cli import simulate
+from journeyctl.engine.cli.setup import UsageProblem, project_to_run
 from journeyctl.engine.core.engine import Engine
-from journeyctl.engine.store.memory import MemoryStore
-from journeyctl.engine.replay.sources import read_events
+from journeyctl.engine.core.events import format_instant
+from journeyctl.engine.obs import render as show
 from journeyctl.engine.replay.loop import replay
+from journeyctl.engine.replay.sources import read_events
+from journeyctl.engine.store.memory import MemoryStore
 
-ROOT = Path(__file__).resolve().parents[2]  # the repository: examples/ and journeys/
+ROOT = Path(__file__).resolve().parents[2]  # the repository: examples/, journeys/ and journeyctl.yaml
+OFFLINE_HORIZON = 21 * 86_400_000  # the offline replay runs three weeks past the last event, so waits come due
 
 
 @click.command()
@@ -41,28 +48,36 @@ ROOT = Path(__file__).resolve().parents[2]  # the repository: examples/ and jour
               help="Customer visits started per second.")
 @click.option("--seed", type=int, help="Make the traffic the same on every run.")
 @click.option("--duration", type=click.FloatRange(1), help="Stop after this many seconds (default: at Ctrl-C).")
-def demo(offline, journeys_dir, events_path, rate, seed, duration):
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Project config (default: the repository's journeyctl.yaml with the default journeys, "
+                   "else ./journeyctl.yaml).")
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True,
+              help="With --offline: a timeline and a summary, or the actions as `simulate --format jsonl` prints them.")
+def demo(offline, journeys_dir, events_path, rate, seed, duration, config_path, fmt):
     """Watch journeys run live on generated traffic (Ctrl-C stops), or replay examples with --offline."""
-    if offline:
-        _offline(journeys_dir or str(ROOT / "journeys"), events_path)
-    else:
-        _live(journeys_dir or str(ROOT / "examples" / "live"), rate, seed, duration)
-
-
-def _live(journeys_dir: str, rate: float, seed: int | None, duration: float | None) -> None:
-    from journeyctl.engine.live.broker import BrokerError, EmbeddedBroker
-    from journeyctl.engine.cli.run import TerminalReport, defaults, run_live
-    from journeyctl.engine.live.kafka_edge import Admin, EdgeError, KafkaSettings
-    from journeyctl.engine.cli.setup import UsageProblem, load_project
-    from journeyctl.engine.live.traffic import produce_traffic
-
+    if config_path is None and journeys_dir is None and (ROOT / CONFIG_NAME).is_file():
+        config_path = str(ROOT / CONFIG_NAME)  # the repository's own journeys go with its own config
     err = Console(stderr=True, highlight=False)
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    journeys_dir = journeys_dir or str(ROOT / "journeys" if offline else ROOT / "examples" / "live")
     try:
-        project, irs, segments = load_project([journeys_dir], None, err)
+        loaded = project_to_run([journeys_dir], config_path, err)
     except UsageProblem as e:
         err.print(Text(f"journeyctl demo: {e}"))
         sys.exit(2)
+    if offline:
+        _offline(journeys_dir, events_path, loaded, fmt)
+    else:
+        _live(journeys_dir, loaded, rate, seed, duration, err)
+
+
+def _live(journeys_dir: str, loaded, rate: float, seed: int | None, duration: float | None, err: Console) -> None:
+    from journeyctl.engine.live.broker import BrokerError, EmbeddedBroker
+    from journeyctl.engine.cli.run import TerminalReport, defaults, run_live
+    from journeyctl.engine.live.kafka_edge import Admin, EdgeError, KafkaSettings
+    from journeyctl.engine.live.traffic import produce_traffic
+
+    project, irs, segments = loaded
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     try:
         broker = EmbeddedBroker().start()
     except BrokerError as e:
@@ -110,20 +125,36 @@ def _live(journeys_dir: str, rate: float, seed: int | None, duration: float | No
     sys.exit(code)
 
 
-def _offline(journeys_dir: str, events_path: str) -> None:
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-    loaded = load_paths([journeys_dir])
-    console.print(Text(f"Checked {loaded.files_checked} journey files in {journeys_dir}", style="bold"))
-    if loaded.diagnostics:
-        console.print(Text(render(loaded.diagnostics, "text", loaded.sources, color=should_color(console.file))))
-    irs = [c.ir for c in loaded.compiled if c.ir is not None]
-    for ir in irs:
-        console.print(Text(f"  {ir.id:<20} {ir.title or ''}"))
-    engine = Engine([i for i in irs if i.kind == "journey"], [i for i in irs if i.kind == "segment"], store=MemoryStore())
-    result = replay(engine, read_events(events_path), None)
-    # run the clock three weeks past the last event so every wait in the examples comes due
-    result.actions.extend(a.as_dict() for a in engine.advance_to((result.last_time or 0) + 21 * 86_400_000))
+def _offline(journeys_dir: str, events_path: str, loaded, fmt: str) -> None:
+    """The same engine `simulate` builds from the same project, run to three weeks past the last event."""
+    project, irs, segments = loaded
+    engine = Engine(irs, segments, store=MemoryStore(), channels=project.contacts,
+                    default_timezone=project.options.default_timezone,
+                    lateness=project.allowed_lateness if project.allowed_lateness is not None else 5_000)
+    try:
+        result = replay(engine, read_events(events_path), None)
+    except (ValueError, OSError) as e:
+        Console(stderr=True).print(Text(f"journeyctl demo: {e}"))
+        sys.exit(2)
+    until = (result.last_time or 0) + OFFLINE_HORIZON
+    result.actions.extend(a.as_dict() for a in engine.advance_to(until))
     result.actions.sort(key=lambda a: (a["due_at"], a["customer_id"]))
+    if fmt == "jsonl":
+        simulate.FORMATS["jsonl"](sys.stdout.buffer, result, engine, None)
+        sys.stdout.buffer.flush()
+        return
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    console.print(Text(f"Checked the {len(irs) + len(segments)} journeys and segments in {journeys_dir}", style="bold"))
+    for ir in [*irs, *segments]:
+        console.print(Text(f"  {ir.id:<20} {ir.title or ''}"))
     console.print()
     show.timeline(console, result.actions)
     show.summary(console, engine.stats, sorted(engine.current), engine.stats.dead_letters, engine.stats.duplicates)
+    console.print(Text(f"This is the replay `journeyctl simulate {_shown(journeys_dir)} --events {_shown(events_path)} "
+                       f"--until {format_instant(until)}` gives (same project, same config).", style="dim"))
+
+
+def _shown(path: str) -> str:
+    """A path as the user would type it from here: relative when it is under the current folder."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative

@@ -13,13 +13,10 @@ import sys
 import click
 
 from journeyctl.dsl import codes
-from journeyctl.dsl.config import ConfigError, load_config
-from journeyctl.dsl.diagnostics import ERROR
 from journeyctl.dsl.formatter import format_text
-from journeyctl.dsl.loader import load_paths
+from journeyctl.dsl.project import load_project
+from journeyctl.dsl.project.config import ConfigError
 from journeyctl.dsl.report import render, should_color
-
-USAGE_CODES = frozenset({"J007", "J008", "J009", "J010"})
 
 
 @click.command()
@@ -33,14 +30,13 @@ def fmt(paths, check, config_path):
     Exit 0: all formatted (or rewritten); 1: files would change (--check) or have
     errors; 2: usage or I/O error."""
     try:
-        project = load_config(config_path)
+        project = load_project(paths, config_path)
     except ConfigError as e:
         raise click.UsageError(str(e)) from None
-    loaded = load_paths(paths, project.options)
-    problems = [d for d in project.diagnostics + loaded.diagnostics if d.severity == ERROR]
+    problems = project.errors
     broken = {d.path for d in problems}
     changed = []
-    for c in loaded.compiled:
+    for c in project.compiled:
         if c.path in broken or c.source is None:
             continue
         formatted = format_text(c.source)
@@ -52,13 +48,13 @@ def fmt(paths, check, config_path):
     for path in changed:
         click.echo(f"would reformat {path}" if check else f"reformatted {path}")
     if problems:
-        click.echo(render(problems, "text", loaded.sources, color=should_color(sys.stderr),
-                          files_checked=loaded.files_checked, rules=codes.titles()), err=True)
-    unchanged = len(loaded.compiled) - len(changed) - len({c.path for c in loaded.compiled} & broken)
+        click.echo(render(problems, "text", project.sources, color=should_color(sys.stderr),
+                          files_checked=project.files_checked, rules=codes.titles()), err=True)
+    unchanged = len(project.compiled) - len(changed) - len({c.path for c in project.compiled} & broken)
     what = "would be reformatted" if check else "reformatted"
     click.echo(f"{len(changed)} file{'s' * (len(changed) != 1)} {what}, {unchanged} already formatted"
                + (f", {len(broken)} with errors" if broken else "") + ".", err=True)
-    if any(d.code in USAGE_CODES for d in problems):
+    if project.cannot_check:
         sys.exit(2)
     sys.exit(1 if problems or (check and changed) else 0)
 

@@ -14,16 +14,14 @@ from pathlib import Path
 import click
 
 from journeyctl.dsl import codes
-from journeyctl.dsl.config import ConfigError, load_config
-from journeyctl.dsl.diagnostics import ERROR
 from journeyctl.dsl.graph import FORMATS, render
-from journeyctl.dsl.loader import load_paths
+from journeyctl.dsl.project import load_project
+from journeyctl.dsl.project.config import ConfigError
 from journeyctl.dsl.report import render as render_diagnostics, should_color
 
 IMAGES = ("svg", "png")
 SUFFIXES = {".mmd": "mermaid", ".mermaid": "mermaid", ".dot": "dot", ".gv": "dot", ".txt": "text", ".svg": "svg",
             ".png": "png"}
-USAGE_CODES = frozenset({"J007", "J008", "J009", "J010"})
 INSTALL_HINT = ("Graphviz's `dot` program is needed for svg and png, and it is not on PATH.\n"
                 "Install it: `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS),\n"
                 "or see https://graphviz.org/download/. Meanwhile `--format mermaid` and `--format dot` need nothing.")
@@ -50,18 +48,16 @@ def graph(path, fmt, output, config_path):
     if fmt is None:
         fmt = SUFFIXES.get(Path(output).suffix.lower(), "text") if output else "text"
     try:
-        project = load_config(config_path)
+        project = load_project([path], config_path)
     except ConfigError as e:
         raise click.UsageError(str(e)) from None
-    loaded = load_paths([path], project.options)
-    errors = [d for d in project.diagnostics + loaded.diagnostics if d.severity == ERROR]
-    if errors:
-        click.echo(render_diagnostics(errors, "text", loaded.sources, color=should_color(sys.stderr),
-                                      files_checked=loaded.files_checked, rules=codes.titles()), err=True)
-        sys.exit(2 if any(d.code in USAGE_CODES for d in errors) else 1)
-    if not loaded.compiled or loaded.compiled[0].ir is None:
+    if not project.ok:
+        click.echo(render_diagnostics(project.errors, "text", project.sources, color=should_color(sys.stderr),
+                                      files_checked=project.files_checked, rules=codes.titles()), err=True)
+        sys.exit(2 if project.cannot_check else 1)
+    if not project.irs:
         _fail(f"cannot read a journey from {path}")
-    ir = loaded.compiled[0].ir
+    ir = project.irs[0]
     if ir.kind != "journey":
         _fail(f"{path} defines segment {ir.id}: it has no flow to draw (graph draws journeys)")
     if fmt in IMAGES:

@@ -23,13 +23,10 @@ from dataclasses import dataclass, field, replace
 import click
 
 from journeyctl.dsl import codes
-from journeyctl.dsl.config import ConfigError, ProjectConfig, load_config, read_text_limited
 from journeyctl.dsl.diagnostics import ERROR, WARNING, Diagnostic
-from journeyctl.dsl.loader import load_paths
+from journeyctl.dsl.project import USAGE_CODES, load_project
+from journeyctl.dsl.project.config import ConfigError
 from journeyctl.dsl.report import FORMATS, exit_code, render, should_color
-
-# Codes that mean the check could not be done as asked: the run exits 2, not 1.
-USAGE_CODES = frozenset({"J007", "J008", "J009", "J010"})
 
 
 @dataclass
@@ -49,39 +46,17 @@ def _exit_for(diagnostics: list[Diagnostic], strict: bool) -> int:
     return exit_code(diagnostics, strict)
 
 
-def _project(config_path, catalog_path) -> ProjectConfig:
-    """The project config, or a usage error when a path named on the command line is missing."""
+def check(paths, *, strict: bool = False, config_path=None, catalog_path=None) -> Outcome:
+    """Validate `paths` under the project config (dsl/project: a broken config stops the check there), or a
+    usage error when a config or catalog named on the command line is missing."""
     try:
-        return load_config(config_path, catalog=catalog_path)
+        project = load_project(paths, config_path, catalog_path)
     except ConfigError as e:
         raise click.UsageError(str(e)) from None
-
-
-def check(paths, *, strict: bool = False, project: ProjectConfig | None = None) -> Outcome:
-    """Validate `paths` under the project config. A broken config stops the check: journeys judged
-    against half a config would get wrong findings (channels it adds reported as unknown)."""
-    project = project or ProjectConfig()
-    if not project.ok:
-        diags = project.diagnostics
-        return Outcome(diags, _yaml_sources(diags, {}), 0, _exit_for(diags, strict))
-    loaded = load_paths(paths, project.options)
-    diags = project.diagnostics + loaded.diagnostics
+    diags = project.diagnostics
     if strict:  # --strict: a warning fails the run, so it is shown as what it now is
         diags = [replace(d, severity=ERROR) if d.severity == WARNING else d for d in diags]
-    return Outcome(diags, _yaml_sources(diags, loaded.sources), loaded.files_checked, _exit_for(diags, strict),
-                   [c.ir for c in loaded.compiled if c.ir is not None])
-
-
-def _yaml_sources(diagnostics: list[Diagnostic], sources: dict) -> dict:
-    """Add the text of the config and catalog files diagnostics point into, for the source lines."""
-    sources = dict(sources)
-    for d in diagnostics:
-        if d.code in ("J009", "J010") and d.path and d.path not in sources:
-            try:
-                sources[d.path] = read_text_limited(d.path)
-            except (OSError, UnicodeDecodeError):
-                pass
-    return sources
+    return Outcome(diags, project.sources, project.files_checked, _exit_for(diags, strict), project.irs)
 
 
 class _Lazy(click.Group):
@@ -116,7 +91,7 @@ def validate(paths, fmt, strict, catalog_path, config_path):
     """Check journeys: files, or folders searched for *.journey.
 
     Exit 0: clean; 1: problems found; 2: usage or I/O error."""
-    outcome = check(paths, strict=strict, project=_project(config_path, catalog_path))
+    outcome = check(paths, strict=strict, config_path=config_path, catalog_path=catalog_path)
     click.echo(render(outcome.diagnostics, fmt, outcome.sources, color=fmt == "text" and should_color(sys.stdout),
                       files_checked=outcome.files_checked, rules=codes.titles()))
     sys.exit(outcome.exit)
@@ -131,7 +106,7 @@ def compile_(path, config_path, catalog_path):
     """Print one file's state-machine IR as JSON.
 
     Problems go to stderr, so stdout is always either IR or nothing."""
-    outcome = check([path], project=_project(config_path, catalog_path))
+    outcome = check([path], config_path=config_path, catalog_path=catalog_path)
     if outcome.diagnostics:
         click.echo(render(outcome.diagnostics, "text", outcome.sources, color=should_color(sys.stderr),
                           files_checked=outcome.files_checked, rules=codes.titles()), err=True)

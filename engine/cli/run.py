@@ -44,7 +44,7 @@ from journeyctl.dsl.diagnostics import did_you_mean
 
 from journeyctl.engine.cli.simulate import ACTION_KEYS
 from journeyctl.engine.core.events import format_instant, parse_duration
-from journeyctl.engine.cli.setup import UsageProblem, load_project, open_state
+from journeyctl.engine.cli.setup import UsageProblem, open_state, project_to_run
 
 ENV = "JOURNEYCTL_"
 PASSWORD_ENV = "JOURNEYCTL_SASL_PASSWORD"
@@ -111,7 +111,7 @@ def run(ctx, journeys, config_path, **options):
     at any moment loses no action, and one sent twice has the same action_id."""
     err = Console(stderr=True, highlight=False)
     try:
-        project, irs, segments = load_project(journeys, config_path, err)
+        project, irs, segments = project_to_run(journeys, config_path, err)
         opts = resolve_options(ctx, options, project.run)
         kafka = kafka_settings(opts)
         lateness = parse_duration(opts["allowed_lateness"]) if opts["allowed_lateness"] else \
@@ -443,7 +443,7 @@ class Reloader:
         if self.watch:
             self._mtimes = self._scan()
         try:
-            _, irs, segments = load_project(self.paths, self.config_path, self.err)
+            _, irs, segments = project_to_run(self.paths, self.config_path, self.err)
         except UsageProblem as e:
             live.report.note(f"reload ({reason}) failed: {e}; the journeys loaded before keep running")
             return

@@ -1,15 +1,15 @@
-"""Shared start-up of the commands that run journeys: config, journey files, state store.
+"""Shared start-up of the commands that run journeys: the project (dsl/project), shown; the state store.
 
-One place decides what a broken journey or config looks like on the terminal, so
-`simulate`, `test` and `run` refuse bad input the same way.
+The project is loaded in dsl/project/load.py, the one loader every command uses;
+this module decides what a broken journey or config looks like on the terminal,
+so `simulate`, `test`, `run` and `demo` refuse bad input the same way.
 """
 from __future__ import annotations
 
 from rich.console import Console
 
-from journeyctl.dsl.config import ConfigError, load_config
-from journeyctl.dsl.diagnostics import ERROR, JourneyError
-from journeyctl.dsl.loader import load_journeys
+from journeyctl.dsl.project import load_project
+from journeyctl.dsl.project.config import ConfigError
 from journeyctl.dsl.report import render, should_color
 
 
@@ -17,26 +17,22 @@ class UsageProblem(Exception):
     """Input the command cannot start with; the message has already been said in plain words."""
 
 
-def load_project(paths, config_path, err: Console):
-    """(config, journey IRs, segment IRs), or UsageProblem after printing every diagnostic."""
+def project_to_run(paths, config_path, err: Console, catalog_path=None):
+    """(config, journey IRs, segment IRs) of a project without errors, or UsageProblem after printing
+    every diagnostic."""
     try:
-        project = load_config(config_path)
+        project = load_project(list(paths), config_path, catalog_path)
     except ConfigError as e:
         raise UsageProblem(str(e)) from None
-    problems = [d for d in project.diagnostics if d.severity == ERROR]
-    if problems:
-        _show(problems, err)
+    if not project.config.ok:
+        show_diagnostics(project.errors, project.sources, err)
         raise UsageProblem("the project config has errors")
-    try:
-        irs = load_journeys(list(paths), project.options)
-    except JourneyError as e:
-        _show(e.diagnostics, err)
-        raise UsageProblem("the journeys have errors; fix them first (journeyctl validate shows the same)") from None
-    journeys = [ir for ir in irs if ir.kind == "journey"]
-    segments = [ir for ir in irs if ir.kind == "segment"]
-    if not journeys and not segments:
+    if not project.ok:
+        show_diagnostics(project.errors, project.sources, err)
+        raise UsageProblem("the journeys have errors; fix them first (journeyctl validate shows the same)")
+    if not project.journeys and not project.segments:
         raise UsageProblem("no journeys found in " + ", ".join(map(str, paths)))
-    return project, journeys, segments
+    return project.config, project.journeys, project.segments
 
 
 def open_state(url: str):
@@ -50,13 +46,7 @@ def open_state(url: str):
         raise UsageProblem(str(e)) from None
 
 
-def _show(diagnostics, err: Console) -> None:
-    sources = {}
-    for d in diagnostics:
-        if d.path and d.path not in sources:
-            try:
-                with open(d.path, encoding="utf-8") as f:
-                    sources[d.path] = f.read()
-            except (OSError, UnicodeDecodeError):
-                pass
+def show_diagnostics(diagnostics, sources: dict, err: Console) -> None:
+    """Diagnostics as `validate` prints them, with the source lines the loader kept (never read again here:
+    the path could be anything by now)."""
     err.file.write(render(diagnostics, "text", sources, color=should_color(err.file)) + "\n")

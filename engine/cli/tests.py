@@ -1,6 +1,6 @@
 """`journeyctl test [PATH...]`: run the journey tests (`NAME.test.yaml` beside `NAME.journey`).
 
-The test format is described in engine/journey_tests.py and the README tutorial.
+The test format is described in engine/testing/journey_tests.py and the README tutorial.
 Exit codes as `validate`: 0 every case passed; 1 a case failed (or a journey it
 needs does not compile); 2 usage or I/O error: a path that does not exist, a
 folder without tests, a test file that is not valid YAML or does not follow the
@@ -16,14 +16,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from journeyctl.dsl.config import ConfigError, load_config
-from journeyctl.dsl.diagnostics import ERROR, did_you_mean
-from journeyctl.dsl.loader import load_paths
+from journeyctl.dsl.diagnostics import did_you_mean
+from journeyctl.dsl.project import load_project
+from journeyctl.dsl.project.config import ConfigError
 
 from journeyctl.engine.core.events import format_instant
 from journeyctl.engine.testing.journey_tests import (Case, CaseResult, Setup, TestFile, TestFileError, discover, format_relative,
                             load_test_file, project_for, run_case)
-from journeyctl.engine.cli.setup import _show
+from journeyctl.engine.cli.setup import show_diagnostics
 
 MARK_STYLE = {"✓": "green", "✗": "bold red", "!": "yellow", "·": "dim", "": ""}
 
@@ -39,18 +39,15 @@ class _Folders:
         """(Setup, {journey file path: id}); Setup is None when a journey there has errors (shown once)."""
         key = (folder, repr(project.options), repr(sorted(project.contacts.items())), project.allowed_lateness)
         if key not in self.cache:
-            loaded = load_paths([folder], project.options)
-            errors = [d for d in loaded.diagnostics if d.severity == ERROR]
+            loaded = load_project([folder], settings=project)
             ids = {str(Path(c.path)): c.ir.id for c in loaded.compiled if c.ir is not None and c.ir.kind == "journey"}
             setup = None
-            if errors:
+            if not loaded.ok:
                 self.console.print(Text(f"The journeys in {folder} have errors; their tests cannot run "
                                         "(journeyctl validate shows the same):", style="bold red"))
-                _show(errors, self.console)
+                show_diagnostics(loaded.errors, loaded.sources, self.console)
             else:
-                irs = [c.ir for c in loaded.compiled if c.ir is not None]
-                setup = Setup([i for i in irs if i.kind == "journey"], [i for i in irs if i.kind == "segment"],
-                              project.contacts, project.options.default_timezone,
+                setup = Setup(loaded.journeys, loaded.segments, project.contacts, project.options.default_timezone,
                               project.allowed_lateness if project.allowed_lateness is not None else 5_000)
             self.cache[key] = (setup, ids)
         return self.cache[key]
@@ -68,13 +65,14 @@ def test_command(paths, keyword, verbose, config_path):
     Exit 0: all passed; 1: a case failed; 2: usage or I/O error (a bad test file is shown with its line)."""
     console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
     try:
-        project = load_config(config_path)
+        settings = load_project([], config_path)  # the project's config alone; each folder's journeys below
     except ConfigError as e:
         console.print(Text(f"journeyctl test: {e}"))
         sys.exit(2)
-    if not project.ok:
-        _show([d for d in project.diagnostics if d.severity == ERROR], console)
+    if not settings.ok:
+        show_diagnostics(settings.errors, settings.sources, console)
         sys.exit(2)
+    project = settings.config
     files, problems = discover(paths or ["journeys"])
     for p in problems:
         console.print(Text(f"journeyctl test: {p}", style="red"))
@@ -84,10 +82,6 @@ def test_command(paths, keyword, verbose, config_path):
     for path in files:
         try:
             test = load_test_file(path)
-        except OSError as e:
-            console.print(Text(f"{path}: cannot read this file: {e.strerror or e}", style="red"))
-            broken += 1
-            continue
         except TestFileError as e:
             _problems(console, e)
             broken += 1

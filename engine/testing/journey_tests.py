@@ -48,13 +48,15 @@ command line is engine/cli_test.py.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
 from journeyctl.dsl.compiler import valid_timezone
-from journeyctl.dsl.config import ProjectConfig, read_text_limited
+from journeyctl.dsl.project.config import ProjectConfig
+from journeyctl.dsl.project.yamlfile import YamlProblem, construct, read_yaml
 from journeyctl.dsl.diagnostics import did_you_mean
 from journeyctl.dsl.durations import format_duration, parse_duration
 
@@ -178,17 +180,6 @@ class TestFile:
         return p.with_name(name + ".journey")
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML without implicit timestamps: `2026-01-05T09:00:00Z` stays the text it was written as,
-    like it would in a JSON event."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 class _Reader:
     """Walks the composed YAML nodes next to the loaded data, so every problem can name its line."""
 
@@ -274,11 +265,7 @@ class _Reader:
 
 
 def _construct(node):
-    loader = _Loader("")
-    try:
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
+    return construct(node, "test")
 
 
 def _kind_of(node) -> str:
@@ -294,28 +281,15 @@ def _kind_of(node) -> str:
 
 
 def load_test_file(path: str | Path) -> TestFile:
-    """Read and check a test file; raises TestFileError (with line numbers) or OSError (unreadable, over 1 MB)."""
+    """Read and check a test file; raises TestFileError with every problem and its line (an unreadable file,
+    one over 1 MB, not YAML, nested too deep or too big with its aliases expanded included)."""
     path = str(path)
     try:
-        text = read_text_limited(path)
-    except UnicodeDecodeError:
-        raise TestFileError([Problem(path, 1, 1, "this test file is not UTF-8 text")]) from None
-    loader = _Loader(text)
-    try:
-        root = loader.get_single_node()
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-        problem = getattr(e, "problem", None) or str(e)
-        context, opened = getattr(e, "context", None), getattr(e, "context_mark", None)
-        if problem.startswith("but ") and context:
-            problem = f"{context}, {problem}"
-        elif context and opened is not None and mark is not None and opened.line != mark.line:
-            problem += f" ({context} opened at line {opened.line + 1})"
-        raise TestFileError([Problem(path, mark.line + 1 if mark else 1, mark.column + 1 if mark else 1,
-                                     f"not valid YAML: {problem}",
-                                     "check the indentation and the colons around this spot")], text) from None
-    finally:
-        loader.dispose()
+        doc = read_yaml(path, "test")
+    except YamlProblem as e:
+        raise TestFileError([Problem(path, e.line or 1, e.column or 1, e.message, e.hint)],
+                            e.text) from None
+    root, text = doc.root, doc.text
     r = _Reader(path)
     if root is None:
         raise TestFileError([Problem(path, 1, 1, "this test file is empty", "give it a list of cases: cases:")], text)
@@ -718,7 +692,7 @@ def discover(paths) -> tuple[list[str], list[str]]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            here = sorted(str(f) for f in p.rglob("*") if is_test_file(f) and f.is_file()
+            here = sorted(str(f) for f in p.rglob("*") if is_test_file(f) and not f.is_dir()
                           and not any(part.startswith(".") for part in f.relative_to(p).parts[:-1]))
             if not here:
                 problems.append(f"{raw}: no journey tests (*.test.yaml) in this folder")
@@ -729,7 +703,7 @@ def discover(paths) -> tuple[list[str], list[str]]:
                 problems.append(f"{raw}: no test beside this journey (write {p.with_name(p.stem + SUFFIXES[0])})")
             else:
                 found.append(str(test))
-        elif p.is_file():
+        elif os.path.lexists(p):  # read only if it is a regular file: load_test_file says why not
             found.append(str(p))
         else:
             problems.append(f"{raw}: no such file or folder")

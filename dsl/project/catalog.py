@@ -27,8 +27,8 @@ from pathlib import Path
 import jsonschema
 from jsonschema.validators import validator_for
 
-from .config import node_span, read_yaml
-from .diagnostics import ERROR, Diagnostic, Span, did_you_mean
+from ..diagnostics import ERROR, Diagnostic, Span, did_you_mean
+from .yamlcheck import check_yaml, node_span
 
 SEGMENT_EVENT = {"type": "object", "properties": {"segment": {"type": "string"}}, "required": ["segment"]}
 BUILTIN_EVENTS = {"segment_entered": SEGMENT_EVENT, "segment_exited": SEGMENT_EVENT}
@@ -126,7 +126,7 @@ class Catalog:
 def load_catalog(path: str | Path) -> tuple[Catalog | None, list[Diagnostic]]:
     """The catalog, or None with J010 diagnostics when it cannot be trusted: half a catalog would
     report real events as unknown."""
-    data, root, diags = read_yaml(path, CATALOG_SCHEMA, "J010", "event catalog")
+    data, root, diags = check_yaml(path, CATALOG_SCHEMA, "J010", "event catalog")
     events = data.get("events") if isinstance(data, dict) else None
     for name, schema in events.items() if isinstance(events, dict) else ():
         schema = schema or {}

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
-from .compiler import Compiled, Options, compile_text
-from .diagnostics import ERROR, WARNING, Diagnostic, JourneyError, Span
+from ..compiler import Compiled, Options, compile_text
+from ..diagnostics import ERROR, WARNING, Diagnostic, JourneyError, Span
+from .files import MAX_BYTES, NotRegularFile, TooLarge, read_regular, size_text, why_unreadable
 
 SUFFIX = ".journey"
-MAX_BYTES = 1024 * 1024
 _HEADER = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ ]*(journey|segment)[ ]+([A-Za-z_][A-Za-z0-9_]*)")
 _ONLY_COMMENTS = re.compile(r"(?:[ \t]*(?:#[^\n]*)?(?:\r?\n|$))*")
 
@@ -96,18 +95,14 @@ def read_source(path: str) -> tuple[str | None, Diagnostic | None]:
         return None, Diagnostic(code, ERROR, message, span or Span(), hint, path)
 
     try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            return problem("J007", "cannot read this path: it is not a regular file")
-        if info.st_size > MAX_BYTES:
-            return problem("J006", f"this file is {_size(info.st_size)}, over the 1 MB limit for a journey",
-                           "one file holds one journey; split it, or check the path points at a journey")
-        with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
+        data = read_regular(path, MAX_BYTES)
+    except NotRegularFile:
+        return problem("J007", "cannot read this path: it is not a regular file")
+    except TooLarge as e:
+        return problem("J006", f"this file is {size_text(e.size)}, over the 1 MB limit for a journey",
+                       "one file holds one journey; split it, or check the path points at a journey")
     except OSError as e:
-        return problem("J007", f"cannot read this file: {(e.strerror or str(e)).lower()}")
-    if len(data) > MAX_BYTES:  # it grew after stat
-        return problem("J006", "this file is over the 1 MB limit for a journey")
+        return problem("J007", f"cannot read this file: {why_unreadable(e)}")
     if b"\x00" in data:
         return problem("J005", "this is a binary file, not a journey", "journeys are plain UTF-8 text")
     try:
@@ -122,10 +117,6 @@ def read_source(path: str) -> tuple[str | None, Diagnostic | None]:
         return problem("J004", "this file is empty" if not text.strip() else "this file holds only comments",
                        "write a journey, e.g.: on signup -> send email \"welcome\"")
     return text, None
-
-
-def _size(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MB"
 
 
 def _collect(paths) -> tuple[list[str], list[Diagnostic], int]:
@@ -197,9 +188,8 @@ def _sibling_segments(paths) -> set:
         except OSError:
             continue
         for p in siblings:
-            try:
-                with open(p, "rb") as f:
-                    head = f.read(4096).decode("utf-8", "replace")
+            try:  # a FIFO beside the file would block a plain open() forever
+                head = read_regular(p).decode("utf-8", "replace")
             except OSError:
                 continue
             kind, sid, _ = _header(head, str(p))
