@@ -66,10 +66,20 @@ def check(paths, *, strict: bool = False, project: ProjectConfig | None = None) 
         return Outcome(diags, _yaml_sources(diags, {}), 0, _exit_for(diags, strict))
     loaded = load_paths(paths, project.options)
     diags = project.diagnostics + loaded.diagnostics
+    template_diags, template_sources = _check_templates(project, loaded.compiled)
+    diags += template_diags
     if strict:  # --strict: a warning fails the run, so it is shown as what it now is
         diags = [replace(d, severity=ERROR) if d.severity == WARNING else d for d in diags]
-    return Outcome(diags, _yaml_sources(diags, loaded.sources), loaded.files_checked, _exit_for(diags, strict),
-                   [c.ir for c in loaded.compiled if c.ir is not None])
+    return Outcome(diags, _yaml_sources(diags, {**loaded.sources, **template_sources}), loaded.files_checked,
+                   _exit_for(diags, strict), [c.ir for c in loaded.compiled if c.ir is not None])
+
+
+def _check_templates(project: ProjectConfig, compiled) -> tuple[list, dict]:
+    """Message templates and delivery settings, checked from the compiled journeys' sends
+    (engine/deliver/template_check.py; python-liquid is imported only when a project has templates)."""
+    from journeyctl.engine.deliver.template_check import check_project
+
+    return check_project(project, compiled)
 
 
 def _yaml_sources(diagnostics: list[Diagnostic], sources: dict) -> dict:
@@ -153,5 +163,6 @@ LAZY_COMMANDS: dict[str, str] = {
     "inspect": "journeyctl.engine.cli.state:inspect",
     "segments": "journeyctl.engine.cli.state:segments",
     "test": "journeyctl.engine.cli.tests:test_command",
+    "preview": "journeyctl.engine.cli.preview:preview",
 }
 
