@@ -39,7 +39,8 @@ CONFIG_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
     "additionalProperties": False,
-    "x-hint": "the config is a mapping of keys: channels, default_timezone, catalog, allowed_lateness, run",
+    "x-hint": "the config is a mapping of keys: channels, default_timezone, catalog, allowed_lateness, run, "
+              "templates, delivery",
     "properties": {
         "channels": {
             "type": "object",
