@@ -164,5 +164,6 @@ LAZY_COMMANDS: dict[str, str] = {
     "segments": "journeyctl.engine.cli.state:segments",
     "test": "journeyctl.engine.cli.tests:test_command",
     "preview": "journeyctl.engine.cli.preview:preview",
+    "deliver": "journeyctl.engine.cli.deliver:deliver",
 }
 
