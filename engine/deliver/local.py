@@ -22,22 +22,30 @@ import orjson
 class Received:
     """What arrived: every request in order, and the first of each key (the effect)."""
 
-    requests: list = field(default_factory=list)     # (monotonic s, path, key, body dict or text)
+    requests: list = field(default_factory=list)     # (monotonic s, path, key, body dict or text, status)
     effects: dict = field(default_factory=dict)      # key -> (path, body)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, path: str, key: str | None, body) -> bool:
-        """Record one request; True when it is the first with its key (a new effect)."""
+    def add(self, path: str, key: str | None, body, status: int = 200) -> bool:
+        """Record one request; True when it is the first accepted one with its key (a new effect)."""
         with self.lock:
-            self.requests.append((time.monotonic(), path, key, body))
+            self.requests.append((time.monotonic(), path, key, body, status))
+            if status >= 300:
+                return False
             if key is None or key in self.effects:
                 return key is None
             self.effects[key] = (path, body)
             return True
 
-    def keys(self) -> list:
+    def accepted(self, path: str | None = None) -> int:
+        """Requests answered 2xx (on `path`), duplicates included."""
         with self.lock:
-            return [r[2] for r in self.requests]
+            return sum(1 for r in self.requests if r[4] < 300 and (path is None or r[1] == path))
+
+    def seen(self, path: str) -> list:
+        """(monotonic s, status) of every request on `path`."""
+        with self.lock:
+            return [(r[0], r[4]) for r in self.requests if r[1] == path]
 
 
 class LocalWebhook:
@@ -69,6 +77,7 @@ class LocalWebhook:
                     time.sleep(receiver.delay_ms / 1000)
                 if mode in ("fail", "busy", "refuse"):
                     code = {"fail": 500, "busy": 429, "refuse": 400}[mode]
+                    receiver.received.add(self.path, self.headers.get("idempotency-key"), None, code)
                     self.send_response(code)
                     if mode == "busy":
                         self.send_header("Retry-After", receiver.retry_after)
