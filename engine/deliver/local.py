@@ -26,10 +26,11 @@ class Received:
     effects: dict = field(default_factory=dict)      # key -> (path, body)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, path: str, key: str | None, body, status: int = 200) -> bool:
-        """Record one request; True when it is the first accepted one with its key (a new effect)."""
+    def add(self, path: str, key: str | None, body, status: int = 200, at: float | None = None) -> bool:
+        """Record one request (arrived at monotonic `at`, default now); True when it is the first
+        accepted one with its key (a new effect)."""
         with self.lock:
-            self.requests.append((time.monotonic(), path, key, body, status))
+            self.requests.append((time.monotonic() if at is None else at, path, key, body, status))
             if status >= 300:
                 return False
             if key is None or key in self.effects:
@@ -61,11 +62,13 @@ class LocalWebhook:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms wait between them
 
             def log_message(self, *args):
                 pass
 
             def do_POST(self):
+                arrived = time.monotonic()
                 n = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(n)
                 mode = receiver.mode.get(self.path, receiver.mode.get("*", "ok"))
@@ -77,7 +80,7 @@ class LocalWebhook:
                     time.sleep(receiver.delay_ms / 1000)
                 if mode in ("fail", "busy", "refuse"):
                     code = {"fail": 500, "busy": 429, "refuse": 400}[mode]
-                    receiver.received.add(self.path, self.headers.get("idempotency-key"), None, code)
+                    receiver.received.add(self.path, self.headers.get("idempotency-key"), None, code, arrived)
                     self.send_response(code)
                     if mode == "busy":
                         self.send_header("Retry-After", receiver.retry_after)
@@ -88,7 +91,7 @@ class LocalWebhook:
                     except orjson.JSONDecodeError:
                         data = raw.decode("utf-8", "replace")
                     key = self.headers.get("idempotency-key")
-                    receiver.received.add(self.path, key, data)
+                    receiver.received.add(self.path, key, data, 200, arrived)
                     code, body = 200, b'{"ok": true}'
                     if "/Messages.json" in self.path:  # the Twilio shape answers 201 with a sid
                         code, body = 201, orjson.dumps({"sid": "SM" + (key or "x")[:32], "status": "queued"})
