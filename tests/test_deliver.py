@@ -407,3 +407,27 @@ def test_kill_9_three_times_delivers_every_action_once_sqlite(kafka, project, ho
 def test_two_workers_on_postgresql_with_a_kill_and_a_join(kafka, project, hook, smtp, pg_state):
     url, _ = pg_state
     _crash_scenario(kafka, project, hook, smtp, url, workers=2, kills=1, n=4_000, partitions=4)
+
+
+def test_twilio_shape_for_sms_and_whatsapp(kafka, project, hook, tmp_path):
+    t = Topics(kafka)
+    config = ("channels:\n  whatsapp: phone\n  sms: phone\ndelivery:\n"
+              f"  sms: {{provider: twilio, base_url: '{hook.url}', account_sid: AC123, auth_token_env: TW_TOKEN, "
+              "from: '+15550001'}\n"
+              f"  whatsapp: {{provider: twilio, base_url: '{hook.url}', account_sid_env: TW_SID, "
+              "auth_token_file: token.txt, from: '+15550002'}\n")
+    (project.path / "token.txt").write_text("tok-file\n")
+    d = project(config, ["--bootstrap-servers", kafka.bootstrap_servers, "--state", f"sqlite:///{tmp_path}/s.db",
+                         *t.args()], env={"TW_TOKEN": "tok-env-123", "TW_SID": "AC999"})
+    send_actions(kafka, t.actions, [action(1, "sms"), action(2)])
+    wait(lambda: len(hook.received.effects) == 2, 60, "two Twilio requests", d)
+    from urllib.parse import parse_qs
+
+    got = {path: parse_qs(body) for path, body in hook.received.effects.values()}
+    assert got == {
+        "/2010-04-01/Accounts/AC123/Messages.json": {"To": ["+351900000001"], "From": ["+15550001"],
+                                                      "Body": ["Hi N1 (1)"]},
+        "/2010-04-01/Accounts/AC999/Messages.json": {"To": ["whatsapp:+351900000002"],
+                                                      "From": ["whatsapp:+15550002"], "Body": ["Hi N2 (2)"]}}
+    d.stop()
+    assert "tok-env-123" not in d.err() + d.out() and "tok-file" not in d.err() + d.out()

@@ -9,12 +9,12 @@ the window between its acceptance and our commit can send one message twice (see
 """
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-import httpx
+import orjson
 
 from journeyctl.engine.deliver.providers import Message, Outcome, SettingsError, secret
-from journeyctl.engine.deliver.providers.http import check_url, client, post
+from journeyctl.engine.deliver.providers.http import basic_auth, check_url, client, post
 
 DEFAULT_BASE = "https://api.twilio.com"
 
@@ -71,9 +71,10 @@ class TwilioProvider:
         if self._http is None:
             self._http = client(self._timeout, self._concurrency)
         form = {"To": self._address(message.to), "From": self._address(self.sender), "Body": message.body}
-        return await post(self._http, self.url, id_from=lambda r: r.json().get("sid"), data=form,
-                          auth=httpx.BasicAuth(self.sid, self._token or ""),
-                          headers={"idempotency-key": message.action_id})
+        headers = {"content-type": "application/x-www-form-urlencoded",
+                   "authorization": basic_auth(self.sid, self._token or ""), "idempotency-key": message.action_id}
+        return await post(self._http, self.url, urlencode(form).encode(), headers, self._timeout,
+                          id_from=lambda raw: orjson.loads(raw).get("sid"))
 
     async def close(self) -> None:
         if self._http is not None:

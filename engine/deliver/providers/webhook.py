@@ -57,7 +57,7 @@ class WebhookProvider:
         headers = {"content-type": "application/json", "idempotency-key": message.action_id}
         if self._secret:
             headers["x-journeyctl-signature"] = signature(self._secret, raw)
-        return await post(self._http, self.url, content=raw, headers=headers)
+        return await post(self._http, self.url, raw, headers, self._timeout)
 
     async def close(self) -> None:
         if self._http is not None:
