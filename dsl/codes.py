@@ -3,8 +3,8 @@
 Codes are a promise to the people who grep CI logs and silence rules: once
 published, a code keeps its meaning. J0xx are about files and project set-up
 (reading files, the config, the event catalog); J1xx are about what a journey
-says. Numbers that were never used (J116-J118, J122) stay free rather than being
-renumbered.
+says; J2xx are about message templates (`templates/*.liquid`). Numbers that were never
+used (J116-J118, J122) stay free rather than being renumbered.
 """
 from __future__ import annotations
 
@@ -117,6 +117,20 @@ CODES: dict[str, Code] = {
     "J131": Code(WARNING, "journey emits its own trigger",
                  "An `emit` of the journey's own trigger event starts the journey again at the same instant; "
                  "the engine stops such a chain after 1,000 emitted events and counts an `emit_loop`."),
+    # ---- message templates -----------------------------------------------------------------
+    "J201": Code(ERROR, "template syntax error",
+                 "A template is not valid Liquid (an unclosed tag, an unknown filter); the position is in the "
+                 "template file."),
+    "J202": Code(ERROR, "missing template",
+                 "A `send` names a template that has no file for one of its channels: "
+                 "`templates/<template>.<channel>.liquid`."),
+    "J203": Code(ERROR, "variable not passed to the template",
+                 "A template prints a variable that a `send` naming it does not pass with `with`; it would fail "
+                 "for that send rather than print an empty string. Pass it, or give it a fallback with "
+                 "`| default:`."),
+    "J204": Code(ERROR, "template front matter error",
+                 "A template's front matter (between `---` lines) is not valid YAML, holds an unknown key, or an "
+                 "email template has no `subject`."),
 }
 
 

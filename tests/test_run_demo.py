@@ -13,7 +13,10 @@ def test_live_demo_prints_actions_as_they_happen_and_stops_cleanly(tmp_path):
     done = subprocess.run([*JOURNEYCTL, "demo", "--duration", "8", "--rate", "10", "--seed", "3"], cwd=ROOT,
                           capture_output=True, text=True, timeout=2 * PATIENCE)
     assert done.returncode == 0, done.stderr
-    assert "Live demo: 6 journeys" in done.stdout
+    assert "Live demo: 7 journeys" in done.stdout
+    assert "✉ alex" in done.stdout
+    assert "Hi Alex, check out the latest running shoes picked just for you." in done.stdout
+    assert "What customers received" in done.stdout
     sends = [line for line in done.stdout.splitlines() if "  send  " in line and "-> cust-" in line]
     assert sends, done.stdout
     assert "Journeys" in done.stdout and "Actions" in done.stdout  # the summary at the end

@@ -12,6 +12,9 @@ Schema that allows no unknown keys, and every problem points at its YAML line
     catalog: events.yaml    # relative to this file
     allowed_lateness: 5s
     run: {}                 # engine settings, free-form for now
+    templates: templates    # message templates, relative to this file (the default)
+    delivery:               # how each channel's messages go out (journeyctl deliver)
+      whatsapp: {provider: webhook, url: "http://127.0.0.1:8099/whatsapp", rate: 50/s}
 """
 from __future__ import annotations
 
@@ -35,7 +38,8 @@ CONFIG_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
     "additionalProperties": False,
-    "x-hint": "the config is a mapping of keys: channels, default_timezone, catalog, allowed_lateness, run",
+    "x-hint": "the config is a mapping of keys: channels, default_timezone, catalog, allowed_lateness, run, "
+              "templates, delivery",
     "properties": {
         "channels": {
             "type": "object",
@@ -51,6 +55,20 @@ CONFIG_SCHEMA = {
                     "x-hint": "the path of the event catalog YAML, relative to this file"},
         "allowed_lateness": {"type": "string", "pattern": DURATION, "x-hint": "a duration like 5s or 1m"},
         "run": {"type": "object", "x-hint": "engine settings, as a mapping"},
+        "templates": {"type": "string", "minLength": 1,
+                      "x-hint": "the folder of message templates, relative to this file (default: templates)"},
+        "delivery": {
+            "type": "object",
+            "propertyNames": {"type": "string", "pattern": NAME, "x-hint": "channel names are like whatsapp or sms"},
+            "additionalProperties": {
+                "type": "object", "required": ["provider"],
+                "properties": {"provider": {"type": "string", "x-hint": "a provider: smtp, webhook or twilio"},
+                               "rate": {"type": "string", "pattern": r"^\d+(\.\d+)?/(s|m|h)$",
+                                        "x-hint": "messages per second, minute or hour, like 50/s"}},
+                "x-hint": "per channel: {provider: webhook, url: ...}",
+            },
+            "x-hint": "map each channel to how its messages go out, e.g.  whatsapp: {provider: webhook, url: ...}",
+        },
     },
 }
 
@@ -69,6 +87,8 @@ class ProjectConfig:
     contacts: dict = field(default_factory=dict)
     allowed_lateness: int | None = None
     run: dict = field(default_factory=dict)
+    templates: str | None = None    # `templates:` as written (engine/deliver/template_check.py resolves it)
+    delivery: dict = field(default_factory=dict)  # `delivery:` as written (engine/deliver/settings.py)
     path: Path | None = None
     diagnostics: list = field(default_factory=list)
 
@@ -136,4 +156,6 @@ def _apply(config: ProjectConfig, data: dict) -> None:
     if "allowed_lateness" in data:
         config.allowed_lateness = parse_duration(data["allowed_lateness"])
     config.run = data.get("run") or {}
+    config.templates = data.get("templates")
+    config.delivery = data.get("delivery") or {}
     config.options = Options(channels=BUILTIN_CHANNELS + extra, default_timezone=tz)

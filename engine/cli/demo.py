@@ -86,6 +86,7 @@ def _live(journeys_dir: str, loaded, rate: float, seed: int | None, duration: fl
     workdir = tempfile.mkdtemp(prefix="journeyctl-demo-")
     stop_traffic = threading.Event()
     traffic = None
+    delivery = None
     try:
         kafka = KafkaSettings(broker.bootstrap)
         opts = {**defaults(), "state_url": f"sqlite:///{workdir}/state.db", "create_topics": True,
@@ -104,6 +105,7 @@ def _live(journeys_dir: str, loaded, rate: float, seed: int | None, duration: fl
                            style="bold"))
         for ir in irs:
             console.print(Text(f"  {ir.id:<22} {ir.title or ''}", style="dim"))
+        delivery = _start_delivery(kafka, opts, console, err)
         traffic = threading.Thread(target=produce_traffic, args=(kafka, opts["events_topics"][0], stop_traffic),
                                    kwargs={"rate": rate, "seed": seed}, daemon=True)
         traffic.start()
@@ -116,6 +118,10 @@ def _live(journeys_dir: str, loaded, rate: float, seed: int | None, duration: fl
         stop_traffic.set()
         if traffic is not None:
             traffic.join(3)
+        if delivery is not None:
+            delivery.stop()
+            console.print()
+            console.print(delivery.report.summary())
         broker.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     if live is not None:
@@ -123,6 +129,19 @@ def _live(journeys_dir: str, loaded, rate: float, seed: int | None, duration: fl
         engine = live.engine
         show.summary(console, engine.stats, sorted(engine.current), engine.stats.dead_letters, engine.stats.duplicates)
     sys.exit(code)
+
+
+def _start_delivery(kafka, opts: dict, console: Console, err: Console):
+    """`deliver` beside `run`: local SMTP and webhook receivers, each message printed as it is accepted
+    (engine/deliver/demo.py), and Alex, the scripted first customer."""
+    from journeyctl.engine.deliver.demo import DemoDelivery, alex
+
+    delivery = DemoDelivery(kafka, opts["state_url"], ROOT, console, err, opts["actions_topic"],
+                            opts["dead_letter_topic"]).start()
+    console.print(Text(f"Messages go out for real: {delivery.where()}; each one shows as ✉ when accepted.",
+                       style="bold"))
+    alex(kafka, opts["events_topics"][0])
+    return delivery
 
 
 def _offline(journeys_dir: str, events_path: str, loaded, fmt: str) -> None:

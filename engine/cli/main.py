@@ -53,10 +53,21 @@ def check(paths, *, strict: bool = False, config_path=None, catalog_path=None) -
         project = load_project(paths, config_path, catalog_path)
     except ConfigError as e:
         raise click.UsageError(str(e)) from None
-    diags = project.diagnostics
+    diags, sources = project.diagnostics, project.sources
+    if project.config.ok:
+        template_diags, template_sources = _check_templates(project.config, project.compiled)
+        diags, sources = diags + template_diags, {**sources, **template_sources}
     if strict:  # --strict: a warning fails the run, so it is shown as what it now is
         diags = [replace(d, severity=ERROR) if d.severity == WARNING else d for d in diags]
-    return Outcome(diags, project.sources, project.files_checked, _exit_for(diags, strict), project.irs)
+    return Outcome(diags, sources, project.files_checked, _exit_for(diags, strict), project.irs)
+
+
+def _check_templates(config, compiled) -> tuple[list, dict]:
+    """Message templates and delivery settings, checked from the compiled journeys' sends
+    (engine/deliver/template_check.py; python-liquid is imported only when a project has templates)."""
+    from journeyctl.engine.deliver.template_check import check_project
+
+    return check_project(config, compiled)
 
 
 class _Lazy(click.Group):
@@ -128,5 +139,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "inspect": "journeyctl.engine.cli.state:inspect",
     "segments": "journeyctl.engine.cli.state:segments",
     "test": "journeyctl.engine.cli.tests:test_command",
+    "preview": "journeyctl.engine.cli.preview:preview",
+    "deliver": "journeyctl.engine.cli.deliver:deliver",
 }
 

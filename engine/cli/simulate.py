@@ -22,12 +22,15 @@ from journeyctl.engine.cli.setup import UsageProblem, open_state, project_to_run
 from journeyctl.engine.store.open import checkpoint
 
 ACTION_KEYS = ("action_id", "journey", "journey_version", "customer_id", "channel", "template", "variables",
-               "due_at", "status", "step", "trigger_message_id")
+               "due_at", "status", "step", "trigger_message_id", "to")
 
 
 def _jsonl(out, result, engine, console):
     for a in result.actions:
-        out.write(orjson.dumps({k: a[k] for k in ACTION_KEYS}) + b"\n")
+        record = {k: a[k] for k in ACTION_KEYS}
+        if "message" in a:  # --render
+            record["message"] = a["message"]
+        out.write(orjson.dumps(record) + b"\n")
 
 
 def _table(out, result, engine, console):
@@ -64,8 +67,11 @@ FORMATS = {"jsonl": _jsonl, "table": _table, "summary": _summary}
 @click.option("--profiles", "profiles_path", type=click.Path(dir_okay=False),
               help="Write every profile and segment membership change here (JSONL), as `run` publishes them.")
 @click.option("--config", "config_path", type=click.Path(), help="Project config (default: ./journeyctl.yaml).")
+@click.option("--render", "render_messages", is_flag=True,
+              help="Add each action's rendered template as `message` ({subject?, body}) to --format jsonl.")
 def simulate(journeys, events_path, input_format, mapping, columns, event_values, time_unit, until, sort_input,
-             fmt, dead_letter_path, trace_customer, allowed_lateness, state_url, profiles_path, config_path):
+             fmt, dead_letter_path, trace_customer, allowed_lateness, state_url, profiles_path, config_path,
+             render_messages):
     """Replay EVENTS through the JOURNEYS (files or folders) and report the actions."""
     err = Console(stderr=True, highlight=False)
     try:
@@ -118,6 +124,8 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
         except OSError as e:
             err.print(f"journeyctl simulate: {e}", markup=False)
             sys.exit(2)
+    if render_messages:
+        _render_messages(result.actions, project, err)
     out = sys.stdout.buffer
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     FORMATS[fmt](out, result, engine, console)
@@ -136,3 +144,13 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
 def _count(dead_letters):
     from collections import Counter
     return Counter(d.reason for d in dead_letters)
+
+
+def _render_messages(actions: list, project, err) -> None:
+    """--render: each action's template rendered into `message`; failures are said on stderr."""
+    from journeyctl.engine.deliver.templates import attach_messages, project_templates
+
+    errors = attach_messages(actions, project_templates(project))
+    if errors:
+        err.print(f"{len(errors)} message{'s' if len(errors) != 1 else ''} could not be rendered (their `message` "
+                  f"holds the error); the first: {errors[0]}", markup=False)

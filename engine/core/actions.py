@@ -13,10 +13,10 @@ import hashlib
 from journeyctl.engine.core.events import format_instant
 
 # Positions in the tuple, in the order the engine writes them.
-JOURNEY, VERSION, CUSTOMER, INSTANCE, STEP, CHANNEL, TEMPLATE, VARIABLES, DUE, STATUS, TRIGGER_MESSAGE = range(11)
+JOURNEY, VERSION, CUSTOMER, INSTANCE, STEP, CHANNEL, TEMPLATE, VARIABLES, DUE, STATUS, TRIGGER_MESSAGE, TO = range(12)
 
 FIELDS = ("action_id", "journey", "journey_version", "customer_id", "channel", "template", "variables",
-          "due_at", "status", "step", "trigger_message_id", "instance_id")
+          "due_at", "status", "step", "trigger_message_id", "instance_id", "to")
 
 
 def action_id(version: str, customer: str, instance: str, step: str) -> str:
@@ -31,12 +31,13 @@ class Action(tuple):
     __slots__ = ()
 
     def as_dict(self) -> dict:
-        journey, version, customer, instance, step, channel, template, variables, due, status, trigger = self
+        journey, version, customer, instance, step, channel, template, variables, due, status, trigger, to = self
         return {
             "action_id": action_id(version, customer, instance, step),
             "journey": journey, "journey_version": version, "customer_id": customer,
             "channel": channel, "template": template, "variables": variables, "due_at": format_instant(due),
             "status": status, "step": step, "trigger_message_id": trigger, "instance_id": instance,
+            "to": to,
         }
 
     def __getitem__(self, key):

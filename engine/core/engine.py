@@ -520,7 +520,8 @@ class Engine:
         if cid == self.trace_customer:
             self._trace(cid, now, j.id, f"send at {sid}: {status} ({why})")
         out.append(new_action((j.id, inst[VER], cid, inst[IID], sid, channel, target["template"] or j.id,
-                               variables, now, status, inst[TMSG])))
+                               variables, now, status, inst[TMSG],
+                               self._address(profile, channel) if status == "send" else None)))
 
     def _reachable(self, profile: dict, channel: str) -> bool:
         if profile:
@@ -532,6 +533,12 @@ class Engine:
             return True
         address = profile.get(trait)
         return address is not None and address != ""
+
+    def _address(self, profile: dict, channel: str):
+        """The send's `to` (spec section 9): the value of the channel's contact trait, read when the
+        send goes out, so a sender needs no profile lookup; None for a channel without a trait."""
+        trait = self.channels.get(channel)
+        return None if trait is None or not profile else profile.get(trait)
 
     def _capped(self, cust, j: Journey, channel: str, now: int) -> bool:
         if not j.caps:

@@ -74,6 +74,16 @@ MIGRATIONS: dict[int, list[str]] = {
     4: [],  # no SQL: windows in customer state are flat from here on (see SqliteStore's 4)
 }
 
+# journeyctl deliver's tables (see SqliteStore.DELIVER_TABLES).
+DELIVER_TABLES = [
+    'CREATE TABLE IF NOT EXISTS deliveries (action_id TEXT COLLATE "C" PRIMARY KEY, outcome TEXT NOT NULL, '
+    "at BIGINT NOT NULL)",
+    'CREATE TABLE IF NOT EXISTS deliver_offsets (grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, '
+    '"offset" BIGINT NOT NULL, PRIMARY KEY (grp, topic, partition))',
+    'CREATE TABLE IF NOT EXISTS deliver_outbox (id TEXT COLLATE "C" PRIMARY KEY, topic TEXT NOT NULL, key BYTEA, '
+    "value BYTEA NOT NULL)",
+]
+
 OUTBOX_BLOCK_BITS = 40  # ids per block: 2**40, a trillion messages per worker run
 
 _PAGE = 10_000  # rows per read when scanning
@@ -241,6 +251,51 @@ class PgStore(CachedStore):
         """Committed meta values whose key starts with `prefix` (per-worker keys: clock:<worker>)."""
         rows = self._conn.execute("SELECT key, value FROM meta WHERE starts_with(key, %s)", (prefix,)).fetchall()
         return {k: json.loads(v) for k, v in rows}
+
+    # ---- journeyctl deliver: delivered action ids, its input offsets, its receipts outbox ----------
+    # The same contract as SqliteStore's; several deliver workers share the tables.
+
+    def deliver_tables(self) -> None:
+        with self._conn.transaction():
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            for statement in DELIVER_TABLES:
+                self._conn.execute(statement)
+
+    def add_deliveries(self, rows: list[tuple[str, str, int]]) -> None:
+        if rows:
+            self.stage("INSERT INTO deliveries (action_id, outcome, at) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                       rows)
+
+    def delivered(self, action_ids) -> dict[str, str]:
+        ids = list(action_ids)
+        if not ids:
+            return {}
+        return dict(self._conn.execute("SELECT action_id, outcome FROM deliveries WHERE action_id = ANY(%s)",
+                                       (ids,)).fetchall())
+
+    def save_deliver_offsets(self, group: str, offsets: dict[tuple[str, int], int]) -> None:
+        if offsets:
+            self.stage('INSERT INTO deliver_offsets (grp, topic, partition, "offset") VALUES (%s, %s, %s, %s) '
+                       'ON CONFLICT (grp, topic, partition) DO UPDATE SET '
+                       '"offset" = GREATEST(deliver_offsets."offset", excluded."offset")',
+                       [(group, t, p, o) for (t, p), o in sorted(offsets.items())])
+
+    def deliver_offsets(self, group: str) -> dict[tuple[str, int], int]:
+        return {(t, p): o for t, p, o in self._conn.execute(
+            'SELECT topic, partition, "offset" FROM deliver_offsets WHERE grp = %s', (group,))}
+
+    def add_receipts(self, rows: list[tuple[str, str, bytes | None, bytes]]) -> None:
+        if rows:
+            self.stage("INSERT INTO deliver_outbox (id, topic, key, value) VALUES (%s, %s, %s, %s) "
+                       "ON CONFLICT DO NOTHING", rows)
+
+    def drop_receipts(self, ids: list[str]) -> None:
+        if ids:
+            self.stage("DELETE FROM deliver_outbox WHERE id = ANY(%s)", [(list(ids),)])
+
+    def receipts(self, after: str = "", limit: int = 10_000) -> list[tuple[str, str, bytes | None, bytes]]:
+        return self._conn.execute("SELECT id, topic, key, value FROM deliver_outbox WHERE id > %s ORDER BY id "
+                                  "LIMIT %s", (after, limit)).fetchall()
 
     # ---- transactions ----------------------------------------------------------------------
 

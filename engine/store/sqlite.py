@@ -60,6 +60,16 @@ MIGRATIONS: dict[int, list[str]] = {
     ],
 }
 
+# journeyctl deliver's tables (deliver_tables()): what was delivered, how far each deliver group read
+# journey.actions, and receipts and dead letters waiting to be produced.
+DELIVER_TABLES = [
+    "CREATE TABLE IF NOT EXISTS deliveries (action_id TEXT PRIMARY KEY, outcome TEXT NOT NULL, at INTEGER NOT NULL)"
+    " WITHOUT ROWID",
+    'CREATE TABLE IF NOT EXISTS deliver_offsets (grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, '
+    '"offset" INTEGER NOT NULL, PRIMARY KEY (grp, topic, partition))',
+    "CREATE TABLE IF NOT EXISTS deliver_outbox (id TEXT PRIMARY KEY, topic TEXT NOT NULL, key BLOB, value BLOB NOT NULL)",
+]
+
 _PAGE = 10_000  # rows per read when scanning, so a scan never holds a cursor across the caller's writes
 
 # A put without a partition keeps the one stored, so one writer that knows it is enough.
@@ -173,6 +183,59 @@ class SqliteStore(CachedStore):
 
     def offsets(self) -> dict[tuple[str, int], int]:
         return {(t, p): o for t, p, o in self._conn.execute('SELECT topic, partition, "offset" FROM offsets')}
+
+    # ---- journeyctl deliver: delivered action ids, its input offsets, its receipts outbox ----------
+    # Tables of their own, created when `deliver` first opens the store (IF NOT EXISTS: run's schema
+    # and its version are untouched). Writes are staged like the outbox's: durable with commit().
+
+    def deliver_tables(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql in DELIVER_TABLES:
+                self._conn.execute(sql)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def add_deliveries(self, rows: list[tuple[str, str, int]]) -> None:
+        """Stage (action_id, outcome, at ms) rows; an id already recorded keeps its first outcome."""
+        if rows:
+            self.stage("INSERT OR IGNORE INTO deliveries (action_id, outcome, at) VALUES (?, ?, ?)", rows)
+
+    def delivered(self, action_ids) -> dict[str, str]:
+        """{action_id: outcome} of the given ids that a committed transaction recorded."""
+        ids, out = list(action_ids), {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            out.update(self._conn.execute(f"SELECT action_id, outcome FROM deliveries WHERE action_id IN "
+                                          f"({', '.join('?' * len(chunk))})", chunk).fetchall())
+        return out
+
+    def save_deliver_offsets(self, group: str, offsets: dict[tuple[str, int], int]) -> None:
+        """Stage the next offset to read of each (topic, partition) for a deliver group; never moves one back."""
+        if offsets:
+            self.stage('INSERT INTO deliver_offsets (grp, topic, partition, "offset") VALUES (?, ?, ?, ?) '
+                       'ON CONFLICT (grp, topic, partition) DO UPDATE SET "offset" = max("offset", excluded."offset")',
+                       [(group, t, p, o) for (t, p), o in offsets.items()])
+
+    def deliver_offsets(self, group: str) -> dict[tuple[str, int], int]:
+        return {(t, p): o for t, p, o in self._conn.execute(
+            'SELECT topic, partition, "offset" FROM deliver_offsets WHERE grp = ?', (group,))}
+
+    def add_receipts(self, rows: list[tuple[str, str, bytes | None, bytes]]) -> None:
+        """Stage (id, topic, key, value) rows to produce; ids are the caller's and unique (a row staged twice is one)."""
+        if rows:
+            self.stage("INSERT OR IGNORE INTO deliver_outbox (id, topic, key, value) VALUES (?, ?, ?, ?)", rows)
+
+    def drop_receipts(self, ids: list[str]) -> None:
+        if ids:
+            self.stage("DELETE FROM deliver_outbox WHERE id = ?", [(i,) for i in ids])
+
+    def receipts(self, after: str = "", limit: int = 10_000) -> list[tuple[str, str, bytes | None, bytes]]:
+        """Committed rows not yet produced, by id."""
+        return self._conn.execute("SELECT id, topic, key, value FROM deliver_outbox WHERE id > ? ORDER BY id LIMIT ?",
+                                  (after, limit)).fetchall()
 
     # ---- transactions ----------------------------------------------------------------------
 
