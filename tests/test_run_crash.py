@@ -128,7 +128,8 @@ def test_rows_left_in_the_outbox_are_produced_again_at_start(
         outbox = Outbox(store, names.actions, names.dead)
         action = {"action_id": "a" * 32, "journey": "j", "journey_version": "v1", "customer_id": "c1",
                   "channel": "sms", "template": "t", "variables": {}, "due_at": "2026-11-27T00:00:00.000Z",
-                  "status": "send", "step": "s1", "trigger_message_id": "m1", "instance_id": "m1"}
+                  "status": "send", "step": "s1", "trigger_message_id": "m1", "instance_id": "m1",
+                  "to": "+351900000001"}
         outbox.add_actions([action, {**action, "action_id": "b" * 32, "customer_id": "c2"}])
         outbox.add_dead_letters([(b"k", b'{"reason":"invalid_json"}')])
         outbox.commit()

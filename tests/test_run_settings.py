@@ -123,7 +123,7 @@ def test_dead_letters_carry_the_original_bytes():
 def _action(aid: str, **extra) -> dict:
     return {"action_id": aid, "journey": "j", "journey_version": "v", "customer_id": "c1", "channel": "sms",
             "template": "t", "variables": {}, "due_at": "2026-11-27T00:00:00.000Z", "status": "send",
-            "step": "s1", "trigger_message_id": "m", "instance_id": "m", **extra}
+            "step": "s1", "trigger_message_id": "m", "instance_id": "m", "to": "+351900000001", **extra}
 
 
 def test_outbox_offsets_clock_and_state_commit_together(tmp_path):

@@ -95,18 +95,18 @@ def deliver(ctx, config_path, **opts):
 
 def prepare(ctx, config_path, opts: dict):
     """(project, DeliverSettings, channels, providers, templates) or UsageProblem in plain words."""
-    from journeyctl.dsl.project.config import ConfigError, load_config
+    from journeyctl.dsl.project import load_project
+    from journeyctl.dsl.project.config import ConfigError
     from journeyctl.engine.deliver.loop import DeliverSettings, Topics
     from journeyctl.engine.deliver.providers import SettingsError
     from journeyctl.engine.deliver.settings import build, channels_from, merged
     from journeyctl.engine.deliver.templates import project_templates
-    from journeyctl.dsl.diagnostics import ERROR
 
     try:
-        project = load_config(config_path)
+        loaded = load_project([], config_path)  # the project's config alone: deliver reads no journeys
     except ConfigError as e:
         raise UsageProblem(str(e)) from None
-    errors = [d for d in project.diagnostics if d.severity == ERROR]
+    project, errors = loaded.config, loaded.errors
     if errors:
         raise UsageProblem("the project config has errors (journeyctl validate shows them): " +
                            "; ".join(f"{d.path}:{d.span.line}: {d.message}" for d in errors[:3]))

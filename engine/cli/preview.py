@@ -49,11 +49,12 @@ def _action(path: str) -> dict:
 @click.option("--config", "config_path", type=click.Path(), help="Project config (default: ./journeyctl.yaml).")
 def preview(template, channel, variables, action_path, customer_id, fmt, config_path):
     """Print TEMPLATE rendered for --channel with --var values (or for one --action)."""
-    from journeyctl.dsl.project.config import ConfigError, load_config
+    from journeyctl.dsl.project import load_project
+    from journeyctl.dsl.project.config import ConfigError
     from journeyctl.engine.deliver.templates import TemplateError, project_templates
 
     try:
-        project = load_config(config_path)
+        project = load_project([], config_path).config  # the project's config alone
         action = _action(action_path) if action_path else {}
         action = {"customer_id": customer_id, "journey": "preview", "action_id": "preview", **action}
         action["template"] = template or action.get("template")
