@@ -6,24 +6,15 @@ import json
 import orjson
 import pytest
 
-from journeyctl.dsl.compiler import compile_text
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.core.events import EVENT_MAX_MS, MAX_DEPTH, MAX_ID_CHARS, BadEvent, parse_event
 from journeyctl.engine.store.memory import MemoryStore
 from journeyctl.engine.store.open import checkpoint, open_store
+from tests.test_dashboard import compiled as journeys
 
 QUIET = 'journey quiet\n  quiet hours 21:00-08:00\n  on a\n  send email\n'
 MORNING = 'journey morning\n  on a\n  wait until 09:00\n  send email\n'
 WAIT_THEN_QUIET = 'journey later\n  quiet hours 21:00-08:00\n  on b\n  wait 1h\n  send email\n'
-
-
-def journeys(*texts):
-    irs = []
-    for i, text in enumerate(texts):
-        c = compile_text(text, f"j{i}.journey")
-        assert c.ir is not None, c.diagnostics
-        irs.append(c.ir)
-    return irs
 
 
 def apply(engine, raw: bytes):
