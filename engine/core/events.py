@@ -406,15 +406,15 @@ def event_from_object(obj, raw_size: int, raw: bytes | str | None = None) -> Eve
     return Event(name, customer_id, time, properties, message_id, traits, raw_size)
 
 
-def _fast(obj: dict, raw_size: int) -> Event | None:
+def _fast(obj: dict, raw_size: int, plain: bool = False) -> Event | None:
     """The shape nearly every producer sends (our own field names, text ids, RFC 3339 time), decided
     with five lookups; anything else takes the general path, which gives the same answer slower."""
     name, cid, ts, props, mid = (obj.get("event"), obj.get("customer_id"), obj.get("timestamp"),
                                  obj.get("properties"), obj.get("message_id"))
     if (type(name) is str and name and type(cid) is str and cid and type(ts) is str and type(props) is dict
             and type(mid) is str and mid and obj.get("type") != "identify"
-            and len(cid) <= MAX_ID_CHARS and cid.isascii() and cid.isprintable()
-            and len(mid) <= MAX_ID_CHARS and mid.isascii() and mid.isprintable()):
+            and len(cid) <= MAX_ID_CHARS and len(mid) <= MAX_ID_CHARS
+            and (plain or cid.isascii() and cid.isprintable() and mid.isascii() and mid.isprintable())):
         try:
             t = parse_instant(ts)
         except ValueError:
@@ -432,7 +432,14 @@ def parse_event(data: bytes | str | dict, *, max_bytes: int = 1_000_000) -> Even
     if type(data) is bytes:  # what files and Kafka give: the one path that runs a million times
         size = len(data)
         if size <= max_bytes:
-            return event_from_object(_decode(data), size, data)
+            obj = _decode(data)
+            if type(obj) is dict and data.count(b"{") + data.count(b"[") <= MAX_DEPTH:  # (_check_depth, inlined)
+                # JSON text holds a control character only as an escape (\\u0000, \\n) or, for C1, as the
+                # UTF-8 lead byte 0xC2: without either, no id in it can hold one (id_problem)
+                fast = _fast(obj, size, b"\\" not in data and b"\xc2" not in data)
+                if fast is not None:
+                    return fast
+            return event_from_object(obj, size, data)
     if isinstance(data, dict):
         _check_depth(data, None)  # before measuring it: encoding a deep object recurses
         size = len(_canonical(data))
