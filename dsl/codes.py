@@ -50,13 +50,17 @@ CODES: dict[str, Code] = {
     "J013": Code(ERROR, "type mismatch with the catalog",
                  "A property the catalog types (number, text, true/false) is compared with a value of "
                  "another type, like `cart_value >= \"50\"` when cart_value is a number."),
+    "J019": Code(NOTE, "more problems not listed",
+                 "A file has more problems than are listed (50 per file, in every output format); this note "
+                 "says how many more, at the first one left out."),
     # ---- the language --------------------------------------------------------------------
     "J101": Code(ERROR, "unknown channel",
                  "A channel that is neither built in nor added by the project config."),
     "J102": Code(ERROR, "unknown function",
                  "A call to a function the language does not have."),
     "J103": Code(ERROR, "bad duration",
-                 "A duration that is not a number and a unit, or a wait, goal or cap window of 0s."),
+                 "A duration that is not a number and a unit, one longer than 36500d (100 years, the longest "
+                 "the engine keeps), or a wait, goal or cap window of 0s."),
     "J104": Code(ERROR, "bad time of day",
                  "A time of day outside 00:00-23:59."),
     "J105": Code(ERROR, "unknown time zone",
@@ -117,6 +121,9 @@ CODES: dict[str, Code] = {
     "J131": Code(WARNING, "journey emits its own trigger",
                  "An `emit` of the journey's own trigger event starts the journey again at the same instant; "
                  "the engine stops such a chain after 1,000 emitted events and counts an `emit_loop`."),
+    "J132": Code(ERROR, "number too large",
+                 "A number beyond about 1.8e308 (309 digits), the largest a 64-bit float holds: past it a value "
+                 "would be infinite, and no real journey compares with such a number."),
     # ---- message templates -----------------------------------------------------------------
     "J201": Code(ERROR, "template syntax error",
                  "A template is not valid Liquid (an unclosed tag, an unknown filter); the position is in the "

@@ -4,15 +4,36 @@ from __future__ import annotations
 import re
 
 UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-_PART = re.compile(r"(\d+)([smhdw])")
-_WHOLE = re.compile(r"(?:\d+[smhdw])+")
+_PART = re.compile(r"(\d+)([smhdw])", re.ASCII)
+_WHOLE = re.compile(r"(?:\d+[smhdw])+", re.ASCII)
+# The longest duration anything may say (a wait, a window, a lateness): 100 years. Every instant
+# the engine computes, an event's time plus a wait, then stays a date that every output can write
+# and every store can hold (README "Limits"); no journey needs longer.
+MAX_DURATION_MS = 36_500 * UNIT_MS["d"]
+MAX_DURATION_TEXT = "36500d (100 years)"
+_MAX_DIGITS = 15  # a number of more digits is past the limit in any unit, and is not converted at all
+
+
+def read_duration(text: str) -> int | str:
+    """Milliseconds, or plain words saying why `text` is not a duration the engine can keep."""
+    if not _WHOLE.fullmatch(text):
+        return (f"{text!r} is not a duration; write a number and a unit (s, m, h, d, w) "
+                "such as 45s, 30m or 1h30m")
+    parts = _PART.findall(text)
+    if any(len(n) > _MAX_DIGITS for n, _ in parts) or \
+            (ms := sum(int(n) * UNIT_MS[u] for n, u in parts)) > MAX_DURATION_MS:
+        return f"{_short(text)} is longer than {MAX_DURATION_TEXT}, the longest duration there is"
+    return ms
 
 
 def parse_duration(text: str) -> int | None:
-    """Milliseconds, or None when `text` is not a duration."""
-    if not _WHOLE.fullmatch(text):
-        return None
-    return sum(int(n) * UNIT_MS[u] for n, u in _PART.findall(text))
+    """Milliseconds, or None when `text` is not a duration or is longer than MAX_DURATION_MS."""
+    ms = read_duration(text)
+    return ms if type(ms) is int else None
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def format_duration(ms: int, weeks: bool = True) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import sys
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
@@ -16,7 +17,7 @@ from lark.indenter import DedentError, Indenter
 
 from . import ast
 from .diagnostics import ERROR, Diagnostic, JourneyError, Span, did_you_mean
-from .durations import parse_duration, parse_time_of_day
+from .durations import parse_duration, parse_time_of_day, read_duration
 
 GRAMMAR = Path(__file__).with_name("journey.lark")
 KEYWORDS = (
@@ -262,11 +263,34 @@ def _unquote(tok: Token) -> str:
 
 
 def _duration(tok: Token) -> int:
-    ms = parse_duration(str(tok))
-    if ms is None:
-        raise _Invalid(Diagnostic("J103", ERROR, f"{tok} is not a duration", _tspan(tok),
-                                  "durations are a number and a unit: 45s, 30m, 2h, 1d, 1w"))
+    ms = read_duration(str(tok))
+    if type(ms) is str:
+        raise _Invalid(Diagnostic("J103", ERROR, ms, _tspan(tok),
+                                  "durations are a number and a unit: 45s, 30m, 2h, 1d, 1w, up to 36500d"))
     return ms
+
+
+# The largest number a journey may write: the largest a 64-bit float holds. Past it a number would
+# be infinite (and the IR invalid JSON); an integer of thousands of digits cannot even be converted.
+MAX_NUMBER = sys.float_info.max
+_MAX_DIGITS = len(str(int(MAX_NUMBER)))
+
+
+def _number_value(tok: Token) -> int | float:
+    """A NUMBER token's value, or J132 when it is past MAX_NUMBER."""
+    text = str(tok)
+    whole = text.split(".")[0]
+    value = None
+    if len(whole) <= _MAX_DIGITS:
+        value = float(text) if "." in text else int(text)
+    if value is None or abs(value) > MAX_NUMBER:
+        raise _Invalid(Diagnostic("J132", ERROR, f"{_clip(text)} is too large a number", _tspan(tok),
+                                  f"numbers go up to about 1.8e308 ({_MAX_DIGITS} digits)"))
+    return value
+
+
+def _clip(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def _time(tok: Token) -> int:
@@ -358,10 +382,10 @@ class _ToAst(Transformer):
         return ast.Setting("quiet_hours", (_time(start), _time(end)), span=_span(meta))
 
     def cap(self, meta, channel, n, d):
-        return ast.Setting("cap", ast.Cap(channel, float(n), _duration(d), span=_span(meta)), span=_span(meta))
+        return ast.Setting("cap", ast.Cap(channel, _number_value(n), _duration(d), span=_span(meta)), span=_span(meta))
 
     def holdout(self, meta, n):
-        return ast.Setting("holdout", float(n), span=_span(meta))
+        return ast.Setting("holdout", float(_number_value(n)), span=_span(meta))
 
     def timezone(self, meta, name):
         return ast.Setting("timezone", _unquote(name), span=_span(meta))
@@ -466,7 +490,7 @@ class _ToAst(Transformer):
         return ast.Split(list(arms), span=_span(meta))
 
     def split_arm(self, meta, name, pct, block):
-        return ast.SplitArm(str(name), float(pct), block, span=_span(meta))
+        return ast.SplitArm(str(name), float(_number_value(pct)), block, span=_span(meta))
 
     # expressions
     def or_(self, meta, *xs):
@@ -501,8 +525,7 @@ class _ToAst(Transformer):
         return ast.Binary("contains", a, b, span=_span(meta))
 
     def number(self, meta, tok):
-        text = str(tok)
-        return ast.Literal(float(text) if "." in text else int(text), "number", span=_tspan(tok))
+        return ast.Literal(_number_value(tok), "number", span=_tspan(tok))
 
     def string(self, meta, tok):
         return ast.Literal(_unquote(tok), "string", span=_tspan(tok))

@@ -6,6 +6,10 @@ table over one record type means a new rule shows up everywhere at once, and the
 formats cannot drift apart in what they count or where they point.
 
 Every renderer returns its output without a final newline; the caller prints it.
+
+Every format lists at most `max_per_file` problems of one file (a broken or hostile file
+can hold hundreds of thousands: one of 0.9 MB with 300k made SARIF of 1.6 GB), then says
+how many more there are: a "... and N more" line in text, a J019 note in the others.
 """
 from __future__ import annotations
 
@@ -52,7 +56,41 @@ def render(
     if unknown:
         # Fail loudly: a misspelt severity would otherwise vanish from counts and exit codes.
         raise ValueError(f"unknown severity {sorted(unknown)!r}; expected one of {SEVERITIES}")
-    return renderer(diagnostics, _Options(sources, color, max(max_per_file, 0), files_checked, rules or {}))
+    opt = _Options(sources, color, max(max_per_file, 0), files_checked, rules or {})
+    if renderer is not _text:  # (text says "... and N more" in its own words, and counts every problem)
+        diagnostics = _capped(diagnostics, opt.max_per_file)
+    return renderer(diagnostics, opt)
+
+
+def _by_path(diagnostics: list[Diagnostic]) -> dict[str | None, list[Diagnostic]]:
+    """Grouped by file in the order the files came, each file read top to bottom."""
+    by_path: dict[str | None, list[Diagnostic]] = {}
+    for d in diagnostics:
+        by_path.setdefault(d.path, []).append(d)
+    for found in by_path.values():
+        found.sort(key=lambda d: (d.span.line, d.span.column))
+    return by_path
+
+
+def _capped(diagnostics: list[Diagnostic], limit: int) -> list[Diagnostic]:
+    """The first `limit` problems of each file, in the order given, then for each file that had more
+    a J019 note at the first one left out, saying how many."""
+    kept: list[Diagnostic] = []
+    left_out: dict[str | None, list] = {}  # path -> [first left out, how many]
+    seen: Counter = Counter()
+    for d in diagnostics:
+        seen[d.path] += 1
+        if seen[d.path] <= limit:
+            kept.append(d)
+        elif d.path in left_out:
+            left_out[d.path][1] += 1
+        else:
+            left_out[d.path] = [d, 1]
+    for first, n in left_out.values():
+        kept.append(Diagnostic("J019", NOTE, f"... and {n:,} more problems in this file; only the first {limit} "
+                                             "of a file are listed", first.span, "fix these and check again",
+                               first.path))
+    return kept
 
 
 def exit_code(diagnostics: list[Diagnostic], strict: bool) -> int:
@@ -75,16 +113,24 @@ def should_color(stream) -> bool:
 
 _STYLE = {ERROR: "1;31", WARNING: "1;33", NOTE: "1;36", "path": "1", "gutter": "1;34", "help": "1;36"}
 
-# Control characters from user files must not reach the terminal as escape sequences.
-# Mapping each to one visible character keeps every column where it was, so carets
-# still line up; tabs are kept and expanded later.
+# Control characters from user files, events and stores must not reach the terminal as escape
+# sequences (ESC ] 0 ; ... sets a window title, ESC [ 2 J clears the screen, C1 0x9B is a CSI).
+# Mapping each to one visible character keeps every column where it was, so carets still line up;
+# tabs are kept (and expanded by whoever lays out columns).
 _VISIBLE = str.maketrans(
     {i: 0x2400 + i for i in range(32) if i != 9} | {0x7F: 0x2421} | {i: 0xFFFD for i in range(0x80, 0xA0)}
 )
 
 
+def visible(s) -> str:
+    """Text safe to print on a terminal: every control character shown as a symbol (ESC as ␛).
+    The one function for all text that comes from files, events or stores (validate, simulate,
+    run's dashboard, status, inspect): JSON output needs none, JSON escapes them itself."""
+    return str(s).translate(_VISIBLE)
+
+
 def _show(s: str) -> str:
-    return s.translate(_VISIBLE).expandtabs(4)
+    return visible(s).expandtabs(4)
 
 
 def _width(s: str) -> int:
@@ -141,12 +187,8 @@ def _summary(diagnostics: list[Diagnostic], files_checked: int) -> str:
 def _text(diagnostics: list[Diagnostic], opt: _Options) -> str:
     """Grouped by file in the order the files came, each file read top to bottom,
     capped so one broken file cannot bury the rest of the log."""
-    by_path: dict[str | None, list[Diagnostic]] = {}
-    for d in diagnostics:
-        by_path.setdefault(d.path, []).append(d)
     blocks: list[str] = []
-    for path, found in by_path.items():
-        found.sort(key=lambda d: (d.span.line, d.span.column))
+    for path, found in _by_path(diagnostics).items():
         source = opt.sources.get(path) if path is not None else None
         lines = [ln.removesuffix("\r") for ln in source.split("\n")] if source is not None else None
         blocks += ["\n".join(_text_one(d, lines, opt.color)) for d in found[: opt.max_per_file]]

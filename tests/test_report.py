@@ -107,10 +107,17 @@ def test_color_only_when_asked_and_user_text_is_not_markup():
 # --- json / github / sarif -------------------------------------------------------
 
 
-def test_json_is_every_record_uncapped():
+def test_json_is_capped_per_file_with_a_note_saying_how_many_more():
+    """Issue 15 item 17: every format caps what it lists of one file (a file of 300k problems made
+    SARIF of 1.6 GB), and says how many more there are, with a code and a position."""
     many = [CHANNEL] * 3 + [STYLE]
-    out = render(many, "json", {}, color=True, max_per_file=1)
-    assert json.loads(out) == [d.to_dict() for d in many]
+    out = json.loads(render(many, "json", {}, color=True, max_per_file=1))
+    assert out[:2] == [CHANNEL.to_dict(), STYLE.to_dict()]
+    assert {k: out[2][k] for k in ("path", "line", "column", "code", "severity")} == {
+        "path": CHANNEL.path, "line": CHANNEL.span.line, "column": CHANNEL.span.column, "code": "J019",
+        "severity": "note"}
+    assert len(out) == 3 and "and 2 more problems" in out[2]["message"]
+    assert json.loads(render(many, "json", {}, color=True)) == [d.to_dict() for d in many]
     assert json.loads(render([], "json", {}, color=False)) == []
 
 

@@ -60,5 +60,8 @@ def test_segments_counts_members(tmp_path):
 
 
 def test_a_store_with_nothing_in_it_is_a_usage_error(tmp_path):
+    from journeyctl.engine.store.sqlite import SqliteStore
+
+    SqliteStore(tmp_path / "empty.db").close()  # a store the engine made, with nothing in it yet
     result = CliRunner().invoke(main, ["status", "--state", f"sqlite:///{tmp_path / 'empty.db'}"])
     assert result.exit_code == 2 and "holds no engine state" in result.output

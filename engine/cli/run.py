@@ -45,6 +45,8 @@ from journeyctl.dsl.diagnostics import did_you_mean
 from journeyctl.engine.cli.simulate import ACTION_KEYS
 from journeyctl.engine.core.events import format_instant, parse_duration
 from journeyctl.engine.cli.setup import UsageProblem, open_state, project_to_run
+from journeyctl.dsl.report import visible
+from journeyctl.engine.store.open import redact
 
 ENV = "JOURNEYCTL_"
 PASSWORD_ENV = "JOURNEYCTL_SASL_PASSWORD"
@@ -161,7 +163,7 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, pa
         _say(err, str(e))
         return 2, None
     except Exception as e:  # noqa: BLE001 - a locked or foreign file, a full disk
-        _say(err, f"cannot open the state {opts['state_url']}: {e}")
+        _say(err, f"cannot open the state {redact(opts['state_url'])}: {e}")
         return 2, None
     shared = type(store).__name__ == "PgStore"  # a store several workers may share
     settings = LiveSettings(
@@ -215,7 +217,7 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, pa
         _say(err, "state in memory: nothing survives a restart (use --state sqlite:///file.db)")
     _say(err, f"{len(irs)} journeys; reading {', '.join(settings.events_topics)} from {kafka.where()}; "
               f"actions to {settings.actions_topic}, dead letters to {settings.dead_letter_topic}; "
-              f"state in {opts['state_url']}")
+              f"state in {redact(opts['state_url'])}")
 
     def on_signal(signum, frame):
         if live.stopping:  # asked twice: everything read is committed already, so going now is safe
@@ -485,9 +487,9 @@ class TerminalReport:
         for a in actions:
             line = Text(a["due_at"][11:19] + "  ", style="dim")
             line.append(f"{a['status']:<12}", style=self.STYLE.get(a["status"], ""))
-            line.append(f"{a['channel']:<9}{a['template']:<22}")
-            line.append(f"-> {a['customer_id']:<12}", style="bold")
-            line.append(f" {a['journey']}", style="dim")
+            line.append(visible(f"{a['channel']:<9}{a['template']:<22}"))
+            line.append(visible(f"-> {a['customer_id']:<12}"), style="bold")
+            line.append(visible(f" {a['journey']}"), style="dim")
             self.console.print(line)
 
     def status(self, live) -> None:
@@ -503,7 +505,7 @@ class TerminalReport:
 
 
 def _say(err: Console, text: str) -> None:
-    err.print(Text(f"journeyctl run: {text}"), soft_wrap=True)
+    err.print(Text("journeyctl run: " + "\n".join(map(visible, text.split("\n")))), soft_wrap=True)
 
 
 def _fail(err: Console, text: str):

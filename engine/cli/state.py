@@ -1,10 +1,14 @@
 """`status`, `inspect` and `segments`: what the store says, with no engine running.
 
 Operators ask "who is waiting, until when?" and "why did this customer get that
-message?" at 3 a.m.; these read the same store the engine writes, nothing else.
+message?" at 3 a.m.; these read the same store the engine writes, nothing else, and
+never change it: the store is opened read-only, and a mistyped location is an error
+(exit 2), not a new empty store. Text from the store goes to a terminal only through
+`visible` (a customer id may hold anything an event sent).
 """
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 
@@ -14,22 +18,23 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from journeyctl.engine.core.events import format_instant
+from journeyctl.dsl.report import visible
+from journeyctl.engine.core.events import show_instant as format_instant  # a stored timer may lie past 9999
 from journeyctl.engine.core.state import DUE, ENTERED, FLAGS, HELD_OUT, STATE, TMSG, VER, J
 from journeyctl.engine.core.stats import OUTCOMES, Stats
-from journeyctl.engine.store.open import open_store
+from journeyctl.engine.store.open import open_store, redact
 
 STATE_HELP = "The engine's state store, e.g. sqlite:///journeyctl-state.db"
 
 
 def _open(url: str):
     try:
-        store = open_store(url)
+        store = open_store(url, read_only=True)
     except (ValueError, OSError) as e:
-        click.echo(f"journeyctl: {e}", err=True)
+        click.echo(f"journeyctl: {visible(e)}", err=True)
         sys.exit(2)
     if store.get_meta("clock") is None and not any(True for _ in store.customers()):
-        click.echo(f"journeyctl: {url} holds no engine state yet", err=True)
+        click.echo(f"journeyctl: {visible(redact(url))} holds no engine state yet", err=True)
         sys.exit(2)
     return store
 
@@ -39,7 +44,15 @@ def _console() -> Console:
 
 
 def _emit_json(data) -> None:
-    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.buffer.write(_json(data, indent=True) + b"\n")
+
+
+def _json(data, indent: bool = False) -> bytes:
+    """orjson, or the stdlib for what orjson refuses (an integer past 64 bits a `set` step stored)."""
+    try:
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2 if indent else None)
+    except TypeError:
+        return json.dumps(data, indent=2 if indent else None, ensure_ascii=False, default=str).encode()
 
 
 def _stats(store) -> dict:
@@ -114,13 +127,13 @@ def status(state_url, limit, fmt):
     for col in ("entered", "active", *OUTCOMES):
         table.add_column(col, justify="right")
     for j in journeys:
-        table.add_row(Text(j), *(str(funnel[j][c]) for c in ("entered", "active", *OUTCOMES)))
+        table.add_row(Text(visible(j)), *(str(funnel[j][c]) for c in ("entered", "active", *OUTCOMES)))
     console.print(table)
     wait = Table(title=f"Waiting (first {min(limit, len(waiting))} of {len(waiting)})", title_justify="left")
     for col in ("until", "customer", "journey", "step"):
         wait.add_column(col)
     for due, cid, j, sid, kind in waiting[:limit]:
-        wait.add_row(format_instant(due), Text(cid), Text(j), f"{sid} ({kind})")
+        wait.add_row(format_instant(due), Text(visible(cid)), Text(visible(j)), visible(f"{sid} ({kind})"))
     console.print(wait)
 
 
@@ -133,7 +146,8 @@ def inspect(customer, state_url, fmt):
     store = _open(state_url)
     cust = store.get(customer)
     if cust is None:
-        click.echo(f"journeyctl: no state for customer {customer!r} in {state_url}", err=True)
+        click.echo(f"journeyctl: no state for customer {visible(repr(customer))} in {visible(redact(state_url))}",
+                   err=True)
         sys.exit(1)
     kinds: dict = {}
     instances = [{"journey": i[J], "version": i[VER], "step": i[STATE],
@@ -149,19 +163,19 @@ def inspect(customer, state_url, fmt):
         _emit_json(data)
         return
     console = _console()
-    console.print(Text(f"Customer {customer}", style="bold"))
-    console.print(Text("profile:  " + orjson.dumps(cust.profile).decode()))
-    console.print(Text("segments: " + (", ".join(data["segments"]) or "(none)")))
+    console.print(Text(f"Customer {visible(customer)}", style="bold"))
+    console.print(Text("profile:  " + visible(_json(cust.profile).decode())))
+    console.print(Text("segments: " + (visible(", ".join(data["segments"])) or "(none)")))
     table = Table(title="Journey instances", title_justify="left")
     for col in ("journey", "step", "entered", "waiting until", "trigger", "holdout"):
         table.add_column(col)
     for i in instances:
-        table.add_row(Text(i["journey"]), f"{i['step']} ({i['kind']})", i["entered_at"], i["waiting_until"] or "-",
-                      Text(i["trigger_message_id"]), "yes" if i["holdout"] else "")
+        table.add_row(Text(visible(i["journey"])), visible(f"{i['step']} ({i['kind']})"), i["entered_at"],
+                      i["waiting_until"] or "-", Text(visible(i["trigger_message_id"])), "yes" if i["holdout"] else "")
     console.print(table)
     for label, key in (("entries", "entries"), ("aggregates", "aggregates"), ("last seen", "last_seen")):
         if data[key]:
-            console.print(Text(f"{label}: " + orjson.dumps(data[key]).decode()))
+            console.print(Text(f"{label}: " + visible(_json(data[key]).decode())))
 
 
 @click.command()
@@ -184,5 +198,5 @@ def segments(state_url, fmt):
     for col in ("segment", "members", "entered", "exited"):
         table.add_column(col, justify="left" if col == "segment" else "right")
     for s in names:
-        table.add_row(Text(s), *(str(rows[s][c]) for c in ("members", "entered", "exited")))
+        table.add_row(Text(visible(s)), *(str(rows[s][c]) for c in ("members", "entered", "exited")))
     _console().print(table)

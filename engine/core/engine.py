@@ -14,7 +14,7 @@ from journeyctl.dsl.ir import JourneyIR, SegmentIR
 
 from journeyctl.engine.core.actions import Action, new_action
 from journeyctl.engine.core.aggregates import READ_EARLY, Aggregates, next_expiry, note_expiry, prune
-from journeyctl.engine.core.events import BadEvent, Event, format_instant
+from journeyctl.engine.core.events import BadEvent, Event, format_instant, show_instant
 from journeyctl.engine.core.expr import lookup
 from journeyctl.engine.core.localtime import next_time_of_day, quiet_until, zone
 from journeyctl.engine.core.runtime import Journey, build_journey, build_segment, histories
@@ -431,19 +431,19 @@ class Engine:
             if kind == "wait":
                 inst[DUE] = now + st["duration"]
                 if cid == self.trace_customer:
-                    self._trace(cid, now, j.id, f"wait at {sid} started, until {format_instant(inst[DUE])}")
+                    self._trace(cid, now, j.id, f"wait at {sid} started, until {show_instant(inst[DUE])}")
                 return
             if kind == "when":
                 inst[DUE] = now + st["within"]
                 if cid == self.trace_customer:
-                    self._trace(cid, now, j.id, f"when at {sid} waiting until {format_instant(inst[DUE])}")
+                    self._trace(cid, now, j.id, f"when at {sid} waiting until {show_instant(inst[DUE])}")
                 return
             if kind == "wait_until":
                 due = next_time_of_day(now, st["minute"], self._zone(cust, j))
                 if due > now:
                     inst[DUE] = due
                     if cid == self.trace_customer:
-                        self._trace(cid, now, j.id, f"wait until at {sid}: {format_instant(due)}")
+                        self._trace(cid, now, j.id, f"wait until at {sid}: {show_instant(due)}")
                     return
                 sid = st["next"]
             elif kind == "send":
@@ -454,7 +454,7 @@ class Engine:
                         inst[FLAGS] |= DEFERRED
                         if cid == self.trace_customer:
                             self._trace(cid, now, j.id, f"send at {sid} deferred by quiet hours to "
-                                                    f"{format_instant(until)}")
+                                                    f"{show_instant(until)}")
                         return
                 self._send(cid, cust, inst, j, sid, st, now, out)
                 sid = st["next"]
@@ -747,7 +747,8 @@ class Engine:
             self._timers.push(due, cid)
 
     def _trace(self, cid, t, journey, text) -> None:
-        """Callers test `cid == self.trace_customer` first, so no message is built for anyone else."""
+        """Callers test `cid == self.trace_customer` first, so no message is built for anyone else.
+        Tracing must never change what the engine does, so a message never fails to build (show_instant)."""
         self.trace.append((t, journey, text))
 
     # ---- partition ownership (several workers) -----------------------------------------

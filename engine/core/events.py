@@ -17,6 +17,12 @@ Decisions the spec leaves open:
 - A message id that is neither text nor a number is replaced by the hash.
 - Fractional seconds beyond milliseconds are dropped (toward the past), so an
   event never appears later than it was stamped.
+- A value the engine could not carry through is refused here, with a reason, rather
+  than failing later in a store, a Kafka key or the calendar (README "Limits"):
+  ids of more than MAX_ID_CHARS characters or with control characters (`bad_id`),
+  objects nested deeper than MAX_DEPTH (`too_deep`), times outside EVENT_RANGE.
+- A numeric id keeps its exact value: 18446744073709551616 and 18446744073709551617
+  are two customers, although a JSON reader gives both as the same float.
 """
 from __future__ import annotations
 
@@ -26,13 +32,19 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 import orjson
+
+from journeyctl.dsl.durations import MAX_DURATION_MS, read_duration
 
 # Dead-letter reasons (section 9). `late` is decided by the engine, not here.
 REASONS = ("invalid_json", "not_an_object", "missing_event", "missing_customer",
            "missing_time", "bad_time", "late", "too_large",
-           "engine_error")  # ours, beyond the spec: an event our own bug could not apply (never expected)
+           "engine_error",  # ours, beyond the spec: an event our own bug could not apply (never expected)
+           # ours, beyond the spec (README "Limits"): values the engine cannot carry through
+           "bad_id", "too_deep",
+           "null_value")  # ours: a Kafka record without a value (a tombstone), told apart from an empty one
 
 EVENT_NAMES = ("event", "type", "name")
 CUSTOMER_NAMES = ("customer_id", "userId", "user_id", "anonymousId")
@@ -50,6 +62,15 @@ _EPOCH = date(1970, 1, 1)
 # The instants format_instant can write (years 0001-9999), so every accepted time can be printed.
 MIN_MS = (date.min - _EPOCH).days * DAY_MS
 MAX_MS = ((date.max - _EPOCH).days + 1) * DAY_MS - 1
+# The times an event may carry: a day inside the years 0001-9999 at the start, so every time zone has
+# a local date for it, and at the end room for the longest wait (MAX_DURATION_MS) and a day more, so
+# every instant computed from an event (a due time, the end of quiet hours) can still be written.
+EVENT_MIN_MS = MIN_MS + DAY_MS
+EVENT_MAX_MS = (date(9899, 12, 31) - _EPOCH).days * DAY_MS + DAY_MS - 1
+assert EVENT_MAX_MS + MAX_DURATION_MS + 2 * DAY_MS < MAX_MS
+EVENT_RANGE = "0001-01-02T00:00:00.000Z to 9899-12-31T23:59:59.999Z"
+MAX_ID_CHARS = 512  # customer and message ids: room for any real id, and far inside a PostgreSQL index row
+MAX_DEPTH = 64      # levels of objects and lists in one event, the event itself being the first
 
 
 @dataclass(slots=True)
@@ -178,18 +199,21 @@ def format_instant(ms: int) -> str:
     return f"{prefix}{s:02d}.{milli:03d}Z"
 
 
-_UNIT_MS = {"w": 7 * DAY_MS, "d": DAY_MS, "h": 3_600_000, "m": 60_000, "s": 1000}
-_DURATION = re.compile(r"(?:\d+[wdhms])+", re.ASCII)
-_DURATION_PART = re.compile(r"(\d+)([wdhms])", re.ASCII)
+def show_instant(ms: int) -> str:
+    """format_instant for messages, which must never fail: an instant past the years 0001-9999 (a timer
+    set there by a chain of long waits) is said in words."""
+    if MIN_MS <= ms <= MAX_MS:
+        return format_instant(ms)
+    return f"{ms} ms since 1970 ({'after 9999' if ms > MAX_MS else 'before 0001'})"
 
 
 def parse_duration(text: str) -> int:
-    """`45s`, `30m`, `2h`, `1d`, `1w` and sums written together (`1h30m`) to ms (section 2)."""
-    t = text.strip()
-    if not _DURATION.fullmatch(t):
-        raise ValueError(f"{_show(text)} is not a duration; write a number and a unit "
-                         "(s, m, h, d, w) such as 45s, 30m or 1h30m")
-    return sum(int(n) * _UNIT_MS[u] for n, u in _DURATION_PART.findall(t))
+    """`45s`, `30m`, `2h`, `1d`, `1w` and sums written together (`1h30m`) to ms (section 2), up to
+    MAX_DURATION_MS; ValueError in plain words otherwise."""
+    ms = read_duration(text.strip())
+    if type(ms) is str:
+        raise ValueError(ms)
+    return ms
 
 
 # ---------------------------------------------------------------- events
@@ -216,15 +240,60 @@ def _first(obj: dict, names: tuple[str, ...]):
     return None, None
 
 
-def _text_id(value) -> str | None:
-    """Ids arrive as text or numbers; both become text, so 42 and "42" are the same customer."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and math.isfinite(value):
-        return str(int(value)) if value.is_integer() else repr(value)
+# Characters no id may hold: C0 and C1 controls (NUL, ESC, ...) and lone surrogates. PostgreSQL refuses
+# NUL in text, and a control character in an id would reach terminals and logs as an escape sequence.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def id_problem(text: str) -> str | None:
+    """Why `text` cannot be an id (customer or message), in words, or None when it can."""
+    if len(text) > MAX_ID_CHARS:
+        return f"is {len(text):,} characters long; ids have at most {MAX_ID_CHARS}"
+    if not (text.isascii() and text.isprintable()):
+        bad = _CONTROL.search(text)
+        if bad is not None:
+            return f"holds the control character U+{ord(bad[0]):04X} at character {bad.start() + 1}"
     return None
+
+
+def _text_id(value, name: str, raw) -> str | None:
+    """Ids arrive as text or numbers; both become text, so 42 and "42" are the same customer. None
+    when the value is neither; BadEvent `bad_id` when the text is past the limits (id_problem)."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > 4 * MAX_ID_CHARS:  # (str() of a number that long is refused anyway)
+            raise BadEvent("bad_id", f"field {name!r} is a number of more than {MAX_ID_CHARS} digits")
+        text = str(value)
+    elif isinstance(value, float) and math.isfinite(value):
+        text = _number_text(_exact(raw, name) or Decimal(repr(value)))
+    else:
+        return None
+    problem = id_problem(text)
+    if problem is not None:
+        raise BadEvent("bad_id", f"field {name!r} {problem}")
+    return text
+
+
+def _exact(raw, name: str) -> Decimal | int | None:
+    """The exact number a top-level field holds in the raw JSON. The fast reader gives every number
+    past 64 bits, and every fraction, as a float, and two ids must not become one by rounding."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw, parse_float=Decimal).get(name)
+    except (ValueError, RecursionError, AttributeError):
+        return None
+    return value if isinstance(value, (Decimal, int)) and not isinstance(value, bool) else None
+
+
+def _number_text(number: Decimal | int) -> str:
+    """A number id's text: its digits when it is whole (42, 42.0 and 4.2e1 are customer "42"),
+    else its shortest plain decimal form."""
+    d = Decimal(number)
+    if d == d.to_integral_value():
+        return str(int(d))
+    return format(d.normalize(), "f")
 
 
 def _event_name(obj: dict) -> str:
@@ -245,15 +314,20 @@ def _time(obj: dict) -> int:
                                        f"as RFC 3339 text ({_EXAMPLE}) or epoch milliseconds")
     if isinstance(value, str):
         try:
-            return parse_instant(value)
+            ms = parse_instant(value)
         except ValueError as e:
             raise BadEvent("bad_time", f"field {name!r}: {e}") from None
+        if not EVENT_MIN_MS <= ms <= EVENT_MAX_MS:
+            raise BadEvent("bad_time", f"field {name!r}: {_show(value)} is outside the times an event may "
+                                       f"carry, {EVENT_RANGE}")
+        return ms
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if isinstance(value, float) and not math.isfinite(value):
             raise BadEvent("bad_time", f"field {name!r} is not a finite number")
         ms = math.floor(value)
-        if not MIN_MS <= ms <= MAX_MS:
-            raise BadEvent("bad_time", f"field {name!r}: {value} ms since 1970 is outside the years 0001-9999")
+        if not EVENT_MIN_MS <= ms <= EVENT_MAX_MS:
+            raise BadEvent("bad_time", f"field {name!r}: {_show(value)} ms since 1970 is outside the times an "
+                                       f"event may carry, {EVENT_RANGE}")
         return ms
     raise BadEvent("bad_time", f"field {name!r} should be RFC 3339 text or epoch milliseconds, "
                                f"but is {_kind(value)}")
@@ -280,10 +354,31 @@ def message_hash(obj: dict) -> str:
     return "h:" + hashlib.sha1(_canonical(obj)).hexdigest()
 
 
-def event_from_object(obj, raw_size: int) -> Event:
-    """Apply section 9 to a decoded value; raw_size is the size of its encoded form."""
+_BRACKETS = {bytes: (b"{", b"["), bytearray: (b"{", b"["), str: ("{", "[")}
+
+
+def _check_depth(obj, raw) -> None:
+    """BadEvent `too_deep` when `obj` is nested deeper than MAX_DEPTH. The raw JSON answers most
+    events without a walk: it cannot be deeper than it has brackets."""
+    brackets = _BRACKETS.get(type(raw))
+    if brackets is not None and raw.count(brackets[0]) + raw.count(brackets[1]) <= MAX_DEPTH:
+        return
+    stack = [(obj, 1)]
+    while stack:  # no recursion: depth is what is in question
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BadEvent("too_deep", f"objects and lists are nested more than {MAX_DEPTH} levels deep")
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (dict, list, tuple)):
+                stack.append((child, depth + 1))
+
+
+def event_from_object(obj, raw_size: int, raw: bytes | str | None = None) -> Event:
+    """Apply section 9 to a decoded value; raw_size is the size of its encoded form, raw that form
+    when there is one (JSON, for exact numeric ids)."""
     if not isinstance(obj, dict):
         raise BadEvent("not_an_object", f"an event must be a JSON object, this is {_kind(obj)}")
+    _check_depth(obj, raw)
     fast = _fast(obj, raw_size)
     if fast is not None:
         return fast
@@ -292,7 +387,7 @@ def event_from_object(obj, raw_size: int) -> Event:
     field, customer = _first(obj, CUSTOMER_NAMES)
     if field is None:
         raise BadEvent("missing_customer", "no customer: give 'customer_id', 'userId', 'user_id' or 'anonymousId'")
-    customer_id = _text_id(customer)
+    customer_id = _text_id(customer, field, raw)
     if customer_id is None:
         raise BadEvent("missing_customer", f"field {field!r} should be text or a number but is {_kind(customer)}")
     time = _time(obj)
@@ -305,23 +400,27 @@ def event_from_object(obj, raw_size: int) -> Event:
     if identify:
         traits = _object_field(obj, "traits") if obj.get("traits") is not None else {}
     field, mid = _first(obj, MESSAGE_ID_NAMES)
-    message_id = _text_id(mid) if field is not None else None
+    message_id = _text_id(mid, field, raw) if field is not None else None
     if message_id is None:
         message_id = message_hash(obj)
     return Event(name, customer_id, time, properties, message_id, traits, raw_size)
 
 
-def _fast(obj: dict, raw_size: int) -> Event | None:
+def _fast(obj: dict, raw_size: int, plain: bool = False) -> Event | None:
     """The shape nearly every producer sends (our own field names, text ids, RFC 3339 time), decided
     with five lookups; anything else takes the general path, which gives the same answer slower."""
     name, cid, ts, props, mid = (obj.get("event"), obj.get("customer_id"), obj.get("timestamp"),
                                  obj.get("properties"), obj.get("message_id"))
     if (type(name) is str and name and type(cid) is str and cid and type(ts) is str and type(props) is dict
-            and type(mid) is str and mid and obj.get("type") != "identify"):
+            and type(mid) is str and mid and obj.get("type") != "identify"
+            and len(cid) <= MAX_ID_CHARS and len(mid) <= MAX_ID_CHARS
+            and (plain or cid.isascii() and cid.isprintable() and mid.isascii() and mid.isprintable())):
         try:
-            return Event(name, cid, parse_instant(ts), props, mid, None, raw_size)
+            t = parse_instant(ts)
         except ValueError:
             return None  # the general path says what is wrong with the time
+        if EVENT_MIN_MS <= t <= EVENT_MAX_MS:
+            return Event(name, cid, t, props, mid, None, raw_size)
     return None
 
 
@@ -333,13 +432,16 @@ def parse_event(data: bytes | str | dict, *, max_bytes: int = 1_000_000) -> Even
     if type(data) is bytes:  # what files and Kafka give: the one path that runs a million times
         size = len(data)
         if size <= max_bytes:
-            try:
-                obj = orjson.loads(data)
-            except orjson.JSONDecodeError as e:
-                raise BadEvent("invalid_json", f"not valid JSON: {e}") from None
-            if type(obj) is dict:
-                return _fast(obj, size) or event_from_object(obj, size)
+            obj = _decode(data)
+            if type(obj) is dict and data.count(b"{") + data.count(b"[") <= MAX_DEPTH:  # (_check_depth, inlined)
+                # JSON text holds a control character only as an escape (\\u0000, \\n) or, for C1, as the
+                # UTF-8 lead byte 0xC2: without either, no id in it can hold one (id_problem)
+                fast = _fast(obj, size, b"\\" not in data and b"\xc2" not in data)
+                if fast is not None:
+                    return fast
+            return event_from_object(obj, size, data)
     if isinstance(data, dict):
+        _check_depth(data, None)  # before measuring it: encoding a deep object recurses
         size = len(_canonical(data))
     elif isinstance(data, str):
         size = len(data) if data.isascii() else len(data.encode("utf-8", "surrogatepass"))
@@ -349,8 +451,13 @@ def parse_event(data: bytes | str | dict, *, max_bytes: int = 1_000_000) -> Even
         raise BadEvent("too_large", f"{size} bytes, more than the limit of {max_bytes}")
     if isinstance(data, dict):
         return event_from_object(data, size)
+    return event_from_object(_decode(data), size, data)
+
+
+def _decode(data: bytes | str):
     try:
-        obj = orjson.loads(data)
+        return orjson.loads(data)
     except orjson.JSONDecodeError as e:
+        if "recursion" in str(e).lower():  # orjson stops at 1024 levels
+            raise BadEvent("too_deep", f"objects and lists are nested more than {MAX_DEPTH} levels deep") from None
         raise BadEvent("invalid_json", f"not valid JSON: {e}") from None
-    return event_from_object(obj, size)

@@ -1,6 +1,10 @@
 """Times of day in a customer's own time zone, DST-correct: `wait until 09:00` and quiet hours.
 
 The engine counts in epoch milliseconds; only these two questions need a calendar.
+Neither ever raises: a time zone comes from a profile trait, which may hold anything,
+and an instant near the end of the calendar (year 9999) has no next local day. Event
+times are kept well inside the calendar (events.EVENT_RANGE), so that edge is only
+reached by a chain of very long waits; there quiet hours and `wait until` hold nothing back.
 """
 from __future__ import annotations
 
@@ -11,11 +15,19 @@ from zoneinfo import ZoneInfo
 UTC = timezone.utc
 
 
+_OFF_THE_CALENDAR = (OverflowError, ValueError, OSError)
+
+
+def zone(name):
+    """A zone by IANA name, or None when the value is not one: a list, a number, an unknown name are
+    all treated like a missing trait (a bad profile trait must not stop anything)."""
+    if not isinstance(name, str) or not name:
+        return None  # before the cache, which would choke on an unhashable value
+    return _zone(name)
+
+
 @functools.lru_cache(maxsize=512)
-def zone(name: str | None):
-    """A zone by IANA name, or None when the name is not one (a bad profile trait must not stop anything)."""
-    if not name or not isinstance(name, str):
-        return None
+def _zone(name: str):
     try:
         return ZoneInfo(name)
     except Exception:  # zoneinfo raises several kinds for bad names
@@ -38,18 +50,24 @@ def _at(day: date, minute: int, tz) -> int:
 
 
 def next_time_of_day(now_ms: int, minute: int, tz) -> int:
-    """The next instant at local HH:MM, or now if it is exactly that."""
-    today = _local(now_ms, tz).date()
-    for days in range(0, 3):
-        candidate = _at(today + timedelta(days=days), minute, tz)
-        if candidate >= now_ms:
-            return candidate
-    return now_ms  # unreachable in practice: some day within three has that time
+    """The next instant at local HH:MM, or now if it is exactly that (or if the calendar ends first)."""
+    try:
+        today = _local(now_ms, tz).date()
+        for days in range(0, 3):
+            candidate = _at(today + timedelta(days=days), minute, tz)
+            if candidate >= now_ms:
+                return candidate
+    except _OFF_THE_CALENDAR:
+        pass
+    return now_ms  # (otherwise unreachable: some day within three has that time)
 
 
 def quiet_until(now_ms: int, start: int, end: int, tz) -> int | None:
     """If now falls in the quiet window [start, end) local time, the instant the window ends; else None."""
-    local = _local(now_ms, tz)
+    try:
+        local = _local(now_ms, tz)
+    except _OFF_THE_CALENDAR:
+        return None
     minute_of_day = local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60
     inside = start <= minute_of_day < end if start < end else (minute_of_day >= start or minute_of_day < end)
     if not inside:

@@ -36,6 +36,33 @@ MAX_MESSAGE_BYTES = 1_048_576  # the producer's request limit and the usual brok
 logging.getLogger("kafka").setLevel(logging.CRITICAL + 1)
 logging.getLogger("kafka").propagate = False
 
+_AUTH_ERRORS = (kerr.SaslAuthenticationFailedError, kerr.UnsupportedSaslMechanismError,
+                kerr.IllegalSaslStateError)
+
+
+class _LoginRefusals(logging.Handler):
+    """kafka-python retries a refused SASL login until its bootstrap times out, then raises only
+    "Unable to bootstrap": the refusal itself is only in its log. This keeps the last one (and when),
+    so explain() says authentication failed rather than "cannot reach the broker"."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.last: tuple[float, BaseException] | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        for arg in record.args if isinstance(record.args, tuple) else ():
+            if isinstance(arg, _AUTH_ERRORS):
+                self.last = (time.monotonic(), arg)
+
+    def take(self, within_s: float = 300.0) -> BaseException | None:
+        last, self.last = self.last, None
+        return last[1] if last is not None and time.monotonic() - last[0] <= within_s else None
+
+
+_login_refusals = _LoginRefusals()
+logging.getLogger("kafka.net.manager").setLevel(logging.WARNING)  # (it goes no further: see above)
+logging.getLogger("kafka.net.manager").addHandler(_login_refusals)
+
 
 class EdgeError(Exception):
     """A problem with the cluster, in plain words. retry: whether waiting may cure it
@@ -117,11 +144,14 @@ def explain(exc: BaseException, settings: KafkaSettings, doing: str) -> EdgeErro
     where = settings.where()
     if isinstance(exc, EdgeError):
         return exc
-    if isinstance(exc, kerr.SaslAuthenticationFailedError):
-        return EdgeError(f"{doing}: the broker at {where} refused the login; check the user name and password")
+    if isinstance(exc, (kerr.KafkaConnectionError, kerr.KafkaTimeoutError)):
+        exc = _login_refusals.take() or exc  # a refused login looks like an unreachable broker
+    if isinstance(exc, (kerr.SaslAuthenticationFailedError, kerr.IllegalSaslStateError)):
+        return EdgeError(f"{doing}: authentication failed: the broker at {where} refused the login; "
+                         "check the user name and password")
     if isinstance(exc, kerr.UnsupportedSaslMechanismError):
-        return EdgeError(f"{doing}: the broker at {settings.bootstrap_servers} does not offer SASL mechanism "
-                         f"{settings.sasl_mechanism}")
+        return EdgeError(f"{doing}: authentication failed: the broker at {settings.bootstrap_servers} does not "
+                         f"offer SASL mechanism {settings.sasl_mechanism}")
     if isinstance(exc, kerr.AuthorizationError):
         return EdgeError(f"{doing}: {where} is not allowed to do this ({_name(exc)}); ask for the ACLs on the "
                          "topics and the consumer group")

@@ -45,7 +45,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from journeyctl.engine.core.events import BadEvent, parse_event
+from journeyctl.engine.core.events import BadEvent, id_problem, parse_event
 from journeyctl.engine.live.kafka_edge import Admin, EdgeError, KafkaSettings, Sink, Source, partition_for
 from journeyctl.engine.replay.loop import tune_gc
 from journeyctl.engine.live.outbox import Outbox, dead_letter_message
@@ -302,8 +302,8 @@ class Live:
         check_keys = shared and (self.partition_count or 1) > 1
         actions, dead, offsets = batch.actions, batch.dead, batch.offsets
         # Events are keyed by customer id: read the batch's customers from the store in one go.
-        self.engine.store.prefetch([r.key.decode("utf-8", "replace") for records in got.values()
-                                    for r in records if r.key])
+        self.engine.store.prefetch([k for records in got.values() for r in records if r.key
+                                    and id_problem(k := r.key.decode("utf-8", "replace")) is None])
         n = 0
         for (topic, partition), records in got.items():
             if shared and (topic, partition) not in self.owned:
@@ -314,7 +314,9 @@ class Live:
                     self._gap((topic, partition), stored, records[0].offset)
             for r in records:
                 try:
-                    ev = parse_event(r.value if r.value is not None else b"", max_bytes=max_bytes)
+                    if r.value is None:
+                        raise BadEvent("null_value", "the record has no value (a tombstone); an event is a JSON object")
+                    ev = parse_event(r.value, max_bytes=max_bytes)
                     if check_keys and self.partition_of(ev.customer_id) != partition:
                         self._unkeyed(ev.customer_id, topic, partition)
                     out = process(ev)

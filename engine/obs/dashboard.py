@@ -6,8 +6,9 @@ else; `Dashboard` keeps it on screen with rich's Live, redrawn in place once per
 JSON object per line: a status line per snapshot and single events (an action, a note).
 `open_view()` picks one of the two.
 
-Journey ids, channels, reasons and health details are user or broker text: they only
-ever go into `Text` objects, never through rich's markup parser.
+Journey ids, channels, reasons, health details and actions are user, event or broker text:
+they only ever go into `Text` objects, never through rich's markup parser, and only through
+`visible`, so no escape sequence in an event reaches the terminal.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from journeyctl.engine.core.events import format_instant
+from journeyctl.dsl.report import visible
+from journeyctl.engine.core.events import format_instant, show_instant
 from journeyctl.engine.obs.monitor import FUNNEL, Snapshot
 
 HEALTH_STYLE = {True: "bold green", False: "bold red", None: "yellow"}
@@ -50,7 +52,7 @@ def _header(snap: Snapshot) -> Text:
         t.append(f"{name} ", style="bold")
         t.append(word, style=HEALTH_STYLE[h.ok])
         if h.detail:
-            t.append(f" ({h.detail})", style="dim")
+            t.append(f" ({visible(h.detail)})", style="dim")
         t.append("   ")
     t.append("in ", style="bold")
     t.append(f"{snap.events_per_s:,.1f} events/s", style="cyan")
@@ -60,12 +62,12 @@ def _header(snap: Snapshot) -> Text:
     t.append(f"{snap.events:,} events · {snap.duplicates:,} duplicates · {snap.actions:,} actions · "
              f"{sum(snap.dead_letters.values()):,} dead letters · up {_duration(snap.uptime)}", style="dim")
     if snap.clock is not None:
-        t.append(f" · clock {format_instant(snap.clock)}", style="dim")
+        t.append(f" · clock {show_instant(snap.clock)}", style="dim")
     t.append("\n")
     t.append("timers ", style="bold")
     t.append(f"{snap.pending_timers:,} waiting")
     if snap.next_due is not None:
-        t.append(f", next due {format_instant(snap.next_due)}")
+        t.append(f", next due {show_instant(snap.next_due)}")
         if snap.clock is not None:
             t.append(f" ({_relative(snap.next_due - snap.clock)})")
     lat = snap.latency
@@ -81,7 +83,7 @@ def _funnel(snap: Snapshot) -> Table:
         table.add_column(col, justify="right")
     for j in snap.journeys:
         f = snap.funnel[j]
-        table.add_row(Text(j), *(Text(f"{f.get(c, 0):,}") for c in COLUMNS))
+        table.add_row(Text(visible(j)), *(Text(f"{f.get(c, 0):,}") for c in COLUMNS))
     if not snap.funnel:
         table.add_row(Text("(none)", style="dim"), *("" for _ in COLUMNS))
     return table
@@ -94,9 +96,9 @@ def _actions(snap: Snapshot) -> Table:
     table = Table(title="Actions", title_justify="left")
     table.add_column("channel")
     for s in statuses:
-        table.add_column(Text(s, style=STATUS_STYLE.get(s, "")), justify="right")
+        table.add_column(Text(visible(s), style=STATUS_STYLE.get(s, "")), justify="right")
     for c in channels:
-        table.add_row(Text(c), *(Text(f"{by.get((c, s), 0):,}") for s in statuses))
+        table.add_row(Text(visible(c)), *(Text(f"{by.get((c, s), 0):,}") for s in statuses))
     if not channels:
         table.add_row(Text("(none)", style="dim"), *("" for _ in statuses))
     return table
@@ -109,7 +111,7 @@ def _lag(snap: Snapshot) -> Table:
     if not snap.lag_known:
         table.add_row(Text("(broker not answering)", style="yellow"), Text("?"))
     for (topic, partition), n in sorted(snap.lag.items()):
-        table.add_row(Text(f"{topic}[{partition}]"), Text(f"{n:,}", style="bold red" if n else ""))
+        table.add_row(Text(visible(f"{topic}[{partition}]")), Text(f"{n:,}", style="bold red" if n else ""))
     if snap.lag_known and not snap.lag:
         table.add_row(Text("(none assigned)", style="dim"), Text(""))
     return table
@@ -120,7 +122,7 @@ def _dead_letters(snap: Snapshot) -> Table:
     table.add_column("reason")
     table.add_column("count", justify="right")
     for reason, n in sorted(snap.dead_letters.items(), key=lambda kv: (-kv[1], kv[0])):
-        table.add_row(Text(reason), Text(f"{n:,}"))
+        table.add_row(Text(visible(reason)), Text(f"{n:,}"))
     if not snap.dead_letters:
         table.add_row(Text("(none)", style="dim"), Text("0"))
     return table
@@ -168,8 +170,8 @@ class Dashboard:
 
     def event(self, msg: str, level: str = "info", **fields) -> None:
         """A single event as a line above the dashboard."""
-        line = Text(f"{msg} ", style="bold" if level != "info" else "")
-        line.append(" ".join(f"{k}={v}" for k, v in fields.items()), style="dim")
+        line = Text(f"{visible(msg)} ", style="bold" if level != "info" else "")
+        line.append(visible(" ".join(f"{k}={v}" for k, v in fields.items())), style="dim")
         self.console.print(line, soft_wrap=True)
 
     def stop(self) -> None:

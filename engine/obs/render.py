@@ -1,7 +1,8 @@
 """What a person sees after a replay: the summary per journey, a timeline, a customer's trace.
 
 Rendering only: everything shown comes from the engine's Stats, actions and trace
-records. User text is never read as rich markup.
+records. User text is never read as rich markup, and reaches the terminal only through
+`visible` (no escape sequence from an event's data).
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from journeyctl.engine.core.events import format_instant
+from journeyctl.dsl.report import visible
+from journeyctl.engine.core.events import show_instant
 from journeyctl.engine.core.stats import OUTCOMES
 
 
@@ -23,21 +25,21 @@ def summary(console: Console, stats, journeys: list[str], dead_letters: Counter,
         funnel.add_column(col, justify="right")
     for j in journeys:
         f = stats.funnel(j)
-        funnel.add_row(Text(j), *(str(f[c]) for c in ("entered", "active", *OUTCOMES)))
+        funnel.add_row(Text(visible(j)), *(str(f[c]) for c in ("entered", "active", *OUTCOMES)))
     console.print(funnel)
 
     actions = Table(title="Actions", title_justify="left")
     for col in ("journey", "channel", "status", "count"):
         actions.add_column(col, justify="right" if col == "count" else "left")
     for (journey, channel, status), n in sorted(stats.actions.items()):
-        actions.add_row(Text(journey), Text(channel), Text(status), str(n))
+        actions.add_row(Text(visible(journey)), Text(visible(channel)), Text(visible(status)), str(n))
     if not stats.actions:
         actions.add_row("(none)", "", "", "0")
     console.print(actions)
 
     line = f"{stats.events} events applied, {stats.unused} read by no journey, {duplicates} duplicates ignored"
     if dead_letters:
-        line += ", dead letters: " + ", ".join(f"{r} {n}" for r, n in sorted(dead_letters.items()))
+        line += ", dead letters: " + ", ".join(f"{visible(r)} {n}" for r, n in sorted(dead_letters.items()))
     else:
         line += ", no dead letters"
     if ignored_values:
@@ -51,14 +53,14 @@ def timeline(console: Console, actions: list[dict]) -> None:
         table.add_column(col)
     for a in actions:
         variables = ", ".join(f"{k}={v}" for k, v in a["variables"].items())
-        table.add_row(*(Text(str(x)) for x in (a["due_at"], a["customer_id"], a["journey"], a["channel"],
+        table.add_row(*(Text(visible(x)) for x in (a["due_at"], a["customer_id"], a["journey"], a["channel"],
                                                 a["template"], a["status"], variables)))
     console.print(table)
 
 
 def trace(console: Console, customer: str, records: list) -> None:
-    console.print(Text(f"Trace of customer {customer}", style="bold"))
+    console.print(Text(f"Trace of customer {visible(customer)}", style="bold"))
     if not records:
         console.print(Text("  (no decisions: no event of this customer touched any journey)"))
     for t, journey, text in records:
-        console.print(Text(f"  {format_instant(t)}  {journey:<20}  {text}"))
+        console.print(Text(f"  {show_instant(t)}  {visible(journey):<20}  {visible(text)}"))

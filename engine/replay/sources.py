@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import math
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -42,9 +43,16 @@ def read_jsonl(stream: Iterable[bytes], *, max_bytes: int = 1_000_000) -> Iterat
 
 
 def _number(text: str):
+    """A cell's number as JSON readers give it: a whole number in 64 bits as an int, else a float, and
+    text when not even a float holds it (`1e400`, a thousand digits): never infinity, never a failure."""
     if not _NUMBER.fullmatch(text):
         return text
-    return float(text) if ("." in text or "e" in text or "E" in text) else int(text)
+    if "." not in text and "e" not in text and "E" not in text and len(text) <= 20:
+        value = int(text)
+        if -2**63 <= value < 2**64:
+            return value
+    value = float(text)
+    return value if math.isfinite(value) else text
 
 
 def _time_cell(text: str, scale: int):
@@ -97,7 +105,18 @@ def _csv_rows(text, mapping, columns, scale, event_values, max_bytes) -> Iterato
                              + ", ".join(header))
     source = {f: mapping.get(f, f) for f in CSV_FIELDS if mapping.get(f, f) in header}
     envelope = {header.index(c): f for f, c in source.items()}
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:  # a cell past the field limit, a broken quote: that row, never the file
+            number, raw = lines.take()
+            big = "larger than field limit" in str(e)
+            yield number, raw, BadEvent("too_large" if big else "invalid_json",
+                                        f"a cell is longer than {csv.field_size_limit():,} characters" if big
+                                        else f"not a readable CSV row: {e}")
+            continue
         number, raw = lines.take()
         if not row:
             continue

@@ -41,6 +41,7 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
+from journeyctl.engine.store.open import redact  # noqa: F401 - the one redaction, here since it began here
 from journeyctl.engine.store.sqlite import SchemaError
 from journeyctl.engine.store.cached import CachedStore
 from journeyctl.engine.core.state import Customer
@@ -113,15 +114,6 @@ def split_url(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=urlencode(rest, quote_via=quote))), schema
 
 
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class PgStore(CachedStore):
@@ -133,7 +125,8 @@ class PgStore(CachedStore):
         self._flush_or_roll_back()
 
     def __init__(self, url: str, *, cache_size: int = 100_000, schema: str | None = None,
-                 partition_of: Callable[[str], int | None] | None = None):
+                 partition_of: Callable[[str], int | None] | None = None, read_only: bool = False):
+        """`read_only`: to look only (status, inspect): no schema or table is created, nothing written."""
         conninfo, url_schema = split_url(url)
         self.url = redact(url)
         self.schema = schema if schema is not None else url_schema
@@ -147,6 +140,11 @@ class PgStore(CachedStore):
         try:
             if self.schema is not None:
                 self._conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+            if read_only:
+                self._conn.execute("SET default_transaction_read_only = on")
+                self._schema_version()
+                self._meta = self._read_meta()
+                return
             self._migrate()
             # Staging area for big flushes; ON COMMIT DELETE ROWS empties it when a transaction ends.
             self._conn.execute("CREATE TEMPORARY TABLE customers_load (customer_id TEXT COLLATE \"C\", "
@@ -166,12 +164,7 @@ class PgStore(CachedStore):
             if self.schema is not None:
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
             conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            current = json.loads(row[0]) if row else 0
-            if current > SCHEMA_VERSION:
-                where = self.url + (f" (schema {self.schema})" if self.schema else "")
-                raise SchemaError(f"{where} has state schema {current}, written by a newer journeyctl; "
-                                  f"this one reads up to schema {SCHEMA_VERSION}")
+            current = self._schema_version()
             for n in range(current + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[n]:
                     conn.execute(statement)
@@ -179,6 +172,17 @@ class PgStore(CachedStore):
                 conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
                              "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                              (json.dumps(SCHEMA_VERSION),))
+
+    def _schema_version(self) -> int:
+        where = self.url + (f" (schema {self.schema})" if self.schema else "")
+        if self._conn.execute("SELECT to_regclass('meta')").fetchone()[0] is None:  # only when read-only
+            raise SchemaError(f"{where} holds no journeyctl state (no meta table)")
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        current = json.loads(row[0]) if row else 0
+        if current > SCHEMA_VERSION:
+            raise SchemaError(f"{where} has state schema {current}, written by a newer journeyctl; "
+                              f"this one reads up to schema {SCHEMA_VERSION}")
+        return current
 
     # ---- customers -------------------------------------------------------------------
 

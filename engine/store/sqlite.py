@@ -22,6 +22,7 @@ import json
 import os
 import sqlite3
 from typing import Callable, Iterable, Iterator
+from urllib.parse import quote
 
 from journeyctl.engine.store.cached import CachedStore
 from journeyctl.engine.core.state import Customer
@@ -92,11 +93,23 @@ class SqliteStore(CachedStore):
         self._flush()
 
     def __init__(self, path: str | os.PathLike, *, cache_size: int = 100_000,
-                 partition_of: Callable[[str], int | None] | None = None):
-        """`partition_of(customer_id)`, when given, is the partition of a customer put without one."""
+                 partition_of: Callable[[str], int | None] | None = None, read_only: bool = False):
+        """`partition_of(customer_id)`, when given, is the partition of a customer put without one.
+        `read_only`: open an existing file to look only (status, inspect): nothing is created or changed."""
         self.path = os.fspath(path)
         self.cache_size = max(1, cache_size)
         self.partition_of = partition_of
+        if read_only:
+            self._conn = sqlite3.connect(f"file:{quote(os.path.abspath(self.path))}?mode=ro", uri=True,
+                                         isolation_level=None)
+            self._init_cache()
+            try:
+                self._schema_version()
+                self._meta = self._read_meta()
+            except BaseException:
+                self._conn.close()
+                raise
+            return
         if self.path != ":memory:":
             parent = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(parent, exist_ok=True)
@@ -115,11 +128,7 @@ class SqliteStore(CachedStore):
         conn.execute("BEGIN IMMEDIATE")  # two processes opening a new file must not both create it
         try:
             conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            current = json.loads(row[0]) if row else 0
-            if current > SCHEMA_VERSION:
-                raise SchemaError(f"{self.path} has state schema {current}, written by a newer journeyctl; "
-                                  f"this one reads up to schema {SCHEMA_VERSION}")
+            current = self._schema_version()
             for n in range(current + 1, SCHEMA_VERSION + 1):
                 for sql in MIGRATIONS[n]:
                     conn.execute(sql)
@@ -131,6 +140,17 @@ class SqliteStore(CachedStore):
             conn.execute("ROLLBACK")
             conn.close()
             raise
+
+    def _schema_version(self) -> int:
+        try:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.OperationalError:  # no meta table: only when opened read-only
+            raise SchemaError(f"{self.path} is not a journeyctl state store (it has no meta table)") from None
+        current = json.loads(row[0]) if row else 0
+        if current > SCHEMA_VERSION:
+            raise SchemaError(f"{self.path} has state schema {current}, written by a newer journeyctl; "
+                              f"this one reads up to schema {SCHEMA_VERSION}")
+        return current
 
     # ---- customers -------------------------------------------------------------------
 
