@@ -112,6 +112,10 @@ CONFIG_ERRORS = {
         ("J009", 1, 10, "catalog file events.yaml does not exist", "the path is relative to this config file")]),
     "catalog_folder": ("catalog: .\n", [
         ("J009", 1, 10, "catalog file . is not a file", "the path is relative to this config file")]),
+    # a lateness past the longest duration once fell back to the default 5s without a word
+    "lateness_too_long": ("allowed_lateness: 99999999d\n", [
+        ("J009", 1, 19, "99999999d is longer than 36500d (100 years), the longest duration there is",
+         "a few seconds is usual: 5s")]),
 }
 
 

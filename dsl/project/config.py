@@ -25,7 +25,7 @@ from zoneinfo import available_timezones
 
 from ..compiler import BUILTIN_CHANNELS, Options, valid_timezone
 from ..diagnostics import ERROR, Diagnostic, did_you_mean
-from ..durations import parse_duration
+from ..durations import parse_duration, read_duration
 from .catalog import load_catalog
 from .yamlcheck import check_yaml, diagnostic_at
 
@@ -139,13 +139,18 @@ def load_config(explicit: str | Path | None = None, *, catalog: str | Path | Non
 
 
 def _check_values(data: dict, root, path: str) -> list[Diagnostic]:
-    """What a JSON Schema cannot say: whether a text names a real time zone."""
+    """What a JSON Schema cannot say: whether a text names a real time zone, whether a duration is one
+    the engine can keep (a lateness past the limit would otherwise fall back to the default unseen)."""
+    out = []
     tz = data.get("default_timezone")
     if isinstance(tz, str) and not valid_timezone(tz):
         close = did_you_mean(tz, available_timezones())
-        return [diagnostic_at(root, ["default_timezone"], path, "J009", f'"{tz}" is not a time zone',
-                    f'did you mean "{close}"?' if close else 'use an IANA name like "Europe/Paris"')]
-    return []
+        out.append(diagnostic_at(root, ["default_timezone"], path, "J009", f'"{tz}" is not a time zone',
+                                 f'did you mean "{close}"?' if close else 'use an IANA name like "Europe/Paris"'))
+    lateness = data.get("allowed_lateness")
+    if isinstance(lateness, str) and isinstance(why := read_duration(lateness), str):
+        out.append(diagnostic_at(root, ["allowed_lateness"], path, "J009", why, "a few seconds is usual: 5s"))
+    return out
 
 
 def _apply(config: ProjectConfig, data: dict) -> None:
