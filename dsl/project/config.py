@@ -18,6 +18,8 @@ Schema that allows no unknown keys, and every problem points at its YAML line
 """
 from __future__ import annotations
 
+import re
+
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -148,7 +150,7 @@ def _check_values(data: dict, root, path: str) -> list[Diagnostic]:
         out.append(diagnostic_at(root, ["default_timezone"], path, "J009", f'"{tz}" is not a time zone',
                                  f'did you mean "{close}"?' if close else 'use an IANA name like "Europe/Paris"'))
     lateness = data.get("allowed_lateness")
-    if isinstance(lateness, str) and isinstance(why := read_duration(lateness), str):
+    if isinstance(lateness, str) and re.fullmatch(DURATION, lateness) and isinstance(why := read_duration(lateness), str):
         out.append(diagnostic_at(root, ["allowed_lateness"], path, "J009", why, "a few seconds is usual: 5s"))
     return out
 
