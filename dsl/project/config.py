@@ -18,9 +18,8 @@ Schema that allows no unknown keys, and every problem points at its YAML line
 """
 from __future__ import annotations
 
-import re
-
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import available_timezones
