@@ -11,6 +11,7 @@ The YAML reader here is shared with the event catalog for the same reason.
     default_timezone: Europe/Paris
     catalog: events.yaml    # relative to this file
     allowed_lateness: 5s
+    dedup_window: 24h       # a copy of a message id within this much event time is a duplicate
     run: {}                 # engine settings, free-form for now
 """
 from __future__ import annotations
@@ -36,7 +37,8 @@ CONFIG_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
     "additionalProperties": False,
-    "x-hint": "the config is a mapping of keys: channels, default_timezone, catalog, allowed_lateness, run",
+    "x-hint": "the config is a mapping of keys: channels, default_timezone, catalog, allowed_lateness, "
+              "dedup_window, run",
     "properties": {
         "channels": {
             "type": "object",
@@ -51,6 +53,8 @@ CONFIG_SCHEMA = {
         "catalog": {"type": "string", "minLength": 1,
                     "x-hint": "the path of the event catalog YAML, relative to this file"},
         "allowed_lateness": {"type": "string", "pattern": DURATION, "x-hint": "a duration like 5s or 1m"},
+        "dedup_window": {"type": "string", "pattern": DURATION,
+                         "x-hint": "a duration like 24h or 30m (0s: no de-duplication)"},
         "run": {"type": "object", "x-hint": "engine settings, as a mapping"},
     },
 }
@@ -63,12 +67,14 @@ class ConfigError(Exception):
 @dataclass
 class ProjectConfig:
     """options: what the compiler needs; contacts: channel -> profile trait the engine checks for
-    reachability; allowed_lateness in ms (None: the engine's default); run: engine settings as written;
+    reachability; allowed_lateness and dedup_window in ms (None: the engine's default); run: engine
+    settings as written;
     diagnostics: problems in the config or catalog (J009, J010)."""
 
     options: Options = field(default_factory=Options)
     contacts: dict = field(default_factory=dict)
     allowed_lateness: int | None = None
+    dedup_window: int | None = None
     run: dict = field(default_factory=dict)
     path: Path | None = None
     diagnostics: list = field(default_factory=list)
@@ -137,6 +143,8 @@ def _apply(config: ProjectConfig, data: dict) -> None:
     tz = data.get("default_timezone")
     if "allowed_lateness" in data:
         config.allowed_lateness = parse_duration(data["allowed_lateness"])
+    if "dedup_window" in data:
+        config.dedup_window = parse_duration(data["dedup_window"])
     config.run = data.get("run") or {}
     config.options = Options(channels=BUILTIN_CHANNELS + extra, default_timezone=tz)
 

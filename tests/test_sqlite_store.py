@@ -239,7 +239,7 @@ def test_windows_written_as_pairs_read_back_flat(tmp_path):
         conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     with SqliteStore(path) as store:
         assert store.get("c1").aggs == full_customer().aggs
-        assert store.get_meta("schema_version") == SCHEMA_VERSION == 4  # an older journeyctl now refuses it
+        assert store.get_meta("schema_version") == SCHEMA_VERSION == 5  # an older journeyctl now refuses it
 
 
 def test_customer_state_round_trips_through_the_file(tmp_path):

@@ -51,7 +51,8 @@ class _Folders:
                 irs = [c.ir for c in loaded.compiled if c.ir is not None]
                 setup = Setup([i for i in irs if i.kind == "journey"], [i for i in irs if i.kind == "segment"],
                               project.contacts, project.options.default_timezone,
-                              project.allowed_lateness if project.allowed_lateness is not None else 5_000)
+                              project.allowed_lateness if project.allowed_lateness is not None else 5_000,
+                              project.dedup_window)
             self.cache[key] = (setup, ids)
         return self.cache[key]
 

@@ -36,12 +36,14 @@ def stable_share(*parts: str) -> float:
 
 class Engine:
     """Runs loaded journeys over one store. `channels` maps channel name to the profile trait that holds
-    its contact address (or None); `lateness` is the allowed lateness in ms."""
+    its contact address (or None); `lateness` is the allowed lateness in ms; `dedup_window` the event
+    time in ms within which a copy of a message id is a duplicate (None: 24 h; 0: no de-duplication)."""
 
     def __init__(self, journeys: list[JourneyIR], segments: list[SegmentIR] = (), *, store: StateStore,
                  channels: dict | None = None, default_timezone: str | None = None, lateness: int = 5_000,
-                 trace_customer: str | None = None, profiles: bool = False):
+                 trace_customer: str | None = None, profiles: bool = False, dedup_window: int | None = None):
         self.store = store
+        self.dedup_window = DEDUP_WINDOW if dedup_window is None else dedup_window
         self.channels = {**BUILTIN_CHANNELS, **(channels or {})}
         self.default_timezone = default_timezone
         self.lateness = lateness
@@ -93,9 +95,9 @@ class Engine:
         self._relevance()
 
     def _relevance(self) -> None:
-        """Event names that can change anything. Any other event only moves the clock and lets its
-        customer's due timers fire, so it is not even remembered for de-duplication: applying it twice
-        changes nothing either."""
+        """Event names that can change anything. Any other event only moves the clock, lets its
+        customer's due timers fire and is remembered for de-duplication (a later copy under a name
+        some journey reads is still a duplicate)."""
         self.relevant = (set(self.by_trigger) | self.listened | self.last_seen_names | set(self.last_props_names)
                          | set(self.aggregates.by_event))
         # One lookup per event gives everything its name can touch: (journeys it may start, with their
@@ -169,52 +171,44 @@ class Engine:
         out: list = []
         cid = ev.customer_id
         name = ev.name
-        if name not in self._routes and ev.traits is None and not (
-                self.segments and self._may_move(self.store.get(cid), t)):
-            # An event no journey, history or segment reads changes nothing, so it is not remembered for
-            # de-duplication either (a copy of it would change nothing too): it moves the clock and lets
-            # its customer's due timers fire, without even reading the customer's state (from a SQL
-            # store, that read was the most expensive part of `run`). Most live traffic is such
-            # events. Counted as `unused`.
-            due = self._scheduled.get(cid)
-            if due is not None and due <= t:
-                cust = self.store.get(cid)
-                if cust is not None:
+        msg = ev.message_id
+        cust = known = self.store.get(cid)
+        if cust is None:
+            cust = self._new_customer()
+        if self.dedup_window and self._seen_before(cust, msg, t):
+            self.stats.duplicates += 1
+            return out
+        if name not in self._routes and ev.traits is None:
+            # An event no journey, history or segment reads: counted as `unused`. It changes nothing
+            # but the clock and its id, and lets its customer's due timers fire; unless it may move a
+            # segment (_may_move), that is all it does, without the journeys, histories and segments
+            # of the full path. Most live traffic is such events.
+            self.stats.unused += 1
+            if not (self.segments and self._may_move(known, t)):
+                due = self._scheduled.get(cid)
+                if due is not None and due <= t:
                     self._fire_customer(cid, cust, t, out)
                     if self.segments and self._windows_passed(cust, t):
                         # the timers' emits started windows that have moved again by `t`
                         queue: list = []
-                        self._segments(cid, cust, t, ev.message_id, queue, None, False, 0, True)
+                        self._segments(cid, cust, t, msg, queue, None, False, 0, True)
                         if queue:
                             self._drain(cid, cust, queue, t, out)
                     self._store(cid, cust)
-            if clock is None or t > clock:
-                self.clock = clock = t
-            self.stats.unused += 1
-            if self._timers.head <= clock - self.lateness:
-                self._fire_due(clock - self.lateness, out)
-            return out
-        cust = self.store.get(cid)
-        if cust is None:
-            cust = Customer()
-            if not self._empty_members:
-                cust.window_due, cust.window_epoch = NEVER, self._window_epoch  # no windows yet
-            # else left unset: like a customer read back from a store, it gets a first look at every
-            # segment (_segments), and some segment holds for a customer with no history at all
-        seen = cust.seen
-        msg = ev.message_id
-        if msg in seen:
-            self.stats.duplicates += 1
-            return out
-        seen.append(msg)
-        if len(seen) > DEDUP_WINDOW:
-            del seen[0]
+                elif self.dedup_window:
+                    self.store.put(cid, cust)  # it holds the id now
+                if clock is None or t > clock:
+                    self.clock = clock = t
+                if self._timers.head <= clock - self.lateness:
+                    self._fire_due(clock - self.lateness, out)
+                return out
+        else:
+            self.stats.events += 1
         due = self._scheduled.get(cid)
         if due is not None and due <= t:
             self._fire_customer(cid, cust, t, out)
         if clock is None or t > clock:
             self.clock = clock = t
-        self.stats.events += 1
         queue: list = []
         self._one_event(cid, cust, name, ev.properties, ev.traits, msg, t, out, queue)
         if queue:
@@ -666,6 +660,44 @@ class Engine:
             expiry = next_expiry(window, t - within, within) if window else None
             if expiry is not None:
                 note_expiry(cust, expiry)  # (no note yet: it is worked out at the next look)
+
+    def _new_customer(self) -> Customer:
+        cust = Customer()
+        if not self._empty_members:
+            cust.window_due, cust.window_epoch = NEVER, self._window_epoch  # no windows yet
+        # else left unset: like a customer read back from a store, it gets a first look at every
+        # segment (_segments), and some segment holds for a customer with no history at all
+        return cust
+
+    def _seen_before(self, cust: Customer, msg: str, t: int) -> bool:
+        """Is this event a copy of one applied within the de-duplication window (spec section 6)?
+        Otherwise its id is remembered with its event time. Every applied event counts, read or not,
+        and the ids are part of the customer's stored state, so a cache or a restart cannot change
+        the answer.
+
+        Memory is bounded by event time: an id goes once it is the window plus the allowed lateness
+        behind this customer's event, since an event stamped earlier than that is dead-lettered as
+        late before it is compared. Dropping it earlier or later changes no answer."""
+        seen = cust.seen
+        window = self.dedup_window
+        if type(seen) is not dict:  # a list of ids, from state written before schema 5: seen now
+            seen = cust.seen = dict.fromkeys(seen, t)
+        first = seen.get(msg)
+        if first is not None:
+            if -window < t - first < window:
+                return True
+            del seen[msg]  # beyond the window: applied again, and remembered from this copy
+        seen[msg] = t
+        cutoff = t - window - self.lateness
+        if next(iter(seen.values())) <= cutoff:  # oldest first, give or take the allowed lateness
+            expired = []
+            for old, when in seen.items():
+                if when > cutoff:
+                    break
+                expired.append(old)
+            for old in expired:
+                del seen[old]
+        return False
 
     def _may_move(self, cust: Customer | None, t: int) -> bool:
         """Can an event no journey listens to still change a segment? Only by letting a window expire,
