@@ -18,7 +18,7 @@ from journeyctl.engine.core.events import BadEvent, Event, format_instant
 from journeyctl.engine.core.expr import lookup
 from journeyctl.engine.core.localtime import next_time_of_day, quiet_until, zone
 from journeyctl.engine.core.runtime import Journey, build_journey, build_segment, histories
-from journeyctl.engine.core.state import DEDUP_WINDOW, DEFERRED, DUE, ENTERED, FLAGS, HELD_OUT, IID, KEY, STATE, TMSG, TRIG, VER, J, Customer
+from journeyctl.engine.core.state import DEDUP_WINDOW, DEFERRED, UNKNOWN_TIME, DUE, ENTERED, FLAGS, HELD_OUT, IID, KEY, STATE, TMSG, TRIG, VER, J, Customer
 from journeyctl.engine.core.stats import Stats
 from journeyctl.engine.core.store import StateStore
 from journeyctl.engine.core.timers import TimerQueue
@@ -44,6 +44,7 @@ class Engine:
                  trace_customer: str | None = None, profiles: bool = False, dedup_window: int | None = None):
         self.store = store
         self.dedup_window = DEDUP_WINDOW if dedup_window is None else dedup_window
+        self._keep_ids = self.dedup_window + lateness  # how long an id can still be matched (_forget_ids)
         self.channels = {**BUILTIN_CHANNELS, **(channels or {})}
         self.default_timezone = default_timezone
         self.lateness = lateness
@@ -175,9 +176,20 @@ class Engine:
         cust = known = self.store.get(cid)
         if cust is None:
             cust = self._new_customer()
-        if self.dedup_window and self._seen_before(cust, msg, t):
-            self.stats.duplicates += 1
-            return out
+        window = self.dedup_window
+        if window:
+            # Spec section 6: every applied event's id is remembered, read or not, in the customer's
+            # stored state, so a cache or a restart cannot change what is a duplicate (_seen_before).
+            seen = cust.seen
+            first = seen.get(msg)
+            if first is not None and self._seen_before(seen, msg, first, t):
+                self.stats.duplicates += 1
+                return out
+            seen[msg] = t
+            for oldest in seen.values():
+                if oldest <= t - self._keep_ids:
+                    self._forget_ids(seen, t)
+                break
         if name not in self._routes and ev.traits is None:
             # An event no journey, history or segment reads: counted as `unused`. It changes nothing
             # but the clock and its id, and lets its customer's due timers fire; unless it may move a
@@ -669,35 +681,34 @@ class Engine:
         # segment (_segments), and some segment holds for a customer with no history at all
         return cust
 
-    def _seen_before(self, cust: Customer, msg: str, t: int) -> bool:
-        """Is this event a copy of one applied within the de-duplication window (spec section 6)?
-        Otherwise its id is remembered with its event time. Every applied event counts, read or not,
-        and the ids are part of the customer's stored state, so a cache or a restart cannot change
-        the answer.
-
-        Memory is bounded by event time: an id goes once it is the window plus the allowed lateness
-        behind this customer's event, since an event stamped earlier than that is dead-lettered as
-        late before it is compared. Dropping it earlier or later changes no answer."""
-        seen = cust.seen
-        window = self.dedup_window
-        if type(seen) is not dict:  # a list of ids, from state written before schema 5: seen now
-            seen = cust.seen = dict.fromkeys(seen, t)
-        first = seen.get(msg)
-        if first is not None:
-            if -window < t - first < window:
-                return True
-            del seen[msg]  # beyond the window: applied again, and remembered from this copy
-        seen[msg] = t
-        cutoff = t - window - self.lateness
-        if next(iter(seen.values())) <= cutoff:  # oldest first, give or take the allowed lateness
-            expired = []
-            for old, when in seen.items():
-                if when > cutoff:
-                    break
-                expired.append(old)
-            for old in expired:
-                del seen[old]
+    def _seen_before(self, seen: dict, msg: str, first: int, t: int) -> bool:
+        """The event's id was applied at `first`: is this a copy within the window? If not, it is
+        applied again and its id counts from `t`. A copy may be stamped before the first one (within
+        the allowed lateness)."""
+        if first == UNKNOWN_TIME:  # from state written before schema 5
+            self._forget_ids(seen, t)
+            return True
+        if -self.dedup_window < t - first < self.dedup_window:
+            return True
+        del seen[msg]  # (re-inserted at the end: the oldest stay first)
         return False
+
+    def _forget_ids(self, seen: dict, t: int) -> None:
+        """Drop the ids no copy can match any more: those the window plus the allowed lateness behind
+        this customer's event at `t`. An event stamped earlier than that is dead-lettered as late
+        before it is compared, so when ids are dropped changes no answer, and memory is bounded by
+        event time. Ids are kept in arrival order, oldest first give or take the allowed lateness."""
+        cutoff = t - self._keep_ids
+        expired = []
+        for old, when in seen.items():
+            if when == UNKNOWN_TIME:
+                seen[old] = t  # from state before schema 5: seen now, as far as anyone knows
+            elif when > cutoff:
+                break
+            else:
+                expired.append(old)
+        for old in expired:
+            del seen[old]
 
     def _may_move(self, cust: Customer | None, t: int) -> bool:
         """Can an event no journey listens to still change a segment? Only by letting a window expire,

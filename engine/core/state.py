@@ -19,13 +19,15 @@ DEFERRED = 2      # flag: the current send waits for the end of quiet hours
 # A copy of a message id stamped within this much event time of the applied one is a duplicate (spec
 # section 6; `dedup_window` in the project config). Ids are kept only as long as a copy can still match.
 DEDUP_WINDOW = 86_400_000
+# The time of an id in state written before ids had times (schema 5), before any instant an event
+# can have: it counts as the time of the customer's next event (Engine._forget_ids).
+UNKNOWN_TIME = -(1 << 62)
 
 
 class Customer:
     """profile: traits; instances: active journey instances; entries: journey id -> [last entry, count];
     sends: journey id -> [[time, channel], ...] within the longest cap window; seen: message id -> event time
-    of the events applied within the de-duplication window, oldest first (a list of ids in state written
-    before schema 5; see Engine._seen_before);
+    of the events applied within the de-duplication window, oldest first (see Engine._forget_ids);
     last_seen/last_props: the previous event of each name some journey asks about; aggs: aggregate states;
     segments: ids of the segments the customer is in."""
 
@@ -80,6 +82,8 @@ class Customer:
         for short, name in _FIELDS:
             if short in data:
                 setattr(c, name, set(data[short]) if name == "segments" else data[short])
+        if type(c.seen) is list:  # ids without their time, written before schema 5
+            c.seen = dict.fromkeys(c.seen, UNKNOWN_TIME)
         if "a" in data:
             _windows_as_tuples(c.aggs)
         return c
