@@ -147,22 +147,26 @@ def _key(action) -> bytes:
     return orjson.dumps(action.as_dict(), option=orjson.OPT_SORT_KEYS)
 
 
-def replay(program_name: str, events, open_store, stops=(), window: int | None = None) -> tuple[list, dict]:
+def replay(program_name: str, events, open_store, stops=(), window: int | None = None,
+           reload: bool = False) -> tuple[list, dict]:
     """(actions in canonical order, the engine's counters). Before each position in `stops`: checkpoint,
-    close the store, open it again and build a new Engine over it."""
-    journeys, segments = program(program_name)
+    close the store, open it again and build a new Engine over it (with `reload`, on the next program
+    in PROGRAMS, as after an upgrade of the journey files)."""
+    names = sorted(PROGRAMS)
     options = {} if window is None else {"dedup_window": window}
 
-    def start(store):
+    def start(store, restarts):
+        name = names[(names.index(program_name) + restarts) % len(names)] if reload else program_name
+        journeys, segments = program(name)
         return Engine(journeys, segments, store=store, channels=CHANNELS, lateness=LATENESS, **options)
 
-    engine = start(open_store())
+    engine = start(open_store(), 0)
     actions = []
     for i, ev in enumerate(events):
         if i in stops:
             checkpoint(engine)
             engine.store.close()
-            engine = start(open_store())
+            engine = start(open_store(), sum(1 for stop in stops if stop <= i))
         try:
             actions += engine.process(ev)
         except BadEvent:
@@ -280,3 +284,42 @@ def test_the_programs_do_something(program_name):
     actions, stats = reference(program_name, make_events(3, 240, 3), None)
     assert len(actions) > 40 and stats["duplicates"] > 5 and stats["unused"] > 20
     assert {a["journey"] for a in actions} >= {"inactivity", "second_purchase", "gold", "win_back", "review"}
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_a_restart_with_other_segments_looks_at_each_customer_again_whatever_the_store(tmp_path, store):
+    """An engine's notes of when a customer's windows next change hold for its own segments only. A new
+    engine over a MemoryStore's objects must not trust an earlier engine's notes, as it cannot over
+    a SQL store (which never stores them): the customer already in the new segment joins it at its
+    next event, even one no journey reads."""
+    irs = {name: compile_text(text, f"{name}.journey").ir for name, text in {
+        "browsers": WINDOW_SEGMENTS["browsers"],
+        "gold": 'segment gold\n  where profile.tier == "gold"\n',
+        "hello": 'on app_opened -> send email "hi"\n',
+        "gold_welcome": 'on segment_entered where segment == "gold" -> send push "gold"\n'}.items()}
+    memory = MemoryStore()
+    opener = (lambda: memory) if store == "memory" else (lambda: SqliteStore(tmp_path / "s.db"))
+    engine = Engine([irs["hello"]], [irs["browsers"]], store=opener())
+    engine.process(Event("identify", "c1", T0, {}, "i1", {"tier": "gold"}))
+    engine.process(Event("app_opened", "c1", T0 + 1_000, {}, "a1"))
+    checkpoint(engine)
+    engine.store.close()
+    engine = Engine([irs["hello"], irs["gold_welcome"]], [irs["browsers"], irs["gold"]], store=opener())
+    actions = engine.process(Event("page_scrolled", "c1", T0 + 2_000, {}, "p1"))
+    assert [(a["journey"], a["template"]) for a in actions] == [("gold_welcome", "gold")]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=CASES, stops=st.sets(st.integers(1, 119), min_size=1, max_size=4))
+def test_new_journey_files_at_a_restart_give_the_same_actions_in_every_store(case, stops):
+    """Restarts on other journeys and segments (the next program each time) change what happens, but
+    not with the store or its cache."""
+    events = make_events(case["seed"], case["n"], case["customers"])
+    memory = MemoryStore()
+    expected = replay(case["program"], events, lambda: memory, stops, case["window"], reload=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, cache_size in enumerate((1, 7, 100_000)):
+            path = Path(tmp) / f"state{n}.db"
+            got = replay(case["program"], events, lambda: SqliteStore(path, cache_size=cache_size), stops,
+                         case["window"], reload=True)
+            assert got == expected, f"SqliteStore(cache_size={cache_size})"

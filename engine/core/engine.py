@@ -9,6 +9,7 @@ instances, then new entries, then the events those steps emitted.
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 from journeyctl.dsl.ir import JourneyIR, SegmentIR
 
@@ -25,6 +26,10 @@ from journeyctl.engine.core.timers import TimerQueue
 
 NEVER = 1 << 62  # an instant after every other
 MAX_EMITS = 1_000  # emitted events handled for one input event before the chain is cut
+# Window notes (Customer.window_epoch) are made under one engine's loaded segments: every load in the
+# process gets its own epoch, so a new engine over the objects of a MemoryStore cannot trust the notes
+# an earlier engine made under other segments (a SQL store's customers come back with none).
+_EPOCHS = itertools.count(1)
 BUILTIN_CHANNELS = {"email": None, "sms": None, "whatsapp": None, "push": None, "in_app": None, "webhook": None}
 
 
@@ -51,7 +56,6 @@ class Engine:
         self.stats = Stats()
         self.trace_customer = trace_customer
         self.trace: list = []
-        self._window_epoch = 0
         self.profile_records: list = []   # profile sync records (spec section 10), drained by the caller
         self.sync_profiles = profiles     # keep them only when someone will read them
         self.versions: dict[str, Journey] = {}
@@ -126,7 +130,7 @@ class Engine:
                                tuple(seg.id for bit, seg in enumerate(self.segments)
                                      if key in seg.keys and exit_only >> bit & 1))
                          for key, within in sorted(windows)}
-        self._window_epoch += 1  # notes made under other journeys and segments no longer count
+        self._window_epoch = next(_EPOCHS)  # notes made under other journeys and segments no longer count
         empty = Customer()
         self._empty_members = bits(not seg.always and _ok(seg.where, ({}, {}, {}, 0, empty, self._agg_readers))
                                    for seg in self.segments)
