@@ -19,7 +19,7 @@ from journeyctl.engine.core.events import BadEvent, Event, format_instant
 from journeyctl.engine.core.expr import lookup
 from journeyctl.engine.core.localtime import next_time_of_day, quiet_until, zone
 from journeyctl.engine.core.runtime import Journey, build_journey, build_segment, histories
-from journeyctl.engine.core.state import DEDUP_WINDOW, DEFERRED, UNKNOWN_TIME, DUE, ENTERED, FLAGS, HELD_OUT, IID, KEY, STATE, TMSG, TRIG, VER, J, Customer
+from journeyctl.engine.core.state import DEDUP_WINDOW, DEFERRED, DUE, ENTERED, FLAGS, HELD_OUT, IID, KEY, STATE, TMSG, TRIG, UNKNOWN_TIME, VER, J, Customer
 from journeyctl.engine.core.stats import Stats
 from journeyctl.engine.core.store import StateStore
 from journeyctl.engine.core.timers import TimerQueue
@@ -211,7 +211,7 @@ class Engine:
                         if queue:
                             self._drain(cid, cust, queue, t, out)
                     self._store(cid, cust)
-                elif self.dedup_window:
+                elif window:
                     self.store.put(cid, cust)  # it holds the id now
                 if clock is None or t > clock:
                     self.clock = clock = t
