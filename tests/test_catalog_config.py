@@ -76,7 +76,8 @@ def test_missing_config_or_catalog_named_on_the_command_line(tmp_path):
 CONFIG_ERRORS = {
     "unknown_key": ("catalogue: x.yaml\n", [("J009", 1, 1, 'unknown key "catalogue"', 'did you mean "catalog"?')]),
     "unknown_key_far": ("colour: red\n", [
-        ("J009", 1, 1, 'unknown key "colour"', "keys: channels, default_timezone, catalog, allowed_lateness, dedup_window, run")]),
+        ("J009", 1, 1, 'unknown key "colour"',
+         "keys: channels, default_timezone, catalog, allowed_lateness, dedup_window, run")]),
     "trait_type": ("channels:\n  whatsapp: 5\n", [
         ("J009", 2, 13, "`channels.whatsapp` must be a text or empty, not a whole number",
          "give the profile trait a customer needs for this channel, like phone, or leave it empty")]),
