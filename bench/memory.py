@@ -1,4 +1,5 @@
-"""Bytes per waiting instance, in RAM (MemoryStore) and on disk (SqliteStore).
+"""Bytes per waiting instance, in RAM (MemoryStore) and on disk (SqliteStore); bytes per customer of
+the de-duplication window.
 
 The target (issue 3): at 1,000,000 waiting instances, at most 2 KB of RAM and
 1 KB of SQLite each. Every customer sends one `cart_abandoned` with the property
@@ -10,7 +11,13 @@ RAM counts the whole process growth: customer states, the store's dict and the
 engine's timer index. SQLite counts the file after a final commit and close
 (which checkpoints the WAL into it).
 
-usage: .venv/bin/python bench/memory.py [-n 1000000] [--store memory|sqlite|both] [--tracemalloc]
+The de-duplication window (spec section 6, 24 h of event time by default): each customer's state
+keeps the message id and event time of every event of the last window. A typical customer sends
+10 events a day, a busy one 1,000; the ids are UUIDs, as most senders make them. RAM is the object
+graph of the kept ids (the dict, the id strings, the times), encoded the bytes they add to the
+customer's stored state.
+
+usage: .venv/bin/python bench/memory.py [-n 1000000] [--store memory|sqlite|both|none] [--tracemalloc]
 """
 from __future__ import annotations
 
@@ -34,7 +41,7 @@ from journeyctl.dsl.compiler import compile_text  # noqa: E402
 from journeyctl.engine.core.engine import Engine  # noqa: E402
 from journeyctl.engine.core.events import parse_event  # noqa: E402
 from journeyctl.engine.store.sqlite import SqliteStore  # noqa: E402
-from journeyctl.engine.core.state import Customer  # noqa: E402
+from journeyctl.engine.core.state import DEDUP_WINDOW, Customer  # noqa: E402
 from journeyctl.engine.store.memory import MemoryStore  # noqa: E402
 from journeyctl.engine.store.open import checkpoint  # noqa: E402
 
@@ -114,6 +121,30 @@ def run_memory(n: int, use_tracemalloc: bool) -> None:
     gc.collect()
 
 
+DAY_MS = 86_400_000
+CUSTOMERS_PER_KIND = 100
+
+
+def run_dedup() -> None:
+    """The ids one customer keeps after a day of events, through the real parser and engine. The
+    events are read by no journey, so the ids are all the customer's state holds."""
+    print(f"De-duplication window ({DEDUP_WINDOW // 3_600_000} h of event time), per customer:")
+    for label, per_day in (("typical", 10), ("busy", 1_000)):
+        engine = Engine(journeys(), store=MemoryStore())
+        rnd = random.Random(per_day)
+        for i in range(per_day * 3 // 2):  # a day and a half: the first half day's ids are gone
+            for c in range(CUSTOMERS_PER_KIND):
+                obj = {"event": "page_viewed", "customer_id": f"c{c}", "timestamp": T0 + i * DAY_MS // per_day,
+                       "message_id": str(uuid.UUID(int=rnd.getrandbits(128), version=4))}
+                engine.process(parse_event(orjson.dumps(obj)))
+        kept = [engine.store.get(f"c{c}") for c in range(CUSTOMERS_PER_KIND)]
+        ids = sum(len(c.seen) for c in kept) / len(kept)
+        ram = sum(deep_size(c.seen) for c in kept) / len(kept)
+        encoded = sum(len(c.encode()) - len(Customer().encode()) for c in kept) / len(kept)
+        print(f"  {label:8} ({per_day:>5,} events a day): {ids:7,.0f} ids kept, {ram:9,.0f} B of RAM "
+              f"({ram / ids:4.0f} B an id), {encoded:9,.0f} B encoded ({encoded / ids:3.0f} B an id)")
+
+
 def run_sqlite(n: int, path: Path, every: int) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
@@ -149,7 +180,8 @@ def run_sqlite(n: int, path: Path, every: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", type=int, default=1_000_000, help="waiting instances (one customer each)")
-    ap.add_argument("--store", choices=("memory", "sqlite", "both"), default="both")
+    ap.add_argument("--store", choices=("memory", "sqlite", "both", "none"), default="both",
+                    help="where to measure waiting instances (none: only the de-duplication window)")
     ap.add_argument("--tracemalloc", action="store_true", help="also count Python allocations (slower)")
     ap.add_argument("--db", type=Path, help="SQLite file to write (default: a temporary file)")
     ap.add_argument("--commit-every", type=int, default=50_000)
@@ -162,6 +194,7 @@ def main() -> None:
         else:
             with tempfile.TemporaryDirectory() as tmp:
                 run_sqlite(args.n, Path(tmp) / "bench.db", args.commit_every)
+    run_dedup()
 
 
 if __name__ == "__main__":

@@ -76,7 +76,8 @@ def test_missing_config_or_catalog_named_on_the_command_line(tmp_path):
 CONFIG_ERRORS = {
     "unknown_key": ("catalogue: x.yaml\n", [("J009", 1, 1, 'unknown key "catalogue"', 'did you mean "catalog"?')]),
     "unknown_key_far": ("colour: red\n", [
-        ("J009", 1, 1, 'unknown key "colour"', "keys: channels, default_timezone, catalog, allowed_lateness, run, templates, delivery")]),
+        ("J009", 1, 1, 'unknown key "colour"',
+         "keys: channels, default_timezone, catalog, allowed_lateness, dedup_window, run, templates, delivery")]),
     "trait_type": ("channels:\n  whatsapp: 5\n", [
         ("J009", 2, 13, "`channels.whatsapp` must be a text or empty, not a whole number",
          "give the profile trait a customer needs for this channel, like phone, or leave it empty")]),
@@ -93,7 +94,8 @@ CONFIG_ERRORS = {
         ("J009", 1, 6, "`run` must be a mapping (key: value lines), not a list", "engine settings, as a mapping")]),
     "top_level_list": ("- channels\n", [
         ("J009", 1, 1, "the file must be a mapping (key: value lines), not a list",
-         "the config is a mapping of keys: channels, default_timezone, catalog, allowed_lateness, run, templates, delivery")]),
+         "the config is a mapping of keys: channels, default_timezone, catalog, allowed_lateness, dedup_window, "
+         "run, templates, delivery")]),
     "twice": ("channels:\n  sms:\nrun: {}\nchannels:\n  line:\n", [
         ("J009", 4, 1, 'key "channels" is given twice', "the first one is at line 1; keep one")]),
     "bad_yaml": ("channels:\n  whatsapp: phone\n sms: x\n", [

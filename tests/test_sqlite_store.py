@@ -218,7 +218,7 @@ def full_customer() -> Customer:
                    ["review", "0123456789ab", "m2", "s3", None, T0, {"order_id": "o1"}, "m2", 0, "o1"]]
     c.entries = {"cart": [T0, 3], "review": [T0 - 10, 1]}
     c.sends = {"cart": [[T0, "email"], [T0 + 5, "sms"]]}
-    c.seen = ["m1", "m2", "h:ffee"]
+    c.seen = {"m1": T0 - 5, "m2": T0, "h:ffee": T0 + 9}
     c.last_seen = {"app_opened": T0 - 86_400_000}
     c.last_props = {"purchase": {"amount": 12.5, "meta.kind": None}}
     c.aggs = {"count:app_opened:x": 4, "sum:purchase:y": (T0, 12.5, T0 + 9, 1), "avg:purchase:z": (25.0, 2)}
@@ -243,7 +243,7 @@ def test_windows_written_as_pairs_read_back_flat(tmp_path):
         conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     with SqliteStore(path) as store:
         assert store.get("c1").aggs == full_customer().aggs
-        assert store.get_meta("schema_version") == SCHEMA_VERSION == 4  # an older journeyctl now refuses it
+        assert store.get_meta("schema_version") == SCHEMA_VERSION == 5  # an older journeyctl now refuses it
 
 
 def test_customer_state_round_trips_through_the_file(tmp_path):

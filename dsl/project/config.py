@@ -11,6 +11,7 @@ Schema that allows no unknown keys, and every problem points at its YAML line
     default_timezone: Europe/Paris
     catalog: events.yaml    # relative to this file
     allowed_lateness: 5s
+    dedup_window: 24h       # a copy of a message id within this much event time is a duplicate
     run: {}                 # engine settings, free-form for now
     templates: templates    # message templates, relative to this file (the default)
     delivery:               # how each channel's messages go out (journeyctl deliver)
@@ -39,8 +40,8 @@ CONFIG_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
     "additionalProperties": False,
-    "x-hint": "the config is a mapping of keys: channels, default_timezone, catalog, allowed_lateness, run, "
-              "templates, delivery",
+    "x-hint": "the config is a mapping of keys: channels, default_timezone, catalog, allowed_lateness, "
+              "dedup_window, run, templates, delivery",
     "properties": {
         "channels": {
             "type": "object",
@@ -55,6 +56,8 @@ CONFIG_SCHEMA = {
         "catalog": {"type": "string", "minLength": 1,
                     "x-hint": "the path of the event catalog YAML, relative to this file"},
         "allowed_lateness": {"type": "string", "pattern": DURATION, "x-hint": "a duration like 5s or 1m"},
+        "dedup_window": {"type": "string", "pattern": DURATION,
+                         "x-hint": "a duration like 24h or 30m (0s: no de-duplication)"},
         "run": {"type": "object", "x-hint": "engine settings, as a mapping"},
         "templates": {"type": "string", "minLength": 1,
                       "x-hint": "the folder of message templates, relative to this file (default: templates)"},
@@ -81,12 +84,14 @@ class ConfigError(Exception):
 @dataclass
 class ProjectConfig:
     """options: what the compiler needs; contacts: channel -> profile trait the engine checks for
-    reachability; allowed_lateness in ms (None: the engine's default); run: engine settings as written;
+    reachability; allowed_lateness and dedup_window in ms (None: the engine's default); run: engine
+    settings as written;
     diagnostics: problems in the config or catalog (J009, J010)."""
 
     options: Options = field(default_factory=Options)
     contacts: dict = field(default_factory=dict)
     allowed_lateness: int | None = None
+    dedup_window: int | None = None
     run: dict = field(default_factory=dict)
     templates: str | None = None    # `templates:` as written (engine/deliver/template_check.py resolves it)
     delivery: dict = field(default_factory=dict)  # `delivery:` as written (engine/deliver/settings.py)
@@ -141,16 +146,17 @@ def load_config(explicit: str | Path | None = None, *, catalog: str | Path | Non
 
 def _check_values(data: dict, root, path: str) -> list[Diagnostic]:
     """What a JSON Schema cannot say: whether a text names a real time zone, whether a duration is one
-    the engine can keep (a lateness past the limit would otherwise fall back to the default unseen)."""
+    the engine can keep (one past the limit would otherwise fall back to the default unseen)."""
     out = []
     tz = data.get("default_timezone")
     if isinstance(tz, str) and not valid_timezone(tz):
         close = did_you_mean(tz, available_timezones())
         out.append(diagnostic_at(root, ["default_timezone"], path, "J009", f'"{tz}" is not a time zone',
                                  f'did you mean "{close}"?' if close else 'use an IANA name like "Europe/Paris"'))
-    lateness = data.get("allowed_lateness")
-    if isinstance(lateness, str) and re.fullmatch(DURATION, lateness) and isinstance(why := read_duration(lateness), str):
-        out.append(diagnostic_at(root, ["allowed_lateness"], path, "J009", why, "a few seconds is usual: 5s"))
+    for key, usual in (("allowed_lateness", "a few seconds is usual: 5s"), ("dedup_window", "the default is 24h")):
+        text = data.get(key)
+        if isinstance(text, str) and re.fullmatch(DURATION, text) and isinstance(why := read_duration(text), str):
+            out.append(diagnostic_at(root, [key], path, "J009", why, usual))
     return out
 
 
@@ -161,6 +167,8 @@ def _apply(config: ProjectConfig, data: dict) -> None:
     tz = data.get("default_timezone")
     if "allowed_lateness" in data:
         config.allowed_lateness = parse_duration(data["allowed_lateness"])
+    if "dedup_window" in data:
+        config.dedup_window = parse_duration(data["dedup_window"])
     config.run = data.get("run") or {}
     config.templates = data.get("templates")
     config.delivery = data.get("delivery") or {}

@@ -174,7 +174,8 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, pa
         partitions=opts["partitions"], wall_clock=opts["clock"] == "wall",
         fetch_wait_ms=opts["fetch_wait_ms"] or (10 if opts["embedded_broker"] else 100), shared=shared)
     engine = Engine(irs, segments, store=store, channels=project.contacts,
-                    default_timezone=project.options.default_timezone, lateness=lateness, profiles=True)
+                    default_timezone=project.options.default_timezone, lateness=lateness, profiles=True,
+                    dedup_window=project.dedup_window)
     # Engine() staged its journey versions; commit them now: PgStore keeps the transaction its first
     # write opened until commit(), and another worker inserting the same version would wait on it
     store.commit()

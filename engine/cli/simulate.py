@@ -95,7 +95,7 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
 
     engine = Engine(irs, segments, store=store, channels=project.contacts,
                     default_timezone=project.options.default_timezone, lateness=lateness,
-                    trace_customer=trace_customer, profiles=bool(profiles_path))
+                    trace_customer=trace_customer, profiles=bool(profiles_path), dedup_window=project.dedup_window)
     on_dead = (lambda d: dead_file.write(orjson.dumps(d.to_dict()) + b"\n")) if dead_file else None
     fmt = fmt or ("summary" if sys.stdout.isatty() else "jsonl")
     try:

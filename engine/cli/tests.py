@@ -48,7 +48,8 @@ class _Folders:
                 show_diagnostics(loaded.errors, loaded.sources, self.console)
             else:
                 setup = Setup(loaded.journeys, loaded.segments, project.contacts, project.options.default_timezone,
-                              project.allowed_lateness if project.allowed_lateness is not None else 5_000)
+                              project.allowed_lateness if project.allowed_lateness is not None else 5_000,
+                              project.dedup_window)
             self.cache[key] = (setup, ids)
         return self.cache[key]
 

@@ -9,6 +9,7 @@ instances, then new entries, then the events those steps emitted.
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 from journeyctl.dsl.ir import JourneyIR, SegmentIR
 
@@ -18,13 +19,17 @@ from journeyctl.engine.core.events import BadEvent, Event, format_instant, show_
 from journeyctl.engine.core.expr import lookup
 from journeyctl.engine.core.localtime import next_time_of_day, quiet_until, zone
 from journeyctl.engine.core.runtime import Journey, build_journey, build_segment, histories
-from journeyctl.engine.core.state import DEDUP_WINDOW, DEFERRED, DUE, ENTERED, FLAGS, HELD_OUT, IID, KEY, STATE, TMSG, TRIG, VER, J, Customer
+from journeyctl.engine.core.state import DEDUP_WINDOW, DEFERRED, DUE, ENTERED, FLAGS, HELD_OUT, IID, KEY, STATE, TMSG, TRIG, UNKNOWN_TIME, VER, J, Customer
 from journeyctl.engine.core.stats import Stats
 from journeyctl.engine.core.store import StateStore
 from journeyctl.engine.core.timers import TimerQueue
 
 NEVER = 1 << 62  # an instant after every other
 MAX_EMITS = 1_000  # emitted events handled for one input event before the chain is cut
+# Window notes (Customer.window_epoch) are made under one engine's loaded segments: every load in the
+# process gets its own epoch, so a new engine over the objects of a MemoryStore cannot trust the notes
+# an earlier engine made under other segments (a SQL store's customers come back with none).
+_EPOCHS = itertools.count(1)
 BUILTIN_CHANNELS = {"email": None, "sms": None, "whatsapp": None, "push": None, "in_app": None, "webhook": None}
 
 
@@ -36,19 +41,21 @@ def stable_share(*parts: str) -> float:
 
 class Engine:
     """Runs loaded journeys over one store. `channels` maps channel name to the profile trait that holds
-    its contact address (or None); `lateness` is the allowed lateness in ms."""
+    its contact address (or None); `lateness` is the allowed lateness in ms; `dedup_window` the event
+    time in ms within which a copy of a message id is a duplicate (None: 24 h; 0: no de-duplication)."""
 
     def __init__(self, journeys: list[JourneyIR], segments: list[SegmentIR] = (), *, store: StateStore,
                  channels: dict | None = None, default_timezone: str | None = None, lateness: int = 5_000,
-                 trace_customer: str | None = None, profiles: bool = False):
+                 trace_customer: str | None = None, profiles: bool = False, dedup_window: int | None = None):
         self.store = store
+        self.dedup_window = DEDUP_WINDOW if dedup_window is None else dedup_window
+        self._keep_ids = self.dedup_window + lateness  # how long an id can still be matched (_forget_ids)
         self.channels = {**BUILTIN_CHANNELS, **(channels or {})}
         self.default_timezone = default_timezone
         self.lateness = lateness
         self.stats = Stats()
         self.trace_customer = trace_customer
         self.trace: list = []
-        self._window_epoch = 0
         self.profile_records: list = []   # profile sync records (spec section 10), drained by the caller
         self.sync_profiles = profiles     # keep them only when someone will read them
         self.versions: dict[str, Journey] = {}
@@ -93,9 +100,9 @@ class Engine:
         self._relevance()
 
     def _relevance(self) -> None:
-        """Event names that can change anything. Any other event only moves the clock and lets its
-        customer's due timers fire, so it is not even remembered for de-duplication: applying it twice
-        changes nothing either."""
+        """Event names that can change anything. Any other event only moves the clock, lets its
+        customer's due timers fire and is remembered for de-duplication (a later copy under a name
+        some journey reads is still a duplicate)."""
         self.relevant = (set(self.by_trigger) | self.listened | self.last_seen_names | set(self.last_props_names)
                          | set(self.aggregates.by_event))
         # One lookup per event gives everything its name can touch: (journeys it may start, with their
@@ -123,7 +130,7 @@ class Engine:
                                tuple(seg.id for bit, seg in enumerate(self.segments)
                                      if key in seg.keys and exit_only >> bit & 1))
                          for key, within in sorted(windows)}
-        self._window_epoch += 1  # notes made under other journeys and segments no longer count
+        self._window_epoch = next(_EPOCHS)  # notes made under other journeys and segments no longer count
         empty = Customer()
         self._empty_members = bits(not seg.always and _ok(seg.where, ({}, {}, {}, 0, empty, self._agg_readers))
                                    for seg in self.segments)
@@ -169,52 +176,55 @@ class Engine:
         out: list = []
         cid = ev.customer_id
         name = ev.name
-        if name not in self._routes and ev.traits is None and not (
-                self.segments and self._may_move(self.store.get(cid), t)):
-            # An event no journey, history or segment reads changes nothing, so it is not remembered for
-            # de-duplication either (a copy of it would change nothing too): it moves the clock and lets
-            # its customer's due timers fire, without even reading the customer's state (from a SQL
-            # store, that read was the most expensive part of `run`). Most live traffic is such
-            # events. Counted as `unused`.
-            due = self._scheduled.get(cid)
-            if due is not None and due <= t:
-                cust = self.store.get(cid)
-                if cust is not None:
+        msg = ev.message_id
+        cust = known = self.store.get(cid)
+        if cust is None:
+            cust = self._new_customer()
+        window = self.dedup_window
+        if window:
+            # Spec section 6: every applied event's id is remembered, read or not, in the customer's
+            # stored state, so a cache or a restart cannot change what is a duplicate (_seen_before).
+            seen = cust.seen
+            first = seen.get(msg)
+            if first is not None and self._seen_before(seen, msg, first, t):
+                self.stats.duplicates += 1
+                return out
+            seen[msg] = t
+            for oldest in seen.values():
+                if oldest <= t - self._keep_ids:
+                    self._forget_ids(seen, t)
+                break
+        if name not in self._routes and ev.traits is None:
+            # An event no journey, history or segment reads: counted as `unused`. It changes nothing
+            # but the clock and its id, and lets its customer's due timers fire; unless it may move a
+            # segment (_may_move), that is all it does, without the journeys, histories and segments
+            # of the full path. Most live traffic is such events.
+            self.stats.unused += 1
+            if not (self.segments and self._may_move(known, t)):
+                due = self._scheduled.get(cid)
+                if due is not None and due <= t:
                     self._fire_customer(cid, cust, t, out)
                     if self.segments and self._windows_passed(cust, t):
                         # the timers' emits started windows that have moved again by `t`
                         queue: list = []
-                        self._segments(cid, cust, t, ev.message_id, queue, None, False, 0, True)
+                        self._segments(cid, cust, t, msg, queue, None, False, 0, True)
                         if queue:
                             self._drain(cid, cust, queue, t, out)
                     self._store(cid, cust)
-            if clock is None or t > clock:
-                self.clock = clock = t
-            self.stats.unused += 1
-            if self._timers.head <= clock - self.lateness:
-                self._fire_due(clock - self.lateness, out)
-            return out
-        cust = self.store.get(cid)
-        if cust is None:
-            cust = Customer()
-            if not self._empty_members:
-                cust.window_due, cust.window_epoch = NEVER, self._window_epoch  # no windows yet
-            # else left unset: like a customer read back from a store, it gets a first look at every
-            # segment (_segments), and some segment holds for a customer with no history at all
-        seen = cust.seen
-        msg = ev.message_id
-        if msg in seen:
-            self.stats.duplicates += 1
-            return out
-        seen.append(msg)
-        if len(seen) > DEDUP_WINDOW:
-            del seen[0]
+                elif window:
+                    self.store.put(cid, cust)  # it holds the id now
+                if clock is None or t > clock:
+                    self.clock = clock = t
+                if self._timers.head <= clock - self.lateness:
+                    self._fire_due(clock - self.lateness, out)
+                return out
+        else:
+            self.stats.events += 1
         due = self._scheduled.get(cid)
         if due is not None and due <= t:
             self._fire_customer(cid, cust, t, out)
         if clock is None or t > clock:
             self.clock = clock = t
-        self.stats.events += 1
         queue: list = []
         self._one_event(cid, cust, name, ev.properties, ev.traits, msg, t, out, queue)
         if queue:
@@ -673,6 +683,43 @@ class Engine:
             expiry = next_expiry(window, t - within, within) if window else None
             if expiry is not None:
                 note_expiry(cust, expiry)  # (no note yet: it is worked out at the next look)
+
+    def _new_customer(self) -> Customer:
+        cust = Customer()
+        if not self._empty_members:
+            cust.window_due, cust.window_epoch = NEVER, self._window_epoch  # no windows yet
+        # else left unset: like a customer read back from a store, it gets a first look at every
+        # segment (_segments), and some segment holds for a customer with no history at all
+        return cust
+
+    def _seen_before(self, seen: dict, msg: str, first: int, t: int) -> bool:
+        """The event's id was applied at `first`: is this a copy within the window? If not, it is
+        applied again and its id counts from `t`. A copy may be stamped before the first one (within
+        the allowed lateness)."""
+        if first == UNKNOWN_TIME:  # from state written before schema 5
+            self._forget_ids(seen, t)
+            return True
+        if -self.dedup_window < t - first < self.dedup_window:
+            return True
+        del seen[msg]  # (re-inserted at the end: the oldest stay first)
+        return False
+
+    def _forget_ids(self, seen: dict, t: int) -> None:
+        """Drop the ids no copy can match any more: those the window plus the allowed lateness behind
+        this customer's event at `t`. An event stamped earlier than that is dead-lettered as late
+        before it is compared, so when ids are dropped changes no answer, and memory is bounded by
+        event time. Ids are kept in arrival order, oldest first give or take the allowed lateness."""
+        cutoff = t - self._keep_ids
+        expired = []
+        for old, when in seen.items():
+            if when == UNKNOWN_TIME:
+                seen[old] = t  # from state before schema 5: seen now, as far as anyone knows
+            elif when > cutoff:
+                break
+            else:
+                expired.append(old)
+        for old in expired:
+            del seen[old]
 
     def _may_move(self, cust: Customer | None, t: int) -> bool:
         """Can an event no journey listens to still change a segment? Only by letting a window expire,

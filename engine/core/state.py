@@ -16,12 +16,18 @@ J, VER, IID, STATE, DUE, ENTERED, TRIG, TMSG, FLAGS, KEY = range(10)
 HELD_OUT = 1      # flag: the customer is in the journey's holdout group
 DEFERRED = 2      # flag: the current send waits for the end of quiet hours
 
-DEDUP_WINDOW = 64  # message ids remembered per customer for dropping duplicates
+# A copy of a message id stamped within this much event time of the applied one is a duplicate (spec
+# section 6; `dedup_window` in the project config). Ids are kept only as long as a copy can still match.
+DEDUP_WINDOW = 86_400_000
+# The time of an id in state written before ids had times (schema 5), before any instant an event
+# can have: it counts as the time of the customer's next event (Engine._forget_ids).
+UNKNOWN_TIME = -(1 << 62)
 
 
 class Customer:
     """profile: traits; instances: active journey instances; entries: journey id -> [last entry, count];
-    sends: journey id -> [[time, channel], ...] within the longest cap window; seen: recent message ids;
+    sends: journey id -> [[time, channel], ...] within the longest cap window; seen: message id -> event time
+    of the events applied within the de-duplication window, oldest first (see Engine._forget_ids);
     last_seen/last_props: the previous event of each name some journey asks about; aggs: aggregate states;
     segments: ids of the segments the customer is in."""
 
@@ -32,7 +38,7 @@ class Customer:
         self.profile: dict = {}
         self.instances: list = []
         self.entries: dict = {}
-        self.seen: list = []
+        self.seen: dict = {}
         # Most customers never use caps, last_seen(), last(), aggregates or segments, and five empty
         # containers (a set is 216 bytes) were a quarter of a waiting instance's RAM; so each is None
         # until first used (see _lazy below), and encoding a customer reads the None without making one.
@@ -76,6 +82,8 @@ class Customer:
         for short, name in _FIELDS:
             if short in data:
                 setattr(c, name, set(data[short]) if name == "segments" else data[short])
+        if type(c.seen) is list:  # ids without their time, written before schema 5
+            c.seen = dict.fromkeys(c.seen, UNKNOWN_TIME)
         if "a" in data:
             _windows_as_tuples(c.aggs)
         return c

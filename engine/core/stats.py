@@ -9,7 +9,7 @@ OUTCOMES = ("converted", "cancelled", "exited", "completed", "restarted")
 class Stats:
     def __init__(self):
         self.events = 0
-        self.unused = 0       # events no journey, history or segment reads: not stored, not de-duplicated
+        self.unused = 0       # events no journey, history or segment reads (their ids are still de-duplicated)
         self.duplicates = 0
         self.journeys: dict = defaultdict(Counter)     # journey -> entered/blocked/outcome counts
         self.actions: Counter = Counter()             # (journey, channel, status) -> n

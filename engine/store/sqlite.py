@@ -27,7 +27,7 @@ from urllib.parse import quote
 from journeyctl.engine.store.cached import CachedStore
 from journeyctl.engine.core.state import Customer
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Migration n takes a file at schema n-1 to schema n. A later table (the outbox, say) is one more
 # entry here plus rows handed to `stage()`, and then it is written in the same commit as the state.
@@ -58,6 +58,11 @@ MIGRATIONS: dict[int, list[str]] = {
         # No SQL: customer state keeps aggregate windows flat ([t0, v0, t1, v1, ...]) from schema 4 on.
         # State written as pairs ([[t, v], ...]) is read flat (Customer.decode); the number moves so
         # that an older journeyctl refuses state it would misread.
+    ],
+    5: [
+        # No SQL: customer state keeps the message ids of the de-duplication window with their event
+        # time ({id: t}) from schema 5 on; a list of ids (schema 4 and before) is read as seen at the
+        # customer's next event (Engine._seen_before).
     ],
 }
 

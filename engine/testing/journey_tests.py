@@ -442,6 +442,7 @@ class Setup:
     contacts: dict
     default_timezone: str | None
     lateness: int
+    dedup_window: int | None = None  # the project's; None: the engine's default
 
 
 def project_for(project: ProjectConfig, overrides: dict) -> ProjectConfig:
@@ -489,7 +490,7 @@ def run_case(case: Case, setup: Setup, journey: str) -> CaseResult:
     """Replay the case's events through the folder's journeys and compare the actions of `journey`
     (and of any journey an expectation names) with what the case expects."""
     engine = Engine(setup.journeys, setup.segments, channels=setup.contacts,
-                    default_timezone=setup.default_timezone, lateness=setup.lateness,
+                    default_timezone=setup.default_timezone, lateness=setup.lateness, dedup_window=setup.dedup_window,
                     trace_customer=case.customer, store=MemoryStore())
     start = case.start
     items = []
