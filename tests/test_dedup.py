@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from journeyctl.dsl.compiler import compile_text
-from journeyctl.dsl.config import load_config
+from journeyctl.dsl.project.config import load_config
 from journeyctl.engine.cli.main import main
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.core.events import Event, format_instant
