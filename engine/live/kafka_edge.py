@@ -269,25 +269,6 @@ class Source:
         except Exception:  # noqa: BLE001 - an unanswered question is the answer here
             return None
 
-    def fetched_lags(self) -> dict | None:
-        """lags() as the last answered fetches tell it, without asking the broker: that question
-        stalled the loop once a second, a few ms that every event arriving then waited out. None
-        while some assigned partition has no answered fetch yet."""
-        c = self._consumer
-        tps = list(c.assignment())
-        if not tps:
-            return None
-        out = {}
-        try:
-            for tp in tps:
-                high = c.highwater(tp)
-                if high is None:
-                    return None
-                out[(tp.topic, tp.partition)] = max(0, high - c.position(tp, timeout_ms=0))
-        except Exception:  # noqa: BLE001 - then ask the broker
-            return None
-        return out
-
     def fetched_end(self, part) -> int | None:
         """The partition's end as of the last fetch answered for it; None before the first."""
         try:
@@ -304,6 +285,10 @@ class Source:
             raise explain(e, self.settings, "asking for the partition's first offset") from None
         self._consumer.seek(tp, first)
         return first
+
+    def seek(self, part, offset: int) -> None:
+        """Read the partition from `offset` on (one the broker no longer holds: from its first offset)."""
+        self._consumer.seek(self._tp(*part), offset)
 
     def pause(self) -> None:
         """Stop fetching (polls go on, so the group keeps us as a member)."""

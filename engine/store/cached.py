@@ -145,6 +145,12 @@ class CachedStore:
                 return
             last = rows[-1]
 
+    def positions(self) -> dict[tuple[str, int], tuple[int, int | None, str | None]]:
+        """Committed (next offset, stream time, fingerprint of the last record read) of every input
+        partition (`journeyctl run`; save_positions in the subclasses)."""
+        return {(t, p): (o, c, f) for t, p, o, c, f in
+                self._conn.execute('SELECT topic, partition, "offset", clock, fingerprint FROM offsets')}
+
     # ---- writing ----------------------------------------------------------------------------
 
     def stage(self, statement: str, rows: list) -> None:

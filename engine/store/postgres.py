@@ -45,7 +45,7 @@ from journeyctl.engine.store.sqlite import SchemaError
 from journeyctl.engine.store.cached import CachedStore
 from journeyctl.engine.core.state import Customer
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Migration n takes a schema at version n-1 to version n. The numbers mean the same as SqliteStore's.
 MIGRATIONS: dict[int, list[str]] = {
@@ -72,6 +72,7 @@ MIGRATIONS: dict[int, list[str]] = {
         "WHERE next_due IS NOT NULL",
     ],
     4: [],  # no SQL: windows in customer state are flat from here on (see SqliteStore's 4)
+    5: ["ALTER TABLE offsets ADD COLUMN clock BIGINT, ADD COLUMN fingerprint TEXT"],  # see SqliteStore's 5
 }
 
 OUTBOX_BLOCK_BITS = 40  # ids per block: 2**40, a trillion messages per worker run
@@ -217,6 +218,14 @@ class PgStore(CachedStore):
             self.stage('INSERT INTO offsets (topic, partition, "offset") VALUES (%s, %s, %s) '
                        'ON CONFLICT (topic, partition) DO UPDATE SET "offset" = excluded."offset"',
                        [(t, p, o) for (t, p), o in sorted(offsets.items())])
+
+    def save_positions(self, positions: dict[tuple[str, int], tuple[int, int | None, str | None]]) -> None:
+        """Stage (next offset, stream time, fingerprint of the last record read) of each (topic, partition)."""
+        if positions:
+            self.stage('INSERT INTO offsets (topic, partition, "offset", clock, fingerprint) '
+                       "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (topic, partition) DO UPDATE SET "
+                       '"offset" = excluded."offset", clock = excluded.clock, fingerprint = excluded.fingerprint',
+                       [(t, p, *row) for (t, p), row in sorted(positions.items())])
 
     def outbox(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, str, bytes | None, bytes]]:
         """Committed rows with id > after, oldest first (of every worker)."""
