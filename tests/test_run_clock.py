@@ -135,3 +135,68 @@ def test_a_backlog_read_with_event_time_alone_is_not_judged_late(
     got_ids = {a["action_id"] for a in got}
     assert due <= got_ids <= set(want), (len(due - got_ids), len(got_ids - set(want)))
     assert all(want[a["action_id"]] == a for a in got)
+
+
+SHORT = {
+    "cart": 'on cart_abandoned within 3s unless purchase -> send sms "cart" with value = cart_value\n',
+    "pay": 'on payment_failed -> send email "pay" with amount = amount\n',
+}
+
+
+def test_an_event_stamped_in_the_future_is_dead_lettered_and_moves_no_clock(
+        kafka, names, journeys_dir, run_journeyctl, topic_reader, produce_to, make_event, replay_actions, tmp_path):
+    """Issue 15 item 1: one event stamped 2036-01-01 (that no journey reads) fired every pending wait at
+    once and made every later event late, across restarts; a producer 10 minutes fast did the same."""
+    names.create(kafka)
+    folder = journeys_dir(SHORT)
+    args = [folder, "--bootstrap-servers", kafka.bootstrap_servers, *names.args(), "--allowed-lateness", "1s",
+            "--state", f"sqlite:///{tmp_path / 'state.db'}", "--no-dashboard", "--quiet"]
+    run = run_journeyctl(args, tag="first")
+    now = int(time.time() * 1000)
+    good = [make_event("cart_abandoned", "c1", now, "a1", cart_value=5),
+            make_event("purchase", "c1", now + 1_000, "p1"),  # before the wait is over: no cart sms
+            make_event("payment_failed", "c2", now + 1_500, "g1", amount=7)]
+    future = [make_event("page_viewed", "x", parse_instant("2036-01-01T00:00:00Z"), "f1"),
+              make_event("payment_failed", "y", now + 10 * 60_000, "f2", amount=1)]  # a producer 10 min fast
+    produce_to(kafka, names.events, keyed([good[0], *future, *good[1:]]))
+    dead = topic_reader(names.dead).until(lambda vs: len(vs) >= 2, timeout=30)
+    actions = topic_reader(names.actions).until(lambda vs: any(a["customer_id"] == "c2" for a in vs), timeout=30)
+    code, _ = run.terminate()
+    assert code == 0, run.err()
+    assert sorted((d["reason"], orjson.loads(d["value"])["message_id"]) for d in dead) == \
+        [("future", "f1"), ("future", "f2")]
+    assert "more than the allowed clock skew (5m) after the wall clock" in dead[0]["detail"]
+    want = replay_actions(SHORT, good, now + 60_000, 1_000)
+    assert [a["action_id"] for a in actions] == [a["action_id"] for a in want]
+    from journeyctl.engine.store.sqlite import SqliteStore
+
+    with SqliteStore(tmp_path / "state.db") as store:
+        (offset, clock, _), = store.positions().values()
+        assert offset == 5 and now + 1_500 <= clock < now + 60_000 and store.get_meta("clock") < now + 60_000
+
+    # across a restart: a new event is applied, nothing is late
+    run = run_journeyctl(args, tag="again")
+    later = make_event("payment_failed", "c3", int(time.time() * 1000), "g2", amount=9)
+    produce_to(kafka, names.events, keyed([later]))
+    topic_reader(names.actions).until(lambda vs: any(a["customer_id"] == "c3" for a in vs), timeout=30)
+    code, _ = run.terminate()
+    assert code == 0, run.err()
+    assert len(topic_reader(names.dead).read(500)) == 2
+
+
+def test_the_allowed_clock_skew_comes_from_the_command_line_the_environment_or_the_config(monkeypatch):
+    from journeyctl.engine.cli.run import clock_skew, resolve_options, run
+    from journeyctl.engine.cli.setup import UsageProblem
+
+    def options(args, from_file=None):
+        ctx = run.make_context("run", ["j.journey", *args])
+        params = {k: v for k, v in ctx.params.items() if k not in ("journeys", "config_path")}
+        return resolve_options(ctx, params, from_file or {})
+
+    assert clock_skew(options([])["max_clock_skew"]) == 300_000
+    assert clock_skew(options([], {"max-clock-skew": "1h"})["max_clock_skew"]) == 3_600_000
+    monkeypatch.setenv("JOURNEYCTL_MAX_CLOCK_SKEW", "30s")
+    assert clock_skew(options([], {"max_clock_skew": "1h"})["max_clock_skew"]) == 30_000
+    assert clock_skew(options(["--max-clock-skew", "off"])["max_clock_skew"]) is None
+    with pytest.raises(UsageProblem, match="--max-clock-skew: .soon. is not a duration; .* or off, for no limit"):
+        clock_skew("soon")

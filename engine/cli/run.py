@@ -150,7 +150,7 @@ def clock_skew(text) -> int | None:
     try:
         return parse_duration(str(text))
     except ValueError as e:
-        raise UsageProblem(f"--max-clock-skew {text}: {e} (a duration like 5m, or off)") from None
+        raise UsageProblem(f"--max-clock-skew: {e}; or off, for no limit") from None
 
 
 def defaults() -> dict:

@@ -343,10 +343,14 @@ class Live:
             for r in records:
                 try:
                     ev = parse_event(r.value if r.value is not None else b"", max_bytes=max_bytes)
-                    if horizon is not None and ev.time > horizon:
-                        raise BadEvent("future", f"stamped {format_instant(ev.time)}, more than the allowed clock "
-                                                 f"skew ({format_duration(skew)}) after the wall clock at "
-                                                 f"{format_instant(horizon - skew)}")
+                    if horizon is not None and ev.time > horizon:  # never applied: it would move the clock
+                        engine.stats.dead_letter("future")
+                        dead.append(dead_letter_message(
+                            "future", f"stamped {format_instant(ev.time)}, more than the allowed clock skew "
+                                      f"({format_duration(skew)}) after the wall clock at "
+                                      f"{format_instant(horizon - skew)}",
+                            topic, partition, r.offset, r.key, r.value))
+                        continue
                     if check_keys and self.partition_of(ev.customer_id) != partition:
                         self._unkeyed(ev.customer_id, topic, partition)
                     out = process(ev, part)
