@@ -200,3 +200,49 @@ def test_the_allowed_clock_skew_comes_from_the_command_line_the_environment_or_t
     assert clock_skew(options(["--max-clock-skew", "off"])["max_clock_skew"]) is None
     with pytest.raises(UsageProblem, match="--max-clock-skew: .soon. is not a duration; .* or off, for no limit"):
         clock_skew("soon")
+
+
+def test_a_frozen_broker_moves_no_clock(own_broker, names, journeys_dir, run_journeyctl, topic_reader, make_event,
+                                        replay_actions, tmp_path):
+    """Issue 15 item 2: with the broker frozen (SIGSTOP) the last fetch still said "nothing unread", so
+    wall time moved the clock on, and the events sent meanwhile were dead-lettered `late` once it was
+    back. Wall time counts only while the broker answers."""
+    broker = own_broker()
+    kafka = KafkaSettings(broker.bootstrap)
+    names.create(kafka)
+    run = run_journeyctl([journeys_dir(SHORT), "--bootstrap-servers", broker.bootstrap, *names.args(),
+                          "--allowed-lateness", "1s", "--state", f"sqlite:///{tmp_path / 'state.db'}",
+                          "--no-dashboard", "--quiet"])
+    producer = Producer(kafka)  # made before the freeze, so it knows where the topic lives
+    warm = make_event("payment_failed", "w", int(time.time() * 1000), "w", amount=1)
+    producer.send(names.events, b"w", warm)
+    producer.flush()
+    reader = topic_reader(names.actions, kafka)
+    reader.until(lambda vs: len(vs) >= 1, timeout=30)  # the worker reads and acts
+    os.kill(broker.process.pid, signal.SIGSTOP)
+    try:
+        run.wait_for("cannot reach the broker", timeout=30)
+        sent = []
+        for i in range(50):  # stamped now, held by the producer until the broker answers again
+            c = f"c{i}"
+            values = [make_event("cart_abandoned", c, int(time.time() * 1000), f"a{i}", cart_value=i)]
+            if i % 2:
+                values.append(make_event("purchase", c, int(time.time() * 1000), f"p{i}"))
+            for v in values:
+                producer.send(names.events, c.encode(), v)
+            sent += values
+        last = max(parse_instant(orjson.loads(v)["timestamp"]) for v in sent)
+        # frozen long enough for a clock moved by wall time to be well past them (lateness 1 s)
+        wait_until(lambda: time.time() * 1000 > last + 5_000, 30, "five seconds of a frozen broker")
+    finally:
+        os.kill(broker.process.pid, signal.SIGCONT)
+    producer.flush(60)
+    producer.close()
+    want = {a["action_id"] for a in replay_actions(SHORT, [warm, *sent], last + 60_000, 1_000)}
+    assert {a["template"] for a in replay_actions(SHORT, sent, last + 60_000, 1_000)} == {"cart"}
+    got = reader.until(lambda vs: {a["action_id"] for a in vs} >= want, timeout=60)
+    code, _ = run.terminate()
+    assert code == 0, run.err()
+    dead = [orjson.loads(r.value)["reason"] for r in topic_reader(names.dead, kafka).read(500)]
+    assert not dead, f"{len(dead)} of {len(sent)} events sent while the broker was frozen were dead-lettered"
+    assert {a["action_id"] for a in got} == want
