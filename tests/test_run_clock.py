@@ -246,3 +246,75 @@ def test_a_frozen_broker_moves_no_clock(own_broker, names, journeys_dir, run_jou
     dead = [orjson.loads(r.value)["reason"] for r in topic_reader(names.dead, kafka).read(500)]
     assert not dead, f"{len(dead)} of {len(sent)} events sent while the broker was frozen were dead-lettered"
     assert {a["action_id"] for a in got} == want
+
+
+def test_a_broker_restarted_empty_and_given_new_events_is_read_from_its_start(
+        own_broker, names, journeys_dir, run_journeyctl, topic_reader, produce_to, make_event, replay_actions,
+        tmp_path):
+    """Issue 15 item 3: after kill -9 of the broker, a restart on the same port, the topic created again
+    and 500 new events produced before the engine came back, the engine went on at its stored offset
+    300 of the new topic, and the actions of the first 300 new events never happened."""
+    broker = own_broker()
+    kafka = KafkaSettings(broker.bootstrap)
+    names.create(kafka)
+    run = run_journeyctl([journeys_dir(SHORT), "--bootstrap-servers", broker.bootstrap, *names.args(),
+                          "--allowed-lateness", "1s", "--state", f"sqlite:///{tmp_path / 'state.db'}",
+                          "--no-dashboard", "--quiet"])
+    now = int(time.time() * 1000)
+    first = [make_event("payment_failed", f"o{i}", now + i, f"o{i}", amount=i) for i in range(300)]
+    produce_to(kafka, names.events, keyed(first))
+    topic_reader(names.actions, kafka).until(lambda vs: len(vs) >= 300, timeout=60)
+    os.kill(run.proc.pid, signal.SIGSTOP)  # the engine is away while the broker goes and comes back
+    try:
+        broker.kill()
+        broker = own_broker(broker.port)
+        names.create(kafka)
+        now = int(time.time() * 1000)
+        second = [make_event("payment_failed" if i % 2 else "product_viewed", f"n{i}", now + i, f"n{i}", amount=i)
+                  for i in range(500)]
+        produce_to(kafka, names.events, keyed(second))
+    finally:
+        os.kill(run.proc.pid, signal.SIGCONT)
+    want = {a["action_id"] for a in replay_actions(SHORT, second, now + 60_000, 1_000)}
+    assert len(want) == 250
+    got = topic_reader(names.actions, kafka).until(lambda vs: {a["action_id"] for a in vs} >= want, timeout=60)
+    code, _ = run.terminate()
+    assert code == 0, run.err()
+    new = {a["action_id"] for a in got if a["customer_id"].startswith("n")}
+    assert new == want, f"{len(want - new)} of {len(want)} actions missing"
+    # the rest: actions of the first events the broker had not acknowledged when it died, sent again
+    assert all(a["customer_id"].startswith("o") for a in got if a["action_id"] not in want)
+    assert "the topic was recreated (or the broker lost its data), reading the partition again from offset 0" \
+        in run.err()
+
+
+def test_a_topic_recreated_while_the_engine_was_stopped_is_read_from_its_start(
+        own_broker, names, journeys_dir, run_journeyctl, topic_reader, produce_to, make_event, replay_actions,
+        tmp_path):
+    """The same after a restart of the engine: the record before the stored offset is not the one read
+    there, so the partition is another log."""
+    broker = own_broker()
+    kafka = KafkaSettings(broker.bootstrap)
+    names.create(kafka)
+    args = [journeys_dir(SHORT), "--bootstrap-servers", broker.bootstrap, *names.args(), "--allowed-lateness", "1s",
+            "--state", f"sqlite:///{tmp_path / 'state.db'}", "--no-dashboard", "--quiet"]
+    run = run_journeyctl(args, tag="first")
+    now = int(time.time() * 1000)
+    produce_to(kafka, names.events, keyed([make_event("payment_failed", f"o{i}", now + i, f"o{i}", amount=i)
+                                           for i in range(30)]))
+    topic_reader(names.actions, kafka).until(lambda vs: len(vs) >= 30, timeout=60)
+    code, _ = run.terminate()
+    assert code == 0, run.err()
+    broker.kill()
+    broker = own_broker(broker.port)
+    names.create(kafka)
+    now = int(time.time() * 1000)
+    second = [make_event("payment_failed", f"n{i}", now + i, f"n{i}", amount=i) for i in range(50)]
+    produce_to(kafka, names.events, keyed(second))
+    run = run_journeyctl(args, tag="again")
+    want = {a["action_id"] for a in replay_actions(SHORT, second, now + 60_000, 1_000)}
+    got = topic_reader(names.actions, kafka).until(lambda vs: {a["action_id"] for a in vs} >= want, timeout=60)
+    code, _ = run.terminate()
+    assert code == 0, run.err()
+    assert {a["action_id"] for a in got} == want
+    assert "the record at offset 29 is not the one read there before; the topic was recreated" in run.err()

@@ -290,6 +290,15 @@ class Source:
         """Read the partition from `offset` on (one the broker no longer holds: from its first offset)."""
         self._consumer.seek(self._tp(*part), offset)
 
+    def topic_id(self, topic: str) -> str | None:
+        """The id the broker gives the topic (Kafka 2.8+, tansu), as of the client's latest metadata: a
+        topic deleted and created again under the same name has another. None when the broker gives none."""
+        try:
+            found = self._consumer._client.cluster.topic_id(topic)  # kafka-python keeps it, but only here
+        except Exception:  # noqa: BLE001 - a client without it: then the fingerprints alone tell
+            return None
+        return None if found is None or found.int == 0 else str(found)
+
     def pause(self) -> None:
         """Stop fetching (polls go on, so the group keeps us as a member)."""
         self._consumer.pause(*self._consumer.assignment())

@@ -12,12 +12,16 @@ any input is read. Partition assignment: each partition starts at the offset in 
 state store, not the group's; offsets also go to the group about once a second so
 lag shows in the usual tools. See engine/outbox.py for why this loses nothing.
 
-Is it the same partition? A partition is started one record before its stored offset,
-and that record must be the one read there before (its fingerprint is stored with the
-offset): a topic deleted and created again, or a broker that came back empty and was
-given new events, holds other records at the same offsets, and reading on from the
-stored offset would skip the new ones unseen. Then the partition is read again from
-its first offset, with a note and a count (`recreated`); see `_verify`, `_check_starts`.
+Is it the same partition? A topic deleted and created again, or a broker that came back
+empty and was given new events, holds other records at the same offsets, and reading on
+from the offset reached would skip the new ones unseen. So a partition is started one
+record before its stored offset, and that record must be the one read there before (its
+fingerprint is stored with the offset); the same check is made again before reading on
+whenever the broker may have gone and come back unseen: after it was unreachable, and
+after a gap of AWAY_S between two polls (the process stopped, the machine stalled). A
+topic whose id (Kafka 2.8+, tansu) changes is another topic at once. Any of these: the
+partition is read again from its first offset, with a note and a count (`recreated`);
+see `_verify`, `_check_starts`, `_trusted`.
 
 Time: each partition is a lane of the engine with its own stream time, stored with its
 offset (engine/core/engine.py): an event is late only against its own partition, and
@@ -71,6 +75,7 @@ class Stopped(Exception):
 
 
 ASK_BROKER_S = 1.0  # how often the broker is asked whether each partition is caught up
+AWAY_S = 5.0        # a gap between two polls longer than this: the broker may have gone and come back
 
 
 @dataclass
@@ -157,6 +162,8 @@ class Live:
         self._unkeyed_seen = 0
         self.rebalances = 0
         self.recreated = 0                 # partitions found holding other records than the store's offsets say
+        self._topic_ids: dict = {}         # topic -> the id the broker gave it when first seen
+        self._polled_at = time.monotonic()
         # Each partition is a lane with its own stream time, opened on assignment; a store written before
         # partitions had stored stream times lends them the one clock it kept.
         self._stored_clock = engine.clock
@@ -295,6 +302,7 @@ class Live:
                 self._sleep(0.5)
                 got = {}
             batch = self._batch  # a rebalance inside poll() may have committed the last one
+            got = self._trusted(got, batch)
             if got:
                 if batch.arrived is None:
                     batch.arrived = time.time()
@@ -368,6 +376,47 @@ class Live:
         batch.n += n
         self.counts.events += n
         return n
+
+    def _trusted(self, got: dict, batch: Batch) -> dict:
+        """What a poll gave that can be applied now. Nothing, after a gap long enough for the broker to
+        have gone and come back unseen: each partition is then checked again (`_recheck`) and read
+        again from where this worker is. Nothing of a topic whose id changed: it was deleted and
+        created again, and is read again from its first offset."""
+        now = time.monotonic()
+        away, self._polled_at = now - self._polled_at, now
+        if got and away > AWAY_S:
+            self.report.note(f"this worker read nothing for {away:.0f} s (stopped, or the machine stalled); checking "
+                             "that each partition still holds what was read from it before reading on")
+            self._recheck(got, batch)
+            return {}
+        for topic in self.settings.events_topics:
+            new = self.source.topic_id(topic)
+            was = self._topic_ids.setdefault(topic, new)
+            if new is None or was == new:
+                continue
+            self._topic_ids[topic] = new
+            for part in sorted(p for p in self.owned if p[0] == topic):
+                self._to_check.pop(part, None)
+                self._recreated(part, f"the broker gives topic {topic} another id than before", self._rewind(part))
+            got = {part: records for part, records in got.items() if part[0] != topic}
+        return got
+
+    def _recheck(self, got: dict, batch: Batch) -> None:
+        """Before reading on, compare the record each partition gave last with what the broker holds
+        there now: start each one again at it (`_verify`). `got`: records of a poll left unapplied."""
+        committed = self.outbox.positions()
+        for part in self.owned | set(got):
+            if part in batch.offsets:
+                offset, last = batch.offsets[part], batch.fingerprints.get(part)
+            elif part in committed:
+                offset, _, last = committed[part]
+            elif part in got:
+                offset, last = got[part][0].offset, None
+            else:
+                continue  # nothing read from it yet: it starts where it is
+            verify = last is not None and offset > 0
+            self.source.seek(part, offset - 1 if verify else offset)
+            self._to_check[part] = (offset, last if verify else None)
 
     def _unkeyed(self, customer_id: str, topic: str, partition: int) -> None:
         self._unkeyed_seen += 1
@@ -648,6 +697,7 @@ class Live:
     def _broker_lost(self) -> None:
         if self.counts.broker != "unreachable":
             self.counts.broker = "unreachable"
+            self._recheck({}, self._batch)  # it may come back empty, or be another broker
         waiting = len(self._unsent) + len(self._sent)
         self._note_once("broker", f"cannot reach the broker at {self.kafka.bootstrap_servers}; retrying. "
                                   f"Nothing is lost: {waiting} message{'s' if waiting != 1 else ''} wait in the outbox")
