@@ -314,7 +314,44 @@ def test_a_topic_recreated_while_the_engine_was_stopped_is_read_from_its_start(
     run = run_journeyctl(args, tag="again")
     want = {a["action_id"] for a in replay_actions(SHORT, second, now + 60_000, 1_000)}
     got = topic_reader(names.actions, kafka).until(lambda vs: {a["action_id"] for a in vs} >= want, timeout=60)
+    wait_until(lambda: '"recreated_partitions":1' in run.out(), 30, "a status line that counts it")
     code, _ = run.terminate()
     assert code == 0, run.err()
     assert {a["action_id"] for a in got} == want
     assert "the record at offset 29 is not the one read there before; the topic was recreated" in run.err()
+    status = [line for line in map(orjson.loads, run.out().splitlines()) if line["msg"] == "status"][-1]
+    assert list(status["partition_clocks"]) == [f"{names.events}[0]"]
+    assert parse_instant(status["watermark"]) >= now
+
+
+def test_a_clock_a_future_event_left_in_the_store_is_named_and_can_be_set_back(
+        kafka, names, journeys_dir, run_journeyctl, topic_reader, produce_to, make_event, tmp_path):
+    """A store written before future events were dead-lettered keeps the clock they moved: `run` says so
+    and how to repair it, and after `journeyctl clock --set-back-to now` events are applied again."""
+    from journeyctl.engine.store.sqlite import SqliteStore
+
+    names.create(kafka)
+    with SqliteStore(tmp_path / "state.db") as store:
+        store.set_meta("clock", parse_instant("2036-01-01T00:00:00Z"))
+        store.save_positions({(names.events, 0): (0, parse_instant("2036-01-01T00:00:00Z"), None)})
+        store.commit()
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    args = [journeys_dir(SHORT), "--bootstrap-servers", kafka.bootstrap_servers, *names.args(), "--state", url,
+            "--no-dashboard", "--quiet"]
+    run = run_journeyctl(args, tag="poisoned")
+    run.wait_for(f"{names.events}[0]: its stored clock is 2036-01-01T00:00:00.000Z, in the future", timeout=30)
+    assert "journeyctl clock --state <this state> --set-back-to now" in run.err()
+    produce_to(kafka, names.events, keyed([make_event("payment_failed", "c1", int(time.time() * 1000), "m1")]))
+    assert [d["reason"] for d in topic_reader(names.dead).until(lambda vs: vs, timeout=30)] == ["late"]
+    code, _ = run.terminate()
+    assert code == 0, run.err()
+
+    repair = subprocess.run([*JOURNEYCTL, "clock", "--state", url, "--set-back-to", "now"], capture_output=True,
+                            cwd=tmp_path, timeout=60)
+    assert repair.returncode == 0 and b"engine clock, " + names.events.encode() + b"[0]" in repair.stdout
+    run = run_journeyctl(args, tag="repaired")
+    produce_to(kafka, names.events, keyed([make_event("payment_failed", "c2", int(time.time() * 1000), "m2")]))
+    actions = topic_reader(names.actions).until(lambda vs: vs, timeout=30)
+    code, _ = run.terminate()
+    assert code == 0, run.err()
+    assert [a["customer_id"] for a in actions] == ["c2"] and "in the future" not in run.err()

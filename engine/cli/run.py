@@ -335,6 +335,18 @@ def status_record(live) -> dict:
             "timers": live.engine.pending_timers(), "clock": format_instant(clock) if clock is not None else None}
 
 
+def clocks(live) -> dict:
+    """The watermark timers fire at (minus the allowed lateness), each partition's stream time, and how
+    many partitions were found recreated (read again from their first offset)."""
+    from journeyctl.engine.core.engine import UNKNOWN
+
+    engine = live.engine
+    return {"watermark": format_instant(engine.watermark) if engine.watermark != UNKNOWN else None,
+            "partition_clocks": {f"{t}[{p}]": format_instant(c) if c is not None else None
+                                 for (t, p), c in sorted(engine.lanes.items())},
+            "recreated_partitions": live.recreated}
+
+
 class _Rate:
     def __init__(self):
         self.at = time.monotonic()
@@ -395,7 +407,7 @@ class ViewReport:
         if now < self._json_at:
             return
         self._json_at = now + self.json_every
-        extra = {"outbox": waiting, "delivered": c.delivered, "broker": c.broker}
+        extra = {"outbox": waiting, "delivered": c.delivered, "broker": c.broker, **clocks(live)}
         if self.worker is not None:
             from journeyctl.engine.live.loop import _parts
             extra.update(worker=self.worker, partitions=_parts(live.owned))

@@ -563,7 +563,9 @@ class Live:
                 self.engine.open_lane(part, None)
                 continue
             offset, clock, last = stored[part]
-            self.engine.open_lane(part, clock if clock is not None else self._stored_clock)
+            clock = clock if clock is not None else self._stored_clock
+            self.engine.open_lane(part, clock)
+            self._future_clock(part, clock)
             verify = last is not None and offset > 0  # start at the record read last, to compare it
             starts[part] = offset - 1 if verify else offset
             self._to_check[part] = (offset, last if verify else None)
@@ -590,6 +592,15 @@ class Live:
         self.report.note(f"partitions owned: {_parts(self.owned)} (assigned {_parts(parts)}; "
                          f"{len(timers)} timers adopted, {len(orphans)} outbox rows of other workers to produce)")
         return starts
+
+    def _future_clock(self, part, clock: int | None) -> None:
+        """A stored clock later than the wall clock plus the allowed skew came from an event stamped in the
+        future, read before such events were dead-lettered: every event of the partition would be late."""
+        skew = self.settings.max_clock_skew
+        if clock is not None and skew is not None and clock > time.time() * 1000 + skew:
+            self.report.note(f"{part[0]}[{part[1]}]: its stored clock is {format_instant(clock)}, in the future: an "
+                             "event stamped in the future moved it, and every event read from it will be late. Stop "
+                             "journeyctl and set it back: journeyctl clock --state <this state> --set-back-to now")
 
     def _on_revoked(self, parts: list) -> None:
         """The group takes partitions away (a rebalance, or our close): they are still ours while this

@@ -100,6 +100,10 @@ class CachedStore:
             meta[key] = self._meta[key]
         self._meta = meta
 
+    def meta_like(self, prefix: str) -> dict:
+        """Committed meta values whose key starts with `prefix` (per-worker keys: clock:<worker>)."""
+        return {k: v for k, v in self._read_meta().items() if k.startswith(prefix)}
+
     def _read_meta(self) -> dict:
         return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
 

@@ -246,11 +246,6 @@ class PgStore(CachedStore):
         """Whether the row id lies in a block this store handed out (rows of this worker)."""
         return (row_id >> OUTBOX_BLOCK_BITS) in self._blocks
 
-    def meta_like(self, prefix: str) -> dict:
-        """Committed meta values whose key starts with `prefix` (per-worker keys: clock:<worker>)."""
-        rows = self._conn.execute("SELECT key, value FROM meta WHERE starts_with(key, %s)", (prefix,)).fetchall()
-        return {k: json.loads(v) for k, v in rows}
-
     # ---- transactions ----------------------------------------------------------------------
 
     def _flush(self) -> None:
