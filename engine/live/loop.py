@@ -164,6 +164,7 @@ class Live:
         self.recreated = 0                 # partitions found holding other records than the store's offsets say
         self._topic_ids: dict = {}         # topic -> the id the broker gave it when first seen
         self._polled_at = time.monotonic()
+        self._assigned = False             # partitions were assigned since the last poll (they are checked)
         # Each partition is a lane with its own stream time, opened on assignment; a store written before
         # partitions had stored stream times lends them the one clock it kept.
         self._stored_clock = engine.clock
@@ -189,6 +190,7 @@ class Live:
             self.source = self._retry("joining the consumer group", self._subscribe)
             self.counts.broker = "ok"
             tune_gc()
+            self._polled_at = time.monotonic()
             while not self.stopping:
                 self._step()
         except Stopped:
@@ -384,7 +386,8 @@ class Live:
         created again, and is read again from its first offset."""
         now = time.monotonic()
         away, self._polled_at = now - self._polled_at, now
-        if got and away > AWAY_S:
+        assigned, self._assigned = self._assigned, False  # (a join can hold a poll for seconds)
+        if got and away > AWAY_S and not assigned:
             self.report.note(f"this worker read nothing for {away:.0f} s (stopped, or the machine stalled); checking "
                              "that each partition still holds what was read from it before reading on")
             self._recheck(got, batch)
@@ -555,6 +558,7 @@ class Live:
         offsets again, forget the cache, adopt the partitions' timers, produce what other workers
         left in the outbox for them."""
         parts = [tuple(p) for p in parts]
+        self._assigned = True
         shared = self.settings.shared
         stored = self.outbox.refresh_positions() if shared else self.outbox.positions()
         starts = {}
