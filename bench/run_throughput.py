@@ -45,7 +45,9 @@ from journeyctl.engine.live.broker import EmbeddedBroker  # noqa: E402
 from journeyctl.engine.core.events import format_instant  # noqa: E402
 from journeyctl.engine.live.kafka_edge import Admin, KafkaSettings, Producer, Reader  # noqa: E402
 
-MAKE_INPUT = ROOT.parent / "shared" / "tools" / "make-bench-input"
+# ../shared/tools from the main checkout, ../../shared/tools from a worktree under /work/wt
+MAKE_INPUT = next((tool for tool in (p / "shared" / "tools" / "make-bench-input" for p in ROOT.parents)
+                   if tool.exists()), ROOT.parent / "shared" / "tools" / "make-bench-input")
 RUNNER = "import sys; sys.argv[0] = 'journeyctl'; from journeyctl.engine.cli.main import main; main()"
 
 
@@ -133,19 +135,12 @@ def replayed(journeys: Path, lines: list[bytes], lateness_ms: int) -> tuple[dict
     """({action_id: action} a replay of the lines gives, as `simulate` does; the last event's time)."""
     from journeyctl.dsl.compiler import compile_text
     from journeyctl.engine.core.engine import Engine
-    from journeyctl.engine.core.events import BadEvent, parse_event
     from journeyctl.engine.replay.loop import replay
+    from journeyctl.engine.replay.sources import read_jsonl
     from journeyctl.engine.store.memory import MemoryStore
 
     irs = [compile_text(f.read_text(), f.name).ir for f in sorted(journeys.glob("*.journey"))]
-    engine = Engine(irs, store=MemoryStore(), lateness=lateness_ms)
-    items = []
-    for i, raw in enumerate(lines, 1):
-        try:
-            items.append((i, raw, parse_event(raw)))
-        except BadEvent as e:
-            items.append((i, raw, e))
-    result = replay(engine, items)
+    result = replay(Engine(irs, store=MemoryStore(), lateness=lateness_ms), read_jsonl(lines))
     return {a["action_id"]: a for a in result.actions}, result.last_time
 
 

@@ -23,7 +23,6 @@ import pytest
 
 from conftest import JOURNEYCTL
 from journeyctl.engine.core.events import format_instant, parse_instant
-from journeyctl.engine.live.broker import EmbeddedBroker
 from journeyctl.engine.live.kafka_edge import KafkaSettings, Producer
 
 JOURNEYS = {
@@ -68,22 +67,6 @@ def wait_until(condition, timeout: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
         time.sleep(0.05)
-
-
-@pytest.fixture
-def own_broker():
-    brokers = []
-
-    def start(port=None) -> EmbeddedBroker:
-        b = EmbeddedBroker(port=port).start()
-        brokers.append(b)
-        return b
-
-    yield start
-    for b in brokers:
-        if b.process is not None and b.process.poll() is None:
-            os.kill(b.process.pid, signal.SIGCONT)  # a test that failed while it was frozen
-        b.stop()
 
 
 def test_a_backlog_over_four_partitions_gives_exactly_what_simulate_gives(
@@ -141,6 +124,15 @@ SHORT = {
     "cart": 'on cart_abandoned within 3s unless purchase -> send sms "cart" with value = cart_value\n',
     "pay": 'on payment_failed -> send email "pay" with amount = amount\n',
 }
+
+
+def on_own_broker(broker, names, journeys_dir, tmp_path) -> tuple[KafkaSettings, list]:
+    """(settings, `run` arguments) for a test with a broker of its own and the SHORT journeys."""
+    kafka = KafkaSettings(broker.bootstrap)
+    names.create(kafka)
+    return kafka, [journeys_dir(SHORT), "--bootstrap-servers", broker.bootstrap, *names.args(),
+                   "--allowed-lateness", "1s", "--state", f"sqlite:///{tmp_path / 'state.db'}", "--no-dashboard",
+                   "--quiet"]
 
 
 def test_an_event_stamped_in_the_future_is_dead_lettered_and_moves_no_clock(
@@ -208,11 +200,8 @@ def test_a_frozen_broker_moves_no_clock(own_broker, names, journeys_dir, run_jou
     wall time moved the clock on, and the events sent meanwhile were dead-lettered `late` once it was
     back. Wall time counts only while the broker answers."""
     broker = own_broker()
-    kafka = KafkaSettings(broker.bootstrap)
-    names.create(kafka)
-    run = run_journeyctl([journeys_dir(SHORT), "--bootstrap-servers", broker.bootstrap, *names.args(),
-                          "--allowed-lateness", "1s", "--state", f"sqlite:///{tmp_path / 'state.db'}",
-                          "--no-dashboard", "--quiet"])
+    kafka, args = on_own_broker(broker, names, journeys_dir, tmp_path)
+    run = run_journeyctl(args)
     producer = Producer(kafka)  # made before the freeze, so it knows where the topic lives
     warm = make_event("payment_failed", "w", int(time.time() * 1000), "w", amount=1)
     producer.send(names.events, b"w", warm)
@@ -255,11 +244,8 @@ def test_a_broker_restarted_empty_and_given_new_events_is_read_from_its_start(
     and 500 new events produced before the engine came back, the engine went on at its stored offset
     300 of the new topic, and the actions of the first 300 new events never happened."""
     broker = own_broker()
-    kafka = KafkaSettings(broker.bootstrap)
-    names.create(kafka)
-    run = run_journeyctl([journeys_dir(SHORT), "--bootstrap-servers", broker.bootstrap, *names.args(),
-                          "--allowed-lateness", "1s", "--state", f"sqlite:///{tmp_path / 'state.db'}",
-                          "--no-dashboard", "--quiet"])
+    kafka, args = on_own_broker(broker, names, journeys_dir, tmp_path)
+    run = run_journeyctl(args)
     now = int(time.time() * 1000)
     first = [make_event("payment_failed", f"o{i}", now + i, f"o{i}", amount=i) for i in range(300)]
     produce_to(kafka, names.events, keyed(first))
@@ -294,10 +280,7 @@ def test_a_topic_recreated_while_the_engine_was_stopped_is_read_from_its_start(
     """The same after a restart of the engine: the record before the stored offset is not the one read
     there, so the partition is another log."""
     broker = own_broker()
-    kafka = KafkaSettings(broker.bootstrap)
-    names.create(kafka)
-    args = [journeys_dir(SHORT), "--bootstrap-servers", broker.bootstrap, *names.args(), "--allowed-lateness", "1s",
-            "--state", f"sqlite:///{tmp_path / 'state.db'}", "--no-dashboard", "--quiet"]
+    kafka, args = on_own_broker(broker, names, journeys_dir, tmp_path)
     run = run_journeyctl(args, tag="first")
     now = int(time.time() * 1000)
     produce_to(kafka, names.events, keyed([make_event("payment_failed", f"o{i}", now + i, f"o{i}", amount=i)
