@@ -92,6 +92,7 @@ def test_a_backlog_over_four_partitions_gives_exactly_what_simulate_gives(
     assert not reasons, f"{len(reasons)} of {len(values)} events dead-lettered: {set(reasons)}"
     assert {a["action_id"]: a for a in got} == want
     assert len(got) == len(want)
+    assert "recreated" not in run.err() and "read nothing" not in run.err()  # no false alarm
 
 
 def test_a_backlog_read_with_event_time_alone_is_not_judged_late(

@@ -394,8 +394,7 @@ class Live:
             return {}
         for topic in self.settings.events_topics:
             new = self.source.topic_id(topic)
-            was = self._topic_ids.setdefault(topic, new)
-            if new is None or was == new:
+            if new is None or self._topic_ids.setdefault(topic, new) == new:
                 continue
             self._topic_ids[topic] = new
             for part in sorted(p for p in self.owned if p[0] == topic):
