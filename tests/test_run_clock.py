@@ -339,3 +339,36 @@ def test_a_clock_a_future_event_left_in_the_store_is_named_and_can_be_set_back(
     code, _ = run.terminate()
     assert code == 0, run.err()
     assert [a["customer_id"] for a in actions] == ["c2"] and "in the future" not in run.err()
+
+
+def test_a_worker_stopped_for_seconds_checks_its_partitions_and_loses_or_repeats_nothing(
+        kafka, names, journeys_dir, run_journeyctl, topic_reader, produce_to, make_event, replay_actions, tmp_path):
+    """After a gap between two polls longer than AWAY_S (3 s) the broker may have gone and come back unseen:
+    the records of that poll wait until each partition's last record is compared again. With the same
+    broker, that costs one record per partition read twice, and nothing else."""
+    names.create(kafka, partitions=2)
+    run = run_journeyctl([journeys_dir(SHORT), "--bootstrap-servers", kafka.bootstrap_servers, *names.args(),
+                          "--allowed-lateness", "1s", "--state", f"sqlite:///{tmp_path / 'state.db'}",
+                          "--no-dashboard", "--quiet"])
+    now = int(time.time() * 1000)
+    first = [make_event("payment_failed", f"a{i}", now + i, f"a{i}", amount=i) for i in range(40)]
+    produce_to(kafka, names.events, keyed(first))
+    reader = topic_reader(names.actions)
+    reader.until(lambda vs: len(vs) >= 40, timeout=30)
+    os.kill(run.proc.pid, signal.SIGSTOP)
+    try:
+        stopped = time.monotonic()
+        now = int(time.time() * 1000)
+        second = [make_event("payment_failed", f"b{i}", now + i, f"b{i}", amount=i) for i in range(40)]
+        produce_to(kafka, names.events, keyed(second))
+        # longer than AWAY_S, shorter than the group's session timeout (6 s): the worker stays in the group
+        wait_until(lambda: time.monotonic() - stopped > 4, 30, "the worker stopped for 4 s")
+    finally:
+        os.kill(run.proc.pid, signal.SIGCONT)
+    want = [a["action_id"] for a in replay_actions(SHORT, first + second, now + 60_000, 1_000)]
+    got = reader.until(lambda vs: len(vs) >= len(want), timeout=60)
+    code, _ = run.terminate()
+    assert code == 0, run.err()
+    assert sorted(a["action_id"] for a in got) == sorted(want)  # each once
+    assert not topic_reader(names.dead).read(500) and "recreated" not in run.err()
+    assert "this worker read nothing for 4 s (stopped, or the machine stalled); checking" in run.err()

@@ -75,7 +75,8 @@ class Stopped(Exception):
 
 
 ASK_BROKER_S = 1.0  # how often the broker is asked whether each partition is caught up
-AWAY_S = 5.0        # a gap between two polls longer than this: the broker may have gone and come back
+AWAY_S = 3.0        # a gap between two polls longer than this (yet shorter than the group session):
+                    # the broker may have gone and come back unseen
 
 
 @dataclass
@@ -407,7 +408,7 @@ class Live:
         """Before reading on, compare the record each partition gave last with what the broker holds
         there now: start each one again at it (`_verify`). `got`: records of a poll left unapplied."""
         committed = self.outbox.positions()
-        for part in self.owned | set(got):
+        for part in sorted(self.owned):  # (records fetched for a partition no longer ours are its owner's)
             if part in batch.offsets:
                 offset, last = batch.offsets[part], batch.fingerprints.get(part)
             elif part in committed:
