@@ -12,9 +12,15 @@ event's production to the action's arrival on the actions topic is measured by a
 Both runs use --fetch-wait-ms 10, as --embedded-broker does: tansu answers a fetch only when
 its wait ends, so the wait is latency.
 
-usage: .venv/bin/python bench/run_throughput.py [--input DIR] [--events N] [--customers N]
-           [--journeys cart_abandon,...|all] [--latency-rate 5000] [--latency-seconds 15]
-           [--skip throughput|latency] [--profile FILE]
+Figures measured while events were dead-lettered are void: the throughput run fails (exit 1) when a
+single event of its input went to the dead-letter topic, and says why. `--partitions N` spreads the
+input over N partitions keyed by customer id (a backlog over several partitions, as after downtime);
+`--check` also replays the same events in process, as `simulate` does, and fails when `run` missed an
+action the replay gives or sent one it does not.
+
+usage: .venv/bin/python bench/run_throughput.py [--input DIR] [--events N] [--customers N] [--limit N]
+           [--journeys cart_abandon,...|all] [--partitions N] [--check] [--latency-rate 5000]
+           [--latency-seconds 15] [--skip throughput|latency] [--profile FILE]
 """
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import orjson
@@ -38,7 +45,9 @@ from journeyctl.engine.live.broker import EmbeddedBroker  # noqa: E402
 from journeyctl.engine.core.events import format_instant  # noqa: E402
 from journeyctl.engine.live.kafka_edge import Admin, KafkaSettings, Producer, Reader  # noqa: E402
 
-MAKE_INPUT = ROOT.parent / "shared" / "tools" / "make-bench-input"
+# ../shared/tools from the main checkout, ../../shared/tools from a worktree under /work/wt
+MAKE_INPUT = next((tool for tool in (p / "shared" / "tools" / "make-bench-input" for p in ROOT.parents)
+                   if tool.exists()), ROOT.parent / "shared" / "tools" / "make-bench-input")
 RUNNER = "import sys; sys.argv[0] = 'journeyctl'; from journeyctl.engine.cli.main import main; main()"
 
 
@@ -59,10 +68,10 @@ def journeys_of(folder: Path, names: str, work: Path) -> Path:
     return out
 
 
-def create_topics(kafka, tag: str) -> tuple[str, str, str]:
+def create_topics(kafka, tag: str, partitions: int = 1) -> tuple[str, str, str]:
     topics = (f"events-{tag}", f"actions-{tag}", f"dead-{tag}", f"profiles-{tag}")
     admin = Admin(kafka)
-    admin.create(list(topics))
+    admin.create(list(topics), partitions)
     admin.close()
     return topics
 
@@ -109,28 +118,63 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def count_records(kafka, topic: str, settle_s: float = 1.0) -> int:
+def read_topic(kafka, topic: str, settle_s: float = 1.0) -> list[dict]:
+    """Every record on the topic, as JSON, once nothing new arrived for settle_s."""
     reader = Reader(kafka, topic)
-    n, quiet_since = 0, time.monotonic()
+    out, quiet_since = [], time.monotonic()
     while time.monotonic() - quiet_since < settle_s:
-        got = len(reader.read(200))
+        got = reader.read(200)
         if got:
-            n += got
+            out.extend(orjson.loads(r.value) for r in got)
             quiet_since = time.monotonic()
     reader.close()
-    return n
+    return out
 
 
-def throughput(kafka, folder: Path, journeys: Path, work: Path, profile: str | None) -> None:
-    lines = (folder / "events.jsonl").read_bytes().splitlines()
-    topics = create_topics(kafka, "tp")
+def replayed(journeys: Path, lines: list[bytes], lateness_ms: int) -> tuple[dict, int]:
+    """({action_id: action} a replay of the lines gives, as `simulate` does; the last event's time)."""
+    from journeyctl.dsl.compiler import compile_text
+    from journeyctl.engine.core.engine import Engine
+    from journeyctl.engine.replay.loop import replay
+    from journeyctl.engine.replay.sources import read_jsonl
+    from journeyctl.engine.store.memory import MemoryStore
+
+    irs = [compile_text(f.read_text(), f.name).ir for f in sorted(journeys.glob("*.journey"))]
+    result = replay(Engine(irs, store=MemoryStore(), lateness=lateness_ms), read_jsonl(lines))
+    return {a["action_id"]: a for a in result.actions}, result.last_time
+
+
+def check_against_replay(journeys: Path, lines: list[bytes], actions: list[dict], lateness_ms: int) -> bool:
+    """`run --clock event` fires a timer once every partition is past its due time plus the allowed
+    lateness; a replay fires every timer due by the last event. So every action of `run` must be one
+    the replay gives, and every action the replay gives due by the last event minus the lateness must
+    be one `run` gave."""
+    from journeyctl.engine.core.events import format_instant
+
+    want, last = replayed(journeys, lines, lateness_ms)
+    got = {a["action_id"]: a for a in actions}
+    horizon = format_instant(last - lateness_ms)
+    missing = [i for i, a in want.items() if i not in got and a["due_at"] <= horizon]
+    extra = [i for i in got if i not in want]
+    changed = [i for i, a in got.items() if i in want and a != {k: want[i][k] for k in a}]
+    print(f"check: the replay gives {len(want):,} actions ({sum(a['due_at'] <= horizon for a in want.values()):,} "
+          f"due by the last event minus the allowed lateness); run gave {len(got):,}: {len(missing):,} missing, "
+          f"{len(extra):,} the replay does not give, {len(changed):,} different")
+    return not (missing or extra or changed)
+
+
+def throughput(kafka, folder: Path, journeys: Path, work: Path, profile: str | None, partitions: int = 1,
+               limit: int | None = None, check: bool = False) -> None:
+    lines = (folder / "events.jsonl").read_bytes().splitlines()[:limit]
+    topics = create_topics(kafka, "tp", partitions)
     t = time.perf_counter()
     producer = Producer(kafka, linger_ms=20, batch_size=512 * 1024)
     for line in lines:
         producer.send(topics[0], orjson.loads(line).get("customer_id", "").encode() or None, line)
     producer.flush(120)
     producer.close()
-    print(f"loaded {len(lines):,} events into the events topic in {time.perf_counter() - t:.1f} s")
+    print(f"loaded {len(lines):,} events into the events topic ({partitions} partition{'s' if partitions > 1 else ''}, "
+          f"keyed by customer id) in {time.perf_counter() - t:.1f} s")
 
     state = work / "throughput.db"
     log = work / "throughput.log"
@@ -149,11 +193,21 @@ def throughput(kafka, folder: Path, journeys: Path, work: Path, profile: str | N
     took = now - first_at
     busy = cpu_seconds(proc.pid) - first_cpu
     stop(proc)
-    actions = count_records(kafka, topics[1])
+    actions = read_topic(kafka, topics[1])
+    dead = read_topic(kafka, topics[2])
     rate = (len(lines) - first) / took if took > 0 else float("inf")
     print(f"throughput: {len(lines) - first:,} events in {took:.2f} s = {rate:,.0f} events/s end to end "
-          f"({actions:,} actions on the actions topic, state {state.stat().st_size / 1e6:.0f} MB); journeyctl used "
+          f"({len(actions):,} actions on the actions topic, state {state.stat().st_size / 1e6:.0f} MB); journeyctl used "
           f"{busy:.2f} s of CPU in that time ({busy / took:.0%} of one core)")
+    failed = []
+    if dead:
+        reasons = Counter(d.get("reason") for d in dead)
+        failed.append(f"{len(dead):,} of {len(lines):,} events were dead-lettered "
+                      f"({', '.join(f'{r} {n:,}' for r, n in reasons.most_common())}): the figures above are void")
+    if check and not check_against_replay(journeys, lines, actions, 5_000):
+        failed.append("run and a replay of the same events disagree")
+    if failed:
+        sys.exit("FAILED: " + "; ".join(failed))
     if profile:
         import pstats
         print(f"profile of journeyctl run written to {profile}; top functions by own time:")
@@ -229,6 +283,9 @@ def main() -> None:
     ap.add_argument("--input", type=Path, default=ROOT / "bench" / "out" / "run")
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--customers", type=int, default=20_000)
+    ap.add_argument("--limit", type=int, help="use only the first N events of the input")
+    ap.add_argument("--partitions", type=int, default=1, help="partitions of the events topic (keyed by customer id)")
+    ap.add_argument("--check", action="store_true", help="compare the actions with a replay of the same events")
     ap.add_argument("--journeys", default="cart_abandon", help="comma-separated benchmark journeys, or all")
     ap.add_argument("--latency-journeys", default="cart_abandon,payment_failed,fraud",
                     help="journeys for the latency run (some must send at once)")
@@ -243,7 +300,8 @@ def main() -> None:
         kafka = KafkaSettings(broker.bootstrap)
         print(f"embedded broker {broker.bootstrap}; input {folder}")
         if args.skip != "throughput":
-            throughput(kafka, folder, journeys_of(folder, args.journeys, work), work, args.profile)
+            throughput(kafka, folder, journeys_of(folder, args.journeys, work), work, args.profile, args.partitions,
+                       args.limit, args.check)
         if args.skip != "latency":
             lat = work / "lat"
             lat.mkdir()

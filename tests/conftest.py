@@ -73,6 +73,26 @@ def broker():
 
 
 @pytest.fixture
+def own_broker():
+    """start(port=None) -> a broker of the test's own (one it may stop, kill, freeze or start again on
+    the same port: it comes back empty)."""
+    from journeyctl.engine.live.broker import EmbeddedBroker
+
+    brokers = []
+
+    def start(port=None):
+        b = EmbeddedBroker(port=port).start()
+        brokers.append(b)
+        return b
+
+    yield start
+    for b in brokers:
+        if b.process is not None and b.process.poll() is None:
+            os.kill(b.process.pid, signal.SIGCONT)  # a test that failed while it was frozen
+        b.stop()
+
+
+@pytest.fixture
 def kafka(broker):
     from journeyctl.engine.live.kafka_edge import KafkaSettings
 

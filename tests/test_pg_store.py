@@ -375,7 +375,7 @@ def test_a_failed_statement_inside_the_transaction_makes_commit_fail_not_drop_si
 
 def test_a_new_schema_is_created_versioned_and_indexed(open_pg):
     store = open_pg()
-    assert store.get_meta("schema_version") == SCHEMA_VERSION == 5
+    assert store.get_meta("schema_version") == SCHEMA_VERSION == 6
     tables = {r[0] for r in _sql(store.schema, "SELECT tablename FROM pg_tables WHERE schemaname = %s",
                                  (store.schema,))}
     assert tables == {"customers", "meta", "versions", "outbox", "offsets"}

@@ -8,27 +8,13 @@ import time
 import pytest
 
 from conftest import PATIENCE, wait_until
-from journeyctl.engine.live.broker import EmbeddedBroker, free_port
+from journeyctl.engine.live.broker import free_port
 from journeyctl.engine.live.kafka_edge import KafkaSettings
 
 JOURNEYS = {
     "cart": 'on cart_abandoned within 3s unless purchase -> send sms "cart" with value = cart_value\n',
     "pay": 'on payment_failed -> send email "pay" with amount = amount\n',
 }
-
-
-@pytest.fixture
-def own_broker():
-    brokers = []
-
-    def start(port=None) -> EmbeddedBroker:
-        b = EmbeddedBroker(port=port).start()
-        brokers.append(b)
-        return b
-
-    yield start
-    for b in brokers:
-        b.stop()
 
 
 def _batch(make_event, tag: str, now: int, n: int = 10) -> list[tuple[bytes, bytes]]:

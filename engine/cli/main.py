@@ -138,6 +138,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "status": "journeyctl.engine.cli.state:status",
     "inspect": "journeyctl.engine.cli.state:inspect",
     "segments": "journeyctl.engine.cli.state:segments",
+    "clock": "journeyctl.engine.cli.clock:clock",
     "test": "journeyctl.engine.cli.tests:test_command",
     "preview": "journeyctl.engine.cli.preview:preview",
     "deliver": "journeyctl.engine.cli.deliver:deliver",

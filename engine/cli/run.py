@@ -89,6 +89,9 @@ def _opt(*decls, **kw):
            "which answers only when the wait ends). Kafka answers when data arrives: 500 costs nothing there.")
 @_opt("--clock", type=click.Choice(["wall", "event"]), default="wall", show_default=True,
       help="wall: wall-clock time fires waits too (live); event: only event time moves the clock (history).")
+@_opt("--max-clock-skew", default="5m", show_default=True,
+      help="An event stamped later than the wall clock plus this goes to the dead-letter topic as `future` and "
+           "moves no clock (with --clock event too: history is never in the future); `off` for no limit.")
 @_opt("--security-protocol", type=click.Choice(["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]),
       default="PLAINTEXT", show_default=True)
 @_opt("--sasl-mechanism", type=click.Choice(["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]))
@@ -118,6 +121,7 @@ def run(ctx, journeys, config_path, **options):
         kafka = kafka_settings(opts)
         lateness = parse_duration(opts["allowed_lateness"]) if opts["allowed_lateness"] else \
             (project.allowed_lateness or 5_000)
+        clock_skew(opts["max_clock_skew"])  # a bad value stops here, before any connection
     except (UsageProblem, ValueError) as e:
         _fail(err, str(e))
     broker = None
@@ -139,6 +143,16 @@ def run(ctx, journeys, config_path, **options):
         if broker is not None:
             broker.stop()
     sys.exit(code)
+
+
+def clock_skew(text) -> int | None:
+    """--max-clock-skew in ms; None for `off`."""
+    if str(text).strip().lower() in ("off", "none"):
+        return None
+    try:
+        return parse_duration(str(text))
+    except ValueError as e:
+        raise UsageProblem(f"--max-clock-skew: {e}; or off, for no limit") from None
 
 
 def defaults() -> dict:
@@ -172,6 +186,7 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, pa
         group_id=opts["group_id"],
         create_topics=opts["create_topics"] if opts["create_topics"] is not None else bool(opts["embedded_broker"]),
         partitions=opts["partitions"], wall_clock=opts["clock"] == "wall",
+        max_clock_skew=clock_skew(opts.get("max_clock_skew", "5m")),
         fetch_wait_ms=opts["fetch_wait_ms"] or (10 if opts["embedded_broker"] else 100), shared=shared)
     engine = Engine(irs, segments, store=store, channels=project.contacts,
                     default_timezone=project.options.default_timezone, lateness=lateness, profiles=True,
@@ -323,6 +338,18 @@ def status_record(live) -> dict:
             "timers": live.engine.pending_timers(), "clock": format_instant(clock) if clock is not None else None}
 
 
+def clocks(live) -> dict:
+    """The watermark timers fire at (minus the allowed lateness), each partition's stream time, and how
+    many partitions were found recreated (read again from their first offset)."""
+    from journeyctl.engine.core.engine import UNKNOWN
+
+    engine = live.engine
+    return {"watermark": format_instant(engine.watermark) if engine.watermark != UNKNOWN else None,
+            "partition_clocks": {f"{t}[{p}]": format_instant(c) if c is not None else None
+                                 for (t, p), c in sorted(engine.lanes.items())},
+            "recreated_partitions": live.recreated}
+
+
 class _Rate:
     def __init__(self):
         self.at = time.monotonic()
@@ -383,7 +410,7 @@ class ViewReport:
         if now < self._json_at:
             return
         self._json_at = now + self.json_every
-        extra = {"outbox": waiting, "delivered": c.delivered, "broker": c.broker}
+        extra = {"outbox": waiting, "delivered": c.delivered, "broker": c.broker, **clocks(live)}
         if self.worker is not None:
             from journeyctl.engine.live.loop import _parts
             extra.update(worker=self.worker, partitions=_parts(live.owned))

@@ -113,15 +113,22 @@ def status(state_url, limit, fmt):
     funnel = {j: {"entered": stats.get("journeys", {}).get(j, {}).get("entered", 0), "active": active[j],
                   **{o: stats.get("journeys", {}).get(j, {}).get(o, 0) for o in OUTCOMES}} for j in journeys}
     clock = store.get_meta("clock")
+    # `run`: where each input partition is read up to, and its stream time (lateness is judged against it)
+    partitions = [{"topic": t, "partition": p, "offset": o, "clock": format_instant(c) if c is not None else None}
+                  for (t, p), (o, c, _) in sorted(store.positions().items())] if hasattr(store, "positions") else []
     if fmt == "json":
         _emit_json({"clock": format_instant(clock) if clock is not None else None, "journeys": funnel,
                     "waiting": [{"due": format_instant(d), "customer_id": c, "journey": j, "step": s, "kind": k}
                                 for d, c, j, s, k in waiting[:limit]],
-                    "pending_timers": len(waiting), "dead_letters": stats.get("dead_letters", {})})
+                    "pending_timers": len(waiting), "dead_letters": stats.get("dead_letters", {}),
+                    "partitions": partitions})
         return
     console = _console()
     console.print(Text(f"clock {format_instant(clock) if clock is not None else '-'}, "
                        f"{stats.get('events', 0):,} events applied, {len(waiting):,} waiting instances"))
+    for p in partitions:
+        console.print(Text(f"{p['topic']}[{p['partition']}]: read up to offset {p['offset']:,}, "
+                           f"clock {p['clock'] or '-'}"))
     table = Table(title="Journeys", title_justify="left")
     table.add_column("journey")
     for col in ("entered", "active", *OUTCOMES):

@@ -1,10 +1,20 @@
 """The engine: events and the passing of time in, actions out. Pure and deterministic.
 
-No wall clock, no files, no network: `process(event)` and `advance_to(instant)`
-are the only ways time moves, so a replay of the same input gives the same
-actions with the same ids. Order of work within one instant (spec section 6):
+No wall clock, no files, no network: `process(event)`, `advance_to(instant)` and
+`tick(...)` are the only ways time moves, so a replay of the same input gives the
+same actions with the same ids. Order of work within one instant (spec section 6):
 the customer's due timers, then goals, `exit on`, `unless` and `when` of running
 instances, then new entries, then the events those steps emitted.
+
+Time comes in lanes: each input partition of `run` is one (a customer lives in one
+partition, in order), a replay has a single lane. An event is late against its own
+lane's stream time (the latest event time it read), never against another lane's,
+so a backlog read from several partitions at different speeds is not judged late.
+Timers fire at the watermark minus the allowed lateness: the earliest stream time
+of the lanes that may still hold unread events (Flink's and Kafka Streams' stream
+time), so no timer fires before an event of any lane that could cancel it. A lane
+known to be caught up does not hold the watermark back (`tick`). `clock` is the
+latest event time of all lanes (spec section 6's engine clock).
 """
 from __future__ import annotations
 
@@ -25,6 +35,7 @@ from journeyctl.engine.core.store import StateStore
 from journeyctl.engine.core.timers import TimerQueue
 
 NEVER = 1 << 62  # an instant after every other
+UNKNOWN = -NEVER  # the watermark while some lane that may still hold events has no stream time yet
 MAX_EMITS = 1_000  # emitted events handled for one input event before the chain is cut
 # Window notes (Customer.window_epoch) are made under one engine's loaded segments: every load in the
 # process gets its own epoch, so a new engine over the objects of a MemoryStore cannot trust the notes
@@ -61,6 +72,9 @@ class Engine:
         self.versions: dict[str, Journey] = {}
         self.load(journeys, segments)
         self.clock = self.store.get_meta("clock")
+        self.lanes: dict = {} if self.clock is None else {None: self.clock}  # lane -> its stream time
+        self.caught_up: set = set()  # lanes that hold nothing unread (event time alone: see tick)
+        self.watermark = UNKNOWN if self.clock is None else self.clock
         self.stats.restore(self.store.get_meta("stats"))
         self._timers = TimerQueue()
         self._scheduled: dict = {}
@@ -165,10 +179,11 @@ class Engine:
 
     # ---- the two ways in -------------------------------------------------------------
 
-    def process(self, ev: Event) -> list[Action]:
-        """Apply one event. Raises BadEvent('late') for an event too far behind the clock."""
+    def process(self, ev: Event, lane=None) -> list[Action]:
+        """Apply one event read from `lane` (in `run`, its input partition; a replay has one lane).
+        Raises BadEvent('late') for an event too far behind that lane's clock."""
         t = ev.time
-        clock = self.clock
+        clock = self.lanes.get(lane)
         if clock is not None and t < clock - self.lateness:
             self.stats.dead_letter("late")
             raise BadEvent("late", f"stamped {format_instant(t)}, more than the allowed lateness behind "
@@ -214,9 +229,9 @@ class Engine:
                 elif window:
                     self.store.put(cid, cust)  # it holds the id now
                 if clock is None or t > clock:
-                    self.clock = clock = t
-                if self._timers.head <= clock - self.lateness:
-                    self._fire_due(clock - self.lateness, out)
+                    self._advance(lane, t)
+                if self._timers.head <= self.watermark - self.lateness:
+                    self._fire_due(self.watermark - self.lateness, out)
                 return out
         else:
             self.stats.events += 1
@@ -224,32 +239,94 @@ class Engine:
         if due is not None and due <= t:
             self._fire_customer(cid, cust, t, out)
         if clock is None or t > clock:
-            self.clock = clock = t
+            self._advance(lane, t)
         queue: list = []
         self._one_event(cid, cust, name, ev.properties, ev.traits, msg, t, out, queue)
         if queue:
             self._drain(cid, cust, queue, t, out)
         self._store(cid, cust)
-        if self._timers.head <= clock - self.lateness:
-            self._fire_due(clock - self.lateness, out)
+        if self._timers.head <= self.watermark - self.lateness:
+            self._fire_due(self.watermark - self.lateness, out)
         return out
 
     def advance_to(self, instant: int) -> list[Action]:
-        """Move the clock (wall time in live mode, --until at the end of a replay) and fire what is due.
+        """Move every lane to `instant` (--until at the end of a replay) and fire what is due.
         Timers due at or before `instant` fire; the lateness allowance does not apply to an explicit advance."""
         out: list = []
         if self.clock is None or instant > self.clock:
             self.clock = instant
+        lanes = self.lanes
+        for lane, clock in list(lanes.items()) or [(None, None)]:
+            if clock is None or instant > clock:
+                lanes[lane] = instant
+        self._rewatermark()
         self._fire_due(instant, out)
         return out
 
-    def tick(self, wall_ms: int) -> list[Action]:
-        """Live mode: wall-clock time moves the clock too, keeping the lateness allowance for stragglers."""
+    def tick(self, wall_ms: int | None, caught_up) -> list[Action]:
+        """Live mode: `caught_up` are the lanes known to hold nothing unread as of `wall_ms`. With the
+        wall clock (wall_ms given) each of them moves on to it; with event time alone (None) they stop
+        holding the watermark back until they read again (`reading`). Then what is due at the
+        watermark minus the allowed lateness fires."""
+        lanes = self.lanes
+        if wall_ms is None:
+            self.caught_up = {lane for lane in caught_up if lane in lanes}
+        else:
+            for lane in caught_up:
+                if lane in lanes and (lanes[lane] is None or wall_ms > lanes[lane]):
+                    lanes[lane] = wall_ms
+                    if self.clock is None or wall_ms > self.clock:
+                        self.clock = wall_ms
+        self._rewatermark()
         out: list = []
-        if self.clock is None or wall_ms > self.clock:
-            self.clock = wall_ms
-        self._fire_due(self.clock - self.lateness, out)
+        self._fire_due(self.watermark - self.lateness, out)
         return out
+
+    # ---- lanes: the input partitions this engine reads ----------------------------------
+
+    def open_lane(self, lane, clock: int | None) -> None:
+        """Start reading a lane (a partition assigned), at the stream time stored with it (None: unknown,
+        and the watermark waits for it until it reads an event or is caught up)."""
+        have = self.lanes.get(lane)
+        self.lanes[lane] = clock if have is None or (clock is not None and clock > have) else have
+        if clock is not None and (self.clock is None or clock > self.clock):
+            self.clock = clock
+        self._rewatermark()
+
+    def close_lane(self, lane) -> None:
+        """Stop reading a lane (its partition went to another worker): it holds nothing back any more."""
+        self.lanes.pop(lane, None)
+        self.caught_up.discard(lane)
+        self._rewatermark()
+
+    def reading(self, lane) -> None:
+        """The lane has events to read again: it holds the watermark back at its stream time."""
+        if lane in self.caught_up:
+            self.caught_up.discard(lane)
+            self._rewatermark()
+
+    def _advance(self, lane, t: int) -> None:
+        """`lane` read an event stamped `t`, later than every event it read before."""
+        lanes = self.lanes
+        was = lanes.get(lane)
+        lanes[lane] = t
+        if self.clock is None or t > self.clock:
+            self.clock = t
+        if len(lanes) == 1:
+            self.watermark = t  # a replay: its one lane is the watermark
+        elif was is None or was <= self.watermark or self.caught_up:
+            self._rewatermark()
+
+    def _rewatermark(self) -> None:
+        """The earliest stream time of the lanes that may still hold unread events; when every lane is
+        caught up, the latest of them; unknown while one that may hold events has no stream time yet."""
+        idle = self.caught_up
+        waiting = [clock for lane, clock in self.lanes.items() if lane not in idle]
+        if waiting:
+            mark = None if None in waiting else min(waiting)
+        else:
+            mark = max((clock for clock in self.lanes.values() if clock is not None), default=None)
+        self.watermark = UNKNOWN if mark is None else mark
 
     # ---- timers --------------------------------------------------------------------
 

@@ -41,7 +41,8 @@ from journeyctl.dsl.durations import MAX_DURATION_MS, read_duration
 # Dead-letter reasons (section 9). `late` is decided by the engine, not here.
 REASONS = ("invalid_json", "not_an_object", "missing_event", "missing_customer",
            "missing_time", "bad_time", "late", "too_large",
-           "engine_error",  # ours, beyond the spec: an event our own bug could not apply (never expected)
+           "future",  # in `run`: stamped past the wall clock plus the allowed clock skew
+           "engine_error",  # applying it raised an unexpected error: the rest of the input goes on
            # ours, beyond the spec (README "Limits"): values the engine cannot carry through
            "bad_id", "too_deep",
            "null_value")  # ours: a Kafka record without a value (a tombstone), told apart from an empty one

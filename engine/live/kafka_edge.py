@@ -299,25 +299,6 @@ class Source:
         except Exception:  # noqa: BLE001 - an unanswered question is the answer here
             return None
 
-    def fetched_lags(self) -> dict | None:
-        """lags() as the last answered fetches tell it, without asking the broker: that question
-        stalled the loop once a second, a few ms that every event arriving then waited out. None
-        while some assigned partition has no answered fetch yet."""
-        c = self._consumer
-        tps = list(c.assignment())
-        if not tps:
-            return None
-        out = {}
-        try:
-            for tp in tps:
-                high = c.highwater(tp)
-                if high is None:
-                    return None
-                out[(tp.topic, tp.partition)] = max(0, high - c.position(tp, timeout_ms=0))
-        except Exception:  # noqa: BLE001 - then ask the broker
-            return None
-        return out
-
     def fetched_end(self, part) -> int | None:
         """The partition's end as of the last fetch answered for it; None before the first."""
         try:
@@ -334,6 +315,19 @@ class Source:
             raise explain(e, self.settings, "asking for the partition's first offset") from None
         self._consumer.seek(tp, first)
         return first
+
+    def seek(self, part, offset: int) -> None:
+        """Read the partition from `offset` on (one the broker no longer holds: from its first offset)."""
+        self._consumer.seek(self._tp(*part), offset)
+
+    def topic_id(self, topic: str) -> str | None:
+        """The id the broker gives the topic (Kafka 2.8+, tansu), as of the client's latest metadata: a
+        topic deleted and created again under the same name has another. None when the broker gives none."""
+        try:
+            found = self._consumer._client.cluster.topic_id(topic)  # kafka-python keeps it, but only here
+        except Exception:  # noqa: BLE001 - a client without it: then the fingerprints alone tell
+            return None
+        return None if found is None or found.int == 0 else str(found)
 
     def pause(self) -> None:
         """Stop fetching (polls go on, so the group keeps us as a member)."""

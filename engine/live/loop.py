@@ -12,12 +12,30 @@ any input is read. Partition assignment: each partition starts at the offset in 
 state store, not the group's; offsets also go to the group about once a second so
 lag shows in the usual tools. See engine/outbox.py for why this loses nothing.
 
-Time: the clock is event time, and also the wall clock, but the wall clock moves it
-only while the loop has read everything the broker holds (lag 0). While it catches
-up on a backlog (after a restart, or with the broker back after an outage) events
-drive the clock alone, so the backlog is not judged late against a clock that ran
-on while nobody was reading. When caught up the wall clock is checked every 250 ms,
-so a due timer fires within 1 s of its due time plus the allowed lateness.
+Is it the same partition? A topic deleted and created again, or a broker that came back
+empty and was given new events, holds other records at the same offsets, and reading on
+from the offset reached would skip the new ones unseen. So a partition is started one
+record before its stored offset, and that record must be the one read there before (its
+fingerprint is stored with the offset); the same check is made again before reading on
+whenever the broker may have gone and come back unseen: after it was unreachable, and
+after a gap of AWAY_S between two polls (the process stopped, the machine stalled). A
+topic whose id (Kafka 2.8+, tansu) changes is another topic at once. Any of these: the
+partition is read again from its first offset, with a note and a count (`recreated`);
+see `_verify`, `_check_starts`, `_trusted`.
+
+Time: each partition is a lane of the engine with its own stream time, stored with its
+offset (engine/core/engine.py): an event is late only against its own partition, and
+timers fire at the earliest stream time of the partitions (the watermark), so a backlog
+read from several partitions at different speeds is not judged late. An event stamped
+later than the wall clock plus `max_clock_skew` is dead-lettered `future` and moves
+nothing (a producer with a wrong clock must not move time for everybody). The wall
+clock moves a partition only when the broker has answered, within the last second,
+that the partition holds nothing this consumer has not read: asked at wall time T,
+the partition may move to T, never further, so a broker that is down or frozen moves
+nothing, and neither does a backlog (after a restart or an outage) before it is read.
+The broker is asked once a second, so a due timer fires within about a second of its
+due time plus the allowed lateness. With event time alone (`wall_clock` False) a
+partition known to be caught up stops holding the others back instead.
 
 Several workers (`--state postgresql://...`, LiveSettings.shared): workers in one consumer
 group share the store; Kafka's partitions decide who handles which customer. A customer's
@@ -45,17 +63,20 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from journeyctl.engine.core.events import BadEvent, id_problem, parse_event
+from journeyctl.dsl.durations import format_duration
+from journeyctl.engine.core.events import BadEvent, format_instant, id_problem, parse_event
 from journeyctl.engine.live.kafka_edge import Admin, EdgeError, KafkaSettings, Sink, Source, partition_for
 from journeyctl.engine.replay.loop import tune_gc
-from journeyctl.engine.live.outbox import Outbox, dead_letter_message
+from journeyctl.engine.live.outbox import Outbox, dead_letter_message, fingerprint
 
 
 class Stopped(Exception):
     """Stop was asked for while waiting for the broker."""
 
 
-ASK_BROKER_S = 3.0  # how often the lag comes from the broker rather than from the last fetches
+ASK_BROKER_S = 1.0  # how often the broker is asked whether each partition is caught up
+AWAY_S = 3.0        # a gap between two polls longer than this (yet shorter than the group session):
+                    # the broker may have gone and come back unseen
 
 
 @dataclass
@@ -68,6 +89,7 @@ class LiveSettings:
     create_topics: bool = False
     partitions: int = 1             # of topics it creates
     wall_clock: bool = True         # False: event time alone moves the clock (history through Kafka)
+    max_clock_skew: int | None = 300_000  # ms an event may be stamped after the wall clock (None: no limit)
     max_records: int = 2_000        # per poll
     batch_events: int = 10_000      # per transaction, at most
     batch_ms: int = 100             # a transaction waits no longer than this for more input (only
@@ -89,6 +111,7 @@ class Batch:
     timer_actions: list = field(default_factory=list)   # fired by the wall clock
     dead: list = field(default_factory=list)
     offsets: dict = field(default_factory=dict)
+    fingerprints: dict = field(default_factory=dict)   # of the last record read from each partition
     n: int = 0
     arrived: float | None = None                         # epoch s the first record of it was read
 
@@ -128,7 +151,6 @@ class Live:
         self._group_commit_at = 0.0
         self._next_tick = 0.0
         self._next_check = 0.0
-        self._next_ask = 0.0
         self._status_at = time.monotonic() + settings.status_s
         self._note_at: dict = {}
         self._paused = False
@@ -140,6 +162,14 @@ class Live:
         self._part_cache: dict = {}
         self._unkeyed_seen = 0
         self.rebalances = 0
+        self.recreated = 0                 # partitions found holding other records than the store's offsets say
+        self._topic_ids: dict = {}         # topic -> the id the broker gave it when first seen
+        self._polled_at = time.monotonic()
+        self._assigned = False             # partitions were assigned since the last poll (they are checked)
+        # Each partition is a lane with its own stream time, opened on assignment; a store written before
+        # partitions had stored stream times lends them the one clock it kept.
+        self._stored_clock = engine.clock
+        engine.close_lane(None)
         self._in_callback = False          # inside a rebalance callback: the consumer must not be called
         self.reloader = None               # optional: .poll(live) once a turn (journey reload)
         if settings.shared:
@@ -161,6 +191,7 @@ class Live:
             self.source = self._retry("joining the consumer group", self._subscribe)
             self.counts.broker = "ok"
             tune_gc()
+            self._polled_at = time.monotonic()
             while not self.stopping:
                 self._step()
         except Stopped:
@@ -274,6 +305,7 @@ class Live:
                 self._sleep(0.5)
                 got = {}
             batch = self._batch  # a rebalance inside poll() may have committed the last one
+            got = self._trusted(got, batch)
             if got:
                 if batch.arrived is None:
                     batch.arrived = time.time()
@@ -296,30 +328,41 @@ class Live:
 
     def _apply(self, got: dict, batch: Batch) -> int:
         """Run every record through the engine; bad ones become dead letters. Returns how many."""
-        process = self.engine.process
+        engine = self.engine
+        process = engine.process
         max_bytes = self.settings.max_event_bytes
         shared = self.settings.shared
         check_keys = shared and (self.partition_count or 1) > 1
+        skew = self.settings.max_clock_skew
+        horizon = None if skew is None else int(time.time() * 1000) + skew
         actions, dead, offsets = batch.actions, batch.dead, batch.offsets
         # Events are keyed by customer id: read the batch's customers from the store in one go.
-        self.engine.store.prefetch([k for records in got.values() for r in records if r.key
-                                    and id_problem(k := r.key.decode("utf-8", "replace")) is None])
+        engine.store.prefetch([k for records in got.values() for r in records if r.key
+                               and id_problem(k := r.key.decode("utf-8", "replace")) is None])
         n = 0
-        for (topic, partition), records in got.items():
-            if shared and (topic, partition) not in self.owned:
+        for part, records in got.items():
+            topic, partition = part
+            if shared and part not in self.owned:
                 continue  # fetched before a rebalance took the partition away: its new owner reads it
             if self._to_check:
-                stored = self._to_check.pop((topic, partition), None)
-                if stored is not None and records[0].offset != stored:
-                    self._gap((topic, partition), stored, records[0].offset)
+                check = self._to_check.pop(part, None)
+                if check is not None:
+                    records = self._verify(part, *check, records)
+                    if not records:
+                        continue
+            engine.reading(part)
             for r in records:
                 try:
                     if r.value is None:
                         raise BadEvent("null_value", "the record has no value (a tombstone); an event is a JSON object")
                     ev = parse_event(r.value, max_bytes=max_bytes)
+                    if horizon is not None and ev.time > horizon:  # never applied: it would move the clock
+                        raise BadEvent("future", f"stamped {format_instant(ev.time)}, more than the allowed clock "
+                                                 f"skew ({format_duration(skew)}) after the wall clock at "
+                                                 f"{format_instant(horizon - skew)}")
                     if check_keys and self.partition_of(ev.customer_id) != partition:
                         self._unkeyed(ev.customer_id, topic, partition)
-                    out = process(ev)
+                    out = process(ev, part)
                 except BadEvent as e:
                     if e.reason != "late":  # the engine counts its own
                         self.engine.stats.dead_letter(e.reason)
@@ -328,10 +371,53 @@ class Live:
                 if out:
                     actions.extend(out)
             n += len(records)
-            offsets[(topic, partition)] = records[-1].offset + 1
+            last = records[-1]
+            offsets[part] = last.offset + 1
+            batch.fingerprints[part] = fingerprint(last.key, last.value)
         batch.n += n
         self.counts.events += n
         return n
+
+    def _trusted(self, got: dict, batch: Batch) -> dict:
+        """What a poll gave that can be applied now. Nothing, after a gap long enough for the broker to
+        have gone and come back unseen: each partition is then checked again (`_recheck`) and read
+        again from where this worker is. Nothing of a topic whose id changed: it was deleted and
+        created again, and is read again from its first offset."""
+        now = time.monotonic()
+        away, self._polled_at = now - self._polled_at, now
+        assigned, self._assigned = self._assigned, False  # (a join can hold a poll for seconds)
+        if got and away > AWAY_S and not assigned:
+            self.report.note(f"this worker read nothing for {away:.0f} s (stopped, or the machine stalled); checking "
+                             "that each partition still holds what was read from it before reading on")
+            self._recheck(got, batch)
+            return {}
+        for topic in self.settings.events_topics:
+            new = self.source.topic_id(topic)
+            if new is None or self._topic_ids.setdefault(topic, new) == new:
+                continue
+            self._topic_ids[topic] = new
+            for part in sorted(p for p in self.owned if p[0] == topic):
+                self._to_check.pop(part, None)
+                self._recreated(part, f"the broker gives topic {topic} another id than before", self._rewind(part))
+            got = {part: records for part, records in got.items() if part[0] != topic}
+        return got
+
+    def _recheck(self, got: dict, batch: Batch) -> None:
+        """Before reading on, compare the record each partition gave last with what the broker holds
+        there now: start each one again at it (`_verify`). `got`: records of a poll left unapplied."""
+        committed = self.outbox.positions()
+        for part in sorted(self.owned):  # (records fetched for a partition no longer ours are its owner's)
+            if part in batch.offsets:
+                offset, last = batch.offsets[part], batch.fingerprints.get(part)
+            elif part in committed:
+                offset, _, last = committed[part]
+            elif part in got:
+                offset, last = got[part][0].offset, None
+            else:
+                continue  # nothing read from it yet: it starts where it is
+            verify = last is not None and offset > 0
+            self.source.seek(part, offset - 1 if verify else offset)
+            self._to_check[part] = (offset, last if verify else None)
 
     def _unkeyed(self, customer_id: str, topic: str, partition: int) -> None:
         self._unkeyed_seen += 1
@@ -341,29 +427,24 @@ class Live:
                                    "handle one customer; re-key it upstream (docs/scaling.md)", every=60.0)
 
     def _tick(self, now: float) -> list:
-        """Let the wall clock move the engine's clock, when nothing is waiting to be read."""
-        engine = self.engine
-        wall = int(time.time() * 1000)
-        due = engine.next_due()
-        timer_due = due is not None and due + engine.lateness <= wall
-        if not (timer_due or now >= self._next_check):
+        """Ask the broker which partitions hold nothing unread; those move on to the wall clock as of
+        the question (or, with event time alone, stop holding the others back); fire what is due.
+        Only the broker's own answer counts: what the last fetches said stays the same while the
+        broker is frozen, and wall time read as "caught up" then made every event sent meanwhile late."""
+        if now < self._next_check:
             return []
-        self._next_check = now + 1.0
-        lags = self.source.fetched_lags() if now < self._next_ask else None
-        if lags is None:  # every few seconds ask the broker itself: that also tells whether it is there
-            self._next_ask = now + ASK_BROKER_S
-            lags = self.source.lags()
+        self._next_check = now + ASK_BROKER_S
+        asked = int(time.time() * 1000)
+        lags = self.source.lags()
         self.lags = lags
-        lag = sum(lags.values()) if lags else None
-        self.counts.lag = lag
-        if lag is None:
+        self.counts.lag = sum(lags.values()) if lags else None
+        if lags is None:
             if self.source.assignment():
                 self._broker_lost()
             return []
         self._broker_back()
-        if lag == 0 and self.settings.wall_clock:
-            return engine.tick(wall)
-        return []
+        caught_up = [part for part, lag in lags.items() if lag == 0]
+        return self.engine.tick(asked if self.settings.wall_clock else None, caught_up)
 
     def _commit_batch(self) -> None:
         """ONE transaction: the batch's customers, offsets, outbox rows, acknowledged ids, clock."""
@@ -375,7 +456,7 @@ class Live:
         rows = [*(self.outbox.add_actions(actions) if actions else ()),
                 *(self.outbox.add_dead_letters(dead) if dead else ()),
                 *(self.outbox.add_profiles(profiles) if profiles else ())]
-        self.outbox.consumed(offsets)
+        self.outbox.consumed(offsets, batch.fingerprints)
         if self._acked:
             self.outbox.delivered(self._acked)
             self.counts.delivered += len(self._acked)
@@ -475,10 +556,21 @@ class Live:
         offsets again, forget the cache, adopt the partitions' timers, produce what other workers
         left in the outbox for them."""
         parts = [tuple(p) for p in parts]
+        self._assigned = True
         shared = self.settings.shared
-        stored = self.outbox.refresh_offsets() if shared else self.outbox.offsets()
-        starts = {p: stored[p] for p in parts if p in stored}
-        self._to_check.update(starts)
+        stored = self.outbox.refresh_positions() if shared else self.outbox.positions()
+        starts = {}
+        for part in parts:
+            if part not in stored:
+                self.engine.open_lane(part, None)
+                continue
+            offset, clock, last = stored[part]
+            clock = clock if clock is not None else self._stored_clock
+            self.engine.open_lane(part, clock)
+            self._future_clock(part, clock)
+            verify = last is not None and offset > 0  # start at the record read last, to compare it
+            starts[part] = offset - 1 if verify else offset
+            self._to_check[part] = (offset, last if verify else None)
         self.owned |= set(parts)
         if not shared:
             return starts
@@ -502,6 +594,15 @@ class Live:
         self.report.note(f"partitions owned: {_parts(self.owned)} (assigned {_parts(parts)}; "
                          f"{len(timers)} timers adopted, {len(orphans)} outbox rows of other workers to produce)")
         return starts
+
+    def _future_clock(self, part, clock: int | None) -> None:
+        """A stored clock later than the wall clock plus the allowed skew came from an event stamped in the
+        future, read before such events were dead-lettered: every event of the partition would be late."""
+        skew = self.settings.max_clock_skew
+        if clock is not None and skew is not None and clock > time.time() * 1000 + skew:
+            self.report.note(f"{part[0]}[{part[1]}]: its stored clock is {format_instant(clock)}, in the future: an "
+                             "event stamped in the future moved it, and every event read from it will be late. Stop "
+                             "journeyctl and set it back: journeyctl clock --state <this state> --set-back-to now")
 
     def _on_revoked(self, parts: list) -> None:
         """The group takes partitions away (a rebalance, or our close): they are still ours while this
@@ -544,6 +645,7 @@ class Live:
         for p in parts:
             self._to_check.pop(p, None)
             self._group_offsets.pop(p, None)
+            self.engine.close_lane(p)
         if not self.settings.shared:
             return
         owned_numbers = {p for _, p in self.owned}
@@ -555,31 +657,60 @@ class Live:
 
     def _check_starts(self) -> None:
         """A stored offset past the partition's end: the topic was recreated or truncated (a broker that
-        lost its data); read it again from its first offset. Kafka itself answers such a fetch with an
-        out-of-range error and the client goes back to the first offset on its own: `_gap` says so."""
-        for part, stored in list(self._to_check.items()):
+        lost its data); read it again from its first offset. (Kafka answers a fetch there with an
+        out-of-range error and the client goes back to the first offset on its own: `_verify` says so
+        when records come.) A partition that ends at the stored offset is caught up: unless the record
+        before it is to be compared, nothing will come to check."""
+        for part, (stored, last) in list(self._to_check.items()):
             end = self.source.fetched_end(part)
             if end is None:
                 continue  # no fetch answered yet
             if stored > end:
                 del self._to_check[part]
-                first = self.source.rewind(part)
-                self.report.note(f"{part[0]}[{part[1]}]: the state store is at offset {stored} but the partition "
-                                 f"ends at {end}; the topic was recreated or truncated, reading it from offset {first}")
-            elif stored == end:
+                self._recreated(part, f"the state store is at offset {stored} but the partition ends at {end}",
+                                self._rewind(part))
+            elif stored == end and last is None:
                 del self._to_check[part]
 
-    def _gap(self, part, stored: int, first: int) -> None:
+    def _verify(self, part, stored: int, last: str | None, records: list) -> list:
+        """The first records read from a partition since it was assigned: those to apply. With the
+        fingerprint of the record read last (`last`), reading started at it: the same record means the
+        same partition, and it is skipped (applied already); another record at that offset means another
+        log, read again from its start."""
+        first = records[0].offset
+        if last is not None and first == stored - 1:
+            if fingerprint(records[0].key, records[0].value) == last:
+                return records[1:]
+            self._recreated(part, f"the record at offset {first} is not the one read there before",
+                            self._rewind(part))
+            return []
         if first > stored:
             self.report.note(f"{part[0]}[{part[1]}]: offsets {stored} to {first - 1} are gone (deleted by retention "
                              f"before they were read); reading from {first}")
-        elif first < stored:
-            self.report.note(f"{part[0]}[{part[1]}]: the state store is at offset {stored} but the partition now "
-                             f"starts over at {first}; the topic was recreated, reading it again")
+        elif first < (stored - 1 if last is not None else stored):  # the client went back to the first offset
+            self._recreated(part, f"the state store is at offset {stored} but the partition now starts over at "
+                                  f"{first}", first)
+        return records
+
+    def _rewind(self, part) -> int:
+        """Read the partition again from its first offset (0 when the broker cannot say: the client goes
+        to the first offset it holds on its own); returns the offset."""
+        try:
+            return self.source.rewind(part)
+        except EdgeError:
+            self.source.seek(part, 0)
+            return 0
+
+    def _recreated(self, part, why: str, first: int) -> None:
+        self.recreated += 1
+        self.report.note(f"{part[0]}[{part[1]}]: {why}; the topic was recreated (or the broker lost its data), "
+                         f"reading the partition again from offset {first} ({self.recreated} partition"
+                         f"{'s' if self.recreated != 1 else ''} found recreated so far)")
 
     def _broker_lost(self) -> None:
         if self.counts.broker != "unreachable":
             self.counts.broker = "unreachable"
+            self._recheck({}, self._batch)  # it may come back empty, or be another broker
         waiting = len(self._unsent) + len(self._sent)
         self._note_once("broker", f"cannot reach the broker at {self.kafka.bootstrap_servers}; retrying. "
                                   f"Nothing is lost: {waiting} message{'s' if waiting != 1 else ''} wait in the outbox")

@@ -2,7 +2,8 @@
 
 `journeyctl run` never produces an action straight from the engine. Each batch of
 events ends in ONE state-store transaction holding the customers it changed, the
-next offset to read of every partition it read, the engine clock, and one outbox
+position of every partition it read (the next offset to read, the partition's stream
+time and a fingerprint of the last record read there), the engine clock, and one outbox
 row per message (an action for the actions topic, a dead letter for the
 dead-letter topic). Only then are the rows produced; acknowledged rows are deleted
 in a later transaction. So after a crash at any moment the store holds either a
@@ -23,13 +24,21 @@ Meta: with `worker` set (shared stores), the clock and the engine's counts go un
 `clock:<worker>` and `stats:<worker>`, so workers do not overwrite each other's; a single
 worker (SQLite) keeps the plain `clock` and `stats` keys that `journeyctl status` reads.
 
-The store methods used (add_outbox, drop_outbox, save_offsets, outbox, outbox_next_id,
-offsets) are SqliteStore's and PgStore's; with `--state memory:` the same calls work on
+A partition's stream time is stored with its offset because the engine judges lateness
+against it and fires timers at the earliest of them (engine/core/engine.py): it moves
+with the partition, to the next start or to another worker. The fingerprint lets the
+next reader check that the record before the stored offset is still the one read
+there (Live._verify): a topic recreated, or a broker that came back empty, holds other
+records at the same offsets.
+
+The store methods used (add_outbox, drop_outbox, save_positions, outbox, outbox_next_id,
+positions) are SqliteStore's and PgStore's; with `--state memory:` the same calls work on
 plain lists, without any guarantee.
 """
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import orjson
 
@@ -63,6 +72,14 @@ def dead_letter_message(reason: str, detail: str, topic: str, partition: int, of
     return key, orjson.dumps(record)
 
 
+def fingerprint(key: bytes | None, value: bytes | None) -> str:
+    """16 hex digits that stand for what a record holds (its key and value, not where it is)."""
+    h = hashlib.blake2b(digest_size=8)
+    for part in (key, value):
+        h.update(b"-" if part is None else b"%d:" % len(part) + part)
+    return h.hexdigest()
+
+
 def _text_or_none(key: bytes | None) -> str | None:
     if key is None:
         return None
@@ -74,7 +91,7 @@ class _MemoryTables:
 
     def __init__(self):
         self._rows: dict[int, tuple] = {}
-        self._offsets: dict = {}
+        self._positions: dict = {}
 
     def add_outbox(self, rows):
         for row in rows:
@@ -84,8 +101,8 @@ class _MemoryTables:
         for i in ids:
             self._rows.pop(i, None)
 
-    def save_offsets(self, offsets):
-        self._offsets.update(offsets)
+    def save_positions(self, positions):
+        self._positions.update(positions)
 
     def outbox(self, after=0, limit=10_000):
         return sorted(r for i, r in self._rows.items() if i > after)[:limit]
@@ -93,8 +110,8 @@ class _MemoryTables:
     def outbox_next_id(self):
         return max(self._rows, default=0) + 1
 
-    def offsets(self):
-        return dict(self._offsets)
+    def positions(self):
+        return dict(self._positions)
 
 
 class Outbox:
@@ -111,7 +128,8 @@ class Outbox:
         self.profiles_topic = profiles_topic
         self._next_id = self._tables.outbox_next_id()
         self._offsets: dict = {}
-        self._committed = self._tables.offsets()  # a copy in memory: Kafka asks for it from its own thread
+        self._fingerprints: dict = {}
+        self._committed = self._tables.positions()  # a copy in memory: Kafka asks for it from its own thread
 
     # ---- staging (nothing is durable before commit) -----------------------------------------
 
@@ -158,9 +176,11 @@ class Outbox:
         self._tables.add_outbox([new])
         return new
 
-    def consumed(self, offsets: dict[tuple[str, int], int]) -> None:
-        """The next offset to read of each partition, as of this batch."""
+    def consumed(self, offsets: dict[tuple[str, int], int], fingerprints: dict | None = None) -> None:
+        """The next offset to read of each partition, as of this batch, and the fingerprint of the record
+        before it (`fingerprint`)."""
         self._offsets.update(offsets)
+        self._fingerprints.update(fingerprints or {})
 
     def delivered(self, ids: list[int]) -> None:
         self._tables.drop_outbox(ids)
@@ -168,10 +188,10 @@ class Outbox:
     # ---- commit and read back ------------------------------------------------------------------
 
     def commit(self, engine=None) -> None:
-        """One transaction: customers, offsets and outbox changes, and with `engine` its clock and counts."""
-        offsets, self._offsets = self._offsets, {}
-        if offsets:
-            self._tables.save_offsets(offsets)
+        """One transaction: customers, positions and outbox changes, and with `engine` its clocks and counts."""
+        positions = self._positions_moved(engine.lanes if engine is not None else {})
+        if positions:
+            self._tables.save_positions(positions)
         if engine is not None and self.worker is not None:
             self.store.set_meta(f"clock:{self.worker}", engine.clock)
             self.store.set_meta(f"stats:{self.worker}", engine.stats.to_dict())
@@ -180,16 +200,34 @@ class Outbox:
             checkpoint(engine)
         else:
             self.store.commit()
-        self._committed.update(offsets)
+        self._committed.update(positions)
+
+    def _positions_moved(self, lanes: dict) -> dict:
+        """(offset, stream time, fingerprint) of the partitions read in this batch, and of those whose
+        stream time moved without a read (the wall clock moves a partition that is caught up)."""
+        offsets, self._offsets = self._offsets, {}
+        prints, self._fingerprints = self._fingerprints, {}
+        committed = self._committed
+        out = {part: (offset, lanes.get(part, committed.get(part, (0, None))[1]), prints.get(part))
+               for part, offset in offsets.items()}
+        for part, clock in lanes.items():
+            was = committed.get(part)
+            if part not in out and was is not None and clock != was[1]:
+                out[part] = (was[0], clock, was[2])
+        return out
 
     def offsets(self) -> dict[tuple[str, int], int]:
         """The committed next offset of each partition (no database read: safe from any thread)."""
+        return {part: position[0] for part, position in self._committed.items()}
+
+    def positions(self) -> dict[tuple[str, int], tuple[int, int | None, str | None]]:
+        """The committed (next offset, stream time, fingerprint) of each partition (no database read)."""
         return dict(self._committed)
 
-    def refresh_offsets(self) -> dict[tuple[str, int], int]:
-        """Read the committed offsets again from the store (other workers commit theirs too); call
+    def refresh_positions(self) -> dict[tuple[str, int], tuple[int, int | None, str | None]]:
+        """Read the committed positions again from the store (other workers commit theirs too); call
         only from the thread that runs the loop (a rebalance callback runs while it waits in poll)."""
-        self._committed = self._tables.offsets()
+        self._committed = self._tables.positions()
         return dict(self._committed)
 
     def own(self, row_id: int) -> bool:

@@ -100,6 +100,10 @@ class CachedStore:
             meta[key] = self._meta[key]
         self._meta = meta
 
+    def meta_like(self, prefix: str) -> dict:
+        """Committed meta values whose key starts with `prefix` (per-worker keys: clock:<worker>)."""
+        return {k: v for k, v in self._read_meta().items() if k.startswith(prefix)}
+
     def _read_meta(self) -> dict:
         return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
 
@@ -144,6 +148,12 @@ class CachedStore:
             if len(rows) < page:
                 return
             last = rows[-1]
+
+    def positions(self) -> dict[tuple[str, int], tuple[int, int | None, str | None]]:
+        """Committed (next offset, stream time, fingerprint of the last record read) of every input
+        partition (`journeyctl run`; save_positions in the subclasses)."""
+        return {(t, p): (o, c, f) for t, p, o, c, f in
+                self._conn.execute('SELECT topic, partition, "offset", clock, fingerprint FROM offsets')}
 
     # ---- writing ----------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ from journeyctl.engine.store.sqlite import SchemaError
 from journeyctl.engine.store.cached import CachedStore
 from journeyctl.engine.core.state import Customer
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Migration n takes a schema at version n-1 to version n. The numbers mean the same as SqliteStore's.
 MIGRATIONS: dict[int, list[str]] = {
@@ -74,6 +74,7 @@ MIGRATIONS: dict[int, list[str]] = {
     ],
     4: [],  # no SQL: windows in customer state are flat from here on (see SqliteStore's 4)
     5: [],  # no SQL: message ids are kept with their event time (see SqliteStore's 5)
+    6: ["ALTER TABLE offsets ADD COLUMN clock BIGINT, ADD COLUMN fingerprint TEXT"],  # see SqliteStore's 6
 }
 
 # journeyctl deliver's tables (see SqliteStore.DELIVER_TABLES).
@@ -233,6 +234,14 @@ class PgStore(CachedStore):
                        'ON CONFLICT (topic, partition) DO UPDATE SET "offset" = excluded."offset"',
                        [(t, p, o) for (t, p), o in sorted(offsets.items())])
 
+    def save_positions(self, positions: dict[tuple[str, int], tuple[int, int | None, str | None]]) -> None:
+        """Stage (next offset, stream time, fingerprint of the last record read) of each (topic, partition)."""
+        if positions:
+            self.stage('INSERT INTO offsets (topic, partition, "offset", clock, fingerprint) '
+                       "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (topic, partition) DO UPDATE SET "
+                       '"offset" = excluded."offset", clock = excluded.clock, fingerprint = excluded.fingerprint',
+                       [(t, p, *row) for (t, p), row in sorted(positions.items())])
+
     def outbox(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, str, bytes | None, bytes]]:
         """Committed rows with id > after, oldest first (of every worker)."""
         return self._conn.execute("SELECT id, topic, key, value FROM outbox WHERE id > %s ORDER BY id LIMIT %s",
@@ -251,11 +260,6 @@ class PgStore(CachedStore):
     def own_outbox_id(self, row_id: int) -> bool:
         """Whether the row id lies in a block this store handed out (rows of this worker)."""
         return (row_id >> OUTBOX_BLOCK_BITS) in self._blocks
-
-    def meta_like(self, prefix: str) -> dict:
-        """Committed meta values whose key starts with `prefix` (per-worker keys: clock:<worker>)."""
-        rows = self._conn.execute("SELECT key, value FROM meta WHERE starts_with(key, %s)", (prefix,)).fetchall()
-        return {k: json.loads(v) for k, v in rows}
 
     # ---- journeyctl deliver: delivered action ids, its input offsets, its receipts outbox ----------
     # The same contract as SqliteStore's; several deliver workers share the tables.

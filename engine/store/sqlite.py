@@ -27,7 +27,7 @@ from urllib.parse import quote
 from journeyctl.engine.store.cached import CachedStore
 from journeyctl.engine.core.state import Customer
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Migration n takes a file at schema n-1 to schema n. A later table (the outbox, say) is one more
 # entry here plus rows handed to `stage()`, and then it is written in the same commit as the state.
@@ -63,6 +63,14 @@ MIGRATIONS: dict[int, list[str]] = {
         # No SQL: customer state keeps the message ids of the de-duplication window with their event
         # time ({id: t}) from schema 5 on; a list of ids (schema 4 and before) is read as seen at the
         # customer's next event (Engine._seen_before).
+    ],
+    6: [
+        # `journeyctl run` judges lateness against each input partition's own stream time and fires
+        # timers at the earliest of them: that time moves with the partition (to a restart, to another
+        # worker), so it is stored with the partition's offset, as is a fingerprint of the last record
+        # read there, which tells a recreated topic from the one read before (see Live._verify).
+        "ALTER TABLE offsets ADD COLUMN clock INTEGER",
+        "ALTER TABLE offsets ADD COLUMN fingerprint TEXT",
     ],
 }
 
@@ -197,6 +205,12 @@ class SqliteStore(CachedStore):
         if offsets:
             self.stage('INSERT OR REPLACE INTO offsets (topic, partition, "offset") VALUES (?, ?, ?)',
                        [(t, p, o) for (t, p), o in offsets.items()])
+
+    def save_positions(self, positions: dict[tuple[str, int], tuple[int, int | None, str | None]]) -> None:
+        """Stage (next offset, stream time, fingerprint of the last record read) of each (topic, partition)."""
+        if positions:
+            self.stage('INSERT OR REPLACE INTO offsets (topic, partition, "offset", clock, fingerprint) '
+                       "VALUES (?, ?, ?, ?, ?)", [(t, p, *row) for (t, p), row in positions.items()])
 
     def outbox(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, str, bytes | None, bytes]]:
         """Committed rows with id > after, oldest first."""
