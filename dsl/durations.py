@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import re
 
+from .ir import MAX_DURATION_MS
+
 UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _PART = re.compile(r"(\d+)([smhdw])", re.ASCII)
 _WHOLE = re.compile(r"(?:\d+[smhdw])+", re.ASCII)
-# The longest duration anything may say (a wait, a window, a lateness): 100 years. Every instant
-# the engine computes, an event's time plus a wait, then stays a date that every output can write
-# and every store can hold (README "Limits"); no journey needs longer.
-MAX_DURATION_MS = 36_500 * UNIT_MS["d"]
-MAX_DURATION_TEXT = "36500d (100 years)"
+MAX_DURATION_TEXT = "36500d (100 years)"  # MAX_DURATION_MS in words (dsl/ir.py: part of the IR's contract)
 _MAX_DIGITS = 15  # a number of more digits is past the limit in any unit, and is not converted at all
 
 
@@ -23,6 +21,15 @@ def read_duration(text: str) -> int | str:
     if any(len(n) > _MAX_DIGITS for n, _ in parts) or \
             (ms := sum(int(n) * UNIT_MS[u] for n, u in parts)) > MAX_DURATION_MS:
         return f"{_short(text)} is longer than {MAX_DURATION_TEXT}, the longest duration there is"
+    return ms
+
+
+def duration_option(text: str) -> int:
+    """A duration given on the command line or in the environment (`--allowed-lateness 5s`): ms, or
+    ValueError in plain words."""
+    ms = read_duration(text.strip())
+    if type(ms) is str:
+        raise ValueError(ms)
     return ms
 
 

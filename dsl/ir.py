@@ -21,6 +21,12 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
+# The longest duration anything may say (a wait, a window, a lateness): 100 years. Every instant the
+# engine computes, an event's time plus a wait, then stays a date that every output can write and
+# every store can hold (README "Limits"); no journey needs longer. The compiler refuses longer ones
+# (J103), so the engine may count on it.
+MAX_DURATION_MS = 36_500 * 86_400_000
+
 IR_FORMAT = 1
 
 

@@ -271,7 +271,7 @@ def produce_to():
 def expected_actions(journey_texts: dict[str, str], values: list[bytes], until_ms: int, lateness_ms: int) -> list[dict]:
     """What a replay of the same input gives (spec section 9 fields), timers run to until_ms."""
     from journeyctl.dsl.compiler import compile_text
-    from journeyctl.engine.cli.simulate import ACTION_KEYS
+    from journeyctl.engine.core.actions import ACTION_KEYS
     from journeyctl.engine.core.engine import Engine
     from journeyctl.engine.store.memory import MemoryStore
     from journeyctl.engine.core.events import BadEvent, parse_event

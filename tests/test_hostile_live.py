@@ -11,7 +11,6 @@ import sys
 import time
 import urllib.request
 
-import orjson
 
 from journeyctl.engine.live.broker import free_port
 

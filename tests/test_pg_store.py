@@ -17,7 +17,8 @@ import psycopg
 import pytest
 
 from journeyctl.engine.live.outbox import Outbox
-from journeyctl.engine.store.postgres import MIGRATIONS, OUTBOX_BLOCK_BITS, SCHEMA_VERSION, PgStore, redact, split_url  # noqa: E501
+from journeyctl.engine.store.postgres import MIGRATIONS, OUTBOX_BLOCK_BITS, SCHEMA_VERSION, PgStore, split_url
+from journeyctl.engine.store.secrets import redact
 from journeyctl.engine.store.sqlite import SchemaError, SqliteStore
 from journeyctl.engine.core.state import Customer
 from journeyctl.engine.store.open import open_store

@@ -241,7 +241,7 @@ def test_windows_written_as_pairs_read_back_flat(tmp_path):
         blob["a"]["sum:purchase:y"] = [[T0, 12.5], [T0 + 9, 1]]
         conn.execute("UPDATE customers SET state = ?", (orjson.dumps(blob),))
         conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-        for column in ("clock", "fingerprint"):  # what migration 5 added: a file at schema 3 has neither
+        for column in ("clock", "fingerprint"):  # what migration 6 added: a file at schema 3 has neither
             conn.execute(f"ALTER TABLE offsets DROP COLUMN {column}")
     with SqliteStore(path) as store:
         assert store.get("c1").aggs == full_customer().aggs

@@ -211,7 +211,7 @@ def run_deliver(settings, channels, providers, templates, opts, kafka, err, repo
 
 
 def _redact(url: str) -> str:
-    from journeyctl.engine.store.open import redact
+    from journeyctl.engine.store.secrets import redact
 
     return redact(url) if "://" in str(url) else url
 

@@ -42,11 +42,12 @@ from rich.text import Text
 
 from journeyctl.dsl.diagnostics import did_you_mean
 
-from journeyctl.engine.cli.simulate import ACTION_KEYS
-from journeyctl.engine.core.events import format_instant, parse_duration
+from journeyctl.engine.core.actions import ACTION_KEYS
+from journeyctl.dsl.durations import duration_option
+from journeyctl.engine.core.events import format_instant
 from journeyctl.engine.cli.setup import UsageProblem, open_state, project_to_run
 from journeyctl.dsl.report import visible
-from journeyctl.engine.store.open import redact
+from journeyctl.engine.store.secrets import redact
 
 ENV = "JOURNEYCTL_"
 PASSWORD_ENV = "JOURNEYCTL_SASL_PASSWORD"
@@ -119,7 +120,7 @@ def run(ctx, journeys, config_path, **options):
         project, irs, segments = project_to_run(journeys, config_path, err)
         opts = resolve_options(ctx, options, project.run)
         kafka = kafka_settings(opts)
-        lateness = parse_duration(opts["allowed_lateness"]) if opts["allowed_lateness"] else \
+        lateness = duration_option(opts["allowed_lateness"]) if opts["allowed_lateness"] else \
             (project.allowed_lateness or 5_000)
         clock_skew(opts["max_clock_skew"])  # a bad value stops here, before any connection
     except (UsageProblem, ValueError) as e:
@@ -150,7 +151,7 @@ def clock_skew(text) -> int | None:
     if str(text).strip().lower() in ("off", "none"):
         return None
     try:
-        return parse_duration(str(text))
+        return duration_option(str(text))
     except ValueError as e:
         raise UsageProblem(f"--max-clock-skew: {e}; or off, for no limit") from None
 

@@ -16,13 +16,13 @@ from rich.progress import BarColumn, Progress, TextColumn
 from journeyctl.engine.obs import render
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.replay.sources import parse_columns, parse_event_values, parse_map_option, read_events, sort_by_time
-from journeyctl.engine.core.events import parse_duration, parse_instant
+from journeyctl.dsl.durations import duration_option
+from journeyctl.engine.core.events import parse_instant
+from journeyctl.engine.core.actions import ACTION_KEYS
 from journeyctl.engine.replay.loop import replay
 from journeyctl.engine.cli.setup import UsageProblem, open_state, project_to_run
 from journeyctl.engine.store.open import checkpoint
 
-ACTION_KEYS = ("action_id", "journey", "journey_version", "customer_id", "channel", "template", "variables",
-               "due_at", "status", "step", "trigger_message_id", "to")
 
 
 def _jsonl(out, result, engine, console):
@@ -76,7 +76,7 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
     err = Console(stderr=True, highlight=False)
     try:
         project, irs, segments = project_to_run(journeys, config_path, err)
-        lateness = (parse_duration(allowed_lateness) if allowed_lateness else
+        lateness = (duration_option(allowed_lateness) if allowed_lateness else
                     project.allowed_lateness if project.allowed_lateness is not None else 5_000)
         until_ms = parse_instant(until) if until else None
         items = read_events(events_path, input_format,

@@ -22,7 +22,8 @@ from journeyctl.dsl.report import visible
 from journeyctl.engine.core.events import show_instant as format_instant  # a stored timer may lie past 9999
 from journeyctl.engine.core.state import DUE, ENTERED, FLAGS, HELD_OUT, STATE, TMSG, VER, J
 from journeyctl.engine.core.stats import OUTCOMES, Stats
-from journeyctl.engine.store.open import open_store, redact
+from journeyctl.engine.store.open import open_store
+from journeyctl.engine.store.secrets import redact
 
 STATE_HELP = "The engine's state store, e.g. sqlite:///journeyctl-state.db"
 

@@ -17,6 +17,9 @@ JOURNEY, VERSION, CUSTOMER, INSTANCE, STEP, CHANNEL, TEMPLATE, VARIABLES, DUE, S
 
 FIELDS = ("action_id", "journey", "journey_version", "customer_id", "channel", "template", "variables",
           "due_at", "status", "step", "trigger_message_id", "instance_id", "to")
+# What an action carries outside the engine (spec section 9: the actions topic, simulate's jsonl, the
+# JSON log): every field but the instance id, which only the engine and `inspect` use.
+ACTION_KEYS = tuple(f for f in FIELDS if f != "instance_id")
 
 
 def action_id(version: str, customer: str, instance: str, step: str) -> str:

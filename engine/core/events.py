@@ -36,7 +36,7 @@ from decimal import Decimal
 
 import orjson
 
-from journeyctl.dsl.durations import MAX_DURATION_MS, read_duration
+from journeyctl.dsl.ir import MAX_DURATION_MS
 
 # Dead-letter reasons (section 9). `late` is decided by the engine, not here.
 REASONS = ("invalid_json", "not_an_object", "missing_event", "missing_customer",
@@ -206,15 +206,6 @@ def show_instant(ms: int) -> str:
     if MIN_MS <= ms <= MAX_MS:
         return format_instant(ms)
     return f"{ms} ms since 1970 ({'after 9999' if ms > MAX_MS else 'before 0001'})"
-
-
-def parse_duration(text: str) -> int:
-    """`45s`, `30m`, `2h`, `1d`, `1w` and sums written together (`1h30m`) to ms (section 2), up to
-    MAX_DURATION_MS; ValueError in plain words otherwise."""
-    ms = read_duration(text.strip())
-    if type(ms) is str:
-        raise ValueError(ms)
-    return ms
 
 
 # ---------------------------------------------------------------- events

@@ -320,7 +320,7 @@ class Deliverer:
                 now = time.monotonic()
                 if now >= lags_at:
                     lags_at = now + 1.0
-                    self.lags = source.fetched_lags()
+                    self.lags = source.lags(timeout_ms=200)  # asks the broker: a lag only shown, once a second
         except BaseException as e:  # noqa: BLE001 - the loop stops and says why
             self._fatal = e if isinstance(e, EdgeError) else EdgeError(f"reading actions: {type(e).__name__}: {e}")
             self.stop()

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 from journeyctl.dsl.diagnostics import ERROR, Diagnostic, Span, did_you_mean
-
-DEFAULT_FOLDER = "templates"
 
 
 def check_project(project, compiled) -> tuple[list[Diagnostic], dict[str, str]]:
@@ -47,14 +44,6 @@ def check_delivery(project) -> list[Diagnostic]:
             keys = ["delivery", ch] + ([key] if key else [])
             out.append(Diagnostic("J009", ERROR, message, node_span(root, keys, key=bool(key)), None, path))
     return out
-
-
-def templates_folder(project) -> tuple[Path, bool]:
-    """(folder, named): the folder journeyctl.yaml names under `templates:`, relative to it, else
-    `templates/` beside it (or in the working folder without a config). named: the config said so."""
-    named = getattr(project, "templates", None)
-    base = project.path.parent if getattr(project, "path", None) is not None else Path(".")
-    return base / (named or DEFAULT_FOLDER), bool(named)
 
 
 class Send:
@@ -100,7 +89,7 @@ def _locate(text: str, target: dict) -> tuple[int, int]:
 
 def check_templates(project, compiled) -> tuple[list[Diagnostic], dict[str, str]]:
     """(diagnostics, {template path: text}) for the templates the compiled journeys send."""
-    from journeyctl.engine.deliver.templates import BUILTINS, TemplateSet, parse_template, read_text
+    from journeyctl.engine.deliver.templates import BUILTINS, TemplateSet, parse_template, read_text, templates_folder
 
     folder, named = templates_folder(project)
     if not folder.is_dir():

@@ -24,6 +24,8 @@ from liquid.builtin.tags.if_tag import IfNode
 from liquid.builtin.tags.unless_tag import UnlessNode
 from liquid.exceptions import LiquidError, UndefinedError
 
+DEFAULT_FOLDER = "templates"  # beside journeyctl.yaml, unless its `templates:` names another
+
 SUFFIX = ".liquid"
 BUILTINS = ("customer_id", "journey", "channel", "action_id")
 NEEDS_SUBJECT = frozenset({"email"})
@@ -373,8 +375,14 @@ def attach_messages(actions: list[dict], templates: TemplateSet) -> list[str]:
     return errors
 
 
+def templates_folder(project) -> tuple[Path, bool]:
+    """(folder, named): the folder journeyctl.yaml names under `templates:`, relative to it, else
+    `templates/` beside it (or in the working folder without a config). named: the config said so."""
+    named = getattr(project, "templates", None)
+    base = project.path.parent if getattr(project, "path", None) is not None else Path(".")
+    return base / (named or DEFAULT_FOLDER), bool(named)
+
+
 def project_templates(project) -> TemplateSet:
     """The project's templates (journeyctl.yaml `templates:`, else templates/ beside it)."""
-    from journeyctl.engine.deliver.template_check import templates_folder
-
     return TemplateSet(templates_folder(project)[0])

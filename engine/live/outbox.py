@@ -42,7 +42,7 @@ import hashlib
 
 import orjson
 
-from journeyctl.engine.cli.simulate import ACTION_KEYS
+from journeyctl.engine.core.actions import ACTION_KEYS
 from journeyctl.engine.store.open import checkpoint
 
 MAX_MESSAGE_BYTES = 1_000_000  # below the producer's 1 MiB request limit, with room for the record framing

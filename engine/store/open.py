@@ -7,9 +7,8 @@ user sees when the setting is wrong.
 from __future__ import annotations
 
 import os
-import re
-from urllib.parse import unquote, urlsplit, urlunsplit
 
+from journeyctl.engine.store.secrets import scrub, redact
 from journeyctl.engine.store.sqlite import SchemaError, SqliteStore
 from journeyctl.engine.store.memory import MemoryStore
 
@@ -40,9 +39,9 @@ def open_store(url: str | os.PathLike | None, *, read_only: bool = False, **opti
     except (ValueError, StoreError):
         raise
     except SchemaError as e:  # (its words name the store already)
-        raise StoreError(_scrub(str(e), url)) from None
+        raise StoreError(scrub(str(e), url)) from None
     except Exception as e:  # sqlite3, psycopg, a schema from a newer journeyctl, a folder we may not write
-        raise StoreError(f"cannot open the state {redact(url)}: {_scrub(_first_line(e), url)}") from None
+        raise StoreError(f"cannot open the state {redact(url)}: {scrub(_first_line(e), url)}") from None
 
 
 def _open(url: str, read_only: bool, options: dict):
@@ -75,41 +74,6 @@ def _sqlite(path: str, read_only: bool, options: dict):
         raise StoreError(f"no state store at {path}: the file does not exist (a mistyped path, or no engine "
                          "has run with it yet)")
     return SqliteStore(path, read_only=read_only, **options)
-
-
-def redact(url: str) -> str:
-    """The location without its password, for messages and logs: the `user:PASSWORD@` of a URL, a
-    `password=` in its query, or in a key=value connection string."""
-    text = os.fspath(url)
-    if "://" not in text:
-        return _PASSWORD_PAIR.sub(r"\1***", text)
-    try:
-        parts = urlsplit(text)
-        netloc = parts.netloc
-        if parts.password is not None:
-            userinfo, _, host = netloc.rpartition("@")
-            netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
-        query = _PASSWORD_QUERY.sub(r"\1***", parts.query)
-        if (netloc, query) == (parts.netloc, parts.query):
-            return text  # nothing to hide: as written (urlunsplit would change sqlite:/// to sqlite:/)
-        return urlunsplit(parts._replace(netloc=netloc, query=query))
-    except ValueError:  # not even a URL: keep the scheme, say nothing of the rest
-        return text.split("://", 1)[0] + "://***"
-
-
-_PASSWORD_PAIR = re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)")
-_PASSWORD_QUERY = re.compile(r"(?i)((?:^|&)password=)[^&]*")
-
-
-def _scrub(message: str, url: str) -> str:
-    """A driver's message with the password taken out, should it ever repeat it."""
-    try:
-        password = urlsplit(url).password if "://" in url else None
-    except ValueError:
-        password = None
-    for secret in {password, unquote(password or "")} - {None, ""}:
-        message = message.replace(secret, "***")
-    return redact(message) if "password" in message.lower() else message
 
 
 def _first_line(e: BaseException) -> str:

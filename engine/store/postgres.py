@@ -41,7 +41,7 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from journeyctl.engine.store.open import redact  # noqa: F401 - the one redaction, here since it began here
+from journeyctl.engine.store.secrets import redact
 from journeyctl.engine.store.sqlite import SchemaError
 from journeyctl.engine.store.cached import CachedStore
 from journeyctl.engine.core.state import Customer

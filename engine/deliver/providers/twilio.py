@@ -35,7 +35,7 @@ class TwilioProvider:
         self.sid = str(options.get("account_sid") or (env.get(str(sid_var)) if sid_var else "") or "")
         self._problems = []
         if not self.sid:
-            self._problems.append(f"account_sid: set it, or account_sid_env to a variable that is set"
+            self._problems.append("account_sid: set it, or account_sid_env to a variable that is set"
                                   + (f" ({sid_var} is not)" if sid_var else ""))
         try:
             self._token = secret(options, "auth_token", env, required=True)
