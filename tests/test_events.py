@@ -11,8 +11,9 @@ from journeyctl.engine.replay.sources import (
     input_format, open_input, parse_columns, parse_event_values, parse_map_option,
     read_csv, read_events, read_jsonl, sort_by_time,
 )
+from journeyctl.dsl.durations import duration_option
 from journeyctl.engine.core.events import (
-    MAX_MS, MIN_MS, BadEvent, Event, format_instant, parse_duration, parse_event, parse_instant,
+    MAX_MS, MIN_MS, BadEvent, Event, format_instant, parse_event, parse_instant,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -198,14 +199,14 @@ def test_offsets_convert_to_utc(ms, offset_min):
     ("45s", 45_000), ("30m", 1_800_000), ("2h", 7_200_000), ("1d", 86_400_000),
     ("1w", 604_800_000), ("1h30m", 5_400_000), ("1d12h", 129_600_000), ("0s", 0), (" 5s ", 5000),
 ])
-def test_parse_duration(text, ms):
-    assert parse_duration(text) == ms
+def test_a_duration_option(text, ms):
+    assert duration_option(text) == ms
 
 
 @pytest.mark.parametrize("text", ["", "5", "s", "5x", "1.5h", "-5s", "5 s", "1h 30m"])
-def test_parse_duration_rejects(text):
+def test_a_duration_option_that_is_no_duration_is_refused(text):
     with pytest.raises(ValueError, match="not a duration"):
-        parse_duration(text)
+        duration_option(text)
 
 
 def test_epoch_ms_numbers():
