@@ -27,7 +27,8 @@ CODES: dict[str, Code] = {
     "J002": Code(ERROR, "tab in indentation",
                  "Blocks are indented with spaces only, because tab widths differ between editors."),
     "J003": Code(ERROR, "indentation matches no block",
-                 "A line is dedented to a level that no open block started at."),
+                 "A line is dedented to a level that no open block started at, or indented more than the line "
+                 "above when that line opens no block."),
     "J004": Code(ERROR, "empty file",
                  "The file holds no journey or segment (only blanks or comments)."),
     "J005": Code(ERROR, "not a text file",
@@ -117,7 +118,31 @@ CODES: dict[str, Code] = {
     "J131": Code(WARNING, "journey emits its own trigger",
                  "An `emit` of the journey's own trigger event starts the journey again at the same instant; "
                  "the engine stops such a chain after 1,000 emitted events and counts an `emit_loop`."),
+    "J134": Code(WARNING, "event name one letter from another",
+                 "Without an event catalog, an event name used in one place only that is one edit (a letter "
+                 "added, dropped, changed, or two swapped) from a name used elsewhere: likely a slip, and an event "
+                 "no input has never happens."),
 }
+
+
+# Notes that say the same thing of many spots: a person's text report says each once, as one line with
+# how many there are ({n}), unless they ask for every spot (validate --verbose). Tools get every one.
+SUMMARISED = {
+    "J129": "{n} aggregate{s} count from the moment their file is first loaded; events before that are not in "
+            "them (J129 notes; --verbose lists them)",
+}
+
+
+def summarise(diagnostics: list) -> tuple[list, list[str]]:
+    """(the diagnostics without the SUMMARISED notes, one line for each summarised code found)."""
+    counts: dict = {}
+    kept = []
+    for d in diagnostics:
+        if d.code in SUMMARISED and d.severity == NOTE:
+            counts[d.code] = counts.get(d.code, 0) + 1
+        else:
+            kept.append(d)
+    return kept, [SUMMARISED[code].format(n=n, s="" if n == 1 else "s") for code, n in counts.items()]
 
 
 def severity(code: str) -> str:

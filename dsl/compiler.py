@@ -37,6 +37,7 @@ class Compiled:
     diagnostics: list = field(default_factory=list)
     events: list = field(default_factory=list)
     path: str | None = None
+    emits: list = field(default_factory=list)  # (event name, span) of every `emit`
     source: str | None = None
 
 
@@ -54,7 +55,8 @@ def compile_text(text: str, path: str = "journey.journey", options: Options | No
     diags = [d.at(path) for d in builder.exprs.diagnostics]
     diags.sort(key=lambda d: (d.span.line, d.span.column))
     failed = any(d.severity == ERROR for d in diags)
-    return Compiled(None if failed else ir.seal(), diags, builder.exprs.events_used, path=path, source=text)
+    return Compiled(None if failed else ir.seal(), diags, builder.exprs.events_used, path=path, source=text,
+                    emits=builder.emits)
 
 
 class _Builder:
@@ -64,6 +66,7 @@ class _Builder:
         self.exprs = ExprCompiler(catalog=options.catalog)
         self.states: dict = {}
         self.counter = 0
+        self.emits: list = []
 
     def error(self, code, message, span, hint=None, severity=ERROR):
         self.exprs.error(code, message, span, hint, severity)
@@ -236,6 +239,7 @@ class _Builder:
                        "next": nxt}
 
     def _step_Emit(self, step: ast.Emit, nxt):
+        self.emits.append((step.event, step.span))
         if step.event == self.exprs.trigger_event:
             self.error("J131", f"this emits {step.event}, the event that starts this journey", step.span,
                        "it would start the journey again at once; emit a different event", WARNING)

@@ -14,7 +14,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.indenter import DedentError, Indenter
 
-from . import ast
+from . import ast, slips
 from .diagnostics import ERROR, Diagnostic, JourneyError, Span, did_you_mean
 from .durations import parse_duration, parse_time_of_day
 
@@ -168,6 +168,9 @@ def _explain(e: UnexpectedInput, text: str) -> Diagnostic:
         expected = _expected(e.allowed or ())
     else:
         expected = _expected(getattr(e, "expected", ()) or ())
+    slip = slips.explain(slips.Stop(lines, line, col, got, e.token.type if isinstance(e, UnexpectedToken) else None))
+    if slip is not None:
+        return slip
     message, hint = _words_for(got, expected, isinstance(e, UnexpectedCharacters))
     if hint and hint.startswith("add the time limit") and 0 < line <= len(lines) \
             and lines[line - 1].lstrip().startswith("when "):
@@ -195,8 +198,8 @@ def _words_for(got: str, expected: list[str], bad_char: bool) -> tuple[str, str 
         hint = f"add `within` before the time limit: within {got} unless EVENT"
     elif close:
         hint = f'did you mean "{close}"?'
-    elif got and did_you_mean(got, KEYWORDS):
-        hint = f'"{did_you_mean(got, KEYWORDS)}" is a keyword, but it cannot stand here'
+    elif got in KEYWORDS:  # (a word that is only close to a keyword, like `y` to `by`, is not one)
+        hint = f'"{got}" is a keyword, but it cannot stand here'
     elif "a duration like 30m" in expected:
         hint = "durations are a number and a unit: 45s, 30m, 2h, 1d, 1w, or sums like 1h30m"
     elif "a time of day like 09:00" in expected:

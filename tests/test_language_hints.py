@@ -1,0 +1,79 @@
+"""Hints that name the fix outside one file's syntax (issue 17 section 4): an event name one letter from
+another across the project (J134), J129 notes summed up in one line, and simulate's hints about its input."""
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from journeyctl.dsl.project.loader import load_paths
+from journeyctl.dsl.project.near_names import one_edit
+from journeyctl.engine.cli.main import main
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def near_misses(folder):
+    return [(Path(d.path).name, d.span.line, d.span.column, d.message, d.hint)
+            for d in load_paths([str(folder)]).diagnostics if d.code == "J134"]
+
+
+def test_an_event_name_used_once_one_letter_from_another_is_a_warning(tmp_path):
+    write(tmp_path, "a.journey", "on cart_abandoned within 1h unless purchse -> send email\n")
+    write(tmp_path, "b.journey", "on purchase -> send email\n")
+    write(tmp_path, "c.journey", "journey c\n  goal purchase within 1d\n  on signup -> send sms\n")
+    assert near_misses(tmp_path) == [
+        ("a.journey", 1, 36, f"purchse is used only here, one letter away from purchase (used at "
+                             f"{tmp_path / 'b.journey'}:1)",
+         'did you mean "purchase"? an event name no input has never happens (an event catalog, catalog: in '
+         "journeyctl.yaml, checks every name)")]
+
+
+def test_of_two_names_used_once_the_later_one_warns_and_emits_count(tmp_path):
+    write(tmp_path, "c.journey", "on signup -> emit welcom_sent\n")
+    write(tmp_path, "d.journey", "on welcome_sent -> send email\n")
+    assert near_misses(tmp_path) == [
+        ("d.journey", 1, 4, f"welcome_sent is used only here, one letter away from welcom_sent (used at "
+                            f"{tmp_path / 'c.journey'}:1)",
+         "if both mean one event, spell it the same way in both places; an event name no input has never "
+         "happens (an event catalog, catalog: in journeyctl.yaml, checks every name)")]
+
+
+def test_names_used_twice_short_names_and_a_catalog_get_no_warning(tmp_path):
+    write(tmp_path, "a.journey", "on purchse -> send email\n")
+    write(tmp_path, "b.journey", "on purchase where count(purchse) > 1 -> send email\n")
+    write(tmp_path, "b2.journey", "on refund where count(purchase) > 1 -> send email\n")  # each one twice
+    write(tmp_path, "c.journey", "on buy -> send email\n")
+    write(tmp_path, "d.journey", "on bye -> send email\n")  # short names: one letter apart means nothing
+    assert near_misses(tmp_path) == []
+    write(tmp_path, "e.journey", "on cart_abandoned within 1h unless purchasee -> send email\n")
+    assert [m[0] for m in near_misses(tmp_path)] == ["e.journey"]
+    write(tmp_path, "events.yaml", "events:\n  purchase: {}\n  purchse: {}\n  purchasee: {}\n  buy: {}\n  bye: {}\n"
+                                   "  cart_abandoned: {}\n  refund: {}\n")
+    write(tmp_path, "journeyctl.yaml", "catalog: events.yaml\n")
+    result = CliRunner().invoke(main, ["validate", str(tmp_path), "--config", str(tmp_path / "journeyctl.yaml")])
+    assert "J134" not in result.output and result.exit_code == 0, result.output
+
+
+def test_one_edit():
+    assert one_edit("purchse", "purchase") and one_edit("purchase", "purchse")    # a letter dropped or added
+    assert one_edit("purchase", "purchese") and one_edit("purcahse", "purchase")  # changed; two swapped
+    assert not one_edit("purchase", "purchase") and not one_edit("purchase", "pruchsae")
+    assert not one_edit("signup", "sign_up_x")
+
+
+def test_j129_notes_are_one_line_unless_verbose(tmp_path):
+    write(tmp_path, "a.journey", "on a where count(b within 7d) > 1 -> send email\n")
+    write(tmp_path, "b.journey", "on c where sum(d.x) > 1 and max(d.y within 1d) > 2 -> send email\n")
+    result = CliRunner().invoke(main, ["validate", str(tmp_path)])
+    assert result.exit_code == 0
+    assert result.output == (
+        "note: 3 aggregates count from the moment their file is first loaded; events before that are not in them "
+        "(J129 notes; --verbose lists them)\nAll checked: 2 files, no problems.\n")
+    verbose = CliRunner().invoke(main, ["validate", "--verbose", str(tmp_path)])
+    assert verbose.output.count("J129 note:") == 3 and verbose.output.endswith("Found 3 notes in 2 files.\n")
+    as_json = CliRunner().invoke(main, ["validate", "--format", "json", str(tmp_path)])
+    assert as_json.output.count('"J129"') == 3  # tools get every one
