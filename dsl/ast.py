@@ -66,13 +66,15 @@ class BoolOp(Node):
 
 @dataclass(slots=True)
 class Call(Node):
-    """A function call. `where` and `within` belong to aggregates (`count(purchase where x > 1 within 7d)`);
-    `attr` is the property read from the result (`last(purchase).amount`)."""
+    """A function call. `where`, `within` and `per` belong to aggregates (`count(purchase where x > 1 within 7d)`,
+    `count(product_viewed within 1d per sku)`: `per` the property, as written, that must equal the current
+    event's); `attr` is the property read from the result (`last(purchase).amount`)."""
     name: str
     args: list
     where: object = None
     within: int | None = None
     attr: str | None = None
+    per: tuple | None = None
 
 
 @dataclass(slots=True)

@@ -104,8 +104,11 @@ class ExprCompiler:
             self.error("J115", f"{node.name}() takes {want} argument{'s' if high != 1 else ''}, "
                                f"not {len(node.args)}", node.span)
             return ["lit", None]
-        if (node.where is not None or node.within is not None) and node.name not in AGGREGATES:
-            self.error("J115", f"`where` and `within` belong to aggregates, not to {node.name}()", node.span,
+        if (node.where is not None or node.within is not None or node.per is not None) \
+                and node.name not in AGGREGATES:
+            used = "`where` and `within` belong" if node.where is not None or node.within is not None \
+                else "`per` belongs"
+            self.error("J115", f"{used} to aggregates, not to {node.name}()", node.span,
                        "aggregates: " + ", ".join(AGGREGATES))
         if node.attr is not None and node.name != "last":
             self.error("J115", f"{node.name}() has no properties to read", node.span,
@@ -149,14 +152,34 @@ class ExprCompiler:
             where = self.compile(node.where, Scope("event", event, in_aggregate=True))
         spec = {"fn": node.name, "event": event, "prop": prop if node.name != "count" else None,
                 "where": where, "within": node.within}
-        key = f"{node.name}:{event}:" + hashlib.sha1(canonical(spec)).hexdigest()[:8]
+        item = None
+        if node.per is not None:
+            item = self._per(node, event, scope)
+            spec["per"] = ".".join(node.per)
+        key = f"{node.name}:{event}:{'per:' if node.per else ''}" + hashlib.sha1(canonical(spec)).hexdigest()[:8]
         if key not in self.aggregates:
             shown = f"{node.name}({event}{'.' + prop if prop else ''}{' where …' if where else ''}" \
-                    f"{' within ' + format_duration(node.within, weeks=False) if node.within else ''})"
+                    f"{' within ' + format_duration(node.within, weeks=False) if node.within else ''}" \
+                    f"{' per ' + '.'.join(node.per) if node.per else ''})"
             self.error("J129", f"{shown} counts from the moment this file is first loaded; "
                                "events before that are not in it", node.span, severity=NOTE)
         self.aggregates[key] = spec
-        return ["agg", key]
+        return ["agg", key] if item is None else ["agg_per", key, item]
+
+    def _per(self, node, event, scope):
+        """`per KEY`: the aggregated events whose KEY equals the current one's. The current event is the one a
+        `where` matches, else the trigger; KEY is read from it as a bare name is read there."""
+        shown = ".".join(node.per)
+        if node.within is None:
+            self.error("J115", f"`per {shown}` needs `within`: only the keys inside a window are kept", node.span,
+                       f"give it a window, like: within 1d per {shown}")
+        if scope.in_aggregate or (scope.bare == "event" and scope.event is None) or \
+                (scope.bare == "trigger" and self.trigger_event is None):
+            self.error("J115", f"`per {shown}` compares with the current event's {shown}, and there is none here",
+                       node.span, "use `per` in a journey: in a `where` (the event it matches) or after the trigger")
+        if self.catalog is not None:
+            self.catalog.check_property(event, node.per, node.span, self)
+        return self._Ref(ast.Ref(node.per, span=node.span), scope)
 
     # ---- checks -------------------------------------------------------------
 

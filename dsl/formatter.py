@@ -94,6 +94,8 @@ def _atom(node) -> str:
             inside += " where " + expr(node.where)
         if node.within is not None:
             inside += " within " + duration(node.within)
+        if node.per is not None:
+            inside += " per " + ".".join(node.per)
         return f"{node.name}({inside.strip()})" + (f".{node.attr}" if node.attr else "")
     raise TypeError(f"not an expression: {node!r}")
 

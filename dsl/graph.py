@@ -122,6 +122,8 @@ def _atom(x, aggs) -> str:
         return f"in_segment({x[1]})"
     if op == "interp":
         return quote("".join(p if isinstance(p, str) else "{" + expression(p, aggs) + "}" for p in x[1]))
+    if op == "agg_per":
+        return _atom(["agg", x[1]], aggs)
     if op == "agg":
         spec = aggs.get(x[1])
         if spec is None:
@@ -131,6 +133,8 @@ def _atom(x, aggs) -> str:
             inside += " where " + expression(spec["where"], aggs)
         if spec.get("within") is not None:
             inside += " within " + duration(spec["within"])
+        if spec.get("per"):
+            inside += " per " + spec["per"]
         return f"{spec['fn']}({inside})"
     return str(x)
 

@@ -13,6 +13,7 @@ Expressions are nested lists, the first item naming the operation:
   ["fn", name, [args]]            now, lower, upper
   ["last_seen", event]            ["last", event, prop]    ["in_segment", id]
   ["agg", key]                    an aggregate from the `aggregates` table (count, sum, ...)
+  ["agg_per", key, x]             one whose spec has `per` (a property): only its events whose property equals x
   ["interp", [str | x ...]]       a `with` string with {holes}
 """
 from __future__ import annotations
@@ -52,7 +53,7 @@ class JourneyIR(_Sealed):
     """trigger/goal/exit_on matchers are {"event": name, "where": expr | None}.
     reentry: {"mode": default|once|after|restart|concurrent, "after": ms, "by": expr}.
     caps: [{"channel": name | None, "count": n, "per": ms}]. quiet_hours: [start, end] minutes.
-    aggregates: key -> {"fn", "event", "prop", "where", "within"} for the aggregates this journey reads.
+    aggregates: key -> {"fn", "event", "prop", "where", "within"[, "per"]} for the aggregates this journey reads.
     """
 
     id: str

@@ -532,9 +532,10 @@ class _ToAst(Transformer):
         return ast.ListExpr([i for i in items if i is not None], span=_span(meta))
 
     def call(self, meta, name, *rest):
-        *args, where, within = rest
+        *args, where, within, per = rest
         args = [a for a in args if a is not None]
-        return ast.Call(str(name), args, where, _duration(within) if within else None, span=_span(meta))
+        return ast.Call(str(name), args, where, _duration(within) if within else None, span=_span(meta),
+                        per=tuple(str(per).split(".")) if per else None)
 
     def attr(self, meta, call, name):
         call.attr = str(name)

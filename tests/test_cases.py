@@ -28,6 +28,8 @@ agg_count_window_edge
 agg_empty_history
 agg_last_excludes_current
 agg_min_max_avg
+agg_per_item_count
+agg_per_item_sum_min_max_avg
 agg_sum_ignores_non_numbers
 allowed_lateness_and_late_dead_letter
 arithmetic_in_with_values

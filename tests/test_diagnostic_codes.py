@@ -195,6 +195,16 @@ CASES = {
                               "`exit on` is a setting, and settings go before `on`",
                               "move this line above the trigger `on signup` (line 1): once `on` is written the flow "
                               "has begun"),
+    # issue 17 section 3: `per` keys an aggregate by the current event's property
+    "per_without_within": ("on product_viewed where count(product_viewed per sku) >= 3 -> send email\n", "J115", 1, 25,
+                           "`per sku` needs `within`: only the keys inside a window are kept",
+                           "give it a window, like: within 1d per sku"),
+    "per_in_a_segment": ("segment s\n  where count(product_viewed within 1d per sku) >= 3\n", "J115", 2, 9,
+                         "`per sku` compares with the current event's sku, and there is none here",
+                         "use `per` in a journey: in a `where` (the event it matches) or after the trigger"),
+    "per_on_last_seen": ("on a where now() - last_seen(b per sku) > 1d -> send email\n", "J115", 1, 20,
+                         "`per` belongs to aggregates, not to last_seen()",
+                         "aggregates: count, sum, min, max, avg"),
 }
 
 

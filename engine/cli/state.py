@@ -68,6 +68,8 @@ def _aggregate_shown(key: str, state):
     """A window as [[instant, value], ...]; other states as stored (a number, or [total, n] for an avg
     over all history). The key starts with the function. A list or tuple is a window unless the
     function is avg, where [total, n] and a window of one entry look alike: those two are shown as stored."""
+    if ":per:" in key:  # a window per item (engine/core/per_item.py): [[instant, item, value], ...]
+        return [[format_instant(state[i]), state[i + 1], state[i + 2]] for i in range(0, len(state) - 2, 3)]
     if type(state) in (list, tuple) and (not key.startswith("avg:") or len(state) != 2):
         return [[format_instant(state[i]), state[i + 1]] for i in range(0, len(state) - 1, 2)]
     return state

@@ -16,6 +16,7 @@ takes (customer, now), not an expression context: a segment's usual condition
 """
 from __future__ import annotations
 
+from journeyctl.engine.core import per_item
 from journeyctl.engine.core.expr import NUMBER_TEST, compile_pred, lookup
 
 READ_EARLY = -1  # a customer's window_epoch when a window holds entries after the instant it was read at
@@ -36,7 +37,8 @@ class Aggregates:
         self.specs = specs
         self.margin = margin  # how far behind the clock an event may still be read at: pruning keeps that much
         # what expressions read through the context's AGGS slot: key -> reader(customer, now)
-        self.readers = {key: _reader(key, spec["fn"], spec.get("within")) for key, spec in specs.items()}
+        self.readers = {key: per_item.reader(key, spec["fn"], spec["within"]) if spec.get("per")
+                        else _reader(key, spec["fn"], spec.get("within")) for key, spec in specs.items()}
         self.checks = [self.check(seg.ir.where, seg.where) for seg in segments]  # by segment bit
         marks: dict = {}  # key -> bits of the segments reported whenever the aggregate takes an event
         early: dict = {}  # key -> (segment bit, segment id, operator, number) of those checked in update
@@ -60,6 +62,7 @@ class Aggregates:
         takes: dict = {}
         for key, spec in specs.items():
             takes.setdefault(spec["event"], []).append(
+                per_item.taker(self, key, spec) if spec.get("per") else
                 self._taker(key, spec, marks.get(key, 0), tuple(early.get(key, ())), key in noted))
         self.by_event = {name: take[0] if len(take) == 1 else _each(tuple(take)) for name, take in takes.items()}
         self.ignored = 0

@@ -255,6 +255,11 @@ def _c_agg(x):
     return lambda c: c[AGGS][key](c[CUST], c[NOW])
 
 
+def _c_agg_per(x):
+    key, item = x[1], compile_expr(x[2])
+    return lambda c: c[AGGS][key](c[CUST], c[NOW], item(c))
+
+
 def _c_interp(x):
     parts = [(p if isinstance(p, str) else compile_expr(p)) for p in x[1]]
     return lambda c: "".join(p if isinstance(p, str) else text(p(c)) for p in parts)
@@ -263,7 +268,7 @@ def _c_interp(x):
 _COMPILERS = {
     "lit": _c_lit, "ref": _c_ref, "list": _c_list, "not": _c_not, "neg": _c_neg, "and": _c_and, "or": _c_or,
     "bin": _c_bin, "fn": _c_fn, "last_seen": _c_last_seen, "last": _c_last, "in_segment": _c_in_segment,
-    "agg": _c_agg, "interp": _c_interp,
+    "agg": _c_agg, "agg_per": _c_agg_per, "interp": _c_interp,
 }
 
 
