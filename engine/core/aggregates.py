@@ -103,9 +103,7 @@ class Aggregates:
             else:
                 value = props.get(prop) if prop is not None else lookup(props, path)
                 if type(value) is not int and (type(value) is not float or value != value):  # (NaN: not a number)
-                    if value is not None:
-                        aggregates.ignored += 1
-                    return 0
+                    return aggregates.not_a_number(value)
             aggs = cust._aggs
             if aggs is None:
                 aggs = cust._aggs = {}
@@ -148,6 +146,13 @@ class Aggregates:
                     changed |= bit
             return changed
         return take
+
+    def not_a_number(self, value) -> int:
+        """A value sum/min/max/avg skips: counted as a data warning unless it is missing. Returns the bits of
+        the segments moved: none."""
+        if value is not None:
+            self.ignored += 1
+        return 0
 
     def value(self, cust, key: str, now: int):
         return self.readers[key](cust, now)

@@ -69,9 +69,7 @@ def taker(aggregates, key: str, spec: dict):
         if path is not None:
             value = lookup(props, path)
             if type(value) is not int and (type(value) is not float or value != value):
-                if value is not None:
-                    aggregates.ignored += 1
-                return 0
+                return aggregates.not_a_number(value)
         aggs = cust._aggs
         if aggs is None:
             aggs = cust._aggs = {}
