@@ -87,6 +87,7 @@ class _Builder:
         trig = j.trigger
         self.exprs.trigger_event = trig.match.event
         settings = self._settings(j.settings)
+        self.exprs.timezone = settings.get("timezone") if valid_timezone(settings.get("timezone") or "") else None
         trigger = self._match(trig.match, trigger_where=True)
         steps = list(j.steps)
         if trig.within is not None:

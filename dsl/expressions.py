@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from . import ast
+from . import ast, times
 from .diagnostics import ERROR, NOTE, Diagnostic, did_you_mean
 from .durations import format_duration
 from .ir import canonical
@@ -43,6 +43,7 @@ class ExprCompiler:
     events_used: list = field(default_factory=list)
     catalog: object = None
     trigger_event: str | None = None
+    timezone: str | None = None  # the journey's `timezone` setting: a date in a text is midnight there
 
     def error(self, code, message, span, hint=None, severity=ERROR):
         self.diagnostics.append(Diagnostic(code, severity, message, span, hint))
@@ -70,10 +71,26 @@ class ExprCompiler:
         return [node.op, [self.compile(x, scope) for x in node.operands]]
 
     def _Binary(self, node, scope):
+        sides = (False, False)
+        if node.op in COMPARISONS or node.op in ("+", "-"):
+            sides = times.instant_sides(node, lambda ref: _catalog_kind(ref, self, scope) == "instant")
         if node.op in COMPARISONS:
-            self._check_comparison(node, scope)
+            if not any(sides):  # (a text read as an instant is compared as one: see dsl/times.py)
+                self._check_comparison(node, scope)
+            elif self.catalog is not None:
+                self._check_catalog_types(node, scope)
             self._note_segment_comparison(node, scope)
-        return ["bin", node.op, self.compile(node.left, scope), self.compile(node.right, scope)]
+        left, right = self.compile(node.left, scope), self.compile(node.right, scope)
+        return ["bin", node.op, self.instant(node.left, left) if sides[0] else left,
+                self.instant(node.right, right) if sides[1] else right]
+
+    def instant(self, node, x: list) -> list:
+        """`x` (compiled from `node`) read as an instant at run time: a number as epoch ms, a text as RFC 3339
+        or a date (midnight in the customer's time zone, else the journey's); anything else is null."""
+        if isinstance(node, ast.Literal) and node.kind == "string" and not times.is_time_text(node.value):
+            self.error("J114", f'"{node.value}" is not a time, and a time is needed here', node.span,
+                       'write a date like "2026-03-10" or an RFC 3339 time like "2026-03-10T09:00:00Z"')
+        return ["instant", x] if self.timezone is None else ["instant", x, self.timezone]
 
     def _Ref(self, node, scope):
         head, *rest = node.parts
@@ -202,8 +219,10 @@ class ExprCompiler:
         for prop, other in ((node.left, node.right), (node.right, node.left)):
             want = _catalog_kind(prop, self, scope)
             got = _static_kind(other, self, scope)
+            if "instant" in (want, got) and {want, got} <= {"instant", "number", "string", None}:
+                continue  # a time compares with a time, a number (epoch ms) or a text that reads as one
             if want and got and got != "null" and got != want:
-                words = {"number": "a number", "string": "a text", "bool": "true or false"}
+                words = {"number": "a number", "string": "a text", "bool": "true or false", "instant": "a time"}
                 quoted = isinstance(other, ast.Literal) and other.kind == "string" and _is_number(other.value)
                 self.error("J013", f"{'.'.join(prop.parts)} is {words[want]} in the event catalog, "
                                    f"but is compared with {words.get(got, got)}", node.span,

@@ -68,6 +68,8 @@ def expression(x, aggregates: dict, min_prec: int = OR) -> str:
 
 def _expr(x, aggs) -> tuple[str, int]:
     op = x[0]
+    if op == "instant":  # a value read as a time (dsl/times.py): written as the value itself
+        return _expr(x[1], aggs)
     if op in ("or", "and"):
         return f" {op} ".join(expression(i, aggs, _PREC[op] + 1) for i in x[1]), _PREC[op]
     if op == "not":
@@ -94,7 +96,7 @@ def _about_time(x) -> bool:
     """Whether an expression reads the clock: then the plain numbers beside it are durations."""
     if not isinstance(x, list) or not x or x[0] in ("lit", "ref"):
         return False
-    if x[0] == "last_seen" or x[:2] == ["fn", "now"]:
+    if x[0] in ("last_seen", "instant") or x[:2] == ["fn", "now"]:
         return True
     return any(_about_time(i) for i in x[1:]) or any(_about_time(j) for i in x[1:] if isinstance(i, list)
                                                      and i and isinstance(i[0], list) for j in i)

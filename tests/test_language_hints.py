@@ -77,3 +77,31 @@ def test_j129_notes_are_one_line_unless_verbose(tmp_path):
     assert verbose.output.count("J129 note:") == 3 and verbose.output.endswith("Found 3 notes in 2 files.\n")
     as_json = CliRunner().invoke(main, ["validate", "--format", "json", str(tmp_path)])
     assert as_json.output.count('"J129"') == 3  # tools get every one
+
+
+# ---- simulate: its input, said plainly --------------------------------------------------------------
+
+def simulate_cli(*args):
+    from journeyctl.engine.cli.simulate import simulate
+    return CliRunner().invoke(simulate, list(args))
+
+
+def test_until_may_be_a_date_meaning_midnight_utc(tmp_path):
+    journey = write(tmp_path, "j.journey", "on signup -> wait 1d -> send email\n")
+    events = write(tmp_path, "e.jsonl", '{"event":"signup","customer_id":"a","timestamp":"2026-03-18T23:00:00Z"}\n')
+    by_date = simulate_cli(str(journey), "--events", str(events), "--until", "2026-03-20", "--format", "jsonl")
+    assert by_date.exit_code == 0, by_date.output
+    assert '"due_at":"2026-03-19T23:00:00.000Z"' in by_date.stdout
+    early = simulate_cli(str(journey), "--events", str(events), "--until", "2026-03-19", "--format", "jsonl")
+    assert early.exit_code == 0 and early.stdout == ""  # midnight UTC: before the wait is over
+    bad = simulate_cli(str(journey), "--events", str(events), "--until", "2026-02-30")
+    assert bad.exit_code == 2
+    assert "'2026-02-30' is not a date (YYYY-MM-DD) nor an RFC 3339 time" in " ".join(bad.output.split())
+
+
+def test_a_missing_events_file_is_said_without_an_errno(tmp_path):
+    journey = write(tmp_path, "j.journey", "on signup -> send email\n")
+    result = simulate_cli(str(journey), "--events", str(tmp_path / "nope.jsonl"))
+    assert result.exit_code == 2
+    assert " ".join(result.output.split()) == \
+        f"journeyctl simulate: {tmp_path / 'nope.jsonl'}: no such file or directory"  # (the terminal wraps it)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from journeyctl.engine.core import per_item
 from journeyctl.engine.core.expr import NUMBER_TEST, compile_pred, lookup
+from journeyctl.engine.core.instants import ENV, Env
 
 READ_EARLY = -1  # a customer's window_epoch when a window holds entries after the instant it was read at
 _NO_TRIGGER: dict = {}  # what an aggregate's `where` sees as the trigger: nothing (expressions never write)
@@ -65,7 +66,9 @@ class Aggregates:
                 per_item.taker(self, key, spec) if spec.get("per") else
                 self._taker(key, spec, marks.get(key, 0), tuple(early.get(key, ())), key in noted))
         self.by_event = {name: take[0] if len(take) == 1 else _each(tuple(take)) for name, take in takes.items()}
-        self.ignored = 0
+        self.ignored = 0    # data warnings: values sum/min/max/avg skipped as not numbers
+        self.not_times = 0  # and values read as null where a time was needed (engine/core/instants.py)
+        self.env = self.readers[ENV] = Env(self)
 
     def update(self, cust, name: str, props: dict, now: int, readers) -> int:
         """Fold this event into every aggregate that watches it; return the bits of the segments it

@@ -85,9 +85,11 @@ class Engine:
                                                        *self._segment_irs, *earlier])
         self.last_seen_names = last_seen
         self.last_props_names = {k: sorted(v) for k, v in last_props.items()}
-        ignored = self.aggregates.ignored if hasattr(self, "aggregates") else 0
+        before = getattr(self, "aggregates", None)
         self.aggregates = Aggregates(aggregates, self.segments, self.lateness)
-        self.aggregates.ignored = ignored  # the data warnings so far still count
+        if before is not None:  # the data warnings so far still count
+            self.aggregates.ignored, self.aggregates.not_times = before.ignored, before.not_times
+        self.aggregates.env.zone = zone(self.default_timezone)  # (a date in a text is midnight in it)
         self._agg_readers = self.aggregates.readers  # it goes into every expression context
         self.listened = {name for j in self.versions.values() for name in j.listens}
         self._relevance()
