@@ -124,8 +124,10 @@ class Wait(Node):
 
 @dataclass(slots=True)
 class WaitUntil(Node):
-    """`wait until HH:MM`, as minutes after midnight."""
-    minute: int
+    """`wait until HH:MM` (minute: minutes after midnight), `wait until EXPR` (instant: an expression that
+    gives a time) or `wait until EXPR at HH:MM` (both: that day's HH:MM)."""
+    minute: int | None
+    instant: object = None
 
 
 @dataclass(slots=True)

@@ -218,7 +218,10 @@ class _Builder:
         return "wait", {"duration": step.duration, "unless": [self._match(m) for m in step.unless], "next": nxt}
 
     def _step_WaitUntil(self, step: ast.WaitUntil, nxt):
-        return "wait_until", {"minute": step.minute, "next": nxt}
+        if step.instant is None:
+            return "wait_until", {"minute": step.minute, "next": nxt}
+        instant = self.exprs.instant(step.instant, self.exprs.compile(step.instant, Scope("trigger")))
+        return "wait_until", {"instant": instant, "minute": step.minute, "next": nxt}
 
     def _step_Send(self, step: ast.Send, nxt):
         targets = []

@@ -213,7 +213,10 @@ def simple_step(step) -> str:
     if isinstance(step, ast.Wait):
         return f"wait {duration(step.duration)}" + (f" unless {_unless(step.unless)}" if step.unless else "")
     if isinstance(step, ast.WaitUntil):
-        return f"wait until {format_time_of_day(step.minute)}"
+        at = format_time_of_day(step.minute) if step.minute is not None else None
+        if step.instant is None:
+            return f"wait until {at}"
+        return f"wait until {expr(step.instant)}" + (f" at {at}" if at else "")
     if isinstance(step, ast.Send):
         targets = " or ".join(t.channel + (f" {quote(t.template)}" if t.template is not None else "")
                               for t in step.targets)

@@ -184,7 +184,10 @@ def step_text(ir, st: dict, full: bool = False) -> list[str]:
     if kind == "wait":
         return [f"wait {duration(st['duration'])}"]
     if kind == "wait_until":
-        return [f"wait until {format_time_of_day(st['minute'])}"]
+        at = format_time_of_day(st["minute"]) if st.get("minute") is not None else None
+        if "instant" in st:
+            return [f"wait until {expression(st['instant'], aggs)}" + (f" at {at}" if at else "")]
+        return [f"wait until {at}"]
     if kind == "send":
         targets = [f"{t['channel']} {quote(t['template'] or ir.id)}" for t in st["targets"]]
         lines = ["send " + targets[0], *("or " + t for t in targets[1:])]

@@ -21,7 +21,7 @@ from .durations import parse_duration, parse_time_of_day
 GRAMMAR = Path(__file__).with_name("journey.lark")
 KEYWORDS = (
     "journey segment description audience reentry once after restart concurrent by goal within exit on "
-    "quiet hours cap per holdout timezone unless where or and not in contains wait until send with set emit "
+    "quiet hours cap per holdout timezone unless where or and not in contains wait until at send with set emit "
     "if else when otherwise split true false null"
 ).split()
 
@@ -400,6 +400,9 @@ class _ToAst(Transformer):
 
     def wait_until(self, meta, t):
         return ast.WaitUntil(_time(t), span=_span(meta))
+
+    def wait_until_instant(self, meta, instant, t):
+        return ast.WaitUntil(_time(t) if t is not None else None, instant, span=_span(meta))
 
     def send(self, meta, *parts):
         *targets, variables = parts

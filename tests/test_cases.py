@@ -114,6 +114,7 @@ wait_unless_where_and_or
 wait_unless_where_trigger_reference
 wait_until_dst_new_york
 wait_until_dst_paris
+wait_until_instant
 wait_until_into_quiet_hours
 wait_until_journey_timezone_vs_profile
 wait_until_not_exact_seconds

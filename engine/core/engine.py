@@ -16,6 +16,8 @@ from journeyctl.engine.core.actions import Action, new_action
 from journeyctl.engine.core.aggregates import READ_EARLY, Aggregates, next_expiry, note_expiry, prune
 from journeyctl.engine.core.events import BadEvent, Event, format_instant
 from journeyctl.engine.core.expr import lookup
+from journeyctl.engine.core import explain
+from journeyctl.engine.core.instants import day_at
 from journeyctl.engine.core.localtime import next_time_of_day, quiet_until, zone
 from journeyctl.engine.core.runtime import Journey, build_journey, build_segment, histories
 from journeyctl.engine.core.state import DEDUP_WINDOW, DEFERRED, DUE, ENTERED, FLAGS, HELD_OUT, IID, KEY, STATE, TMSG, TRIG, VER, J, Customer
@@ -441,7 +443,11 @@ class Engine:
                     self._trace(cid, now, j.id, f"when at {sid} waiting until {format_instant(inst[DUE])}")
                 return
             if kind == "wait_until":
-                due = next_time_of_day(now, st["minute"], self._zone(cust, j))
+                due = next_time_of_day(now, st["minute"], self._zone(cust, j)) if "fn" not in st \
+                    else self._until(cid, cust, inst, j, st, now)
+                if due is None:  # `wait until EXPR` with no time there: nothing to wait for
+                    self._end(cid, cust, inst, j, "exited", now)
+                    return
                 if due > now:
                     inst[DUE] = due
                     if cid == self.trace_customer:
@@ -493,6 +499,17 @@ class Engine:
                 self._end(cid, cust, inst, j, "exited", now)
                 return
         self._end(cid, cust, inst, j, "completed", now)
+
+    def _until(self, cid, cust, inst, j: Journey, st, now) -> int | None:
+        """The instant `wait until EXPR [at HH:MM]` waits for (that day's HH:MM in the customer's zone), or
+        None when EXPR gives no time (a missing trait, a text that is not one)."""
+        at = st["fn"]((inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_readers))
+        if at is not None and st["minute"] is not None:
+            at = day_at(at, st["minute"], self._zone(cust, j))
+        if at is None and cid == self.trace_customer:
+            self._trace(cid, now, j.id, f"wait until at {inst[STATE]}: {explain.written(st['instant'], j.ir.aggregates)} "
+                                        "is no time (null): the instance exits")
+        return at
 
     def _send(self, cid, cust, inst, j: Journey, sid, st, now, out) -> None:
         profile = cust.profile

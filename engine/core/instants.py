@@ -12,7 +12,7 @@ import functools
 from datetime import date
 
 from journeyctl.engine.core.events import parse_instant
-from journeyctl.engine.core.localtime import _at, zone
+from journeyctl.engine.core.localtime import _at, _local, zone
 
 UTC = zone("UTC")
 ENV = ""  # the key, in the aggregates' readers (the context's AGGS slot), of the Env below: no aggregate's
@@ -73,3 +73,12 @@ def command_line_instant(text: str) -> int:
             raise ValueError(f"{text!r} is not a date (YYYY-MM-DD) nor an RFC 3339 time such as 2026-03-02T22:00:00Z")
         return _at(day, 0, UTC)
     return parse_instant(text)
+
+
+def day_at(instant, minute: int, tz) -> int | None:
+    """The instant of `minute` past midnight on the local day (in `tz`) of `instant`: `wait until X at 09:00`.
+    None off the calendar (an epoch-ms number far past year 9999)."""
+    try:
+        return _at(_local(int(instant), tz).date(), minute, tz)
+    except (OverflowError, ValueError, OSError):
+        return None

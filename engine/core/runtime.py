@@ -61,6 +61,8 @@ def build_journey(ir: JourneyIR) -> Journey:
             st["vars"] = [(name, compile_expr(x)) for name, x in st["variables"].items()]
         elif kind == "if":
             st["conds"] = [(compile_pred(b["cond"]), b["goto"]) for b in st["branches"]]
+        elif kind == "wait_until" and "instant" in st:
+            st["fn"] = compile_expr(st["instant"])
         if kind == "wait" and st["unless"]:
             index: dict = {}
             for m in st["unless"]:
@@ -173,7 +175,7 @@ def _expressions(ir):
             for key in ("where", "cond"):
                 if m.get(key):
                     yield m[key]
-        for key in ("value",):
+        for key in ("value", "instant"):
             if st.get(key):
                 yield st[key]
         for x in st.get("variables", {}).values():
