@@ -203,10 +203,15 @@ class Split(Node):
 
 @dataclass(slots=True)
 class Trigger(Node):
-    """`on EVENT [where X] [within D unless ...]`; `within`/`unless` become a first wait."""
-    match: EventMatch
+    """`on EVENT [where X] [within D unless ...]`; `within`/`unless` become a first wait.
+    A date trigger, `on date EXPR [yearly] [at HH:MM]`, has no `match`: `date` is EXPR, `at` minutes
+    after midnight or None, `yearly` whether it comes round every year."""
+    match: EventMatch | None
     within: int | None = None
     unless: list = field(default_factory=list)
+    date: object = None
+    at: int | None = None
+    yearly: bool = False
 
 
 @dataclass(slots=True)

@@ -118,6 +118,10 @@ CODES: dict[str, Code] = {
     "J131": Code(WARNING, "journey emits its own trigger",
                  "An `emit` of the journey's own trigger event starts the journey again at the same instant; "
                  "the engine stops such a chain after 1,000 emitted events and counts an `emit_loop`."),
+    "J133": Code(ERROR, "date journey reads an event",
+                 "A journey that starts `on date` has no trigger event: its date is worked out from profile traits "
+                 "whenever they change, so it reads traits, values and durations only, and its steps read traits "
+                 "(`profile.x`), not trigger properties."),
     "J134": Code(WARNING, "event name one letter from another",
                  "Without an event catalog, an event name used in one place only that is one edit (a letter "
                  "added, dropped, changed, or two swapped) from a name used elsewhere: likely a slip, and an event "

@@ -85,10 +85,11 @@ class _Builder:
 
     def journey(self, j: ast.Journey) -> JourneyIR:
         trig = j.trigger
-        self.exprs.trigger_event = trig.match.event
+        self.exprs.trigger_event = trig.match.event if trig.match is not None else None
+        self.exprs.dated = trig.date is not None
         settings = self._settings(j.settings)
         self.exprs.timezone = settings.get("timezone") if valid_timezone(settings.get("timezone") or "") else None
-        trigger = self._match(trig.match, trigger_where=True)
+        trigger = self._match(trig.match, trigger_where=True) if trig.match is not None else self._date(trig)
         steps = list(j.steps)
         if trig.within is not None:
             steps.insert(0, ast.Wait(trig.within, trig.unless, span=trig.span))
@@ -107,7 +108,7 @@ class _Builder:
         return JourneyIR(
             id=j.id or self.stem, title=j.title, description=settings.get("description"),
             trigger=trigger,
-            audience=self.exprs.compile(settings["audience"], Scope("trigger", trig.match.event))
+            audience=self.exprs.compile(settings["audience"], Scope("trigger", self.exprs.trigger_event))
             if "audience" in settings else None,
             reentry={"mode": reentry.mode, "after": reentry.after, "by": by},
             goal={**self._match(goal[0]), "within": goal[1]} if goal else None,
@@ -188,6 +189,17 @@ class _Builder:
         if m.where is not None:
             where = self.exprs.compile(m.where, Scope("event", m.event, in_trigger_where=trigger_where))
         return {"event": m.event, "where": where}
+
+    def _date(self, trig: ast.Trigger) -> dict:
+        """`on date EXPR [yearly] [at HH:MM]`: the engine works EXPR out from the customer's traits whenever they
+        change, with no event, so it may read traits, values and durations, and no function."""
+        for node in walk(trig.date):
+            if isinstance(node, ast.Call):
+                self.error("J133", f"{node.name}() cannot be read in the date of `on date`: it is worked out from the "
+                                   "profile whenever a trait changes", node.span,
+                           "write it with traits and durations, like: on date profile.renewal_due - 7d")
+        date = self.exprs.instant(trig.date, self.exprs.compile(trig.date, Scope("trigger")))
+        return {"event": None, "where": None, "date": date, "at": trig.at, "yearly": trig.yearly}
 
     def _new_state(self, kind: str, node, **fields) -> str:
         self.counter += 1

@@ -43,6 +43,7 @@ class ExprCompiler:
     events_used: list = field(default_factory=list)
     catalog: object = None
     trigger_event: str | None = None
+    dated: bool = False  # the journey starts `on date`: there is no trigger event
     timezone: str | None = None  # the journey's `timezone` setting: a date in a text is midnight there
 
     def error(self, code, message, span, hint=None, severity=ERROR):
@@ -96,6 +97,10 @@ class ExprCompiler:
         head, *rest = node.parts
         if head == "profile" and rest:
             return ["ref", "profile", rest]
+        if self.dated and scope.bare == "trigger":
+            self.error("J133", f"this journey starts on a date, with no event: `{'.'.join(node.parts)}` reads nothing",
+                       node.span, f"read a trait instead: profile.{node.parts[-1]}")
+            return ["lit", None]
         if head == "trigger" and rest:
             if scope.in_trigger_where:
                 self.error("J110", "`trigger.` cannot be used in the trigger's own `where`", node.span,

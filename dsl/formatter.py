@@ -209,6 +209,11 @@ def setting(s: ast.Setting) -> str:
     raise ValueError(f"unknown setting {s.kind}")
 
 
+def _date(trig) -> str:
+    return f"date {expr(trig.date)}" + (" yearly" if trig.yearly else "") + \
+        (f" at {format_time_of_day(trig.at)}" if trig.at is not None else "")
+
+
 def simple_step(step) -> str:
     if isinstance(step, ast.Wait):
         return f"wait {duration(step.duration)}" + (f" unless {_unless(step.unless)}" if step.unless else "")
@@ -279,7 +284,7 @@ class _Layout:
         for i, s in enumerate(settings):
             self.out.append(_Line(depth, setting(s), s.span.line, first=i == 0))
         trig = j.trigger
-        text = "on " + _match(trig.match)
+        text = "on " + (_match(trig.match) if trig.match is not None else _date(trig))
         if trig.within is not None:
             text += f" within {duration(trig.within)}"
             if trig.unless:

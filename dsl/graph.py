@@ -141,6 +141,15 @@ def _atom(x, aggs) -> str:
     return str(x)
 
 
+def on_what(ir) -> str:
+    """What starts the journey, after `on`: the event's name, or a date trigger as written."""
+    t = ir.trigger
+    if t.get("date") is None:
+        return event_name(t["event"])
+    return f"date {expression(t['date'], ir.aggregates)}" + (" yearly" if t.get("yearly") else "") + \
+        (f" at {format_time_of_day(t['at'])}" if t.get("at") is not None else "")
+
+
 def match(m: dict, aggs: dict, sep: str = " ") -> str:
     """An event matcher: `purchase where amount > 10` (`sep` before `where`: "\n" in pictures)."""
     where = m.get("where")
@@ -226,7 +235,7 @@ def build(ir) -> Graph:
         return sid if sid is not None else end("completed")
 
     entry, running = _settings(ir)
-    on = ["on " + event_name(ir.trigger["event"])]
+    on = ["on " + on_what(ir)]
     if ir.trigger.get("where") is not None:
         on.append("where " + expression(ir.trigger["where"], aggs))
     g.nodes.append(Node("start", on + entry, "start"))
@@ -371,7 +380,7 @@ def text(ir) -> str:
     for title, lines in (("entry", entry), ("while running", running)):
         if lines:
             out += ["", title] + [f"  {line}" for line in lines]
-    out += ["", "flow", f"      on {match(ir.trigger, aggs)}"]
+    out += ["", "flow", f"      on {match(ir.trigger, aggs) if ir.trigger.get('date') is None else on_what(ir)}"]
 
     def row(sid: str, depth: int, line: str) -> None:
         out.append(f"{sid:<6}{'  ' * depth}{line}")

@@ -21,7 +21,8 @@ from .durations import parse_duration, parse_time_of_day
 GRAMMAR = Path(__file__).with_name("journey.lark")
 KEYWORDS = (
     "journey segment description audience reentry once after restart concurrent by goal within exit on "
-    "quiet hours cap per holdout timezone unless where or and not in contains wait until at send with set emit "
+    "quiet hours cap per holdout timezone unless where or and not in contains wait until at date yearly send with "
+    "set emit "
     "if else when otherwise split true false null"
 ).split()
 
@@ -112,6 +113,7 @@ EXPECTED_WORDS = {
     "_DEDENT": "the end of the block",
     "_ARROW": "->",
     "$END": "the end of the file",
+    "DATE_WORD": '"date"',
 }
 BLOCK_OPENERS = re.compile(r"^\s*(journey|segment|if|else|when|or when|otherwise|split|[A-Za-z_]\w*\s+\d+(\.\d+)?%)\b")
 
@@ -373,6 +375,14 @@ class _ToAst(Transformer):
     def trigger(self, meta, match, within, chain):
         d, unless = within if within else (None, [])
         return ast.Trigger(match, d, unless, span=_span(meta)), chain
+
+    def date_trigger(self, meta, date, yearly, at, within, chain):
+        d, unless = within if within else (None, [])
+        return ast.Trigger(None, d, unless, date, _time(at) if at is not None else None, yearly is not None,
+                           span=_span(meta)), chain
+
+    def yearly(self, meta):
+        return True
 
     def trigger_within(self, meta, d, unless):
         return _duration(d), unless

@@ -39,6 +39,7 @@ cap_channel_vs_any_per_journey
 cap_sliding_window
 cap_window_exact_length
 count_includes_current_event
+date_trigger
 duplicate_hash_ignores_key_order
 duplicate_message_ids_ignored
 duplicate_without_message_id_uses_hash

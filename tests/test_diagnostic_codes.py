@@ -205,6 +205,10 @@ CASES = {
     "per_on_last_seen": ("on a where now() - last_seen(b per sku) > 1d -> send email\n", "J115", 1, 20,
                          "`per` belongs to aggregates, not to last_seen()",
                          "aggregates: count, sum, min, max, avg"),
+    # issue 17 section 2: a journey that starts on a date has no trigger event
+    "date_journey_reads_the_trigger": ('journey j\n  on date profile.renewal_due - 7d\n  send email "x" with n = trigger.n\n',
+                                       "J133", 3, 27, "this journey starts on a date, with no event: `trigger.n` reads "
+                                                      "nothing", "read a trait instead: profile.n"),
 }
 
 

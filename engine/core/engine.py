@@ -17,7 +17,7 @@ from journeyctl.engine.core.aggregates import READ_EARLY, Aggregates, next_expir
 from journeyctl.engine.core.events import BadEvent, Event, format_instant
 from journeyctl.engine.core.expr import lookup
 from journeyctl.engine.core import explain
-from journeyctl.engine.core.instants import day_at
+from journeyctl.engine.core.instants import day_at, next_yearly
 from journeyctl.engine.core.localtime import next_time_of_day, quiet_until, zone
 from journeyctl.engine.core.runtime import Journey, build_journey, build_segment, histories
 from journeyctl.engine.core.state import DEDUP_WINDOW, DEFERRED, DUE, ENTERED, FLAGS, HELD_OUT, IID, KEY, STATE, TMSG, TRIG, VER, J, Customer
@@ -73,7 +73,9 @@ class Engine:
             self.store.save_version(ir.version, ir.to_dict())
         self.by_trigger: dict[str, list[Journey]] = {}
         for j in self.current.values():
-            self.by_trigger.setdefault(j.trigger.event, []).append(j)
+            if j.date is None:
+                self.by_trigger.setdefault(j.trigger.event, []).append(j)
+        self.date_journeys = [j for j in self.current.values() if j.date is not None]  # (their trigger: no event)
         self.segments = [build_segment(s) for s in segments]
         self._segment_irs = list(segments)
         self._keep_histories()
@@ -268,6 +270,8 @@ class Engine:
                 d = i[DUE]
                 if d is not None and d < due:
                     inst, due = i, d
+            if cust._dates and self._fire_dates(cid, cust, due, out):
+                continue  # a date trigger came first (at one instant, the instances' timers go first)
             if inst is None:
                 return
             queue: list = []
@@ -487,6 +491,8 @@ class Engine:
                 _assign(cust.profile, st["trait"], value)
                 if old != value or type(old) is not type(value):
                     self._record(cid, now, inst[TMSG], traits={".".join(st["trait"]): [old, value]})
+                    if self.date_journeys:
+                        self._schedule_dates(cid, cust, now)
                 if self.segments:
                     self._segments(cid, cust, now, inst[TMSG], queue, None, True, 0, self._windows_passed(cust, now))
                 sid = st["next"]
@@ -499,6 +505,73 @@ class Engine:
                 self._end(cid, cust, inst, j, "exited", now)
                 return
         self._end(cid, cust, inst, j, "completed", now)
+
+    # ---- date triggers: `on date EXPR [yearly] [at HH:MM]` -----------------------------------------
+
+    def _date_of(self, j: Journey, cust: Customer, now: int) -> int | None:
+        """The instant j's date trigger is for, as the customer's traits say at `now` (yearly: the next
+        time it comes round, at or after `now`), or None when they give no time."""
+        d = j.date
+        at = d.instant((_NO_EVENT, _NO_EVENT, cust.profile, now, cust, self._agg_readers))
+        if at is None:
+            return None
+        if d.yearly:
+            return next_yearly(at, now, self._zone(cust, j), d.minute)
+        return day_at(at, d.minute, self._zone(cust, j)) if d.minute is not None else at
+
+    def _schedule_dates(self, cid: str, cust: Customer, t: int) -> None:
+        """The customer's traits changed: (re)schedule each date trigger. A date already fired for is not
+        scheduled again, nor one already past (it did not come while we watched: a reminder 7 days before
+        a renewal set 6 days before it would be late), nor one the traits give no time for."""
+        for j in self.date_journeys:
+            when = self._date_of(j, cust, t)
+            entry = cust._dates.get(j.id) if cust._dates else None
+            fired = entry[1] if entry else None
+            due = when if when is not None and when >= t and when != fired else None
+            if (entry[0] if entry else None) == due:
+                continue
+            if due is None and fired is None:
+                del cust.dates[j.id]
+            elif entry is None:
+                cust.dates[j.id] = [due, None]
+            else:
+                entry[0] = due
+            if cid == self.trace_customer:
+                self._trace(cid, t, j.id, f"on date: scheduled for {format_instant(due)}" if due is not None else
+                            "on date: not scheduled, " + ("the traits give no time" if when is None else
+                                                          f"already fired for {format_instant(when)}" if when == fired
+                                                          else f"{format_instant(when)} has passed"))
+
+    def _fire_dates(self, cid: str, cust: Customer, before: int, out: list) -> bool:
+        """Fire the customer's earliest date trigger due before `before`, if any (ties in journey id order);
+        True when one fired. It fires once for its date, as the trigger of its journey at that instant, the
+        journey's audience and re-entry rule deciding, like any trigger; a yearly one is scheduled again."""
+        due, jid = min(((d, jid) for jid, (d, _) in cust._dates.items() if d is not None), default=(None, None))
+        if due is None or due >= before:
+            return False
+        entry = cust._dates[jid]
+        entry[0] = None
+        j = self.current.get(jid)
+        when = self._date_of(j, cust, due) if j is not None and j.date is not None else None
+        if when != due:  # the journey is gone, or a version loaded since works its date out otherwise
+            if when is not None and when > due and when != entry[1]:
+                entry[0] = when
+            elif entry[1] is None:
+                del cust._dates[jid]
+            return True
+        entry[1] = due
+        if cid == self.trace_customer:
+            self._trace(cid, due, jid, f"on date: {format_instant(due)} has come")
+        queue: list = []
+        self._try_enter(cid, cust, j, (_NO_EVENT, _NO_EVENT, cust.profile, due, cust, self._agg_readers),
+                        f"date:{format_instant(due)}", due, out, queue)
+        if queue:
+            self._drain(cid, cust, queue, due, out)
+        if j.date.yearly and entry is cust._dates.get(jid) and entry[0] is None:
+            entry[0] = self._date_of(j, cust, due + 1)
+            if cid == self.trace_customer and entry[0] is not None:
+                self._trace(cid, due, jid, f"on date: next on {format_instant(entry[0])}")
+        return True
 
     def _until(self, cid, cust, inst, j: Journey, st, now) -> int | None:
         """The instant `wait until EXPR [at HH:MM]` waits for (that day's HH:MM in the customer's zone), or
@@ -705,6 +778,8 @@ class Engine:
         profile.update(traits)
         if changed:
             self._record(cid, t, msg, traits=changed)
+            if self.date_journeys:
+                self._schedule_dates(cid, cust, t)
 
     def _record(self, cid, t, cause, traits=None, entered=(), exited=()) -> None:
         """One profile sync record per customer and cause: changes made while handling one event
@@ -748,6 +823,10 @@ class Engine:
             d = i[DUE]
             if d is not None and (due is None or d < due):
                 due = d
+        if cust._dates:  # date triggers wait like instances (Customer.next_due)
+            for d, _ in cust._dates.values():
+                if d is not None and (due is None or d < due):
+                    due = d
         scheduled = self._scheduled
         current = scheduled.get(cid)
         if due is None:
@@ -787,6 +866,9 @@ class Engine:
 
     def next_due(self) -> int | None:
         return min(self._scheduled.values(), default=None)
+
+
+_NO_EVENT: dict = {}  # what a date trigger's journey sees as its event and trigger: nothing (never written)
 
 
 def _ok(pred, ctx) -> bool:

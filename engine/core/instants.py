@@ -82,3 +82,27 @@ def day_at(instant, minute: int, tz) -> int | None:
         return _at(_local(int(instant), tz).date(), minute, tz)
     except (OverflowError, ValueError, OSError):
         return None
+
+
+def next_yearly(instant, not_before: int, tz, minute: int | None = None) -> int | None:
+    """The first instant at or after `not_before` that falls on the local month and day of `instant` (29
+    February: the 28th in a year without it), at `minute` past midnight, or else at `instant`'s own local
+    time of day: what `on date profile.birthday yearly [at 09:00]` waits for."""
+    try:
+        local = _local(int(instant), tz)
+        rest = 0
+        if minute is None:
+            minute, rest = local.hour * 60 + local.minute, local.second * 1000 + local.microsecond // 1000
+        year = _local(not_before, tz).year
+        for y in (year, year + 1):
+            day = date(y, local.month, 28 if local.month == 2 and local.day == 29 and not _leap(y) else local.day)
+            at = _at(day, minute, tz) + rest
+            if at >= not_before:
+                return at
+    except (OverflowError, ValueError, OSError):
+        pass
+    return None
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
