@@ -105,3 +105,65 @@ def test_a_missing_events_file_is_said_without_an_errno(tmp_path):
     assert result.exit_code == 2
     assert " ".join(result.output.split()) == \
         f"journeyctl simulate: {tmp_path / 'nope.jsonl'}: no such file or directory"  # (the terminal wraps it)
+
+
+def hints_of(result) -> list[str]:
+    """The `hint:` lines of a simulate run, unwrapped (the terminal wraps long lines)."""
+    text = " ".join(result.output.split())
+    return ["hint: " + h.strip() for h in text.split("hint: ")[1:]]
+
+
+def test_an_event_name_no_input_line_has_is_said_once(tmp_path):
+    write(tmp_path, "j/cart.journey", "on cart_abandoned within 1h unless purchse -> send email\n")
+    write(tmp_path, "j/other.journey", "journey other\n  on purchse\n  when purchse within 1d\n    send sms\n"
+                                       "  otherwise\n    emit made_up\n")
+    write(tmp_path, "j/made.journey", "on made_up -> send push\n")  # emitted by a journey: not the input's job
+    events = write(tmp_path, "e.jsonl", '{"event":"cart_abandoned","customer_id":"a","timestamp":"2026-03-01T00:00:00Z"}\n'
+                                        '{"event":"purchase","customer_id":"a","timestamp":"2026-03-01T00:10:00Z"}\n')
+    result = simulate_cli(str(tmp_path / "j"), "--events", str(events), "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    assert hints_of(result) == [
+        "hint: no purchse event in the input; cart waits for it in an `unless`; other starts on it; "
+        'other waits for it in a `when` (did you mean "purchase"?)']
+
+
+def test_many_late_events_suggest_sort(tmp_path):
+    journey = write(tmp_path, "j.journey", "on a -> send email\n")
+    lines = [f'{{"event":"a","customer_id":"c{i}","timestamp":"2026-03-01T{23 - i % 24:02d}:00:00Z"}}' for i in range(40)]
+    events = write(tmp_path, "e.jsonl", "\n".join(lines) + "\n")
+    result = simulate_cli(str(journey), "--events", str(events), "--format", "jsonl")
+    assert hints_of(result) == [
+        "hint: 38 events came more than the allowed lateness behind the clock and were left out (late): "
+        "if the input is not in time order, --sort orders it first"]
+    assert hints_of(simulate_cli(str(journey), "--events", str(events), "--format", "jsonl", "--sort")) == []
+
+
+def test_the_trace_says_which_part_of_a_where_was_false_and_the_values(tmp_path):
+    journey = write(tmp_path, "j.journey", 'journey j\n  audience profile.ltv > 100\n'
+                                           '  on product_viewed where category == "shoes" and '
+                                           "count(product_viewed within 1d) >= 3 and now() > profile.since + 1d\n"
+                                           '  send email "x"\n')
+    lines = ['{"type":"identify","userId":"a","timestamp":"2026-03-01T00:00:00Z",'
+             '"traits":{"ltv":500,"since":"2026-03-01"}}',
+             *(f'{{"event":"product_viewed","customer_id":"a","timestamp":"2026-03-02T09:0{i}:00Z",'
+               f'"properties":{{"category":"{c}"}}}}' for i, c in enumerate(["bags", "shoes"])),
+             '{"type":"identify","userId":"a","timestamp":"2026-03-02T09:03:00Z","traits":{"since":"2026-03-02"}}',
+             '{"event":"product_viewed","customer_id":"a","timestamp":"2026-03-02T09:04:00Z","properties":{"category":"shoes"}}',
+             '{"type":"identify","userId":"a","timestamp":"2026-03-02T09:05:00Z","traits":{"since":"2026-03-01","ltv":50}}',
+             '{"event":"product_viewed","customer_id":"a","timestamp":"2026-03-02T09:06:00Z","properties":{"category":"shoes"}}']
+    events = write(tmp_path, "e.jsonl", "\n".join(lines) + "\n")
+    result = simulate_cli(str(journey), "--events", str(events), "--format", "jsonl", "--trace", "a")
+    text = " ".join(result.output.split())
+    for said in ("not entered: the trigger's where is false: category = \"bags\", needs == \"shoes\"",
+                 "not entered: the trigger's where is false: count(product_viewed within 1d) = 2, needs >= 3",
+                 "not entered: the trigger's where is false: now() = 2026-03-02T09:04:00.000Z, needs > "
+                 "profile.since + 1d (= 2026-03-03T00:00:00.000Z)",
+                 "not entered: audience is false: profile.ltv = 50, needs > 100"):
+        assert said in text, said
+
+
+def test_demo_offline_does_not_list_j129_notes():
+    from journeyctl.engine.cli.demo import demo
+    result = CliRunner().invoke(demo, ["--offline"])
+    assert result.exit_code == 0, result.output
+    assert "J129" not in result.output and "counts from the moment" not in result.output

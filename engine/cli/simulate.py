@@ -19,6 +19,7 @@ from journeyctl.engine.replay.sources import parse_columns, parse_event_values, 
 from journeyctl.dsl.project.files import why_unreadable
 from journeyctl.engine.core.events import parse_duration
 from journeyctl.engine.core.instants import command_line_instant
+from journeyctl.engine.replay.hints import input_hints
 from journeyctl.engine.replay.loop import replay
 from journeyctl.engine.cli.setup import UsageProblem, open_state, project_to_run
 from journeyctl.engine.store.open import checkpoint
@@ -133,6 +134,9 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
         err.print(f"{len(result.dead_letters)} dead letters: {reasons}{where}", markup=False)
     if result.after_until:
         err.print(f"{result.after_until} events stamped after --until were left out", markup=False)
+    late = sum(1 for d in result.dead_letters if d.reason == "late")
+    for hint in input_hints(irs, result.names, result.events, late, sort_input):
+        err.print(f"hint: {hint}", markup=False)
     store.close()
 
 

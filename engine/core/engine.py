@@ -335,7 +335,8 @@ class Engine:
                 for j, where in entering:
                     if where is not None and not where(ctx):
                         if cid == self.trace_customer:
-                            self._trace(cid, t, j.id, "not entered: the trigger's where is false")
+                            self._trace(cid, t, j.id, "not entered: the trigger's where is false: "
+                                        + explain.why_false(j.ir.trigger["where"], ctx, j.ir.aggregates))
                         continue
                     self._try_enter(cid, cust, j, ctx, msg, t, out, queue)
             if keep_seen:
@@ -387,7 +388,8 @@ class Engine:
     def _try_enter(self, cid, cust, j: Journey, ctx: tuple, msg, t, out, queue) -> None:
         if j.audience is not None and not j.audience(ctx):
             if cid == self.trace_customer:
-                self._trace(cid, t, j.id, "not entered: audience is false")
+                self._trace(cid, t, j.id, "not entered: audience is false: "
+                            + explain.why_false(j.ir.audience, ctx, j.ir.aggregates))
             return
         jid = j.id
         instances = cust.instances
