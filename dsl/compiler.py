@@ -198,7 +198,7 @@ class _Builder:
                 self.error("J133", f"{node.name}() cannot be read in the date of `on date`: it is worked out from the "
                                    "profile whenever a trait changes", node.span,
                            "write it with traits and durations, like: on date profile.renewal_due - 7d")
-        date = self.exprs.instant(trig.date, self.exprs.compile(trig.date, Scope("trigger")))
+        date = self.exprs.as_instant(trig.date, Scope("trigger"))
         return {"event": None, "where": None, "date": date, "at": trig.at, "yearly": trig.yearly}
 
     def _new_state(self, kind: str, node, **fields) -> str:
@@ -232,7 +232,7 @@ class _Builder:
     def _step_WaitUntil(self, step: ast.WaitUntil, nxt):
         if step.instant is None:
             return "wait_until", {"minute": step.minute, "next": nxt}
-        instant = self.exprs.instant(step.instant, self.exprs.compile(step.instant, Scope("trigger")))
+        instant = self.exprs.as_instant(step.instant, Scope("trigger"))
         return "wait_until", {"instant": instant, "minute": step.minute, "next": nxt}
 
     def _step_Send(self, step: ast.Send, nxt):

@@ -85,6 +85,14 @@ class ExprCompiler:
         return ["bin", node.op, self.instant(node.left, left) if sides[0] else left,
                 self.instant(node.right, right) if sides[1] else right]
 
+    def as_instant(self, node, scope: Scope) -> list:
+        """`node` compiled where the whole of it must be an instant (`wait until`, `on date`): read as one,
+        unless its shape already makes it one (`profile.renewal_due - 7d` reads the trait as one inside)."""
+        x = self.compile(node, scope)
+        if isinstance(node, (ast.Binary, ast.Call)) and times.is_instant(node, lambda ref: False):
+            return x
+        return self.instant(node, x)
+
     def instant(self, node, x: list) -> list:
         """`x` (compiled from `node`) read as an instant at run time: a number as epoch ms, a text as RFC 3339
         or a date (midnight in the customer's time zone, else the journey's); anything else is null."""
