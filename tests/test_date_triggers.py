@@ -106,3 +106,24 @@ def test_a_date_journey_reads_no_event(source, column, message, hint):
 def test_an_event_named_date_still_works_and_date_is_a_property_name():
     ir = compile_text('on date where date > 1 -> send email "x"\n').ir
     assert ir.trigger["event"] == "date" and ir.trigger["where"] == ["bin", ">", ["ref", "event", ["date"]], ["lit", 1]]
+
+
+def test_inspect_shows_a_customers_dates_and_per_item_windows(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from journeyctl.engine.cli.main import main
+    (tmp_path / "renewal.journey").write_text(RENEWAL)
+    (tmp_path / "browse.journey").write_text("on product_viewed where count(product_viewed within 1d per sku) >= 3"
+                                             " -> send push\n")
+    (tmp_path / "events.jsonl").write_text(
+        '{"type":"identify","userId":"a","timestamp":"2026-03-01T00:00:00Z","traits":{"renewal_due":"2026-03-20"}}\n'
+        '{"event":"product_viewed","customer_id":"a","timestamp":"2026-03-01T00:01:00Z","properties":{"sku":"X"}}\n')
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    ran = CliRunner().invoke(main, ["simulate", str(tmp_path / "renewal.journey"), str(tmp_path / "browse.journey"),
+                                    "--events", str(tmp_path / "events.jsonl"), "--state", url, "--format", "jsonl"])
+    assert ran.exit_code == 0, ran.output
+    data = json.loads(CliRunner().invoke(main, ["inspect", "a", "--state", url, "--format", "json"]).output)
+    assert data["dates"] == {"renewal": {"due": "2026-03-13T09:00:00.000Z", "fired": None}}
+    assert list(data["aggregates"].values()) == [[["2026-03-01T00:01:00.000Z", "X", 1]]]

@@ -146,7 +146,11 @@ def inspect(customer, state_url, fmt):
             "instances": instances,
             "entries": {j: {"last": format_instant(e[0]), "count": e[1]} for j, e in cust.entries.items()},
             "aggregates": {key: _aggregate_shown(key, state) for key, state in cust.aggs.items()},
-            "last_seen": {n: format_instant(t) for n, t in cust.last_seen.items()}}
+            "last_seen": {n: format_instant(t) for n, t in cust.last_seen.items()},
+            # journeys that start `on date`: when each is scheduled for, and the last date it fired for
+            "dates": {j: {"due": format_instant(due) if due is not None else None,
+                          "fired": format_instant(fired) if fired is not None else None}
+                      for j, (due, fired) in (cust._dates or {}).items()}}
     if fmt == "json":
         _emit_json(data)
         return
@@ -161,7 +165,8 @@ def inspect(customer, state_url, fmt):
         table.add_row(Text(i["journey"]), f"{i['step']} ({i['kind']})", i["entered_at"], i["waiting_until"] or "-",
                       Text(i["trigger_message_id"]), "yes" if i["holdout"] else "")
     console.print(table)
-    for label, key in (("entries", "entries"), ("aggregates", "aggregates"), ("last seen", "last_seen")):
+    for label, key in (("entries", "entries"), ("aggregates", "aggregates"), ("last seen", "last_seen"),
+                       ("dates", "dates")):
         if data[key]:
             console.print(Text(f"{label}: " + orjson.dumps(data[key]).decode()))
 
