@@ -99,12 +99,12 @@ def test_until_may_be_a_date_meaning_midnight_utc(tmp_path):
     assert "'2026-02-30' is not a date (YYYY-MM-DD) nor an RFC 3339 time" in " ".join(bad.output.split())
 
 
-def test_a_missing_events_file_is_said_without_an_errno(tmp_path):
-    journey = write(tmp_path, "j.journey", "on signup -> send email\n")
-    result = simulate_cli(str(journey), "--events", str(tmp_path / "nope.jsonl"))
+def test_a_missing_events_file_is_said_without_an_errno(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a short path: the terminal folds a long one
+    write(tmp_path, "j.journey", "on signup -> send email\n")
+    result = simulate_cli("j.journey", "--events", "nope.jsonl")
     assert result.exit_code == 2
-    assert " ".join(result.output.split()) == \
-        f"journeyctl simulate: {tmp_path / 'nope.jsonl'}: no such file or directory"  # (the terminal wraps it)
+    assert " ".join(result.output.split()) == "journeyctl simulate: nope.jsonl: no such file or directory"
 
 
 def hints_of(result) -> list[str]:
