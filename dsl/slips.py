@@ -80,7 +80,8 @@ def _unclosed_string(s: Stop):
 
 
 def _unquoted_template(s: Stop):
-    if s.kind != "NAME" or not CHANNEL_BEFORE.search(s.before):
+    step = re.split(r"->|→", s.before)[-1].strip()  # the step this word is in, on a chained line too
+    if s.kind != "NAME" or not step.startswith("send ") or not CHANNEL_BEFORE.search(s.before):
         return None
     return Diagnostic("J001", ERROR, f'the template name needs quotes: "{s.got}"', Span.point(s.line, s.column, len(s.got)),
                       f'write: {s.before.strip().split("->")[-1].strip()} "{s.got}"')

@@ -178,6 +178,9 @@ CASES = {
                                    'write: send push "p" or email "welcome"'),
     "near_a_keyword_is_not_one": ("on a\nwait 1d y\n", "J001", 2, 9,
                                   "unexpected 'y'; expected \"unless\" or -> or the end of the line", None),
+    "a_word_after_unless_or_is_no_template": ("on a\nwait 1d unless purchase or refund x\n", "J001", 2, 37,
+                                              "unexpected 'x'; expected \"or\" or \"where\" or -> or the end of "
+                                              "the line", None),
     "block_on_the_if_line": ('on signup\nif cart_value > 50 send email "x"\n', "J001", 2, 20,
                              "a block goes on the next lines, indented, not on the `if` line",
                              'end the line after `if cart_value > 50` and write `send email "x"` on the next line, '
