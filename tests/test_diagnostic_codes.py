@@ -178,7 +178,7 @@ CASES = {
                                    'write: send push "p" or email "welcome"'),
     "near_a_keyword_is_not_one": ("on a\nwait 1d y\n", "J001", 2, 9,
                                   "unexpected 'y'; expected \"unless\" or -> or the end of the line", None),
-    "a_word_after_unless_or_is_no_template": ("on a\nwait 1d unless purchase or refund x\n", "J001", 2, 37,
+    "a_word_after_unless_or_is_no_template": ("on a\nwait 1d unless purchase or refund x\n", "J001", 2, 35,
                                               "unexpected 'x'; expected \"or\" or \"where\" or -> or the end of "
                                               "the line", None),
     "block_on_the_if_line": ('on signup\nif cart_value > 50 send email "x"\n', "J001", 2, 20,
