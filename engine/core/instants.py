@@ -50,7 +50,7 @@ def as_instant(value, ctx_profile, env, journey_zone: str | None):
         else:
             try:
                 return parse_instant(value)
-            except ValueError:
+            except (ValueError, OverflowError):  # (not RFC 3339, or off the calendar)
                 pass
     if env is not None and env.aggregates is not None:
         env.aggregates.not_times += 1
