@@ -63,8 +63,8 @@ _bools = st.booleans()
 
 KEYWORDS = frozenset((
     "journey segment description audience reentry once after restart concurrent by goal within exit on "
-    "quiet hours cap per holdout timezone unless where or and not in contains wait until send with set emit "
-    "if else when otherwise split true false null"
+    "quiet hours cap per holdout timezone unless where or and not in contains wait until at date yearly send "
+    "with set emit if else when otherwise split true false null"
 ).split())
 FUNCTION_NAMES = frozenset("now last_seen count sum min max avg last lower upper in_segment".split())
 RESERVED = KEYWORDS | FUNCTION_NAMES | {"profile", "trigger"}
@@ -195,6 +195,8 @@ def _call(draw, scope: Scope, depth: int):
         parts.append("where " + _expr(draw, AGGREGATE_WHERE, depth - 1)[0])
     if draw(_bools):
         parts.append("within " + _duration(draw))
+        if draw(_bools):  # per item (issue 17): the events whose property equals the current event's
+            parts.append("per " + ".".join(draw(identifiers) for _ in range(_int(draw, 1, 2))))
     return f"{fn}({' '.join(parts)})", ATOM, "number"
 
 
@@ -329,7 +331,7 @@ def _send(draw) -> str:
     return text + " " + _with(draw) if draw(_bools) else text
 
 
-_SIMPLE = ("wait", "wait_unless", "wait_until", "send", "send", "set", "emit")
+_SIMPLE = ("wait", "wait_unless", "wait_until", "wait_until_instant", "send", "send", "set", "emit")
 
 
 def _simple_step(draw) -> str:
@@ -340,6 +342,9 @@ def _simple_step(draw) -> str:
         return f"wait {_duration(draw)} unless {_unless_list(draw)}"
     if kind == "wait_until":
         return f"wait until {draw(times_of_day)}"
+    if kind == "wait_until_instant":  # a value read as a time, maybe offset by a duration, maybe at a time of day
+        instant = _reference(draw, TRIGGER_SCOPE)[0] + (f" - {_duration(draw)}" if draw(_bools) else "")
+        return f"wait until {instant}" + (f" at {draw(times_of_day)}" if draw(_bools) else "")
     if kind == "send":
         return _send(draw)
     if kind == "set":
