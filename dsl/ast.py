@@ -66,13 +66,15 @@ class BoolOp(Node):
 
 @dataclass(slots=True)
 class Call(Node):
-    """A function call. `where` and `within` belong to aggregates (`count(purchase where x > 1 within 7d)`);
-    `attr` is the property read from the result (`last(purchase).amount`)."""
+    """A function call. `where`, `within` and `per` belong to aggregates (`count(purchase where x > 1 within 7d)`,
+    `count(product_viewed within 1d per sku)`: `per` the property, as written, that must equal the current
+    event's); `attr` is the property read from the result (`last(purchase).amount`)."""
     name: str
     args: list
     where: object = None
     within: int | None = None
     attr: str | None = None
+    per: tuple | None = None
 
 
 @dataclass(slots=True)
@@ -122,8 +124,10 @@ class Wait(Node):
 
 @dataclass(slots=True)
 class WaitUntil(Node):
-    """`wait until HH:MM`, as minutes after midnight."""
-    minute: int
+    """`wait until HH:MM` (minute: minutes after midnight), `wait until EXPR` (instant: an expression that
+    gives a time) or `wait until EXPR at HH:MM` (both: that day's HH:MM)."""
+    minute: int | None
+    instant: object = None
 
 
 @dataclass(slots=True)
@@ -199,10 +203,15 @@ class Split(Node):
 
 @dataclass(slots=True)
 class Trigger(Node):
-    """`on EVENT [where X] [within D unless ...]`; `within`/`unless` become a first wait."""
-    match: EventMatch
+    """`on EVENT [where X] [within D unless ...]`; `within`/`unless` become a first wait.
+    A date trigger, `on date EXPR [yearly] [at HH:MM]`, has no `match`: `date` is EXPR, `at` minutes
+    after midnight or None, `yearly` whether it comes round every year."""
+    match: EventMatch | None
     within: int | None = None
     unless: list = field(default_factory=list)
+    date: object = None
+    at: int | None = None
+    yearly: bool = False
 
 
 @dataclass(slots=True)

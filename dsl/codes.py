@@ -27,7 +27,8 @@ CODES: dict[str, Code] = {
     "J002": Code(ERROR, "tab in indentation",
                  "Blocks are indented with spaces only, because tab widths differ between editors."),
     "J003": Code(ERROR, "indentation matches no block",
-                 "A line is dedented to a level that no open block started at."),
+                 "A line is dedented to a level that no open block started at, or indented more than the line "
+                 "above when that line opens no block."),
     "J004": Code(ERROR, "empty file",
                  "The file holds no journey or segment (only blanks or comments)."),
     "J005": Code(ERROR, "not a text file",
@@ -124,6 +125,14 @@ CODES: dict[str, Code] = {
     "J132": Code(ERROR, "number too large",
                  "A number beyond about 1.8e308 (309 digits), the largest a 64-bit float holds: past it a value "
                  "would be infinite, and no real journey compares with such a number."),
+    "J133": Code(ERROR, "date journey reads an event",
+                 "A journey that starts `on date` has no trigger event: its date is worked out from profile traits "
+                 "whenever they change, so it reads traits, values and durations only, and its steps read traits "
+                 "(`profile.x`), not trigger properties."),
+    "J134": Code(WARNING, "event name one letter from another",
+                 "Without an event catalog, an event name used in one place only that is one edit (a letter "
+                 "added, dropped, changed, or two swapped) from a name used elsewhere: likely a slip, and an event "
+                 "no input has never happens."),
     # ---- message templates -----------------------------------------------------------------
     "J201": Code(ERROR, "template syntax error",
                  "A template is not valid Liquid (an unclosed tag, an unknown filter); the position is in the "
@@ -139,6 +148,26 @@ CODES: dict[str, Code] = {
                  "A template's front matter (between `---` lines) is not valid YAML, holds an unknown key, or an "
                  "email template has no `subject`."),
 }
+
+
+# Notes that say the same thing of many spots: a person's text report says each once, as one line with
+# how many there are ({n}), unless they ask for every spot (validate --verbose). Tools get every one.
+SUMMARISED = {
+    "J129": "{n} aggregate{s} count from the moment their file is first loaded; events before that are not in "
+            "them (J129 notes; --verbose lists them)",
+}
+
+
+def summarise(diagnostics: list) -> tuple[list, list[str]]:
+    """(the diagnostics without the SUMMARISED notes, one line for each summarised code found)."""
+    counts: dict = {}
+    kept = []
+    for d in diagnostics:
+        if d.code in SUMMARISED and d.severity == NOTE:
+            counts[d.code] = counts.get(d.code, 0) + 1
+        else:
+            kept.append(d)
+    return kept, [SUMMARISED[code].format(n=n, s="" if n == 1 else "s") for code, n in counts.items()]
 
 
 def severity(code: str) -> str:

@@ -37,6 +37,7 @@ class Compiled:
     diagnostics: list = field(default_factory=list)
     events: list = field(default_factory=list)
     path: str | None = None
+    emits: list = field(default_factory=list)  # (event name, span) of every `emit`
     source: str | None = None
 
 
@@ -54,7 +55,8 @@ def compile_text(text: str, path: str = "journey.journey", options: Options | No
     diags = [d.at(path) for d in builder.exprs.diagnostics]
     diags.sort(key=lambda d: (d.span.line, d.span.column))
     failed = any(d.severity == ERROR for d in diags)
-    return Compiled(None if failed else ir.seal(), diags, builder.exprs.events_used, path=path, source=text)
+    return Compiled(None if failed else ir.seal(), diags, builder.exprs.events_used, path=path, source=text,
+                    emits=builder.emits)
 
 
 class _Builder:
@@ -64,6 +66,7 @@ class _Builder:
         self.exprs = ExprCompiler(catalog=options.catalog)
         self.states: dict = {}
         self.counter = 0
+        self.emits: list = []
 
     def error(self, code, message, span, hint=None, severity=ERROR):
         self.exprs.error(code, message, span, hint, severity)
@@ -82,9 +85,11 @@ class _Builder:
 
     def journey(self, j: ast.Journey) -> JourneyIR:
         trig = j.trigger
-        self.exprs.trigger_event = trig.match.event
+        self.exprs.trigger_event = trig.match.event if trig.match is not None else None
+        self.exprs.dated = trig.date is not None
         settings = self._settings(j.settings)
-        trigger = self._match(trig.match, trigger_where=True)
+        self.exprs.timezone = settings.get("timezone") if valid_timezone(settings.get("timezone") or "") else None
+        trigger = self._match(trig.match, trigger_where=True) if trig.match is not None else self._date(trig)
         steps = list(j.steps)
         if trig.within is not None:
             steps.insert(0, ast.Wait(trig.within, trig.unless, span=trig.span))
@@ -103,7 +108,7 @@ class _Builder:
         return JourneyIR(
             id=j.id or self.stem, title=j.title, description=settings.get("description"),
             trigger=trigger,
-            audience=self.exprs.compile(settings["audience"], Scope("trigger", trig.match.event))
+            audience=self.exprs.compile(settings["audience"], Scope("trigger", self.exprs.trigger_event))
             if "audience" in settings else None,
             reentry={"mode": reentry.mode, "after": reentry.after, "by": by},
             goal={**self._match(goal[0]), "within": goal[1]} if goal else None,
@@ -185,6 +190,17 @@ class _Builder:
             where = self.exprs.compile(m.where, Scope("event", m.event, in_trigger_where=trigger_where))
         return {"event": m.event, "where": where}
 
+    def _date(self, trig: ast.Trigger) -> dict:
+        """`on date EXPR [yearly] [at HH:MM]`: the engine works EXPR out from the customer's traits whenever they
+        change, with no event, so it may read traits, values and durations, and no function."""
+        for node in walk(trig.date):
+            if isinstance(node, ast.Call):
+                self.error("J133", f"{node.name}() cannot be read in the date of `on date`: it is worked out from the "
+                                   "profile whenever a trait changes", node.span,
+                           "write it with traits and durations, like: on date profile.renewal_due - 7d")
+        date = self.exprs.as_instant(trig.date, Scope("trigger"))
+        return {"event": None, "where": None, "date": date, "at": trig.at, "yearly": trig.yearly}
+
     def _new_state(self, kind: str, node, **fields) -> str:
         self.counter += 1
         sid = f"s{self.counter}"
@@ -214,7 +230,10 @@ class _Builder:
         return "wait", {"duration": step.duration, "unless": [self._match(m) for m in step.unless], "next": nxt}
 
     def _step_WaitUntil(self, step: ast.WaitUntil, nxt):
-        return "wait_until", {"minute": step.minute, "next": nxt}
+        if step.instant is None:
+            return "wait_until", {"minute": step.minute, "next": nxt}
+        instant = self.exprs.as_instant(step.instant, Scope("trigger"))
+        return "wait_until", {"instant": instant, "minute": step.minute, "next": nxt}
 
     def _step_Send(self, step: ast.Send, nxt):
         targets = []
@@ -236,6 +255,7 @@ class _Builder:
                        "next": nxt}
 
     def _step_Emit(self, step: ast.Emit, nxt):
+        self.emits.append((step.event, step.span))
         if step.event == self.exprs.trigger_event:
             self.error("J131", f"this emits {step.event}, the event that starts this journey", step.span,
                        "it would start the journey again at once; emit a different event", WARNING)

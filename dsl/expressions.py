@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from . import ast
+from . import ast, times
 from .diagnostics import ERROR, NOTE, Diagnostic, did_you_mean
 from .durations import format_duration
 from .ir import canonical
@@ -43,6 +43,8 @@ class ExprCompiler:
     events_used: list = field(default_factory=list)
     catalog: object = None
     trigger_event: str | None = None
+    dated: bool = False  # the journey starts `on date`: there is no trigger event
+    timezone: str | None = None  # the journey's `timezone` setting: a date in a text is midnight there
 
     def error(self, code, message, span, hint=None, severity=ERROR):
         self.diagnostics.append(Diagnostic(code, severity, message, span, hint))
@@ -70,15 +72,43 @@ class ExprCompiler:
         return [node.op, [self.compile(x, scope) for x in node.operands]]
 
     def _Binary(self, node, scope):
+        sides = (False, False)
+        if node.op in COMPARISONS or node.op in ("+", "-"):
+            sides = times.instant_sides(node, lambda ref: _catalog_kind(ref, self, scope) == "instant")
         if node.op in COMPARISONS:
-            self._check_comparison(node, scope)
+            if not any(sides):  # (a text read as an instant is compared as one: see dsl/times.py)
+                self._check_comparison(node, scope)
+            elif self.catalog is not None:
+                self._check_catalog_types(node, scope)
             self._note_segment_comparison(node, scope)
-        return ["bin", node.op, self.compile(node.left, scope), self.compile(node.right, scope)]
+        left, right = self.compile(node.left, scope), self.compile(node.right, scope)
+        return ["bin", node.op, self.instant(node.left, left) if sides[0] else left,
+                self.instant(node.right, right) if sides[1] else right]
+
+    def as_instant(self, node, scope: Scope) -> list:
+        """`node` compiled where the whole of it must be an instant (`wait until`, `on date`): read as one,
+        unless its shape already makes it one (`profile.renewal_due - 7d` reads the trait as one inside)."""
+        x = self.compile(node, scope)
+        if isinstance(node, (ast.Binary, ast.Call)) and times.is_instant(node, lambda ref: False):
+            return x
+        return self.instant(node, x)
+
+    def instant(self, node, x: list) -> list:
+        """`x` (compiled from `node`) read as an instant at run time: a number as epoch ms, a text as RFC 3339
+        or a date (midnight in the customer's time zone, else the journey's); anything else is null."""
+        if isinstance(node, ast.Literal) and node.kind == "string" and not times.is_time_text(node.value):
+            self.error("J114", f'"{node.value}" is not a time, and a time is needed here', node.span,
+                       'write a date like "2026-03-10" or an RFC 3339 time like "2026-03-10T09:00:00Z"')
+        return ["instant", x] if self.timezone is None else ["instant", x, self.timezone]
 
     def _Ref(self, node, scope):
         head, *rest = node.parts
         if head == "profile" and rest:
             return ["ref", "profile", rest]
+        if self.dated and scope.bare == "trigger":
+            self.error("J133", f"this journey starts on a date, with no event: `{'.'.join(node.parts)}` reads nothing",
+                       node.span, f"read a trait instead: profile.{node.parts[-1]}")
+            return ["lit", None]
         if head == "trigger" and rest:
             if scope.in_trigger_where:
                 self.error("J110", "`trigger.` cannot be used in the trigger's own `where`", node.span,
@@ -104,8 +134,11 @@ class ExprCompiler:
             self.error("J115", f"{node.name}() takes {want} argument{'s' if high != 1 else ''}, "
                                f"not {len(node.args)}", node.span)
             return ["lit", None]
-        if (node.where is not None or node.within is not None) and node.name not in AGGREGATES:
-            self.error("J115", f"`where` and `within` belong to aggregates, not to {node.name}()", node.span,
+        if (node.where is not None or node.within is not None or node.per is not None) \
+                and node.name not in AGGREGATES:
+            used = "`where` and `within` belong" if node.where is not None or node.within is not None \
+                else "`per` belongs"
+            self.error("J115", f"{used} to aggregates, not to {node.name}()", node.span,
                        "aggregates: " + ", ".join(AGGREGATES))
         if node.attr is not None and node.name != "last":
             self.error("J115", f"{node.name}() has no properties to read", node.span,
@@ -149,14 +182,34 @@ class ExprCompiler:
             where = self.compile(node.where, Scope("event", event, in_aggregate=True))
         spec = {"fn": node.name, "event": event, "prop": prop if node.name != "count" else None,
                 "where": where, "within": node.within}
-        key = f"{node.name}:{event}:" + hashlib.sha1(canonical(spec)).hexdigest()[:8]
+        item = None
+        if node.per is not None:
+            item = self._per(node, event, scope)
+            spec["per"] = ".".join(node.per)
+        key = f"{node.name}:{event}:{'per:' if node.per else ''}" + hashlib.sha1(canonical(spec)).hexdigest()[:8]
         if key not in self.aggregates:
             shown = f"{node.name}({event}{'.' + prop if prop else ''}{' where …' if where else ''}" \
-                    f"{' within ' + format_duration(node.within, weeks=False) if node.within else ''})"
+                    f"{' within ' + format_duration(node.within, weeks=False) if node.within else ''}" \
+                    f"{' per ' + '.'.join(node.per) if node.per else ''})"
             self.error("J129", f"{shown} counts from the moment this file is first loaded; "
                                "events before that are not in it", node.span, severity=NOTE)
         self.aggregates[key] = spec
-        return ["agg", key]
+        return ["agg", key] if item is None else ["agg_per", key, item]
+
+    def _per(self, node, event, scope):
+        """`per KEY`: the aggregated events whose KEY equals the current one's. The current event is the one a
+        `where` matches, else the trigger; KEY is read from it as a bare name is read there."""
+        shown = ".".join(node.per)
+        if node.within is None:
+            self.error("J115", f"`per {shown}` needs `within`: only the keys inside a window are kept", node.span,
+                       f"give it a window, like: within 1d per {shown}")
+        if scope.in_aggregate or (scope.bare == "event" and scope.event is None) or \
+                (scope.bare == "trigger" and self.trigger_event is None):
+            self.error("J115", f"`per {shown}` compares with the current event's {shown}, and there is none here",
+                       node.span, "use `per` in a journey: in a `where` (the event it matches) or after the trigger")
+        if self.catalog is not None:
+            self.catalog.check_property(event, node.per, node.span, self)
+        return self._Ref(ast.Ref(node.per, span=node.span), scope)
 
     # ---- checks -------------------------------------------------------------
 
@@ -179,8 +232,10 @@ class ExprCompiler:
         for prop, other in ((node.left, node.right), (node.right, node.left)):
             want = _catalog_kind(prop, self, scope)
             got = _static_kind(other, self, scope)
+            if "instant" in (want, got) and {want, got} <= {"instant", "number", "string", None}:
+                continue  # a time compares with a time, a number (epoch ms) or a text that reads as one
             if want and got and got != "null" and got != want:
-                words = {"number": "a number", "string": "a text", "bool": "true or false"}
+                words = {"number": "a number", "string": "a text", "bool": "true or false", "instant": "a time"}
                 quoted = isinstance(other, ast.Literal) and other.kind == "string" and _is_number(other.value)
                 self.error("J013", f"{'.'.join(prop.parts)} is {words[want]} in the event catalog, "
                                    f"but is compared with {words.get(got, got)}", node.span,

@@ -94,6 +94,8 @@ def _atom(node) -> str:
             inside += " where " + expr(node.where)
         if node.within is not None:
             inside += " within " + duration(node.within)
+        if node.per is not None:
+            inside += " per " + ".".join(node.per)
         return f"{node.name}({inside.strip()})" + (f".{node.attr}" if node.attr else "")
     raise TypeError(f"not an expression: {node!r}")
 
@@ -207,11 +209,19 @@ def setting(s: ast.Setting) -> str:
     raise ValueError(f"unknown setting {s.kind}")
 
 
+def _date(trig) -> str:
+    return f"date {expr(trig.date)}" + (" yearly" if trig.yearly else "") + \
+        (f" at {format_time_of_day(trig.at)}" if trig.at is not None else "")
+
+
 def simple_step(step) -> str:
     if isinstance(step, ast.Wait):
         return f"wait {duration(step.duration)}" + (f" unless {_unless(step.unless)}" if step.unless else "")
     if isinstance(step, ast.WaitUntil):
-        return f"wait until {format_time_of_day(step.minute)}"
+        at = format_time_of_day(step.minute) if step.minute is not None else None
+        if step.instant is None:
+            return f"wait until {at}"
+        return f"wait until {expr(step.instant)}" + (f" at {at}" if at else "")
     if isinstance(step, ast.Send):
         targets = " or ".join(t.channel + (f" {quote(t.template)}" if t.template is not None else "")
                               for t in step.targets)
@@ -274,7 +284,7 @@ class _Layout:
         for i, s in enumerate(settings):
             self.out.append(_Line(depth, setting(s), s.span.line, first=i == 0))
         trig = j.trigger
-        text = "on " + _match(trig.match)
+        text = "on " + (_match(trig.match) if trig.match is not None else _date(trig))
         if trig.within is not None:
             text += f" within {duration(trig.within)}"
             if trig.unless:

@@ -68,6 +68,8 @@ def expression(x, aggregates: dict, min_prec: int = OR) -> str:
 
 def _expr(x, aggs) -> tuple[str, int]:
     op = x[0]
+    if op == "instant":  # a value read as a time (dsl/times.py): written as the value itself
+        return _expr(x[1], aggs)
     if op in ("or", "and"):
         return f" {op} ".join(expression(i, aggs, _PREC[op] + 1) for i in x[1]), _PREC[op]
     if op == "not":
@@ -94,7 +96,7 @@ def _about_time(x) -> bool:
     """Whether an expression reads the clock: then the plain numbers beside it are durations."""
     if not isinstance(x, list) or not x or x[0] in ("lit", "ref"):
         return False
-    if x[0] == "last_seen" or x[:2] == ["fn", "now"]:
+    if x[0] in ("last_seen", "instant") or x[:2] == ["fn", "now"]:
         return True
     return any(_about_time(i) for i in x[1:]) or any(_about_time(j) for i in x[1:] if isinstance(i, list)
                                                      and i and isinstance(i[0], list) for j in i)
@@ -122,6 +124,8 @@ def _atom(x, aggs) -> str:
         return f"in_segment({x[1]})"
     if op == "interp":
         return quote("".join(p if isinstance(p, str) else "{" + expression(p, aggs) + "}" for p in x[1]))
+    if op == "agg_per":
+        return _atom(["agg", x[1]], aggs)
     if op == "agg":
         spec = aggs.get(x[1])
         if spec is None:
@@ -131,8 +135,19 @@ def _atom(x, aggs) -> str:
             inside += " where " + expression(spec["where"], aggs)
         if spec.get("within") is not None:
             inside += " within " + duration(spec["within"])
+        if spec.get("per"):
+            inside += " per " + spec["per"]
         return f"{spec['fn']}({inside})"
     return str(x)
+
+
+def on_what(ir) -> str:
+    """What starts the journey, after `on`: the event's name, or a date trigger as written."""
+    t = ir.trigger
+    if t.get("date") is None:
+        return event_name(t["event"])
+    return f"date {expression(t['date'], ir.aggregates)}" + (" yearly" if t.get("yearly") else "") + \
+        (f" at {format_time_of_day(t['at'])}" if t.get("at") is not None else "")
 
 
 def match(m: dict, aggs: dict, sep: str = " ") -> str:
@@ -178,7 +193,10 @@ def step_text(ir, st: dict, full: bool = False) -> list[str]:
     if kind == "wait":
         return [f"wait {duration(st['duration'])}"]
     if kind == "wait_until":
-        return [f"wait until {format_time_of_day(st['minute'])}"]
+        at = format_time_of_day(st["minute"]) if st.get("minute") is not None else None
+        if "instant" in st:
+            return [f"wait until {expression(st['instant'], aggs)}" + (f" at {at}" if at else "")]
+        return [f"wait until {at}"]
     if kind == "send":
         targets = [f"{t['channel']} {quote(t['template'] or ir.id)}" for t in st["targets"]]
         lines = ["send " + targets[0], *("or " + t for t in targets[1:])]
@@ -217,7 +235,7 @@ def build(ir) -> Graph:
         return sid if sid is not None else end("completed")
 
     entry, running = _settings(ir)
-    on = ["on " + event_name(ir.trigger["event"])]
+    on = ["on " + on_what(ir)]
     if ir.trigger.get("where") is not None:
         on.append("where " + expression(ir.trigger["where"], aggs))
     g.nodes.append(Node("start", on + entry, "start"))
@@ -362,7 +380,7 @@ def text(ir) -> str:
     for title, lines in (("entry", entry), ("while running", running)):
         if lines:
             out += ["", title] + [f"  {line}" for line in lines]
-    out += ["", "flow", f"      on {match(ir.trigger, aggs)}"]
+    out += ["", "flow", f"      on {match(ir.trigger, aggs) if ir.trigger.get('date') is None else on_what(ir)}"]
 
     def row(sid: str, depth: int, line: str) -> None:
         out.append(f"{sid:<6}{'  ' * depth}{line}")

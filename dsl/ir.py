@@ -5,6 +5,9 @@ step id ("s1", "s2", ...), each naming its kind and where to go next; `next: Non
 is the end of the flow (the instance completes). Step ids are what action ids are
 made from, so they depend only on the journey's text, never on load order.
 
+A `wait_until` state waits for the next {"minute"} (minutes after midnight, the customer's zone), or, with
+{"instant": expr}, for that instant (with "minute" too: that day's HH:MM).
+
 Expressions are nested lists, the first item naming the operation:
   ["lit", v]                      a literal (durations are milliseconds)
   ["ref", scope, [names...]]      scope: event (the event being matched), trigger, profile
@@ -13,7 +16,10 @@ Expressions are nested lists, the first item naming the operation:
   ["fn", name, [args]]            now, lower, upper
   ["last_seen", event]            ["last", event, prop]    ["in_segment", id]
   ["agg", key]                    an aggregate from the `aggregates` table (count, sum, ...)
+  ["agg_per", key, x]             one whose spec has `per` (a property): only its events whose property equals x
   ["interp", [str | x ...]]       a `with` string with {holes}
+  ["instant", x[, zone]]          x read as a time: a number as epoch ms, an RFC 3339 text, a date (midnight in
+                                  the customer's zone, else `zone`, the journey's); anything else null
 """
 from __future__ import annotations
 
@@ -58,7 +64,7 @@ class JourneyIR(_Sealed):
     """trigger/goal/exit_on matchers are {"event": name, "where": expr | None}.
     reentry: {"mode": default|once|after|restart|concurrent, "after": ms, "by": expr}.
     caps: [{"channel": name | None, "count": n, "per": ms}]. quiet_hours: [start, end] minutes.
-    aggregates: key -> {"fn", "event", "prop", "where", "within"} for the aggregates this journey reads.
+    aggregates: key -> {"fn", "event", "prop", "where", "within"[, "per"]} for the aggregates this journey reads.
     """
 
     id: str

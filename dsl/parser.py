@@ -15,14 +15,15 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.indenter import DedentError, Indenter
 
-from . import ast
+from . import ast, slips
 from .diagnostics import ERROR, Diagnostic, JourneyError, Span, did_you_mean
 from .durations import parse_duration, parse_time_of_day, read_duration
 
 GRAMMAR = Path(__file__).with_name("journey.lark")
 KEYWORDS = (
     "journey segment description audience reentry once after restart concurrent by goal within exit on "
-    "quiet hours cap per holdout timezone unless where or and not in contains wait until send with set emit "
+    "quiet hours cap per holdout timezone unless where or and not in contains wait until at date yearly send with "
+    "set emit "
     "if else when otherwise split true false null"
 ).split()
 
@@ -113,6 +114,7 @@ EXPECTED_WORDS = {
     "_DEDENT": "the end of the block",
     "_ARROW": "->",
     "$END": "the end of the file",
+    "DATE_WORD": '"date"',
 }
 BLOCK_OPENERS = re.compile(r"^\s*(journey|segment|if|else|when|or when|otherwise|split|[A-Za-z_]\w*\s+\d+(\.\d+)?%)\b")
 
@@ -169,6 +171,9 @@ def _explain(e: UnexpectedInput, text: str) -> Diagnostic:
         expected = _expected(e.allowed or ())
     else:
         expected = _expected(getattr(e, "expected", ()) or ())
+    slip = slips.explain(slips.Stop(lines, line, col, got, e.token.type if isinstance(e, UnexpectedToken) else None))
+    if slip is not None:
+        return slip
     message, hint = _words_for(got, expected, isinstance(e, UnexpectedCharacters))
     if hint and hint.startswith("add the time limit") and 0 < line <= len(lines) \
             and lines[line - 1].lstrip().startswith("when "):
@@ -196,8 +201,8 @@ def _words_for(got: str, expected: list[str], bad_char: bool) -> tuple[str, str 
         hint = f"add `within` before the time limit: within {got} unless EVENT"
     elif close:
         hint = f'did you mean "{close}"?'
-    elif got and did_you_mean(got, KEYWORDS):
-        hint = f'"{did_you_mean(got, KEYWORDS)}" is a keyword, but it cannot stand here'
+    elif got in KEYWORDS:  # (a word that is only close to a keyword, like `y` to `by`, is not one)
+        hint = f'"{got}" is a keyword, but it cannot stand here'
     elif "a duration like 30m" in expected:
         hint = "durations are a number and a unit: 45s, 30m, 2h, 1d, 1w, or sums like 1h30m"
     elif "a time of day like 09:00" in expected:
@@ -395,6 +400,14 @@ class _ToAst(Transformer):
         d, unless = within if within else (None, [])
         return ast.Trigger(match, d, unless, span=_span(meta)), chain
 
+    def date_trigger(self, meta, date, yearly, at, within, chain):
+        d, unless = within if within else (None, [])
+        return ast.Trigger(None, d, unless, date, _time(at) if at is not None else None, yearly is not None,
+                           span=_span(meta)), chain
+
+    def yearly(self, meta):
+        return True
+
     def trigger_within(self, meta, d, unless):
         return _duration(d), unless
 
@@ -421,6 +434,9 @@ class _ToAst(Transformer):
 
     def wait_until(self, meta, t):
         return ast.WaitUntil(_time(t), span=_span(meta))
+
+    def wait_until_instant(self, meta, instant, t):
+        return ast.WaitUntil(_time(t) if t is not None else None, instant, span=_span(meta))
 
     def send(self, meta, *parts):
         *targets, variables = parts
@@ -552,9 +568,10 @@ class _ToAst(Transformer):
         return ast.ListExpr([i for i in items if i is not None], span=_span(meta))
 
     def call(self, meta, name, *rest):
-        *args, where, within = rest
+        *args, where, within, per = rest
         args = [a for a in args if a is not None]
-        return ast.Call(str(name), args, where, _duration(within) if within else None, span=_span(meta))
+        return ast.Call(str(name), args, where, _duration(within) if within else None, span=_span(meta),
+                        per=tuple(str(per).split(".")) if per else None)
 
     def attr(self, meta, call, name):
         call.attr = str(name)

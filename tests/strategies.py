@@ -63,8 +63,8 @@ _bools = st.booleans()
 
 KEYWORDS = frozenset((
     "journey segment description audience reentry once after restart concurrent by goal within exit on "
-    "quiet hours cap per holdout timezone unless where or and not in contains wait until send with set emit "
-    "if else when otherwise split true false null"
+    "quiet hours cap per holdout timezone unless where or and not in contains wait until at date yearly send "
+    "with set emit if else when otherwise split true false null"
 ).split())
 FUNCTION_NAMES = frozenset("now last_seen count sum min max avg last lower upper in_segment".split())
 RESERVED = KEYWORDS | FUNCTION_NAMES | {"profile", "trigger"}
@@ -130,9 +130,12 @@ times_of_day = st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st
 # An expression is drawn as (text, precedence, kind). Precedence follows journey.lark:
 # or=1, and=2, not=3, comparison=4, sum=5, product=6, unary=7, atom=8. A sub-expression whose
 # precedence is below what its slot needs is parenthesised. `kind` is the static type the compiler's
-# J114 check sees (string, number, null, bool or None) so no comparison is certainly wrong.
+# J114 check sees (string, number, null, bool or None) so no comparison is certainly wrong; "duration" (a
+# duration literal) and "instant" (now(), last_seen(), X + duration) are numbers to it, and a quoted text
+# beside them would be read as a time (dsl/times.py), which it is not.
 
 OR, AND, NOT, CMP, SUM, PRODUCT, UNARY, ATOM = range(1, 9)
+NUMBERS = {"number", "duration", "instant"}
 COMPARISON_OPS = ("==", "!=", "<", "<=", ">", ">=")
 ORDERED_OPS = ("<", "<=", ">", ">=")
 
@@ -178,11 +181,11 @@ _CALLS = ("now", "lower", "upper", "last_seen", "last", "count", "sum", "min", "
 def _call(draw, scope: Scope, depth: int):
     fn = _pick(draw, _CALLS if scope.aggregates else _CALLS[:5])
     if fn == "now":
-        return "now()", ATOM, "number"
+        return "now()", ATOM, "instant"
     if fn in ("lower", "upper"):
         return f"{fn}({_expr(draw, scope, depth - 1)[0]})", ATOM, None
     if fn == "last_seen":
-        return f"last_seen({draw(event_names)})", ATOM, None
+        return f"last_seen({draw(event_names)})", ATOM, "instant"
     if fn == "last":
         return f"last({draw(event_names)}).{draw(identifiers)}", ATOM, None
     # count(E ...) or fn(E.prop ...); a bare name in the where is the aggregated event's property
@@ -192,6 +195,8 @@ def _call(draw, scope: Scope, depth: int):
         parts.append("where " + _expr(draw, AGGREGATE_WHERE, depth - 1)[0])
     if draw(_bools):
         parts.append("within " + _duration(draw))
+        if draw(_bools):  # per item (issue 17): the events whose property equals the current event's
+            parts.append("per " + ".".join(draw(identifiers) for _ in range(_int(draw, 1, 2))))
     return f"{fn}({' '.join(parts)})", ATOM, "number"
 
 
@@ -208,7 +213,7 @@ def _atom(draw, scope: Scope, depth: int):
     if c == "string":
         return draw(strings), ATOM, "string"
     if c == "duration":
-        return _duration(draw), ATOM, "number"
+        return _duration(draw), ATOM, "duration"
     if c in ("true", "false"):
         return c, ATOM, "bool"
     if c == "null":
@@ -247,7 +252,7 @@ def _expr(draw, scope: Scope = TRIGGER_SCOPE, depth: int = 2):
     left, right = sub(), sub()
     if form == "cmp":
         op = _pick(draw, COMPARISON_OPS)
-        if {"string", "number"} <= {left[2], right[2]}:  # J114: a text compared with a number
+        if "string" in {left[2], right[2]} and {left[2], right[2]} & NUMBERS:  # J114: a text and a number
             right = _reference(draw, scope)
         if "null" in {left[2], right[2]} and op in ORDERED_OPS:  # J114: `<` with null is always false
             op = _pick(draw, ("==", "!="))
@@ -256,7 +261,12 @@ def _expr(draw, scope: Scope = TRIGGER_SCOPE, depth: int = 2):
         return f"{_at(left, SUM)} {form} {_at(right, SUM)}", CMP, None
     if form == "sum":
         op = _pick(draw, "+-")
-        return f"{_at(left, SUM)} {op} {_at(right, PRODUCT)}", SUM, "number" if op == "-" else None
+        kinds = {left[2], right[2]}
+        if "string" in kinds and kinds & {"duration", "instant"}:  # the text would be read as a time
+            left, right = [_reference(draw, scope) if k[2] == "string" else k for k in (left, right)]
+        shifted = "duration" in kinds  # X + 1d is an instant when X is one (or may hold one)
+        return (f"{_at(left, SUM)} {op} {_at(right, PRODUCT)}", SUM,
+                "instant" if shifted else "number" if op == "-" else None)
     if form == "product":
         op = _pick(draw, "*/")
         return f"{_at(left, PRODUCT)} {op} {_at(right, UNARY)}", PRODUCT, "number"
@@ -321,7 +331,7 @@ def _send(draw) -> str:
     return text + " " + _with(draw) if draw(_bools) else text
 
 
-_SIMPLE = ("wait", "wait_unless", "wait_until", "send", "send", "set", "emit")
+_SIMPLE = ("wait", "wait_unless", "wait_until", "wait_until_instant", "send", "send", "set", "emit")
 
 
 def _simple_step(draw) -> str:
@@ -332,6 +342,9 @@ def _simple_step(draw) -> str:
         return f"wait {_duration(draw)} unless {_unless_list(draw)}"
     if kind == "wait_until":
         return f"wait until {draw(times_of_day)}"
+    if kind == "wait_until_instant":  # a value read as a time, maybe offset by a duration, maybe at a time of day
+        instant = _reference(draw, TRIGGER_SCOPE)[0] + (f" - {_duration(draw)}" if draw(_bools) else "")
+        return f"wait until {instant}" + (f" at {draw(times_of_day)}" if draw(_bools) else "")
     if kind == "send":
         return _send(draw)
     if kind == "set":

@@ -28,6 +28,8 @@ agg_count_window_edge
 agg_empty_history
 agg_last_excludes_current
 agg_min_max_avg
+agg_per_item_count
+agg_per_item_sum_min_max_avg
 agg_sum_ignores_non_numbers
 allowed_lateness_and_late_dead_letter
 arithmetic_in_with_values
@@ -37,6 +39,7 @@ cap_channel_vs_any_per_journey
 cap_sliding_window
 cap_window_exact_length
 count_includes_current_event
+date_trigger
 duplicate_hash_ignores_key_order
 duplicate_message_ids_ignored
 duplicate_without_message_id_uses_hash
@@ -96,6 +99,7 @@ set_profile_then_if_and_other_journey
 set_profile_timezone_then_wait_until
 split_full_and_empty_arms
 timers_fire_before_events_same_instant
+times_as_values
 trigger_unless_own_trigger_not_matched
 trigger_where_bare_property
 trigger_where_profile_and_trigger_props
@@ -111,6 +115,7 @@ wait_unless_where_and_or
 wait_unless_where_trigger_reference
 wait_until_dst_new_york
 wait_until_dst_paris
+wait_until_instant
 wait_until_into_quiet_hours
 wait_until_journey_timezone_vs_profile
 wait_until_not_exact_seconds

@@ -171,6 +171,66 @@ CASES = {
                             "J001", 3, 9, "this line ends too early; expected \"within\" (inside the "
                                           "block opened at line 1: `journey j`)",
                             "the first `when` gives the window its `or when` blocks share: add it, like within 1d"),
+    # issue 17 section 4: slips that get a message naming the fix, where the fix goes
+    "indented_deeper": ("journey x\n  on signup\n  wait 1d\n\n    send email \"x\"\n", "J003", 5, 5,
+                        "this line is indented more than the line above (line 3)",
+                        "indent it as far as the line above; only `if`, `else`, `when`, `or when`, `otherwise` and "
+                        "`split` open an indented block"),
+    "single_equals": ("on cart_abandoned where cart_value = 50 -> send email\n", "J001", 1, 36,
+                      "`=` sets a value; a comparison is written `==`",
+                      "write `cart_value == 50` (a single `=` only follows `set profile.NAME` and a `with` "
+                      "variable's name)"),
+    "single_equals_text": ('journey j\n  on a\n  if profile.tier = "gold"\n    send email\n', "J001", 3, 19,
+                           "`=` sets a value; a comparison is written `==`",
+                           'write `profile.tier == "gold"` (a single `=` only follows `set profile.NAME` and a '
+                           "`with` variable's name)"),
+    "unclosed_string": ('on signup\nsend email "welcome\n', "J001", 2, 12, "this string is not closed",
+                        'end it with a " on the same line'),
+    "unclosed_string_in_with": ('on a -> send email "w" with x = "Hi {profile.name}\n', "J001", 1, 33,
+                                "this string is not closed", 'end it with a " on the same line'),
+    "unquoted_template": ("on signup\nsend email welcome\n", "J001", 2, 12, 'the template name needs quotes: "welcome"',
+                          'write: send email "welcome"'),
+    "unquoted_template_y": ("on signup\nsend sms y\n", "J001", 2, 10, 'the template name needs quotes: "y"',
+                            'write: send sms "y"'),
+    "unquoted_fallback_template": ('on a -> send push "p" or email welcome\n', "J001", 1, 32,
+                                   'the template name needs quotes: "welcome"',
+                                   'write: send push "p" or email "welcome"'),
+    "near_a_keyword_is_not_one": ("on a\nwait 1d y\n", "J001", 2, 9,
+                                  "unexpected 'y'; expected \"unless\" or -> or the end of the line", None),
+    "a_word_after_unless_or_is_no_template": ("on a\nwait 1d unless purchase or refund x\n", "J001", 2, 35,
+                                              "unexpected 'x'; expected \"or\" or \"where\" or -> or the end of "
+                                              "the line", None),
+    "block_on_the_if_line": ('on signup\nif cart_value > 50 send email "x"\n', "J001", 2, 20,
+                             "a block goes on the next lines, indented, not on the `if` line",
+                             'end the line after `if cart_value > 50` and write `send email "x"` on the next line, '
+                             "indented two spaces more"),
+    "block_on_the_otherwise_line": ("journey j\n  on a\n  when b within 1d\n    send sms\n  otherwise -> send email\n",
+                                    "J001", 5, 13, "a block goes on the next lines, indented, not on the `otherwise` "
+                                                   "line",
+                                    "end the line after `otherwise` and write `-> send email` on the next line, "
+                                    "indented two spaces more"),
+    "setting_after_trigger": ('journey x\n  on signup\n  goal purchase within 1d\n  send email "x"\n', "J001", 3, 3,
+                              "`goal` is a setting, and settings go before `on`",
+                              "move this line above the trigger `on signup` (line 2): once `on` is written the flow "
+                              "has begun"),
+    "exit_on_after_trigger": ("on signup\nexit on account_deleted\nsend email\n", "J001", 2, 1,
+                              "`exit on` is a setting, and settings go before `on`",
+                              "move this line above the trigger `on signup` (line 1): once `on` is written the flow "
+                              "has begun"),
+    # issue 17 section 3: `per` keys an aggregate by the current event's property
+    "per_without_within": ("on product_viewed where count(product_viewed per sku) >= 3 -> send email\n", "J115", 1, 25,
+                           "`per sku` needs `within`: only the keys inside a window are kept",
+                           "give it a window, like: within 1d per sku"),
+    "per_in_a_segment": ("segment s\n  where count(product_viewed within 1d per sku) >= 3\n", "J115", 2, 9,
+                         "`per sku` compares with the current event's sku, and there is none here",
+                         "use `per` in a journey: in a `where` (the event it matches) or after the trigger"),
+    "per_on_last_seen": ("on a where now() - last_seen(b per sku) > 1d -> send email\n", "J115", 1, 20,
+                         "`per` belongs to aggregates, not to last_seen()",
+                         "aggregates: count, sum, min, max, avg"),
+    # issue 17 section 2: a journey that starts on a date has no trigger event
+    "date_journey_reads_the_trigger": ('journey j\n  on date profile.renewal_due - 7d\n  send email "x" with n = trigger.n\n',
+                                       "J133", 3, 27, "this journey starts on a date, with no event: `trigger.n` reads "
+                                                      "nothing", "read a trait instead: profile.n"),
 }
 
 
@@ -414,6 +474,7 @@ def test_every_code_in_the_table_is_tested_here():
     tested |= {"J007", "J008", "J009", "J010", "J019", "J111", "J121", "J129", "J130",
                "J131"}  # the tests above and below that are not tables
     tested |= {"J201", "J202", "J203", "J204"}  # message templates: tests/test_templates.py
+    tested |= {"J134"}  # tests/test_language_hints.py
     assert sorted(set(CODES) - tested) == []
 
 

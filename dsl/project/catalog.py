@@ -96,7 +96,8 @@ class Catalog:
         compiler.error("J012", f'{event} has no property "{name}"', span, hint)
 
     def property_kind(self, event, parts) -> str | None:
-        """"number", "string" or "bool" when the schema fixes the property's type; None when it does not."""
+        """"number", "string", "bool" or "instant" (a text of format date-time or date) when the schema fixes the
+        property's type; None when it does not."""
         if event is None or event not in self.events:
             return None
         found = _lookup(self.events[event], parts)
@@ -181,6 +182,8 @@ def _kind_of(schema) -> str | None:
         if values and all(isinstance(v, str) for v in values):
             return "string"
         return None
+    if types == "string" and schema.get("format") in ("date-time", "date"):
+        return "instant"  # read as a time where one is needed (dsl/times.py)
     return _KINDS.get(types)
 
 

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 from ..compiler import Compiled, Options, compile_text
 from ..diagnostics import ERROR, WARNING, Diagnostic, JourneyError, Span
+from .near_names import near_miss_events
 from .files import MAX_BYTES, NotRegularFile, TooLarge, read_regular, size_text, why_unreadable
 
 SUFFIX = ".journey"
@@ -70,6 +71,8 @@ def load_paths(paths, options: Options | None = None) -> Loaded:
             c.diagnostics.append(dup)
             c.diagnostics.sort(key=lambda d: (d.span.line, d.span.column))
             c.ir = None
+    if options.catalog is None:  # (with one, J011 names every unknown event)
+        near_miss_events(compiled)
     for c in compiled:
         diags += c.diagnostics
     order = {p: i for i, p in enumerate(files)}

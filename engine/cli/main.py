@@ -98,12 +98,18 @@ def main():
               help="Event catalog YAML (default: the one named in journeyctl.yaml).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Project config (default: ./journeyctl.yaml, if present).")
-def validate(paths, fmt, strict, catalog_path, config_path):
+@click.option("--verbose", "-v", is_flag=True, help="List every note (the text format sums up J129 in one line).")
+def validate(paths, fmt, strict, catalog_path, config_path, verbose):
     """Check journeys: files, or folders searched for *.journey.
 
     Exit 0: clean; 1: problems found; 2: usage or I/O error."""
     outcome = check(paths, strict=strict, config_path=config_path, catalog_path=catalog_path)
-    click.echo(render(outcome.diagnostics, fmt, outcome.sources, color=fmt == "text" and should_color(sys.stdout),
+    shown = outcome.diagnostics
+    if fmt == "text" and not verbose:
+        shown, lines = codes.summarise(shown)
+        for line in lines:
+            click.echo(f"note: {line}")
+    click.echo(render(shown, fmt, outcome.sources, color=fmt == "text" and should_color(sys.stdout),
                       files_checked=outcome.files_checked, rules=codes.titles()))
     sys.exit(outcome.exit)
 

@@ -17,8 +17,10 @@ from journeyctl.engine.obs import render
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.replay.sources import parse_columns, parse_event_values, parse_map_option, read_events, sort_by_time
 from journeyctl.dsl.durations import duration_option
-from journeyctl.engine.core.events import parse_instant
+from journeyctl.dsl.project.files import why_unreadable
 from journeyctl.engine.core.actions import ACTION_KEYS
+from journeyctl.engine.core.instants import command_line_instant
+from journeyctl.engine.replay.hints import input_hints
 from journeyctl.engine.replay.loop import replay
 from journeyctl.engine.cli.setup import UsageProblem, open_state, project_to_run
 from journeyctl.engine.store.open import checkpoint
@@ -39,7 +41,7 @@ def _table(out, result, engine, console):
 
 def _summary(out, result, engine, console):
     render.summary(console, engine.stats, sorted(engine.current), engine.stats.dead_letters,
-                   engine.stats.duplicates, engine.aggregates.ignored)
+                   engine.stats.duplicates, engine.aggregates.ignored, engine.aggregates.not_times)
 
 
 FORMATS = {"jsonl": _jsonl, "table": _table, "summary": _summary}
@@ -53,7 +55,8 @@ FORMATS = {"jsonl": _jsonl, "table": _table, "summary": _summary}
 @click.option("--columns", help="Column names for a CSV file without a header row.")
 @click.option("--event-values", help="Rename event values from a CSV column: pv=product_viewed,buy=purchase")
 @click.option("--time-unit", type=click.Choice(["ms", "s"]), default="ms", help="Unit of numeric CSV times.")
-@click.option("--until", help="Run the clock to this RFC 3339 instant at the end (default: the last event).")
+@click.option("--until", help="Run the clock to this RFC 3339 instant, or a date (midnight UTC), at the end "
+                             "(default: the last event).")
 @click.option("--sort", "sort_input", is_flag=True, help="Order the input by timestamp before replaying.")
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)),
               help="jsonl: actions as the spec says; table: a timeline; summary: counts per journey. "
@@ -78,7 +81,7 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
         project, irs, segments = project_to_run(journeys, config_path, err)
         lateness = (duration_option(allowed_lateness) if allowed_lateness else
                     project.allowed_lateness if project.allowed_lateness is not None else 5_000)
-        until_ms = parse_instant(until) if until else None
+        until_ms = command_line_instant(until) if until else None
         items = read_events(events_path, input_format,
                             mapping=parse_map_option(mapping) if mapping else None,
                             columns=parse_columns(columns) if columns else None,
@@ -90,7 +93,7 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
         err.print(f"journeyctl simulate: {e}", markup=False)
         sys.exit(2)
     except (ValueError, OSError) as e:
-        err.print(f"journeyctl simulate: {e}", markup=False)
+        err.print(f"journeyctl simulate: {_problem(e)}", markup=False)
         sys.exit(2)
 
     engine = Engine(irs, segments, store=store, channels=project.contacts,
@@ -111,7 +114,7 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
             result = replay(engine, items, until_ms, on_dead)
         checkpoint(engine)
     except (ValueError, OSError) as e:
-        err.print(f"journeyctl simulate: {e}", markup=False)
+        err.print(f"journeyctl simulate: {_problem(e)}", markup=False)
         sys.exit(2)
     finally:
         if dead_file:
@@ -138,7 +141,17 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
         err.print(f"{len(result.dead_letters)} dead letters: {reasons}{where}", markup=False)
     if result.after_until:
         err.print(f"{result.after_until} events stamped after --until were left out", markup=False)
+    late = sum(1 for d in result.dead_letters if d.reason == "late")
+    for hint in input_hints(irs, result.names, result.events, late, sort_input):
+        err.print(f"hint: {hint}", markup=False)
     store.close()
+
+
+def _problem(e: Exception) -> str:
+    """A file that cannot be read, in words: `nope.jsonl: no such file or directory`, no errno."""
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.filename}: {why_unreadable(e)}" if e.filename is not None else why_unreadable(e)
+    return str(e)
 
 
 def _count(dead_letters):

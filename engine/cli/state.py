@@ -82,6 +82,8 @@ def _aggregate_shown(key: str, state):
     """A window as [[instant, value], ...]; other states as stored (a number, or [total, n] for an avg
     over all history). The key starts with the function. A list or tuple is a window unless the
     function is avg, where [total, n] and a window of one entry look alike: those two are shown as stored."""
+    if ":per:" in key:  # a window per item (engine/core/per_item.py): [[instant, item, value], ...]
+        return [[format_instant(state[i]), state[i + 1], state[i + 2]] for i in range(0, len(state) - 2, 3)]
     if type(state) in (list, tuple) and (not key.startswith("avg:") or len(state) != 2):
         return [[format_instant(state[i]), state[i + 1]] for i in range(0, len(state) - 1, 2)]
     return state
@@ -166,7 +168,11 @@ def inspect(customer, state_url, fmt):
             "instances": instances,
             "entries": {j: {"last": format_instant(e[0]), "count": e[1]} for j, e in cust.entries.items()},
             "aggregates": {key: _aggregate_shown(key, state) for key, state in cust.aggs.items()},
-            "last_seen": {n: format_instant(t) for n, t in cust.last_seen.items()}}
+            "last_seen": {n: format_instant(t) for n, t in cust.last_seen.items()},
+            # journeys that start `on date`: when each is scheduled for, and the last date it fired for
+            "dates": {j: {"due": format_instant(due) if due is not None else None,
+                          "fired": format_instant(fired) if fired is not None else None}
+                      for j, (due, fired) in (cust._dates or {}).items()}}
     if fmt == "json":
         _emit_json(data)
         return
@@ -181,7 +187,8 @@ def inspect(customer, state_url, fmt):
         table.add_row(Text(visible(i["journey"])), visible(f"{i['step']} ({i['kind']})"), i["entered_at"],
                       i["waiting_until"] or "-", Text(visible(i["trigger_message_id"])), "yes" if i["holdout"] else "")
     console.print(table)
-    for label, key in (("entries", "entries"), ("aggregates", "aggregates"), ("last seen", "last_seen")):
+    for label, key in (("entries", "entries"), ("aggregates", "aggregates"), ("last seen", "last_seen"),
+                       ("dates", "dates")):
         if data[key]:
             console.print(Text(f"{label}: " + visible(_json(data[key]).decode())))
 

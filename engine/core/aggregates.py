@@ -16,7 +16,9 @@ takes (customer, now), not an expression context: a segment's usual condition
 """
 from __future__ import annotations
 
+from journeyctl.engine.core import per_item
 from journeyctl.engine.core.expr import NUMBER_TEST, compile_pred, lookup
+from journeyctl.engine.core.instants import ENV, Env
 
 READ_EARLY = -1  # a customer's window_epoch when a window holds entries after the instant it was read at
 _NO_TRIGGER: dict = {}  # what an aggregate's `where` sees as the trigger: nothing (expressions never write)
@@ -36,7 +38,8 @@ class Aggregates:
         self.specs = specs
         self.margin = margin  # how far behind the clock an event may still be read at: pruning keeps that much
         # what expressions read through the context's AGGS slot: key -> reader(customer, now)
-        self.readers = {key: _reader(key, spec["fn"], spec.get("within")) for key, spec in specs.items()}
+        self.readers = {key: per_item.reader(key, spec["fn"], spec["within"]) if spec.get("per")
+                        else _reader(key, spec["fn"], spec.get("within")) for key, spec in specs.items()}
         self.checks = [self.check(seg.ir.where, seg.where) for seg in segments]  # by segment bit
         marks: dict = {}  # key -> bits of the segments reported whenever the aggregate takes an event
         early: dict = {}  # key -> (segment bit, segment id, operator, number) of those checked in update
@@ -60,9 +63,12 @@ class Aggregates:
         takes: dict = {}
         for key, spec in specs.items():
             takes.setdefault(spec["event"], []).append(
+                per_item.taker(self, key, spec) if spec.get("per") else
                 self._taker(key, spec, marks.get(key, 0), tuple(early.get(key, ())), key in noted))
         self.by_event = {name: take[0] if len(take) == 1 else _each(tuple(take)) for name, take in takes.items()}
-        self.ignored = 0
+        self.ignored = 0    # data warnings: values sum/min/max/avg skipped as not numbers
+        self.not_times = 0  # and values read as null where a time was needed (engine/core/instants.py)
+        self.env = self.readers[ENV] = Env(self)
 
     def update(self, cust, name: str, props: dict, now: int, readers) -> int:
         """Fold this event into every aggregate that watches it; return the bits of the segments it
@@ -100,9 +106,7 @@ class Aggregates:
             else:
                 value = props.get(prop) if prop is not None else lookup(props, path)
                 if type(value) is not int and (type(value) is not float or value != value):  # (NaN: not a number)
-                    if value is not None:
-                        aggregates.ignored += 1
-                    return 0
+                    return aggregates.not_a_number(value)
             aggs = cust._aggs
             if aggs is None:
                 aggs = cust._aggs = {}
@@ -145,6 +149,13 @@ class Aggregates:
                     changed |= bit
             return changed
         return take
+
+    def not_a_number(self, value) -> int:
+        """A value sum/min/max/avg skips: counted as a data warning unless it is missing. Returns the bits of
+        the segments moved: none."""
+        if value is not None:
+            self.ignored += 1
+        return 0
 
     def value(self, cust, key: str, now: int):
         return self.readers[key](cust, now)

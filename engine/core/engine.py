@@ -27,6 +27,8 @@ from journeyctl.engine.core.actions import Action, new_action
 from journeyctl.engine.core.aggregates import READ_EARLY, Aggregates, next_expiry, note_expiry, prune
 from journeyctl.engine.core.events import BadEvent, Event, format_instant, show_instant
 from journeyctl.engine.core.expr import lookup
+from journeyctl.engine.core import explain
+from journeyctl.engine.core.instants import day_at, next_yearly
 from journeyctl.engine.core.localtime import next_time_of_day, quiet_until, zone
 from journeyctl.engine.core.runtime import Journey, build_journey, build_segment, histories
 from journeyctl.engine.core.state import DEDUP_WINDOW, DEFERRED, DUE, ENTERED, FLAGS, HELD_OUT, IID, KEY, STATE, TMSG, TRIG, UNKNOWN_TIME, VER, J, Customer
@@ -92,7 +94,9 @@ class Engine:
             self.store.save_version(ir.version, ir.to_dict())
         self.by_trigger: dict[str, list[Journey]] = {}
         for j in self.current.values():
-            self.by_trigger.setdefault(j.trigger.event, []).append(j)
+            if j.date is None:
+                self.by_trigger.setdefault(j.trigger.event, []).append(j)
+        self.date_journeys = [j for j in self.current.values() if j.date is not None]  # (their trigger: no event)
         self.segments = [build_segment(s) for s in segments]
         self._segment_irs = list(segments)
         self._keep_histories()
@@ -106,9 +110,11 @@ class Engine:
                                                        *self._segment_irs, *earlier])
         self.last_seen_names = last_seen
         self.last_props_names = {k: sorted(v) for k, v in last_props.items()}
-        ignored = self.aggregates.ignored if hasattr(self, "aggregates") else 0
+        before = getattr(self, "aggregates", None)
         self.aggregates = Aggregates(aggregates, self.segments, self.lateness)
-        self.aggregates.ignored = ignored  # the data warnings so far still count
+        if before is not None:  # the data warnings so far still count
+            self.aggregates.ignored, self.aggregates.not_times = before.ignored, before.not_times
+        self.aggregates.env.zone = zone(self.default_timezone)  # (a date in a text is midnight in it)
         self._agg_readers = self.aggregates.readers  # it goes into every expression context
         self.listened = {name for j in self.versions.values() for name in j.listens}
         self._relevance()
@@ -351,6 +357,8 @@ class Engine:
                 d = i[DUE]
                 if d is not None and d < due:
                     inst, due = i, d
+            if cust._dates and self._fire_dates(cid, cust, due, out):
+                continue  # a date trigger came first (at one instant, the instances' timers go first)
             if inst is None:
                 return
             queue: list = []
@@ -414,7 +422,8 @@ class Engine:
                 for j, where in entering:
                     if where is not None and not where(ctx):
                         if cid == self.trace_customer:
-                            self._trace(cid, t, j.id, "not entered: the trigger's where is false")
+                            self._trace(cid, t, j.id, "not entered: the trigger's where is false: "
+                                        + explain.why_false(j.ir.trigger["where"], ctx, j.ir.aggregates))
                         continue
                     self._try_enter(cid, cust, j, ctx, msg, t, out, queue)
             if keep_seen:
@@ -466,7 +475,8 @@ class Engine:
     def _try_enter(self, cid, cust, j: Journey, ctx: tuple, msg, t, out, queue) -> None:
         if j.audience is not None and not j.audience(ctx):
             if cid == self.trace_customer:
-                self._trace(cid, t, j.id, "not entered: audience is false")
+                self._trace(cid, t, j.id, "not entered: audience is false: "
+                            + explain.why_false(j.ir.audience, ctx, j.ir.aggregates))
             return
         jid = j.id
         instances = cust.instances
@@ -526,7 +536,11 @@ class Engine:
                     self._trace(cid, now, j.id, f"when at {sid} waiting until {show_instant(inst[DUE])}")
                 return
             if kind == "wait_until":
-                due = next_time_of_day(now, st["minute"], self._zone(cust, j))
+                due = next_time_of_day(now, st["minute"], self._zone(cust, j)) if "fn" not in st \
+                    else self._until(cid, cust, inst, j, st, now)
+                if due is None:  # `wait until EXPR` with no time there: nothing to wait for
+                    self._end(cid, cust, inst, j, "exited", now)
+                    return
                 if due > now:
                     inst[DUE] = due
                     if cid == self.trace_customer:
@@ -566,6 +580,8 @@ class Engine:
                 _assign(cust.profile, st["trait"], value)
                 if old != value or type(old) is not type(value):
                     self._record(cid, now, inst[TMSG], traits={".".join(st["trait"]): [old, value]})
+                    if self.date_journeys:
+                        self._schedule_dates(cid, cust, now)
                 if self.segments:
                     self._segments(cid, cust, now, inst[TMSG], queue, None, True, 0, self._windows_passed(cust, now))
                 sid = st["next"]
@@ -578,6 +594,84 @@ class Engine:
                 self._end(cid, cust, inst, j, "exited", now)
                 return
         self._end(cid, cust, inst, j, "completed", now)
+
+    # ---- date triggers: `on date EXPR [yearly] [at HH:MM]` -----------------------------------------
+
+    def _date_of(self, j: Journey, cust: Customer, now: int) -> int | None:
+        """The instant j's date trigger is for, as the customer's traits say at `now` (yearly: the next
+        time it comes round, at or after `now`), or None when they give no time."""
+        d = j.date
+        at = d.instant((_NO_EVENT, _NO_EVENT, cust.profile, now, cust, self._agg_readers))
+        if at is None:
+            return None
+        if d.yearly:
+            return next_yearly(at, now, self._zone(cust, j), d.minute)
+        return day_at(at, d.minute, self._zone(cust, j)) if d.minute is not None else at
+
+    def _schedule_dates(self, cid: str, cust: Customer, t: int) -> None:
+        """The customer's traits changed: (re)schedule each date trigger. A date already fired for is not
+        scheduled again, nor one already past (it did not come while we watched: a reminder 7 days before
+        a renewal set 6 days before it would be late), nor one the traits give no time for."""
+        for j in self.date_journeys:
+            when = self._date_of(j, cust, t)
+            entry = cust._dates.get(j.id) if cust._dates else None
+            fired = entry[1] if entry else None
+            due = when if when is not None and when >= t and when != fired else None
+            if (entry[0] if entry else None) == due:
+                continue
+            if due is None and fired is None:
+                del cust.dates[j.id]
+            elif entry is None:
+                cust.dates[j.id] = [due, None]
+            else:
+                entry[0] = due
+            if cid == self.trace_customer:
+                self._trace(cid, t, j.id, f"on date: scheduled for {format_instant(due)}" if due is not None else
+                            "on date: not scheduled, " + ("the traits give no time" if when is None else
+                                                          f"already fired for {format_instant(when)}" if when == fired
+                                                          else f"{format_instant(when)} has passed"))
+
+    def _fire_dates(self, cid: str, cust: Customer, before: int, out: list) -> bool:
+        """Fire the customer's earliest date trigger due before `before`, if any (ties in journey id order);
+        True when one fired. It fires once for its date, as the trigger of its journey at that instant, the
+        journey's audience and re-entry rule deciding, like any trigger; a yearly one is scheduled again."""
+        due, jid = min(((d, jid) for jid, (d, _) in cust._dates.items() if d is not None), default=(None, None))
+        if due is None or due >= before:
+            return False
+        entry = cust._dates[jid]
+        entry[0] = None
+        j = self.current.get(jid)
+        when = self._date_of(j, cust, due) if j is not None and j.date is not None else None
+        if when != due:  # the journey is gone, or a version loaded since works its date out otherwise
+            if when is not None and when > due and when != entry[1]:
+                entry[0] = when
+            elif entry[1] is None:
+                del cust._dates[jid]
+            return True
+        entry[1] = due
+        if cid == self.trace_customer:
+            self._trace(cid, due, jid, f"on date: {format_instant(due)} has come")
+        queue: list = []
+        self._try_enter(cid, cust, j, (_NO_EVENT, _NO_EVENT, cust.profile, due, cust, self._agg_readers),
+                        f"date:{format_instant(due)}", due, out, queue)
+        if queue:
+            self._drain(cid, cust, queue, due, out)
+        if j.date.yearly and entry is cust._dates.get(jid) and entry[0] is None:
+            entry[0] = self._date_of(j, cust, due + 1)
+            if cid == self.trace_customer and entry[0] is not None:
+                self._trace(cid, due, jid, f"on date: next on {format_instant(entry[0])}")
+        return True
+
+    def _until(self, cid, cust, inst, j: Journey, st, now) -> int | None:
+        """The instant `wait until EXPR [at HH:MM]` waits for (that day's HH:MM in the customer's zone), or
+        None when EXPR gives no time (a missing trait, a text that is not one)."""
+        at = st["fn"]((inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_readers))
+        if at is not None and st["minute"] is not None:
+            at = day_at(at, st["minute"], self._zone(cust, j))
+        if at is None and cid == self.trace_customer:
+            self._trace(cid, now, j.id, f"wait until at {inst[STATE]}: {explain.written(st['instant'], j.ir.aggregates)} "
+                                        "is no time (null): the instance exits")
+        return at
 
     def _send(self, cid, cust, inst, j: Journey, sid, st, now, out) -> None:
         profile = cust.profile
@@ -817,6 +911,8 @@ class Engine:
         profile.update(traits)
         if changed:
             self._record(cid, t, msg, traits=changed)
+            if self.date_journeys:
+                self._schedule_dates(cid, cust, t)
 
     def _record(self, cid, t, cause, traits=None, entered=(), exited=()) -> None:
         """One profile sync record per customer and cause: changes made while handling one event
@@ -860,6 +956,10 @@ class Engine:
             d = i[DUE]
             if d is not None and (due is None or d < due):
                 due = d
+        if cust._dates:  # date triggers wait like instances (Customer.next_due)
+            for d, _ in cust._dates.values():
+                if d is not None and (due is None or d < due):
+                    due = d
         scheduled = self._scheduled
         current = scheduled.get(cid)
         if due is None:
@@ -900,6 +1000,9 @@ class Engine:
 
     def next_due(self) -> int | None:
         return min(self._scheduled.values(), default=None)
+
+
+_NO_EVENT: dict = {}  # what a date trigger's journey sees as its event and trigger: nothing (never written)
 
 
 def _ok(pred, ctx) -> bool:

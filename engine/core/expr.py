@@ -11,6 +11,8 @@ from __future__ import annotations
 import operator
 from typing import Callable
 
+from journeyctl.engine.core.instants import ENV, as_instant
+
 # What an expression may see, as a plain tuple built once per event and journey (a class with
 # __init__ cost more than evaluating most conditions): the properties of the event being matched,
 # the trigger's, the profile, the instant being processed, the customer's state (history, segments)
@@ -255,6 +257,26 @@ def _c_agg(x):
     return lambda c: c[AGGS][key](c[CUST], c[NOW])
 
 
+def _c_agg_per(x):
+    key, item = x[1], compile_expr(x[2])
+    return lambda c: c[AGGS][key](c[CUST], c[NOW], item(c))
+
+
+def _c_instant(x):
+    """A value read as an instant (dsl/times.py): a number as it is, the rest through engine/core/instants.py."""
+    f, journey_zone = compile_expr(x[1]), x[2] if len(x) > 2 else None
+
+    def instant(c):
+        v = f(c)
+        if type(v) is int or type(v) is float:
+            return v
+        if v is None:
+            return None
+        aggs = c[AGGS]
+        return as_instant(v, c[PROF], aggs.get(ENV) if aggs else None, journey_zone)
+    return instant
+
+
 def _c_interp(x):
     parts = [(p if isinstance(p, str) else compile_expr(p)) for p in x[1]]
     return lambda c: "".join(p if isinstance(p, str) else text(p(c)) for p in parts)
@@ -263,7 +285,7 @@ def _c_interp(x):
 _COMPILERS = {
     "lit": _c_lit, "ref": _c_ref, "list": _c_list, "not": _c_not, "neg": _c_neg, "and": _c_and, "or": _c_or,
     "bin": _c_bin, "fn": _c_fn, "last_seen": _c_last_seen, "last": _c_last, "in_segment": _c_in_segment,
-    "agg": _c_agg, "interp": _c_interp,
+    "agg": _c_agg, "agg_per": _c_agg_per, "interp": _c_interp, "instant": _c_instant,
 }
 
 

@@ -22,6 +22,15 @@ def _matcher(m: dict | None) -> Matcher | None:
     return Matcher(m["event"], compile_pred(m.get("where"))) if m else None
 
 
+@dataclass(slots=True)
+class DateTrigger:
+    """`on date EXPR [yearly] [at HH:MM]`: `instant(ctx)` gives EXPR as an instant (or None); `minute` the
+    time of day or None; `yearly` whether it comes round every year."""
+    instant: object
+    minute: int | None
+    yearly: bool
+
+
 @dataclass
 class Journey:
     ir: JourneyIR
@@ -44,6 +53,7 @@ class Journey:
     reentry_by: object
     listens: set = field(default_factory=set)   # event names that can touch a running instance
     trigger_keys: tuple = ()                     # trigger properties the flow reads: all an instance keeps
+    date: DateTrigger | None = None              # a journey that starts `on date` (its trigger has no event)
 
 
 def build_journey(ir: JourneyIR) -> Journey:
@@ -61,6 +71,8 @@ def build_journey(ir: JourneyIR) -> Journey:
             st["vars"] = [(name, compile_expr(x)) for name, x in st["variables"].items()]
         elif kind == "if":
             st["conds"] = [(compile_pred(b["cond"]), b["goto"]) for b in st["branches"]]
+        elif kind == "wait_until" and "instant" in st:
+            st["fn"] = compile_expr(st["instant"])
         if kind == "wait" and st["unless"]:
             index: dict = {}
             for m in st["unless"]:
@@ -88,6 +100,8 @@ def build_journey(ir: JourneyIR) -> Journey:
         reentry=ir.reentry["mode"], reentry_after=ir.reentry.get("after"),
         reentry_by=compile_expr(ir.reentry["by"]) if ir.reentry.get("by") else None,
         listens=listens, trigger_keys=_trigger_keys(ir),
+        date=DateTrigger(compile_expr(ir.trigger["date"]), ir.trigger.get("at"), bool(ir.trigger.get("yearly")))
+        if ir.trigger.get("date") is not None else None,
     )
 
 
@@ -164,6 +178,8 @@ def _expressions(ir):
     for m in [ir.trigger, ir.goal, *ir.exit_on]:
         if m and m.get("where"):
             yield m["where"]
+    if ir.trigger.get("date"):
+        yield ir.trigger["date"]
     if ir.audience:
         yield ir.audience
     if ir.reentry.get("by"):
@@ -173,7 +189,7 @@ def _expressions(ir):
             for key in ("where", "cond"):
                 if m.get(key):
                     yield m[key]
-        for key in ("value",):
+        for key in ("value", "instant"):
             if st.get(key):
                 yield st[key]
         for x in st.get("variables", {}).values():

@@ -29,10 +29,11 @@ class Customer:
     sends: journey id -> [[time, channel], ...] within the longest cap window; seen: message id -> event time
     of the events applied within the de-duplication window, oldest first (see Engine._forget_ids);
     last_seen/last_props: the previous event of each name some journey asks about; aggs: aggregate states;
-    segments: ids of the segments the customer is in."""
+    segments: ids of the segments the customer is in; dates: journey id -> [due, fired] of the journeys that
+    start `on date` (due: the instant it is scheduled for, or None; fired: the last date it fired for)."""
 
     __slots__ = ("profile", "instances", "entries", "seen", "_sends", "_last_seen", "_last_props", "_aggs",
-                 "_segments", "window_due", "window_epoch")
+                 "_segments", "window_due", "window_epoch", "_dates")
 
     def __init__(self):
         self.profile: dict = {}
@@ -42,7 +43,7 @@ class Customer:
         # Most customers never use caps, last_seen(), last(), aggregates or segments, and five empty
         # containers (a set is 216 bytes) were a quarter of a waiting instance's RAM; so each is None
         # until first used (see _lazy below), and encoding a customer reads the None without making one.
-        self._sends = self._last_seen = self._last_props = self._aggs = self._segments = None
+        self._sends = self._last_seen = self._last_props = self._aggs = self._segments = self._dates = None
         # Not stored: the engine's note of when a window some segment reads next loses an entry
         # (None: work it out again).
         self.window_due = self.window_epoch = None
@@ -53,11 +54,13 @@ class Customer:
 
     def next_due(self) -> int | None:
         dues = [i[DUE] for i in self.instances if i[DUE] is not None]
+        if self._dates:
+            dues += [due for due, _ in self._dates.values() if due is not None]
         return min(dues) if dues else None
 
     def is_empty(self) -> bool:
         return not (self.profile or self.instances or self.entries or self.seen or self._sends
-                    or self._last_seen or self._last_props or self._aggs or self._segments)
+                    or self._last_seen or self._last_props or self._aggs or self._segments or self._dates)
 
     def encode(self) -> bytes:
         """Short keys and only non-empty fields: most customers have most fields empty."""
@@ -100,8 +103,8 @@ def _windows_as_tuples(aggs: dict) -> None:
 
 
 _FIELDS = (("p", "profile"), ("i", "instances"), ("e", "entries"), ("s", "sends"), ("m", "seen"),
-           ("l", "last_seen"), ("lp", "last_props"), ("a", "aggs"), ("g", "segments"))
-_LAZY = ("sends", "last_seen", "last_props", "aggs", "segments")
+           ("l", "last_seen"), ("lp", "last_props"), ("a", "aggs"), ("g", "segments"), ("dt", "dates"))
+_LAZY = ("sends", "last_seen", "last_props", "aggs", "segments", "dates")
 
 
 def _lazy(name: str, make) -> property:

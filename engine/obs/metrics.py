@@ -11,6 +11,7 @@ in one process (tests, or one per worker).
     journeyctl_journey_instances{journey,state}      the funnel: entered, active, converted, ...
     journeyctl_journey_entries_blocked_total{journey}
     journeyctl_dead_letters_total{reason}
+    journeyctl_data_warnings_total{kind}             values read as null: not_a_number, not_a_time
     journeyctl_consumer_lag{topic,partition}
     journeyctl_pending_timers
     journeyctl_next_due_timestamp_seconds            (absent while no timer waits)
@@ -69,6 +70,12 @@ class SnapshotCollector(Collector):
             blocked.add_metric([journey], f.get("blocked", 0))
         yield instances
         yield blocked
+
+        warnings = CounterMetricFamily("journeyctl_data_warnings", "Values read as null because they were not "
+                                       "what was needed (a number, a time), by kind.", labels=["kind"])
+        for kind, n in sorted(snap.data_warnings.items()):
+            warnings.add_metric([kind], n)
+        yield warnings
 
         dead = CounterMetricFamily("journeyctl_dead_letters", "Dead letters, by reason.", labels=["reason"])
         for reason, n in sorted(snap.dead_letters.items()):

@@ -68,6 +68,7 @@ class Snapshot:
     dead_letters: dict                    # reason -> n
     latency: Latency
     health: dict = field(default_factory=dict)   # component -> Health
+    data_warnings: dict = field(default_factory=dict)  # kind (not_a_number, not_a_time) -> values read as null
 
     @property
     def total_lag(self) -> int | None:
@@ -102,6 +103,7 @@ class Snapshot:
             "dead_letters": dict(sorted(self.dead_letters.items())),
             "latency": {"p50_s": _round(lat.p50), "p99_s": _round(lat.p99), "count": lat.count},
             "health": {c: {"ok": h.ok, "detail": h.detail} for c, h in sorted(self.health.items())},
+            "data_warnings": dict(self.data_warnings),
         }
 
 
@@ -209,6 +211,7 @@ class Monitor:
             dead_letters=dict(st.dead_letters),
             latency=self._latency(now),
             health=dict(self._health),
+            data_warnings=data_warnings(engine),
         )
         self.latest = snap
         return snap
@@ -246,3 +249,12 @@ def _round(x: float | None) -> float | None:
 
 
 __all__ = ["Monitor", "Snapshot", "Latency", "Health", "FUNNEL", "LATENCY_BUCKETS"]
+
+
+def data_warnings(engine) -> dict:
+    """Values the engine read as null because they were not what was needed, by kind: sum/min/max/avg
+    skip what is not a number, a time is read as null when the text is not one (engine/core/instants.py)."""
+    aggregates = getattr(engine, "aggregates", None)
+    if aggregates is None:
+        return {}
+    return {"not_a_number": aggregates.ignored, "not_a_time": aggregates.not_times}

@@ -18,7 +18,7 @@ from journeyctl.engine.core.stats import OUTCOMES
 
 
 def summary(console: Console, stats, journeys: list[str], dead_letters: Counter, duplicates: int,
-            ignored_values: int = 0) -> None:
+            ignored_values: int = 0, not_times: int = 0) -> None:
     funnel = Table(title="Journeys", title_justify="left")
     funnel.add_column("journey")
     for col in ("entered", "active", *OUTCOMES):
@@ -44,6 +44,9 @@ def summary(console: Console, stats, journeys: list[str], dead_letters: Counter,
         line += ", no dead letters"
     if ignored_values:
         line += f"; data warning: {ignored_values} non-numeric values ignored by sum/min/max/avg"
+    if not_times:
+        line += f"; data warning: {not_times} {'value that is' if not_times == 1 else 'values that are'} not a time " \
+                "read as null where a time was needed"
     console.print(Text(line))
 
 

@@ -41,6 +41,7 @@ class Replay:
     last_time: int | None = None
     events: int = 0
     after_until: int = 0
+    names: set = field(default_factory=set)  # the event names the input held (engine/replay/hints.py)
 
 
 def replay(engine: Engine, items: Iterable[tuple[int, bytes, Event | BadEvent]], until: int | None = None,
@@ -52,11 +53,13 @@ def replay(engine: Engine, items: Iterable[tuple[int, bytes, Event | BadEvent]],
     tune_gc()
     result = Replay()
     actions = result.actions
+    names = result.names
     for line, raw, item in items:
         if isinstance(item, Event) and until is not None and item.time > until:
             result.after_until += 1
             continue
         if isinstance(item, Event):
+            names.add(item.name)
             try:
                 actions.extend(engine.process(item))
                 result.events += 1

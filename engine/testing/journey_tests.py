@@ -361,7 +361,8 @@ def _case(r: _Reader, node, start: int, customer: str, profile: dict) -> Case | 
         step = _event(r, ev, i, customer or DEFAULT_CUSTOMER)
         if step is not None:
             events.append(step)
-    if "events" not in keys and "profile" not in keys:
+    if "events" not in keys and "profile" not in keys and not profile:
+        # (a profile alone is an input: an identify call at +0, which is all a date journey needs)
         r.fail(node, f"case {name!r} has no events", "add `events:`, a list like  - {at: +0, event: signup}")
     until = r.relative(keys["until"][1], "until") if "until" in keys else None
     expect = [e for e in (_action(r, n, "expect") for n in
