@@ -65,7 +65,8 @@ def test_one_edit():
     assert not one_edit("signup", "sign_up_x")
 
 
-def test_j129_notes_are_one_line_unless_verbose(tmp_path):
+def test_j129_notes_are_one_line_unless_verbose(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no project config or templates from where the suite runs
     write(tmp_path, "a.journey", "on a where count(b within 7d) > 1 -> send email\n")
     write(tmp_path, "b.journey", "on c where sum(d.x) > 1 and max(d.y within 1d) > 2 -> send email\n")
     result = CliRunner().invoke(main, ["validate", str(tmp_path)])

@@ -13,7 +13,7 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
-from journeyctl.engine.obs import render
+from journeyctl.engine.obs import explain, render
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.replay.sources import parse_columns, parse_event_values, parse_map_option, read_events, sort_by_time
 from journeyctl.dsl.durations import duration_option
@@ -98,7 +98,7 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
 
     engine = Engine(irs, segments, store=store, channels=project.contacts,
                     default_timezone=project.options.default_timezone, lateness=lateness,
-                    trace_customer=trace_customer, profiles=bool(profiles_path), dedup_window=project.dedup_window)
+                    trace_customer=trace_customer, explain=explain, profiles=bool(profiles_path), dedup_window=project.dedup_window)
     on_dead = (lambda d: dead_file.write(orjson.dumps(d.to_dict()) + b"\n")) if dead_file else None
     fmt = fmt or ("summary" if sys.stdout.isatty() else "jsonl")
     try:

@@ -27,7 +27,6 @@ from journeyctl.engine.core.actions import Action, new_action
 from journeyctl.engine.core.aggregates import READ_EARLY, Aggregates, next_expiry, note_expiry, prune
 from journeyctl.engine.core.events import BadEvent, Event, format_instant, show_instant
 from journeyctl.engine.core.expr import lookup
-from journeyctl.engine.core import explain
 from journeyctl.engine.core.instants import day_at, next_yearly
 from journeyctl.engine.core.localtime import next_time_of_day, quiet_until, zone
 from journeyctl.engine.core.runtime import Journey, build_journey, build_segment, histories
@@ -59,7 +58,7 @@ class Engine:
 
     def __init__(self, journeys: list[JourneyIR], segments: list[SegmentIR] = (), *, store: StateStore,
                  channels: dict | None = None, default_timezone: str | None = None, lateness: int = 5_000,
-                 trace_customer: str | None = None, profiles: bool = False, dedup_window: int | None = None):
+                 trace_customer: str | None = None, explain=None, profiles: bool = False, dedup_window: int | None = None):
         self.store = store
         self.dedup_window = DEDUP_WINDOW if dedup_window is None else dedup_window
         self._keep_ids = self.dedup_window + lateness  # how long an id can still be matched (_forget_ids)
@@ -68,6 +67,7 @@ class Engine:
         self.lateness = lateness
         self.stats = Stats()
         self.trace_customer = trace_customer
+        self.explain = explain  # words for the trace (engine/obs/explain.py), given by those who show it
         self.trace: list = []
         self.profile_records: list = []   # profile sync records (spec section 10), drained by the caller
         self.sync_profiles = profiles     # keep them only when someone will read them
@@ -422,8 +422,8 @@ class Engine:
                 for j, where in entering:
                     if where is not None and not where(ctx):
                         if cid == self.trace_customer:
-                            self._trace(cid, t, j.id, "not entered: the trigger's where is false: "
-                                        + explain.why_false(j.ir.trigger["where"], ctx, j.ir.aggregates))
+                            self._trace(cid, t, j.id, "not entered: the trigger's where is false"
+                                        + self._why_false(j.ir.trigger["where"], ctx, j.ir.aggregates))
                         continue
                     self._try_enter(cid, cust, j, ctx, msg, t, out, queue)
             if keep_seen:
@@ -475,8 +475,8 @@ class Engine:
     def _try_enter(self, cid, cust, j: Journey, ctx: tuple, msg, t, out, queue) -> None:
         if j.audience is not None and not j.audience(ctx):
             if cid == self.trace_customer:
-                self._trace(cid, t, j.id, "not entered: audience is false: "
-                            + explain.why_false(j.ir.audience, ctx, j.ir.aggregates))
+                self._trace(cid, t, j.id, "not entered: audience is false"
+                            + self._why_false(j.ir.audience, ctx, j.ir.aggregates))
             return
         jid = j.id
         instances = cust.instances
@@ -669,8 +669,8 @@ class Engine:
         if at is not None and st["minute"] is not None:
             at = day_at(at, st["minute"], self._zone(cust, j))
         if at is None and cid == self.trace_customer:
-            self._trace(cid, now, j.id, f"wait until at {inst[STATE]}: {explain.written(st['instant'], j.ir.aggregates)} "
-                                        "is no time (null): the instance exits")
+            what = self.explain.written(st["instant"], j.ir.aggregates) if self.explain else "the instant"
+            self._trace(cid, now, j.id, f"wait until at {inst[STATE]}: {what} is no time (null): the instance exits")
         return at
 
     def _send(self, cid, cust, inst, j: Journey, sid, st, now, out) -> None:
@@ -969,6 +969,10 @@ class Engine:
                                                    and current <= self.clock):
             scheduled[cid] = due
             self._timers.push(due, cid)
+
+    def _why_false(self, x, ctx, aggregates) -> str:
+        """Which part of a condition was false, in the journey's words, when someone shows the trace."""
+        return ": " + self.explain.why_false(x, ctx, aggregates) if self.explain else ""
 
     def _trace(self, cid, t, journey, text) -> None:
         """Callers test `cid == self.trace_customer` first, so no message is built for anyone else.

@@ -60,6 +60,7 @@ from journeyctl.dsl.project.yamlfile import YamlProblem, construct, read_yaml
 from journeyctl.dsl.diagnostics import did_you_mean
 from journeyctl.dsl.durations import format_duration, parse_duration
 
+from journeyctl.engine.obs import explain
 from journeyctl.engine.core.engine import Engine
 
 from journeyctl.engine.store.memory import MemoryStore
@@ -492,7 +493,7 @@ def run_case(case: Case, setup: Setup, journey: str) -> CaseResult:
     (and of any journey an expectation names) with what the case expects."""
     engine = Engine(setup.journeys, setup.segments, channels=setup.contacts,
                     default_timezone=setup.default_timezone, lateness=setup.lateness, dedup_window=setup.dedup_window,
-                    trace_customer=case.customer, store=MemoryStore())
+                    trace_customer=case.customer, explain=explain, store=MemoryStore())
     start = case.start
     items = []
     if case.profile:
