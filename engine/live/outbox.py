@@ -34,6 +34,7 @@ import base64
 import orjson
 
 from journeyctl.engine.cli.simulate import ACTION_KEYS
+from journeyctl.engine.store.counts import record
 from journeyctl.engine.store.open import checkpoint
 
 MAX_MESSAGE_BYTES = 1_000_000  # below the producer's 1 MiB request limit, with room for the record framing
@@ -173,6 +174,7 @@ class Outbox:
         if offsets:
             self._tables.save_offsets(offsets)
         if engine is not None and self.worker is not None:
+            record(self.store, engine)
             self.store.set_meta(f"clock:{self.worker}", engine.clock)
             self.store.set_meta(f"stats:{self.worker}", engine.stats.to_dict())
             self.store.commit()

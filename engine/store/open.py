@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from journeyctl.engine.store.counts import record
 from journeyctl.engine.store.sqlite import SqliteStore
 from journeyctl.engine.store.memory import MemoryStore
 
@@ -49,6 +50,7 @@ def open_store(url: str | os.PathLike | None, **options):
 def checkpoint(engine) -> None:
     """Make the engine's progress durable. The clock goes in with the customers because the engine
     restarts from it: a stale clock would let late events in, or fire timers at the wrong moment."""
+    record(engine.store, engine)
     engine.store.set_meta("clock", engine.clock)
     engine.store.set_meta("stats", engine.stats.to_dict())
     engine.store.commit()
