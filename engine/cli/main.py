@@ -153,5 +153,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "inspect": "journeyctl.engine.cli.state:inspect",
     "segments": "journeyctl.engine.cli.state:segments",
     "test": "journeyctl.engine.cli.tests:test_command",
+    "ui": "journeyctl.engine.cli.ui:ui",
+    "send": "journeyctl.engine.cli.send:send",
+    "tail": "journeyctl.engine.cli.tail:tail",
 }
 

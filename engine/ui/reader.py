@@ -130,6 +130,14 @@ class Reader:
         """Customers with a timer: counted on the partial next_due index, not the table."""
         return int(self._rows("SELECT count(*) FROM customers WHERE next_due IS NOT NULL")[0][0])
 
+    def recent_actions(self, customer_id: str, limit: int) -> list[tuple]:
+        """(at, action_id, journey, step, channel, template, status), latest first."""
+        if not self._has("recent_actions"):
+            return []
+        P = self.P
+        return self._rows(f"SELECT at, action_id, journey, step, channel, template, status FROM recent_actions "
+                          f"WHERE customer_id = {P} ORDER BY at DESC, action_id LIMIT {P}", (customer_id, limit))
+
     def outbox_size(self) -> int:
         return int(self._rows("SELECT count(*) FROM outbox")[0][0]) if self._has("outbox") else 0
 
