@@ -66,3 +66,35 @@ def ui(state_url, host, port, token, token_file):
         server.run()
     finally:
         reader.close()
+
+
+def status_json(state_url: str, period: str, limit: int) -> None:
+    """`journeyctl status --format json`: exactly the numbers of the UI's overview at this moment (its
+    chart aside), from the engine's counters: no customer is scanned."""
+    import orjson
+
+    from journeyctl.engine.ui import figures
+    from journeyctl.engine.ui.reader import ReaderError, open_reader
+
+    try:
+        reader = open_reader(state_url)
+        if not reader.has_state():
+            raise ReaderError(f"{state_url} holds no engine state yet")
+        data = figures.overview(reader, period, waiting=limit)
+    except ReaderError as e:
+        click.echo(f"journeyctl: {e}", err=True)
+        sys.exit(2)
+    data.pop("chart")
+    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n")
+
+
+def start_for_run(state_url: str, host: str, port: int):
+    """`run --ui-port`: the dashboard on its own thread, over its own read-only view of run's store."""
+    from journeyctl.engine.ui.app import UiServer
+    from journeyctl.engine.ui.reader import ReaderError, open_reader
+
+    try:
+        reader = open_reader(state_url)
+    except ReaderError as e:
+        raise ValueError(str(e)) from None
+    return UiServer(reader, host, port, read_token(None, os.environ.get(TOKEN_ENV + "_FILE"))).start()

@@ -173,6 +173,7 @@ class UiServer:
         config = uvicorn.Config(create_app(reader, token), log_level="warning", access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
+        self.reader = reader
         self.thread: threading.Thread | None = None
 
     def run(self) -> None:
@@ -188,3 +189,4 @@ class UiServer:
         if self.thread is not None:
             self.thread.join(5)
         self.sock.close()
+        self.reader.close()

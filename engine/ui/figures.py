@@ -160,7 +160,7 @@ def overview(reader, period: str = "all", waiting: int = 10) -> dict:
         chart = _chart(reader, clock, period, {
             "entered": [f"entered:{j}" for j in ids], "converted": [f"converted:{j}" for j in ids],
             "sent": [f"action:{j}:{ch}:send" for (j, ch, st) in stats.actions if st == "send"]})
-        first = reader.first_timers(waiting)
+        first = _waiting(reader, waiting)
         timers = reader.timer_count()
         outbox = reader.outbox_size()
     window = period_window(clock, period)
@@ -179,9 +179,25 @@ def overview(reader, period: str = "all", waiting: int = 10) -> dict:
         "workers": workers,
         "outbox": outbox,
         "pending_timers": timers,
-        "waiting": [{"due": format_instant(d), "customer_id": c} for d, c in first],
+        "waiting": first,
         "chart": chart,
     }
+
+
+def _waiting(reader, limit: int) -> list[dict]:
+    """The first `limit` waiting instances by due time: read from the customers whose timers come first
+    (the next_due index), a handful of rows by id."""
+    out = []
+    for _, cid in reader.first_timers(limit):
+        cust = reader.customer(cid)
+        for inst in cust.instances if cust is not None else ():
+            if inst[DUE] is not None:
+                ir = reader.version(inst[VER]) or {}
+                kind = ((ir.get("states") or {}).get(inst[STATE]) or {}).get("kind", "?")
+                out.append((inst[DUE], cid, inst[J], inst[STATE], kind))
+    out.sort()
+    return [{"due": format_instant(d), "customer_id": c, "journey": j, "step": s, "kind": k}
+            for d, c, j, s, k in out[:limit]]
 
 
 # ---- one journey --------------------------------------------------------------------------------------
