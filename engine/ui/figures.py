@@ -72,6 +72,11 @@ def period_window(clock: int | None, period: str) -> tuple[int, int] | None:
     return start, end
 
 
+def _since(clock: int | None, period: str) -> str | None:
+    window = period_window(clock, period)
+    return format_instant(window[0] * MINUTE) if window else None
+
+
 def period_sums(reader, clock: int | None, period: str) -> Counter | None:
     """series -> count over the period (None for all: the totals answer that)."""
     window = period_window(clock, period)
@@ -163,11 +168,10 @@ def overview(reader, period: str = "all", waiting: int = 10) -> dict:
         first = _waiting(reader, waiting)
         timers = reader.timer_count()
         outbox = reader.outbox_size()
-    window = period_window(clock, period)
     lags = [w["lag"] for w in workers.values() if w.get("lag")]
     return {
         "clock": _iso(clock), "period": period,
-        "since": format_instant(window[0] * MINUTE) if window else None,
+        "since": _since(clock, period),
         "events": stats.events, "duplicates": stats.duplicates, "unused": stats.unused,
         "journeys": {j: {k: v[k] for k in FUNNEL_KEYS} for j, v in journeys.items()},
         "journey_details": {j: {"title": v["title"], "blocked": v["blocked"], "conversion": v["conversion"]}
@@ -228,6 +232,7 @@ def journey(reader, jid: str, period: str = "all", version: str | None = None) -
             e["count"] = edges.get(e["id"], 0)
         funnel = _funnel(stats, jid, jir, steps)
     return {"journey": jid, "title": (ir or {}).get("title"), "clock": _iso(clock), "period": period,
+            "since": _since(clock, period),
             "version": shown, "current": current,
             "counts": _journey_counts(stats, sums, jid), "conversion": _conversion(stats, sums, jid),
             "sends": _sends(stats, sums, jid),

@@ -54,7 +54,7 @@
     charts[name] = new uPlot(opts, rows, target);
   }
   const COLORS = ["#2563eb", "#16a34a", "#d97706", "#dc2626"];
-  function periodWord(d) { return d.period === "all" ? "since the store began" : `since ${d.since.replace("T", " ").slice(0, 16)} UTC`; }
+  function periodWord(d) { return d.period === "all" || !d.since ? "since the store began" : `since ${d.since.replace("T", " ").slice(0, 16)} UTC`; }
 
   // ---- the overview ----------------------------------------------------------------------------------
   function overview(d) {
@@ -194,7 +194,7 @@
       el("p", {class: "muted small", text: "Test: " + cv.test + "."}));
     const max = Math.max(1, ...(d.funnel || []).map((f) => f.count));
     document.getElementById("funnel").replaceChildren(...(d.funnel || []).map((f) => el("div", {class: "bar"},
-      el("span", {class: "stage", text: f.stage}), el("span", {class: "fill", style: `width:${(70 * f.count / max).toFixed(1)}%`}), num(`funnel.${f.stage}`, f.count))));
+      el("span", {class: "stage", text: f.stage}), el("span", {class: "fill", style: `width:calc((100% - 340px) * ${(f.count / max).toFixed(4)})`}), num(`funnel.${f.stage}`, f.count))));
     chart("journey", document.getElementById("chart-journey"), d.chart, ["entered", "converted", "sent"], COLORS);
   }
 
