@@ -159,7 +159,7 @@
         el("p", {class: "crumbs"}, el("a", {href: "/", text: "Overview"}), " › journey"),
         el("h1", {}, el("span", {text: d.journey}), el("span", {class: "muted", text: d.title ? `  ${d.title}` : ""})),
         el("p", {class: "muted", id: "period-note"}),
-        el("div", {class: "cards"}, ...["entered", "active", "completed", "converted", "cancelled", "exited"].map((k) => card(k === "active" ? "active (waiting now)" : k, `counts.${k}`, d.counts[k]))),
+        el("div", {class: "cards"}, ...["entered", "active", "completed", "converted", "cancelled", "exited", "restarted"].map((k) => card(k === "active" ? "active (waiting now)" : k, `counts.${k}`, d.counts[k]))),
         section("Conversion against the holdout", el("div", {id: "conversion"})),
         section(`The journey, version ${d.version}${d.version !== d.current ? " (not the one loaded now)" : ""}`,
           el("p", {class: "muted small", text: "Counts since the store began: how many passed each step, how many wait there now, and where they left."}),
