@@ -354,6 +354,7 @@ class Live:
         self.lags = lags
         lag = sum(lags.values()) if lags else None
         self.counts.lag = lag
+        engine.stats.lag = {"lag": lag, "at": wall}  # written with the next commit, for the web UI
         if lag is None:
             if self.source.assignment():
                 self._broker_lost()
