@@ -25,7 +25,7 @@ from journeyctl.engine.ui.uplift import compare
 
 PERIODS = {"1h": 60, "24h": 24 * 60, "7d": 7 * 24 * 60, "all": None}  # minutes
 # the points of a chart: (resolution of the buckets read, minutes per point)
-CHART_STEP = {"1h": (1, 1), "24h": (1, 10), "7d": (60, 60), "all": (60, 24 * 60)}
+CHART_STEP = {"1h": (1, 1), "24h": (1, 10), "7d": (60, 60), "all": (60, 60)}  # all: days past 8 of them
 FUNNEL_KEYS = ("entered", "active", *OUTCOMES)
 SEND_STATUSES = ("send", "suppressed", "held_out", "unreachable")
 
@@ -335,11 +335,15 @@ def _chart(reader, clock: int | None, period: str, wanted: dict[str, list[str]])
         i = index.get(minute - minute % step)
         if i is not None:
             values[series[s]][i] += n
-    if PERIODS[period] is None:  # all: from the first point with something in it
+    if PERIODS[period] is None:  # all: from the first point with something in it, hours or days
         first = min((i for v in values.values() for i, n in enumerate(v) if n), default=len(points) - 1)
         first = max(0, first - 1)
         out["t"] = out["t"][first:]
         values = {name: v[first:] for name, v in values.items()}
+        if len(out["t"]) > 8 * 24:
+            cut = -len(out["t"]) % 24  # whole days, the last one holding the clock
+            out["t"] = out["t"][cut::24]
+            values = {name: [sum(v[i:i + 24]) for i in range(cut, len(v), 24)] for name, v in values.items()}
     out.update(values)
     return out
 

@@ -101,8 +101,9 @@
     for (const [s, c] of Object.entries(d.segments)) for (const k of Object.keys(c)) setNum(`segments.${s}.${k}`, c[k]);
     for (const [ch, s] of Object.entries(d.sends)) for (const [st, n] of Object.entries(s)) setNum(`sends.${ch}.${st}`, n);
     for (const [r, n] of Object.entries(d.dead_letters)) setNum(`dead_letters.${r}`, n);
-    document.getElementById("waiting").replaceChildren(d.waiting.length ? table("waiting", ["due", "customer"], d.waiting.map((w) =>
-      [el("span", {text: w.due}), link(`/customers/${encodeURIComponent(w.customer_id)}`, w.customer_id)])) : el("p", {class: "muted", text: "No timer is waiting."}));
+    document.getElementById("waiting").replaceChildren(d.waiting.length ? table("waiting", ["due", "customer", "journey", "step"], d.waiting.map((w) =>
+      [el("span", {text: w.due}), link(`/customers/${encodeURIComponent(w.customer_id)}`, w.customer_id),
+       link(`/journeys/${encodeURIComponent(w.journey)}`, w.journey), el("span", {text: `${w.step} (${w.kind})`})])) : el("p", {class: "muted", text: "No timer is waiting."}));
     chart("overview", document.getElementById("chart-overview"), d.chart, ["entered", "converted", "sent"], COLORS);
   }
 
