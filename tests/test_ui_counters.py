@@ -100,3 +100,19 @@ def test_uplift_interval_matches_newcombe_1998():
     lo, hi = wilson(0, 10)  # no conversion at all still gets an honest upper bound
     assert lo == 0 and hi == pytest.approx(0.2775, abs=1e-4)
     assert compare((5, 10), (0, 0))["uplift"] is None
+
+
+def test_the_ui_socket_says_it_is_tcp_so_asyncio_turns_nagle_off(tmp_path):
+    """Each answer on a kept-alive connection waited 40 ms for the client's delayed ACK while the
+    listening socket was made with protocol 0: asyncio sets TCP_NODELAY only on sockets whose proto is
+    IPPROTO_TCP, and accepted sockets inherit it. (Found by bench/ui.py.)"""
+    import socket
+
+    from journeyctl.engine.ui.app import UiServer
+    from journeyctl.engine.ui.reader import open_reader
+
+    server = UiServer(open_reader(replay(tmp_path)), port=0)
+    try:
+        assert server.sock.proto == socket.IPPROTO_TCP
+    finally:
+        server.close()

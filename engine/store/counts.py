@@ -24,12 +24,14 @@ KEEP_ACTIONS_MS = 7 * 86_400_000
 _DDL = {
     "?": ["CREATE TABLE IF NOT EXISTS counts (res INTEGER NOT NULL, bucket INTEGER NOT NULL, series TEXT NOT NULL, "
           "n INTEGER NOT NULL, PRIMARY KEY (res, bucket, series)) WITHOUT ROWID",
+          "CREATE INDEX IF NOT EXISTS counts_series ON counts (res, series, bucket)",  # a chart's few series
           "CREATE TABLE IF NOT EXISTS recent_actions (customer_id TEXT NOT NULL, at INTEGER NOT NULL, "
           "action_id TEXT NOT NULL, journey TEXT NOT NULL, step TEXT NOT NULL, channel TEXT NOT NULL, "
           "template TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY (customer_id, at, action_id)) WITHOUT ROWID",
           "CREATE INDEX IF NOT EXISTS recent_actions_at ON recent_actions (at)"],
     "%s": ['CREATE TABLE IF NOT EXISTS counts (res INTEGER NOT NULL, bucket BIGINT NOT NULL, series TEXT COLLATE "C" '
            "NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (res, bucket, series))",
+           "CREATE INDEX IF NOT EXISTS counts_series ON counts (res, series, bucket)",
            'CREATE TABLE IF NOT EXISTS recent_actions (customer_id TEXT COLLATE "C" NOT NULL, at BIGINT NOT NULL, '
            "action_id TEXT NOT NULL, journey TEXT NOT NULL, step TEXT NOT NULL, channel TEXT NOT NULL, "
            "template TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY (customer_id, at, action_id))",

@@ -159,7 +159,9 @@ class UiServer:
             raise ValueError(f"the UI would listen on {host}, beyond this machine: give --token (or --token-file, "
                              "or JOURNEYCTL_UI_TOKEN) so every request must carry it, or keep --host 127.0.0.1")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio turns Nagle off only on sockets that say they are TCP, and with it
+        # on, every answer on a kept-alive connection waited 40 ms for the browser's delayed ACK
+        self.sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self.sock.bind((host, port))

@@ -166,7 +166,6 @@ def overview(reader, period: str = "all", waiting: int = 10) -> dict:
             "entered": [f"entered:{j}" for j in ids], "converted": [f"converted:{j}" for j in ids],
             "sent": [f"action:{j}:{ch}:send" for (j, ch, st) in stats.actions if st == "send"]})
         first = _waiting(reader, waiting)
-        timers = reader.timer_count()
         outbox = reader.outbox_size()
     lags = [w["lag"] for w in workers.values() if w.get("lag")]
     return {
@@ -182,7 +181,8 @@ def overview(reader, period: str = "all", waiting: int = 10) -> dict:
         "lag": sum(x["lag"] for x in lags if isinstance(x.get("lag"), int)) if lags else None,
         "workers": workers,
         "outbox": outbox,
-        "pending_timers": timers,
+        # every running instance waits on a timer (a wait, a when's window, a wait until, quiet hours)
+        "pending_timers": sum(c["active"] for c in journeys.values()),
         "waiting": first,
         "chart": chart,
     }
@@ -326,15 +326,11 @@ def _chart(reader, clock: int | None, period: str, wanted: dict[str, list[str]])
     start = max(end - minutes - (-minutes % step), end - (KEEP[res] * res // step) * step)
     start -= start % step
     points = list(range(start, end, step))
-    index = {p: i for i, p in enumerate(points)}
     out = {"t": [p * 60 for p in points]}
-    series = {s: name for name, ss in wanted.items() for s in ss}
-    values = {name: [0] * len(points) for name in wanted}
-    for s, bucket, n in reader.buckets(res, start // res, -(-end // res), list(series)):
-        minute = bucket * res
-        i = index.get(minute - minute % step)
-        if i is not None:
-            values[series[s]][i] += n
+    values = {}
+    for name, series in wanted.items():
+        got = reader.points(res, start // res, -(-end // res), step, series)
+        values[name] = [got.get(p // step, 0) for p in points]
     if PERIODS[period] is None:  # all: from the first point with something in it, hours or days
         first = min((i for v in values.values() for i, n in enumerate(v) if n), default=len(points) - 1)
         first = max(0, first - 1)

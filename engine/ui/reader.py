@@ -105,14 +105,16 @@ class Reader:
             f"SELECT series, sum(n) FROM counts WHERE res = {P} AND bucket >= {P} AND bucket < {P} GROUP BY series",
             (res, start, end))}
 
-    def buckets(self, res: int, start: int, end: int, series: list[str]) -> list[tuple[str, int, int]]:
-        """(series, bucket, n) of these series in [start, end)."""
+    def points(self, res: int, start: int, end: int, step: int, series: list[str]) -> dict[int, int]:
+        """minute // step -> the sum of these series' buckets of resolution `res` in [start, end) (buckets),
+        added up by the database: a chart's points, not its rows."""
         if not series or not self._has("counts"):
-            return []
+            return {}
         P = self.P
-        return [(s, int(b), int(n)) for s, b, n in self._rows(
-            f"SELECT series, bucket, n FROM counts WHERE res = {P} AND bucket >= {P} AND bucket < {P} "
-            f"AND series IN ({', '.join([P] * len(series))})", (res, start, end, *series))]
+        return {int(p): int(n) for p, n in self._rows(
+            f"SELECT (bucket * {int(res)}) / {int(step)}, sum(n) FROM counts WHERE res = {P} AND series IN "
+            f"({', '.join([P] * len(series))}) AND bucket >= {P} AND bucket < {P} GROUP BY 1",
+            (res, *series, start, end))}
 
     # ---- customers, timers, the outbox ----------------------------------------------------------
 
@@ -125,10 +127,6 @@ class Reader:
         return [(int(d), c) for d, c in self._rows(
             f"SELECT next_due, customer_id FROM customers WHERE next_due IS NOT NULL "
             f"ORDER BY next_due, customer_id LIMIT {self.P}", (limit,))]
-
-    def timer_count(self) -> int:
-        """Customers with a timer: counted on the partial next_due index, not the table."""
-        return int(self._rows("SELECT count(*) FROM customers WHERE next_due IS NOT NULL")[0][0])
 
     def recent_actions(self, customer_id: str, limit: int) -> list[tuple]:
         """(at, action_id, journey, step, channel, template, status), latest first."""

@@ -76,7 +76,7 @@
       app.replaceChildren(
         el("h1", {text: "Journeys"}),
         el("p", {class: "muted", id: "period-note"}),
-        el("div", {class: "cards"}, card("events applied", "events", d.events), card("waiting on a timer", "pending_timers", d.pending_timers),
+        el("div", {class: "cards"}, card("events applied", "events", d.events), card("instances waiting on a timer", "pending_timers", d.pending_timers),
           card("consumer lag", "lag", d.lag), card("outbox", "outbox", d.outbox)),
         section("Journeys", table("journeys", ["journey", "", "entered", "active (waiting now)", "completed", "converted", "cancelled", "exited",
           "conversion", "holdout", "uplift (95% interval)"], jrows), el("p", {class: "muted small", id: "test-note"})),
