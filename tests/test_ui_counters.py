@@ -29,14 +29,14 @@ EVENTS = [ev("signed_up", "old", "2026-02-20T10:00:00Z"),   # 8 days before the 
           ev("app_opened", "z", "2026-02-28T11:59:30Z")]    # the clock
 
 
-def replay(tmp_path, events=EVENTS):
+def replay(tmp_path, events=EVENTS, *extra):
     (tmp_path / "j").mkdir(exist_ok=True)
     (tmp_path / "j" / "hello.journey").write_text(JOURNEY)
     (tmp_path / "j" / "buyers.journey").write_text(SEGMENT)
     (tmp_path / "e.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     url = f"sqlite:///{tmp_path / 's.db'}"
     r = CliRunner().invoke(main, ["simulate", str(tmp_path / "j"), "--events", str(tmp_path / "e.jsonl"),
-                                  "--state", url, "--format", "jsonl"])
+                                  "--state", url, "--format", "jsonl", *extra])
     assert r.exit_code == 0, r.output
     return url
 
@@ -116,3 +116,17 @@ def test_the_ui_socket_says_it_is_tcp_so_asyncio_turns_nagle_off(tmp_path):
         assert server.sock.proto == socket.IPPROTO_TCP
     finally:
         server.close()
+
+
+def test_the_customer_page_shows_a_replays_trace(tmp_path):
+    from journeyctl.engine.ui import figures
+    from journeyctl.engine.ui.reader import open_reader
+
+    url = replay(tmp_path, EVENTS, "--trace", "b")
+    page = figures.customer(open_reader(url), "b")
+    first, second = page["trace"][:2]
+    assert first["journey"] == "hello" and first["decision"].startswith("entered")
+    assert second == {"at": "2026-02-28T11:00:00.000Z", "journey": "hello",
+                      "decision": "wait at s1 started, until 2026-02-28T13:00:00.000Z"}
+    assert any("converted" in t["decision"] for t in page["trace"])
+    assert figures.customer(open_reader(url), "c")["trace"] == []  # kept for the traced customer only

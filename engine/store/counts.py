@@ -9,6 +9,8 @@ with `stage()`), so a page never shows something the state does not hold yet:
   90 (by the engine's clock); the UI reads a period as the minutes at its ragged ends and the whole
   hours between (engine/ui/figures.py).
 - `recent_actions`: each action with its status, by customer, for the customer page; kept 7 days.
+- a meta value `trace:<customer>`: the last decisions taken for the customer a replay traced
+  (`simulate --trace C --state URL`), also for the customer page.
 
 Tables beside the schema-versioned ones, created when first written (`CREATE TABLE IF NOT EXISTS`,
 as `journeyctl deliver`'s are): a store written before them has no series yet, and an older
@@ -20,6 +22,8 @@ from journeyctl.engine.core.actions import DUE
 
 KEEP = {1: 48 * 60, 60: 90 * 24}  # buckets kept behind the clock, per resolution (in minutes)
 KEEP_ACTIONS_MS = 7 * 86_400_000
+KEEP_TRACE = 1_000  # last decisions kept of a traced customer
+TRACE = "trace:"    # meta key prefix of a traced customer's decisions
 
 _DDL = {
     "?": ["CREATE TABLE IF NOT EXISTS counts (res INTEGER NOT NULL, bucket INTEGER NOT NULL, series TEXT NOT NULL, "
@@ -45,6 +49,9 @@ def record(store, engine) -> None:
     that keeps nothing (memory:) drops it all, so nothing piles up."""
     stats = engine.stats
     stats.current = {jid: j.version for jid, j in engine.current.items()}
+    if engine.trace_customer is not None and engine.trace and hasattr(store, "stage"):
+        # `simulate --trace C --state URL`: the decisions taken for C, for the customer page
+        store.set_meta(TRACE + engine.trace_customer, [list(line) for line in engine.trace[-KEEP_TRACE:]])
     clock = engine.clock
     minutes, hours = stats.drain_series(clock)
     actions = stats.drain_recent()

@@ -19,7 +19,7 @@ from journeyctl.dsl.ir import JourneyIR
 from journeyctl.engine.core.events import format_instant
 from journeyctl.engine.core.state import DUE, ENTERED, FLAGS, HELD_OUT, STATE, TMSG, VER, J
 from journeyctl.engine.core.stats import ENTRY, MINUTE, OUTCOMES, Stats
-from journeyctl.engine.store.counts import KEEP
+from journeyctl.engine.store.counts import KEEP, TRACE
 from journeyctl.engine.ui.layout import layout
 from journeyctl.engine.ui.uplift import compare
 
@@ -370,15 +370,17 @@ def segment(reader, sid: str, period: str = "24h") -> dict:
 
 def customer(reader, cid: str, actions: int = 50) -> dict:
     """`journeyctl inspect` in a browser: profile, segments, running instances with where each waits and
-    until when, and the customer's recent actions with their status."""
+    until when, the customer's recent actions with their status, and the trace of decisions when a
+    replay kept one (`simulate --trace CUSTOMER --state URL`)."""
     with reader.snapshot():
         cust = reader.customer(cid)
         recent = reader.recent_actions(cid, actions)
+        trace = reader.meta_value(TRACE + cid) or []
         kinds = {}
         for inst in cust.instances if cust is not None else ():
             ir = reader.version(inst[VER]) or {}
             kinds[(inst[VER], inst[STATE])] = ((ir.get("states") or {}).get(inst[STATE]) or {}).get("kind", "?")
-    if cust is None and not recent:
+    if cust is None and not recent and not trace:
         raise NotFound(f"no state for customer {cid!r} in this store")
     instances = [] if cust is None else [
         {"journey": i[J], "version": i[VER], "step": i[STATE], "kind": kinds.get((i[VER], i[STATE]), "?"),
@@ -389,4 +391,5 @@ def customer(reader, cid: str, actions: int = 50) -> dict:
             "segments": sorted(cust.segments) if cust else [], "instances": instances,
             "entries": {j: {"last": format_instant(e[0]), "count": e[1]} for j, e in cust.entries.items()} if cust else {},
             "actions": [{"at": format_instant(at), "action_id": aid, "journey": j, "step": st, "channel": ch,
-                         "template": tpl, "status": status} for at, aid, j, st, ch, tpl, status in recent]}
+                         "template": tpl, "status": status} for at, aid, j, st, ch, tpl, status in recent],
+            "trace": [{"at": format_instant(t), "journey": j, "decision": text} for t, j, text in trace]}

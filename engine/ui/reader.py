@@ -76,6 +76,10 @@ class Reader:
                           ("clock", "stats", "clock:%", "stats:%"))
         return {k: json.loads(v) for k, v in rows}
 
+    def meta_value(self, key: str):
+        rows = self._rows(f"SELECT value FROM meta WHERE key = {self.P}", (key,))
+        return json.loads(rows[0][0]) if rows else None
+
     def has_state(self) -> bool:
         return bool(self._rows("SELECT 1 FROM meta WHERE key = 'clock'")) or \
             bool(self._rows("SELECT 1 FROM meta WHERE key LIKE 'clock:%'")) or \

@@ -233,6 +233,9 @@
       section("Recent actions", d.actions.length ? table("actions", ["at", "journey", "step", "channel", "template", "status"], d.actions.map((a) => [
         el("span", {text: a.at}), link(`/journeys/${encodeURIComponent(a.journey)}`, a.journey), el("span", {text: a.step}), el("span", {text: a.channel}),
         el("span", {text: a.template}), el("span", {class: `status ${a.status}`, text: a.status})])) : el("p", {class: "muted", text: "No action in the last 7 days of engine time."})),
+      section("Trace of decisions", d.trace.length ? table("trace", ["at", "journey", "decision"], d.trace.map((t) => [
+        el("span", {text: t.at}), el("span", {text: t.journey}), el("span", {text: t.decision})])) :
+        el("p", {class: "muted", text: "Kept only for a customer a replay traced: journeyctl simulate --trace CUSTOMER --state URL."})),
       section("Journeys entered", Object.keys(d.entries).length ? table("entries", ["journey", "times", "last"], Object.entries(d.entries).map(([j, e]) => [
         el("span", {text: j}), num(`entries.${j}.count`, e.count), el("span", {text: e.last})])) : el("p", {class: "muted", text: "None."})));
   }
