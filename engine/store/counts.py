@@ -60,9 +60,8 @@ def record(store, engine) -> None:
         return
     P = store.P
     if not getattr(store, "_ui_tables", False):
-        for statement in _DDL[P]:
-            store._conn.execute(statement)
-        store._ui_tables = True
+        _create_tables(store)
+        store._ui_tables = not store._in_txn  # inside the store's open transaction they may yet roll back
     # one order for every writer: two workers adding to the same rows then lock them in the same order
     rows = sorted([(1, m, name, n) for name, m, n in minutes] + [(60, h, name, n) for name, h, n in hours])
     if rows:
@@ -80,6 +79,22 @@ def record(store, engine) -> None:
             stage(f"DELETE FROM counts WHERE res = {P} AND bucket < {P}",
                   [(res, now_minute // res - keep) for res, keep in KEEP.items()])
             stage(f"DELETE FROM recent_actions WHERE at < {P}", [(clock - KEEP_ACTIONS_MS,)])
+
+
+def _create_tables(store) -> None:
+    """IF NOT EXISTS is not enough on PostgreSQL: two workers creating the same table at once race, and
+    the loser fails on the catalog's unique index. So, as for the schema itself, under its advisory lock."""
+    conn = store._conn
+    if store.P == "?":
+        for statement in _DDL["?"]:
+            conn.execute(statement)
+        return
+    from journeyctl.engine.store.postgres import _MIGRATION_LOCK
+
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        for statement in _DDL["%s"]:
+            conn.execute(statement)
 
 
 def _action_row(a) -> tuple:

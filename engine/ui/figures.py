@@ -25,7 +25,7 @@ from journeyctl.engine.ui.uplift import compare
 
 PERIODS = {"1h": 60, "24h": 24 * 60, "7d": 7 * 24 * 60, "all": None}  # minutes
 # the points of a chart: (resolution of the buckets read, minutes per point)
-CHART_STEP = {"1h": (1, 1), "24h": (1, 10), "7d": (60, 60), "all": (60, 60)}  # all: days past 8 of them
+CHART_STEP = {"1h": (1, 1), "24h": (60, 60), "7d": (60, 60), "all": (60, 60)}  # all: days past 8 of them
 FUNNEL_KEYS = ("entered", "active", *OUTCOMES)
 SEND_STATUSES = ("send", "suppressed", "held_out", "unreachable")
 

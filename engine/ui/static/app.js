@@ -211,7 +211,7 @@
         section("Entries and exits", el("p", {class: "muted small", id: "period-note"}), el("div", {class: "chart", id: "chart-moves"})));
       charts.members = charts.moves = null;
     }
-    document.getElementById("period-note").textContent = d.period === "1h" ? "Per minute." : d.period === "24h" ? "Per 10 minutes." : d.period === "7d" ? "Per hour." : "Per day.";
+    document.getElementById("period-note").textContent = d.period === "1h" ? "Per minute." : d.period === "all" ? "Per hour, or per day past a week." : "Per hour.";
     for (const k of ["members", "entered", "exited"]) setNum(k, d[k]);
     chart("members", document.getElementById("chart-members"), d.chart, ["members"], ["#7c3aed"]);
     chart("moves", document.getElementById("chart-moves"), d.chart, ["entered", "exited"], ["#16a34a", "#dc2626"]);
