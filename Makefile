@@ -13,7 +13,7 @@ LOCK_VENV := .venv-lock
 UV := $(LOCK_VENV)/bin/uv
 UV_STAMP := $(LOCK_VENV)/.uv-$(UV_VERSION)
 
-.PHONY: demo test install validate cases lock clean
+.PHONY: demo test install validate cases lock clean screenshots
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -40,7 +40,13 @@ test: $(STAMP)
 	$(BIN)/journeyctl validate journeys/ examples/
 	$(BIN)/journeyctl test journeys/
 	-scripts/ensure-postgres
+	-scripts/ensure-chromium
 	$(BIN)/python -m pytest -q -n 2 -rs --hypothesis-profile=ci tests
+
+# the committed pictures of the web UI's pages (docs/ui/*.png, linked from the README), made again
+screenshots: $(STAMP)
+	-scripts/ensure-chromium
+	$(BIN)/python scripts/ui-screenshots.py docs/ui
 
 # Pins every dependency (runtime, test extra, build backend) for every platform and Python >= 3.11,
 # with the hashes of their files. Pins already in the lock are kept, so running it again changes

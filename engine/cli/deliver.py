@@ -21,7 +21,8 @@ from click.core import ParameterSource
 from rich.console import Console
 from rich.text import Text
 
-from journeyctl.engine.cli.run import ENV, PASSWORD_ENV, kafka_settings
+from journeyctl.engine.cli.kafka_opts import PASSWORD_ENV, kafka_settings
+from journeyctl.engine.cli.run import ENV
 from journeyctl.engine.cli.setup import UsageProblem, open_state
 
 SHARED_WITH_RUN = ("bootstrap_servers", "state", "actions_topic", "dead_letter_topic", "security_protocol",

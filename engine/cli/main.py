@@ -148,5 +148,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "test": "journeyctl.engine.cli.tests:test_command",
     "preview": "journeyctl.engine.cli.preview:preview",
     "deliver": "journeyctl.engine.cli.deliver:deliver",
+    "ui": "journeyctl.engine.cli.ui:ui",
+    "send": "journeyctl.engine.cli.send:send",
+    "tail": "journeyctl.engine.cli.tail:tail",
 }
 

@@ -45,12 +45,12 @@ from journeyctl.dsl.diagnostics import did_you_mean
 from journeyctl.engine.core.actions import ACTION_KEYS
 from journeyctl.dsl.durations import duration_option
 from journeyctl.engine.core.events import format_instant
+from journeyctl.engine.cli.kafka_opts import PASSWORD_ENV, kafka_settings
 from journeyctl.engine.cli.setup import UsageProblem, open_state, project_to_run
 from journeyctl.dsl.report import visible
 from journeyctl.engine.store.secrets import redact
 
 ENV = "JOURNEYCTL_"
-PASSWORD_ENV = "JOURNEYCTL_SASL_PASSWORD"
 NOT_IN_CONFIG = {"config_path"}
 
 
@@ -104,6 +104,10 @@ def _opt(*decls, **kw):
 @_opt("--ssl-keyfile", type=click.Path(dir_okay=False), help="Client private key (PEM).")
 @_opt("--metrics-port", type=click.IntRange(0, 65535),
       help="Serve Prometheus metrics on this port (/metrics); 0 picks a free one.")
+@_opt("--ui-port", type=click.IntRange(0, 65535),
+      help="Serve the web dashboard (journeyctl ui) on this port too; 0 picks a free one. Off loopback "
+           "(--ui-host) it needs JOURNEYCTL_UI_TOKEN.")
+@_opt("--ui-host", default="127.0.0.1", show_default=True, help="Where --ui-port listens.")
 @_opt("--worker-id", help="This worker's name in a shared store (its clock and counts are kept under it; "
                           "default: host-pid). Give a stable one (a pod name) to keep counts across restarts.")
 @_opt("--watch/--no-watch", default=False, show_default=True,
@@ -134,6 +138,8 @@ def run(ctx, journeys, config_path, **options):
             _fail(err, str(e))
         kafka = kafka_settings({**opts, "bootstrap_servers": broker.bootstrap})
         _say(err, f"embedded broker on {broker.bootstrap} (memory only: its topics go when journeyctl stops)")
+        from journeyctl.engine.cli.tail import try_it
+        _say(err, try_it(broker.port, opts["events_topics"][0]))
     problems = kafka.problems()
     if problems:
         _fail(err, "; ".join(problems))
@@ -228,6 +234,16 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, pa
             store.close()
             return 2, None
         _say(err, f"metrics on {metrics.url}")
+    ui = None
+    if opts.get("ui_port") is not None:
+        from journeyctl.engine.cli.ui import start_for_run
+        try:
+            ui = start_for_run(opts["state_url"], opts.get("ui_host") or "127.0.0.1", opts["ui_port"])
+        except (ValueError, OSError) as e:
+            _say(err, f"cannot serve the dashboard: {e}")
+            store.close()
+            return 2, None
+        _say(err, f"dashboard on {ui.url}")
     if worker is not None:
         _say(err, f"worker {worker}: shared state; this worker handles the partitions the group assigns it")
     if not outbox.durable:
@@ -266,6 +282,8 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, pa
             view.stop()
         if metrics is not None:
             metrics.close()
+        if ui is not None:
+            ui.close()
         store.close()
     if code == 0:
         c = live.counts
@@ -308,24 +326,6 @@ def resolve_options(ctx, options: dict, from_file: dict) -> dict:
     if out.get("embedded_broker") and explicit:
         raise UsageProblem("give either --bootstrap-servers or --embedded-broker, not both")
     return out
-
-
-def kafka_settings(opts: dict):
-    from journeyctl.engine.live.kafka_edge import KafkaSettings
-
-    password = os.environ.get(PASSWORD_ENV) or None
-    path = opts.get("sasl_password_file")
-    if path:
-        try:
-            with open(path, encoding="utf-8") as f:
-                password = f.read().strip()
-        except (OSError, UnicodeDecodeError) as e:
-            raise UsageProblem(f"cannot read the SASL password file {path}: "
-                               f"{getattr(e, 'strerror', None) or 'not text'}") from None
-    return KafkaSettings(bootstrap_servers=opts["bootstrap_servers"], security_protocol=opts["security_protocol"],
-                         sasl_mechanism=opts["sasl_mechanism"], sasl_username=opts["sasl_username"],
-                         sasl_password=password, ssl_cafile=opts["ssl_cafile"], ssl_certfile=opts["ssl_certfile"],
-                         ssl_keyfile=opts["ssl_keyfile"])
 
 
 # ---- rendering --------------------------------------------------------------------------------

@@ -99,8 +99,13 @@ def _kind(store, version: str, state: str, cache: dict) -> str:
 @click.option("--state", "state_url", default="sqlite:///journeyctl-state.db", show_default=True, help=STATE_HELP)
 @click.option("--limit", default=20, show_default=True, help="How many waiting customers to list.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def status(state_url, limit, fmt):
+@click.option("--period", type=click.Choice(["1h", "24h", "7d", "all"]), default="all", show_default=True,
+              help="With --format json: counts over the last hour, day, week (of engine time) or all.")
+def status(state_url, limit, fmt, period):
     """Per-journey counts and the customers waiting, and until when."""
+    if fmt == "json":  # the numbers of the web UI's overview (engine/ui/figures.py), read from counters
+        from journeyctl.engine.cli.ui import status_json
+        return status_json(state_url, period, limit)
     store = _open(state_url)
     stats = _stats(store)
     active: Counter = Counter()

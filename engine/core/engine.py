@@ -512,7 +512,7 @@ class Engine:
         inst = [jid, j.version, msg, None, None, t, trig, msg, flags, key]
         cust.entries[jid] = [t, entry[1] + 1 if entry else 1]
         instances.append(inst)
-        self.stats.entered(jid)
+        self.stats.entered(jid, t, flags & HELD_OUT)
         if cid == self.trace_customer:
             self._trace(cid, t, jid, "entered" + (" (holdout group)" if flags & HELD_OUT else ""))
         self._run(cid, cust, inst, j, j.ir.start, t, out, queue)
@@ -522,6 +522,7 @@ class Engine:
     def _run(self, cid, cust, inst, j: Journey, sid, now, out, queue) -> None:
         """Step through states until one waits or the flow ends."""
         while sid is not None:
+            self.stats.moved(inst[VER], inst[STATE], sid)
             inst[STATE] = sid
             st = j.states[sid]
             kind = st["kind"]
@@ -697,12 +698,13 @@ class Engine:
             if j.caps:
                 cust.sends.setdefault(j.id, []).append([now, target["channel"]])
         channel = target["channel"]
-        self.stats.action(j.id, channel, status)
         if cid == self.trace_customer:
             self._trace(cid, now, j.id, f"send at {sid}: {status} ({why})")
-        out.append(new_action((j.id, inst[VER], cid, inst[IID], sid, channel, target["template"] or j.id,
-                               variables, now, status, inst[TMSG],
-                               self._address(profile, channel) if status == "send" else None)))
+        action = new_action((j.id, inst[VER], cid, inst[IID], sid, channel, target["template"] or j.id,
+                             variables, now, status, inst[TMSG],
+                             self._address(profile, channel) if status == "send" else None))
+        self.stats.action(j.id, channel, status, now, action)
+        out.append(action)
 
     def _reachable(self, profile: dict, channel: str) -> bool:
         if profile:
@@ -740,7 +742,7 @@ class Engine:
     def _end(self, cid, cust, inst, j, reason: str, now: int) -> None:
         cust.instances.remove(inst)
         journey_id = inst[J]
-        self.stats.ended(journey_id, reason)
+        self.stats.ended(journey_id, reason, inst, now)
         if cid == self.trace_customer:
             self._trace(cid, now, journey_id, f"instance {reason}")
 
@@ -780,7 +782,7 @@ class Engine:
                     cust.segments.discard(seg_id)
                 if self.sync_profiles:
                     self._record(cid, t, msg, **{"entered" if inside else "exited": [seg_id]})
-                self.stats.segment(seg_id, inside)
+                self.stats.segment(seg_id, inside, t)
                 if self._segment_events_read:
                     change = "segment_entered" if inside else "segment_exited"
                     queue.append((change, {"segment": seg_id}, None, f"{msg}/{change}/{seg_id}"))

@@ -438,6 +438,7 @@ class Live:
         lags = self.source.lags()
         self.lags = lags
         self.counts.lag = sum(lags.values()) if lags else None
+        self.engine.stats.lag = {"lag": self.counts.lag, "at": asked}  # written with the next commit, for the web UI
         if lags is None:
             if self.source.assignment():
                 self._broker_lost()

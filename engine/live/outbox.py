@@ -43,6 +43,7 @@ import hashlib
 import orjson
 
 from journeyctl.engine.core.actions import ACTION_KEYS
+from journeyctl.engine.store.counts import record
 from journeyctl.engine.store.open import checkpoint
 
 MAX_MESSAGE_BYTES = 1_000_000  # below the producer's 1 MiB request limit, with room for the record framing
@@ -193,6 +194,7 @@ class Outbox:
         if positions:
             self._tables.save_positions(positions)
         if engine is not None and self.worker is not None:
+            record(self.store, engine)
             self.store.set_meta(f"clock:{self.worker}", engine.clock)
             self.store.set_meta(f"stats:{self.worker}", engine.stats.to_dict())
             self.store.commit()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from journeyctl.engine.store.counts import record
 from journeyctl.engine.store.secrets import scrub, redact
 from journeyctl.engine.store.sqlite import SchemaError, SqliteStore
 from journeyctl.engine.store.memory import MemoryStore
@@ -84,6 +85,7 @@ def _first_line(e: BaseException) -> str:
 def checkpoint(engine) -> None:
     """Make the engine's progress durable. The clock goes in with the customers because the engine
     restarts from it: a stale clock would let late events in, or fire timers at the wrong moment."""
+    record(engine.store, engine)
     engine.store.set_meta("clock", engine.clock)
     engine.store.set_meta("stats", engine.stats.to_dict())
     engine.store.commit()

@@ -1,0 +1,102 @@
+"""What the engine writes for the web UI beside its state: counts per minute and hour, recent actions.
+
+Both are written with every commit of the engine's state, in the same transaction (rows staged
+with `stage()`), so a page never shows something the state does not hold yet:
+
+- `counts`: per series ("entered:cart_recovery", "action:cart_recovery:email:send", ...) and minute
+  or hour of engine time, the number of times it happened. Rows are added to what is there, so
+  several workers sharing a PostgreSQL store add to the same rows. Minutes are kept two days, hours
+  90 (by the engine's clock); the UI reads a period as the minutes at its ragged ends and the whole
+  hours between (engine/ui/figures.py).
+- `recent_actions`: each action with its status, by customer, for the customer page; kept 7 days.
+- a meta value `trace:<customer>`: the last decisions taken for the customer a replay traced
+  (`simulate --trace C --state URL`), also for the customer page.
+
+Tables beside the schema-versioned ones, created when first written (`CREATE TABLE IF NOT EXISTS`,
+as `journeyctl deliver`'s are): a store written before them has no series yet, and an older
+journeyctl ignores them.
+"""
+from __future__ import annotations
+
+from journeyctl.engine.core.actions import DUE
+
+KEEP = {1: 48 * 60, 60: 90 * 24}  # buckets kept behind the clock, per resolution (in minutes)
+KEEP_ACTIONS_MS = 7 * 86_400_000
+KEEP_TRACE = 1_000  # last decisions kept of a traced customer
+TRACE = "trace:"    # meta key prefix of a traced customer's decisions
+
+_DDL = {
+    "?": ["CREATE TABLE IF NOT EXISTS counts (res INTEGER NOT NULL, bucket INTEGER NOT NULL, series TEXT NOT NULL, "
+          "n INTEGER NOT NULL, PRIMARY KEY (res, bucket, series)) WITHOUT ROWID",
+          "CREATE INDEX IF NOT EXISTS counts_series ON counts (res, series, bucket)",  # a chart's few series
+          "CREATE TABLE IF NOT EXISTS recent_actions (customer_id TEXT NOT NULL, at INTEGER NOT NULL, "
+          "action_id TEXT NOT NULL, journey TEXT NOT NULL, step TEXT NOT NULL, channel TEXT NOT NULL, "
+          "template TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY (customer_id, at, action_id)) WITHOUT ROWID",
+          "CREATE INDEX IF NOT EXISTS recent_actions_at ON recent_actions (at)"],
+    "%s": ['CREATE TABLE IF NOT EXISTS counts (res INTEGER NOT NULL, bucket BIGINT NOT NULL, series TEXT COLLATE "C" '
+           "NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (res, bucket, series))",
+           "CREATE INDEX IF NOT EXISTS counts_series ON counts (res, series, bucket)",
+           'CREATE TABLE IF NOT EXISTS recent_actions (customer_id TEXT COLLATE "C" NOT NULL, at BIGINT NOT NULL, '
+           "action_id TEXT NOT NULL, journey TEXT NOT NULL, step TEXT NOT NULL, channel TEXT NOT NULL, "
+           "template TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY (customer_id, at, action_id))",
+           "CREATE INDEX IF NOT EXISTS recent_actions_at ON recent_actions (at)"],
+}
+
+
+def record(store, engine) -> None:
+    """Stage what the engine counted since the last call, for the store's next commit, and note which
+    version of each journey is loaded (written with the stats, which the caller writes next). A store
+    that keeps nothing (memory:) drops it all, so nothing piles up."""
+    stats = engine.stats
+    stats.current = {jid: j.version for jid, j in engine.current.items()}
+    if engine.trace_customer is not None and engine.trace and hasattr(store, "stage"):
+        # `simulate --trace C --state URL`: the decisions taken for C, for the customer page
+        store.set_meta(TRACE + engine.trace_customer, [list(line) for line in engine.trace[-KEEP_TRACE:]])
+    clock = engine.clock
+    minutes, hours = stats.drain_series(clock)
+    actions = stats.drain_recent()
+    stage = getattr(store, "stage", None)
+    if stage is None or not (minutes or hours or actions):
+        return
+    P = store.P
+    if not getattr(store, "_ui_tables", False):
+        _create_tables(store)
+        store._ui_tables = not store._in_txn  # inside the store's open transaction they may yet roll back
+    # one order for every writer: two workers adding to the same rows then lock them in the same order
+    rows = sorted([(1, m, name, n) for name, m, n in minutes] + [(60, h, name, n) for name, h, n in hours])
+    if rows:
+        stage(f"INSERT INTO counts (res, bucket, series, n) VALUES ({P}, {P}, {P}, {P}) "
+              "ON CONFLICT (res, bucket, series) DO UPDATE SET n = counts.n + excluded.n", rows)
+    if actions:
+        stage(f"INSERT INTO recent_actions (customer_id, at, action_id, journey, step, channel, template, status) "
+              f"VALUES ({P}, {P}, {P}, {P}, {P}, {P}, {P}, {P}) ON CONFLICT DO NOTHING",
+              [_action_row(a) for a in actions])
+    if clock is not None:
+        hour = clock // 3_600_000
+        if getattr(store, "_ui_pruned", None) != hour:  # once an engine hour is plenty
+            store._ui_pruned = hour
+            now_minute = clock // 60_000
+            stage(f"DELETE FROM counts WHERE res = {P} AND bucket < {P}",
+                  [(res, now_minute // res - keep) for res, keep in KEEP.items()])
+            stage(f"DELETE FROM recent_actions WHERE at < {P}", [(clock - KEEP_ACTIONS_MS,)])
+
+
+def _create_tables(store) -> None:
+    """IF NOT EXISTS is not enough on PostgreSQL: two workers creating the same table at once race, and
+    the loser fails on the catalog's unique index. So, as for the schema itself, under its advisory lock."""
+    conn = store._conn
+    if store.P == "?":
+        for statement in _DDL["?"]:
+            conn.execute(statement)
+        return
+    from journeyctl.engine.store.postgres import _MIGRATION_LOCK
+
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        for statement in _DDL["%s"]:
+            conn.execute(statement)
+
+
+def _action_row(a) -> tuple:
+    d = a.as_dict()
+    return (d["customer_id"], a[DUE], d["action_id"], d["journey"], d["step"], d["channel"], d["template"], d["status"])
