@@ -168,15 +168,17 @@ class Stats:
     # ---- to and from the store ----------------------------------------------------------------
 
     def to_dict(self) -> dict:
-        """What `journeyctl status` and the UI read back from the store: the counts survive restarts."""
+        """What `journeyctl status` and the UI read back from the store: the counts survive restarts.
+        Lists are sorted: the same counts give the same record whatever order they were counted in
+        (timers due at one instant fire in an order a cache may change)."""
         out = {"events": self.events, "unused": self.unused, "duplicates": self.duplicates,
                "journeys": {j: dict(c) for j, c in self.journeys.items()},
-               "actions": [[*k, n] for k, n in self.actions.items()],
+               "actions": sorted([*k, n] for k, n in self.actions.items()),
                "dead_letters": dict(self.dead_letters),
                "segments": {s: dict(c) for s, c in self.segments.items()},
                "holdout": {j: dict(c) for j, c in self.holdout.items()},
-               "moves": [[*k, n] for k, n in self.moves.items()],
-               "ends": [[*k, n] for k, n in self.ends.items()]}
+               "moves": sorted([*k, n] for k, n in self.moves.items()),
+               "ends": sorted([*k, n] for k, n in self.ends.items())}
         if self.lag is not None:
             out["lag"] = self.lag
         if self.current:

@@ -16,7 +16,7 @@ from collections import Counter
 
 from journeyctl.dsl import graph as journey_graph
 from journeyctl.dsl.ir import JourneyIR
-from journeyctl.engine.core.events import format_instant
+from journeyctl.engine.core.events import show_instant as format_instant  # a stored timer may lie past 9999
 from journeyctl.engine.core.state import DUE, ENTERED, FLAGS, HELD_OUT, STATE, TMSG, VER, J
 from journeyctl.engine.core.stats import ENTRY, MINUTE, OUTCOMES, Stats
 from journeyctl.engine.store.counts import KEEP, TRACE
@@ -167,6 +167,8 @@ def overview(reader, period: str = "all", waiting: int = 10) -> dict:
             "sent": [f"action:{j}:{ch}:send" for (j, ch, st) in stats.actions if st == "send"]})
         first = _waiting(reader, waiting)
         outbox = reader.outbox_size()
+        # `run`: where each input partition is read up to, and its stream time (lateness is judged against it)
+        partitions = [{"topic": t, "partition": p, "offset": o, "clock": _iso(c)} for t, p, o, c in reader.positions()]
     lags = [w["lag"] for w in workers.values() if w.get("lag")]
     return {
         "clock": _iso(clock), "period": period,
@@ -181,6 +183,7 @@ def overview(reader, period: str = "all", waiting: int = 10) -> dict:
         "lag": sum(x["lag"] for x in lags if isinstance(x.get("lag"), int)) if lags else None,
         "workers": workers,
         "outbox": outbox,
+        "partitions": partitions,
         # every running instance waits on a timer (a wait, a when's window, a wait until, quiet hours)
         "pending_timers": sum(c["active"] for c in journeys.values()),
         "waiting": first,
