@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import re
 import random
 import signal
 import subprocess
@@ -371,4 +372,5 @@ def test_a_worker_stopped_for_seconds_checks_its_partitions_and_loses_or_repeats
     assert code == 0, run.err()
     assert sorted(a["action_id"] for a in got) == sorted(want)  # each once
     assert not topic_reader(names.dead).read(500) and "recreated" not in run.err()
-    assert "this worker read nothing for 4 s (stopped, or the machine stalled); checking" in run.err()
+    # 4 s or more: a loaded machine may take longer to stop and wake it
+    assert re.search(r"this worker read nothing for \d+ s \(stopped, or the machine stalled\); checking", run.err())
