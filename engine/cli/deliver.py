@@ -23,7 +23,7 @@ from rich.text import Text
 
 from journeyctl.engine.cli.kafka_opts import PASSWORD_ENV, kafka_settings
 from journeyctl.engine.cli.run import ENV
-from journeyctl.engine.cli.setup import UsageProblem, open_state
+from journeyctl.engine.cli.startup import UsageProblem, open_state
 
 SHARED_WITH_RUN = ("bootstrap_servers", "state", "actions_topic", "dead_letter_topic", "security_protocol",
                    "sasl_mechanism", "sasl_username", "sasl_password_file", "ssl_cafile", "ssl_certfile",

@@ -14,7 +14,7 @@ import sys
 import click
 import orjson
 
-from journeyctl.engine.cli.setup import UsageProblem
+from journeyctl.engine.cli.startup import UsageProblem
 
 
 def _value(text: str):

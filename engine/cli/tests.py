@@ -25,7 +25,7 @@ from journeyctl.engine.testing.discover import discover
 from journeyctl.engine.testing.matcher import CaseResult
 from journeyctl.engine.testing.reader import Case, TestFile, TestFileError, format_relative, load_test_file
 from journeyctl.engine.testing.runner import Setup, project_for, run_case
-from journeyctl.engine.cli.setup import show_diagnostics
+from journeyctl.engine.cli.startup import show_diagnostics
 
 MARK_STYLE = {"✓": "green", "✗": "bold red", "!": "yellow", "·": "dim", "": ""}
 

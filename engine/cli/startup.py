@@ -1,8 +1,9 @@
-"""Shared start-up of the commands that run journeys: the project (dsl/project), shown; the state store.
+"""What the commands that run journeys do before they run: load the project, open the state store.
 
-The project is loaded in dsl/project/load.py, the one loader every command uses;
-this module decides what a broken journey or config looks like on the terminal,
-so `simulate`, `test`, `run` and `demo` refuse bad input the same way.
+The project is loaded in dsl/project/load.py, the one loader every command uses,
+and the store opened by engine/store/open.py; this module is their terminal side:
+what a broken journey, config or state location looks like, so `simulate`, `test`,
+`run`, `demo` and `deliver` refuse bad input the same way (UsageProblem, exit 2).
 """
 from __future__ import annotations
 
