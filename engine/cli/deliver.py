@@ -151,11 +151,8 @@ def run_deliver(settings, channels, providers, templates, opts, kafka, err, repo
     url = opts["state_url"]
     try:
         store = open_state(url)
-    except UsageProblem as e:
+    except UsageProblem as e:  # a locked or foreign file, a database that is away: in the store's words
         _say(err, str(e))
-        return 2, None
-    except Exception as e:  # noqa: BLE001 - a locked or foreign file, a database that is away
-        _say(err, f"cannot open the state {_redact(url)}: {e}")
         return 2, None
     if not hasattr(store, "deliver_tables"):
         _say(err, "deliver needs a durable store to deliver each message once: --state sqlite:///file.db or "

@@ -37,13 +37,15 @@ def project_to_run(paths, config_path, err: Console, catalog_path=None):
 
 
 def open_state(url: str):
+    """The store at `url` (a MemoryStore for memory:), or UsageProblem with the store's own words: a
+    location that cannot be read as one, a store that cannot be opened (said once, password left out)."""
     if url in ("memory:", "", None):
         from journeyctl.engine.store.memory import MemoryStore
         return MemoryStore()
-    from journeyctl.engine.store.open import open_store
+    from journeyctl.engine.store.open import StoreError, open_store
     try:
         return open_store(url)
-    except ValueError as e:
+    except (ValueError, StoreError) as e:
         raise UsageProblem(str(e)) from None
 
 
