@@ -302,11 +302,7 @@ def _catalog_kind(node, compiler, scope) -> str | None:
 
 def walk(node):
     """Every AST node under `node`, itself included: for checks that look for one kind anywhere."""
-    if isinstance(node, list):
-        for item in node:
-            yield from walk(item)
-        return
-    if isinstance(node, tuple):
+    if isinstance(node, (list, tuple)):
         for item in node:
             yield from walk(item)
         return
