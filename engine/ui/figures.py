@@ -16,7 +16,7 @@ from collections import Counter
 
 from journeyctl.dsl import graph as journey_graph
 from journeyctl.dsl.ir import JourneyIR
-from journeyctl.engine.core.events import format_instant
+from journeyctl.engine.core.events import show_instant as format_instant  # a stored timer may lie past 9999
 from journeyctl.engine.core.state import DUE, ENTERED, FLAGS, HELD_OUT, STATE, TMSG, VER, J
 from journeyctl.engine.core.stats import ENTRY, MINUTE, OUTCOMES, Stats
 from journeyctl.engine.store.counts import KEEP, TRACE
