@@ -140,6 +140,13 @@ class Reader:
         return self._rows(f"SELECT at, action_id, journey, step, channel, template, status FROM recent_actions "
                           f"WHERE customer_id = {P} ORDER BY at DESC, action_id LIMIT {P}", (customer_id, limit))
 
+    def positions(self) -> list[tuple[str, int, int, int | None]]:
+        """(topic, partition, next offset, stream time) of every input partition `run` has read."""
+        if not self._has("offsets"):
+            return []
+        return [(t, int(p), int(o), None if c is None else int(c)) for t, p, o, c in self._rows(
+            'SELECT topic, partition, "offset", clock FROM offsets ORDER BY topic, partition')]
+
     def outbox_size(self) -> int:
         return int(self._rows("SELECT count(*) FROM outbox")[0][0]) if self._has("outbox") else 0
 
