@@ -13,7 +13,7 @@ LOCK_VENV := .venv-lock
 UV := $(LOCK_VENV)/bin/uv
 UV_STAMP := $(LOCK_VENV)/.uv-$(UV_VERSION)
 
-.PHONY: demo test install validate cases lock clean screenshots
+.PHONY: demo test install validate cases typecheck architecture lock clean screenshots
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -36,12 +36,22 @@ validate: $(STAMP)
 cases: $(STAMP)
 	$(BIN)/python -m pytest -q tests/test_cases.py
 
+# mypy over the packages named in pyproject.toml's [tool.mypy] (scripts/typecheck.py says how it finds them)
+typecheck: $(STAMP)
+	$(BIN)/python scripts/typecheck.py
+
 test: $(STAMP)
 	$(BIN)/journeyctl validate journeys/ examples/
+	$(BIN)/python scripts/typecheck.py
 	$(BIN)/journeyctl test journeys/
 	-scripts/ensure-postgres
 	-scripts/ensure-chromium
 	$(BIN)/python -m pytest -q -n 2 -rs --hypothesis-profile=ci tests
+
+# docs/architecture.svg (the README's picture of the rooms and their imports), drawn again from the code and
+# the rules table in scripts/architecture.py; tests/test_architecture.py fails while it is out of date
+architecture:
+	$(PY) scripts/architecture.py draw docs/architecture.svg
 
 # the committed pictures of the web UI's pages (docs/ui/*.png, linked from the README), made again
 screenshots: $(STAMP)

@@ -7,6 +7,7 @@ Durations are milliseconds; times of day are minutes after midnight.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .diagnostics import Span
 
@@ -21,7 +22,7 @@ class Node:
 @dataclass(slots=True)
 class Literal(Node):
     """A number, string, true/false or null. `kind` is number, string, bool or null."""
-    value: object
+    value: str | float | bool | None
     kind: str
 
 
@@ -46,15 +47,15 @@ class ListExpr(Node):
 class Unary(Node):
     """op: "not" or "-"."""
     op: str
-    operand: object
+    operand: Node
 
 
 @dataclass(slots=True)
 class Binary(Node):
     """op: a comparison, arithmetic, "in", "not in" or "contains"."""
     op: str
-    left: object
-    right: object
+    left: Node
+    right: Node
 
 
 @dataclass(slots=True)
@@ -71,7 +72,7 @@ class Call(Node):
     event's); `attr` is the property read from the result (`last(purchase).amount`)."""
     name: str
     args: list
-    where: object = None
+    where: Node | None = None
     within: int | None = None
     attr: str | None = None
     per: tuple | None = None
@@ -89,15 +90,16 @@ class Interpolated(Node):
 class EventMatch(Node):
     """An event name and an optional condition on it."""
     event: str
-    where: object = None
+    where: Node | None = None
 
 
 @dataclass(slots=True)
 class Setting(Node):
     """One line of settings. kind: description, audience, reentry, goal, exit_on, quiet_hours, cap,
-    holdout, timezone; `value` is kind-specific (see the compiler)."""
+    holdout, timezone; `value` is kind-specific (see the compiler): a text, an expression, a Reentry,
+    (EventMatch, ms), an EventMatch, (minute, minute), a Cap or a number, so it is typed Any: `kind` says."""
     kind: str
-    value: object
+    value: Any
 
 
 @dataclass(slots=True)
@@ -105,7 +107,7 @@ class Reentry(Node):
     """mode: once, after, restart or concurrent; `after` in ms; `by` an expression for concurrent."""
     mode: str
     after: int | None = None
-    by: object = None
+    by: Node | None = None
 
 
 @dataclass(slots=True)
@@ -127,7 +129,7 @@ class WaitUntil(Node):
     """`wait until HH:MM` (minute: minutes after midnight), `wait until EXPR` (instant: an expression that
     gives a time) or `wait until EXPR at HH:MM` (both: that day's HH:MM)."""
     minute: int | None
-    instant: object = None
+    instant: Node | None = None
 
 
 @dataclass(slots=True)
@@ -139,7 +141,7 @@ class SendTarget(Node):
 @dataclass(slots=True)
 class Assignment(Node):
     name: str
-    value: object
+    value: Node
 
 
 @dataclass(slots=True)
@@ -152,7 +154,7 @@ class Send(Node):
 class SetTrait(Node):
     """`set profile.NAME = EXPR`; `path` is the dotted name as written."""
     path: tuple[str, ...]
-    value: object
+    value: Node
 
 
 @dataclass(slots=True)
@@ -209,7 +211,7 @@ class Trigger(Node):
     match: EventMatch | None
     within: int | None = None
     unless: list = field(default_factory=list)
-    date: object = None
+    date: Node | None = None
     at: int | None = None
     yearly: bool = False
 
@@ -229,4 +231,4 @@ class Segment(Node):
     id: str
     title: str | None
     description: str | None
-    where: object
+    where: Node

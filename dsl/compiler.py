@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, available_timezones
 
 from . import ast
@@ -15,6 +16,9 @@ from .durations import format_duration
 from .expressions import ExprCompiler, Scope, walk
 from .ir import JourneyIR, SegmentIR
 from .parser import parse
+
+if TYPE_CHECKING:  # (the catalog is read by dsl/project, which imports this module)
+    from .project.catalog import Catalog
 
 BUILTIN_CHANNELS = ("email", "sms", "whatsapp", "push", "in_app", "webhook")
 SINGLE_SETTINGS = {"description", "audience", "reentry", "goal", "quiet_hours", "holdout", "timezone"}
@@ -26,7 +30,7 @@ class Options:
     and the ids of segments defined next to the journeys (for in_segment checks; None = unknown)."""
 
     channels: tuple = BUILTIN_CHANNELS
-    catalog: object = None
+    catalog: Catalog | None = None
     default_timezone: str | None = None
     segments: set | None = None
 
@@ -36,7 +40,7 @@ class Compiled:
     ir: JourneyIR | SegmentIR | None
     diagnostics: list = field(default_factory=list)
     events: list = field(default_factory=list)
-    path: str | None = None
+    path: str = "journey.journey"  # (compile_text's default)
     emits: list = field(default_factory=list)  # (event name, span) of every `emit`
     source: str | None = None
 

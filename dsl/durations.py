@@ -28,7 +28,7 @@ def duration_option(text: str) -> int:
     """A duration given on the command line or in the environment (`--allowed-lateness 5s`): ms, or
     ValueError in plain words."""
     ms = read_duration(text.strip())
-    if type(ms) is str:
+    if isinstance(ms, str):
         raise ValueError(ms)
     return ms
 

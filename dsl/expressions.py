@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import ast, times
 from .diagnostics import ERROR, NOTE, Diagnostic, did_you_mean
 from .durations import format_duration
 from .ir import canonical
+
+if TYPE_CHECKING:
+    from .project.catalog import Catalog
 
 AGGREGATES = ("count", "sum", "min", "max", "avg")
 # name -> (smallest, largest) number of arguments; aggregates and last take one event argument.
@@ -41,7 +45,7 @@ class ExprCompiler:
     aggregates: dict = field(default_factory=dict)
     segments_used: list = field(default_factory=list)
     events_used: list = field(default_factory=list)
-    catalog: object = None
+    catalog: Catalog | None = None
     trigger_event: str | None = None
     dated: bool = False  # the journey starts `on date`: there is no trigger event
     timezone: str | None = None  # the journey's `timezone` setting: a date in a text is midnight there
@@ -96,7 +100,7 @@ class ExprCompiler:
     def instant(self, node, x: list) -> list:
         """`x` (compiled from `node`) read as an instant at run time: a number as epoch ms, a text as RFC 3339
         or a date (midnight in the customer's time zone, else the journey's); anything else is null."""
-        if isinstance(node, ast.Literal) and node.kind == "string" and not times.is_time_text(node.value):
+        if isinstance(node, ast.Literal) and isinstance(node.value, str) and not times.is_time_text(node.value):
             self.error("J114", f'"{node.value}" is not a time, and a time is needed here', node.span,
                        'write a date like "2026-03-10" or an RFC 3339 time like "2026-03-10T09:00:00Z"')
         return ["instant", x] if self.timezone is None else ["instant", x, self.timezone]
@@ -159,7 +163,7 @@ class ExprCompiler:
     def _event_call(self, node, scope):
         arg = node.args[0]
         parts = arg.parts if isinstance(arg, ast.Ref) else ((arg.value,) if isinstance(arg, ast.Literal)
-                                                            and arg.kind == "string" else None)
+                                                            and isinstance(arg.value, str) else None)
         if not parts:
             self.error("J115", f"{node.name}() takes an event name", node.span, f"write {node.name}(purchase)")
             return ["lit", None]
@@ -298,11 +302,7 @@ def _catalog_kind(node, compiler, scope) -> str | None:
 
 def walk(node):
     """Every AST node under `node`, itself included: for checks that look for one kind anywhere."""
-    if isinstance(node, list):
-        for item in node:
-            yield from walk(item)
-        return
-    if isinstance(node, tuple):
+    if isinstance(node, (list, tuple)):
         for item in node:
             yield from walk(item)
         return

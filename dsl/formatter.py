@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import cast
 
 from . import ast
 from .durations import UNIT_MS, format_duration, format_time_of_day, parse_duration
@@ -73,13 +74,16 @@ def _expr(node) -> tuple[str, int]:
     return _atom(node), ATOM
 
 
+_WORDS: dict[object, str] = {True: "true", False: "false", None: "null"}
+
+
 def _atom(node) -> str:
     if isinstance(node, ast.Literal):
-        if node.kind == "string":
+        if isinstance(node.value, str):  # (the kind "string")
             return quote(node.value)
         if node.kind == "number":
             return number(node.value)
-        return {True: "true", False: "false", None: "null"}[node.value]
+        return _WORDS[node.value]
     if isinstance(node, ast.DurationLit):
         return duration(node.ms)
     if isinstance(node, ast.Ref):
@@ -125,8 +129,9 @@ def keep_units(text: str, written: str) -> str:
     ours, theirs = _durations(text), _durations(written)
     if len(ours) != len(theirs) or any(parse_duration(a) != parse_duration(b) for a, b in zip(ours, theirs)):
         return text
-    pieces = iter(in_units(parse_duration(w), min((c for c in w if c in UNIT_MS), key="wdhms".index))
-                  for w in theirs)
+    # (each is a duration of a journey that parsed: it reads as one)
+    pieces = iter(in_units(cast(int, parse_duration(w)),
+                           min((c for c in w if c in UNIT_MS), key="wdhms".index)) for w in theirs)
     return _TOKENS.sub(lambda m: next(pieces) if _is_duration(m.group()) else m.group(), text)
 
 
@@ -356,7 +361,7 @@ class _Source:
         self.lead: dict[int, list] = {}
         self.trail: dict[int, list] = {}
         pending: list = []
-        depth, start = 0, None
+        depth = start = 0  # (start: set by the code line whose parentheses are open, before depth > 0)
         for n, raw in enumerate(text.split("\n"), 1):
             code, comment = _split_comment(raw.rstrip("\r"))
             if depth > 0:  # inside parentheses: everything belongs to the open logical line
@@ -442,9 +447,9 @@ def _weave(lines: list[_Line], src: _Source) -> str:
             carried = lead + src.trail[n]
     tail = carried + src.tail
     out: list[str] = []
-    for ln, n in zip(lines, targets):
-        lead = src.lead.pop(n, []) if n is not None else []
-        trail = src.trail.pop(n, []) if n is not None else []
+    for ln, target in zip(lines, targets):
+        lead = src.lead.pop(target, []) if target is not None else []
+        trail = src.trail.pop(target, []) if target is not None else []
         lead += trail[1:]  # a logical line over several lines may end several of them with a comment
         if not ln.blanks:
             lead = [c for c in lead if c is not BLANK]
@@ -454,7 +459,7 @@ def _weave(lines: list[_Line], src: _Source) -> str:
         if out and (ln.gap or (opens_with_blank and not ln.first)):
             out.append("")
         pad = INDENT * ln.depth
-        text = keep_units(ln.text, src.code[n]) if n is not None else ln.text
+        text = keep_units(ln.text, src.code[target]) if target is not None else ln.text
         out += ["" if c is BLANK else pad + c for c in lead]
         out.append(pad + text + (f"  {trail[0]}" if trail else ""))
     if tail:

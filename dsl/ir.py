@@ -42,8 +42,10 @@ class _Sealed:
 
     __slots__ = ()
 
+    # The two type: ignores below: this class is mixed into slotted dataclasses only, each with a
+    # `version` field (a slot of its own), which mypy cannot see from here.
     def to_dict(self) -> dict:
-        return {"format": IR_FORMAT, **asdict(self)}
+        return {"format": IR_FORMAT, **asdict(self)}  # type: ignore[call-overload]
 
     @classmethod
     def from_dict(cls, data: dict):
@@ -55,7 +57,7 @@ class _Sealed:
             body.pop(k, None)
         if "states" in body:
             body["states"] = {sid: {k: v for k, v in st.items() if k != "line"} for sid, st in body["states"].items()}
-        self.version = hashlib.sha256(canonical(body)).hexdigest()[:12]
+        self.version = hashlib.sha256(canonical(body)).hexdigest()[:12]  # type: ignore[misc]
         return self
 
 

@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import re
 import sys
+from typing import cast
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
@@ -259,7 +260,8 @@ def _span(meta) -> Span:
 
 
 def _tspan(tok: Token) -> Span:
-    return Span(tok.line, tok.column, tok.end_line or tok.line, tok.end_column or tok.column + len(tok))
+    line, column = cast(int, tok.line), cast(int, tok.column)  # (Lark's lexer always sets them)
+    return Span(line, column, tok.end_line or line, tok.end_column or column + len(tok))
 
 
 def _unquote(tok: Token) -> str:
@@ -269,7 +271,7 @@ def _unquote(tok: Token) -> str:
 
 def _duration(tok: Token) -> int:
     ms = read_duration(str(tok))
-    if type(ms) is str:
+    if isinstance(ms, str):
         raise _Invalid(Diagnostic("J103", ERROR, ms, _tspan(tok),
                                   "durations are a number and a unit: 45s, 30m, 2h, 1d, 1w, up to 36500d"))
     return ms
@@ -452,7 +454,7 @@ class _ToAst(Transformer):
         return list(assignments)
 
     def assignment(self, meta, name, value):
-        if isinstance(value, ast.Literal) and value.kind == "string" and "{" in value.value:
+        if isinstance(value, ast.Literal) and isinstance(value.value, str) and "{" in value.value:
             value = _interpolate(value)
         return ast.Assignment(str(name), value, span=_span(meta))
 
@@ -591,7 +593,9 @@ def _flatten(items) -> list:
 
 def _interpolate(lit: ast.Literal) -> ast.Node:
     """Split "Hi {profile.first_name}" into text and expressions; each hole is parsed as an expression."""
-    parts, text, pos = [], lit.value, 0
+    text = cast(str, lit.value)  # (a string literal: the caller has looked)
+    parts: list = []
+    pos = 0
     for m in re.finditer(r"\{([^{}]*)\}", text):
         if m.start() > pos:
             parts.append(text[pos:m.start()])
@@ -609,6 +613,7 @@ def parse_expression(text: str, span: Span | None = None):
     except JourneyError:
         raise _Invalid(Diagnostic("J001", ERROR, f"cannot read {{{text}}} inside this text", span or Span(),
                                   "a hole holds a name like {profile.first_name}")) from None
+    assert isinstance(journey, ast.Journey) and journey.trigger.match is not None  # (`on _ where` made one)
     expr = journey.trigger.match.where
     _respan(expr, span)
     return expr

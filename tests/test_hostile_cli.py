@@ -177,6 +177,22 @@ def test_an_unreachable_postgresql_is_an_io_error_without_traceback_or_password(
     assert SECRET not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("command", [["run", "{j}"], ["deliver"]])
+def test_a_state_file_that_is_not_a_store_is_said_once(tmp_path, command):
+    """run and deliver printed the store's own words after their own: "cannot open the state x.db:
+    cannot open the state x.db: file is not a database"."""
+    write(tmp_path / "j.journey", "on a -> send email\n")
+    write(tmp_path / "journeyctl.yaml", 'delivery:\n  email: {provider: webhook, url: "http://127.0.0.1:9/hook"}\n')
+    write(tmp_path / "state.db", "these bytes are not a SQLite database, nor any store\n" * 20)
+    args = [a.format(j=tmp_path / "j.journey") for a in command]
+    result = cli(*args, "--bootstrap-servers", "127.0.0.1:1", "--state", "state.db", cwd=tmp_path)
+    no_traceback(result)
+    assert result.returncode == 2, result.stderr
+    said = " ".join(result.stderr.split())
+    assert f"journeyctl {command[0]}: cannot open the state state.db: file is not a database" in said, said
+    assert said.count("cannot open the state") == 1, said
+
+
 @pytest.mark.parametrize("url", [f"postgresql://postgres@127.0.0.1:1/test?password={SECRET}",
                                  f"postgresql://postgres:{SECRET}@[::1/test"])
 def test_a_password_anywhere_in_the_location_is_never_shown(tmp_path, url):

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from journeyctl.dsl.project.loader import load_paths
 from journeyctl.engine.cli import main as cli
-from journeyctl.engine.testing.journey_tests import format_relative, load_test_file, parse_relative
+from journeyctl.engine.testing.reader import format_relative, load_test_file, parse_relative
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -180,7 +180,7 @@ def test_an_event_stamped_in_the_future_is_dead_lettered_and_moves_no_clock(
 
 def test_the_allowed_clock_skew_comes_from_the_command_line_the_environment_or_the_config(monkeypatch):
     from journeyctl.engine.cli.run import clock_skew, resolve_options, run
-    from journeyctl.engine.cli.setup import UsageProblem
+    from journeyctl.engine.cli.startup import UsageProblem
 
     def options(args, from_file=None):
         ctx = run.make_context("run", ["j.journey", *args])

@@ -130,13 +130,14 @@ def load_config(explicit: str | Path | None = None, *, catalog: str | Path | Non
         if data is not None and config.ok:
             _apply(config, data)
             if catalog is None and data.get("catalog"):
-                catalog = path.parent / data["catalog"]
-                if not catalog.is_file():
-                    problem = "is not a file" if catalog.exists() else "does not exist"
+                named = path.parent / data["catalog"]
+                if named.is_file():
+                    catalog = named
+                else:
+                    problem = "is not a file" if named.exists() else "does not exist"
                     config.diagnostics.append(diagnostic_at(
                         root, ["catalog"], str(path), "J009", f"catalog file {data['catalog']} {problem}",
                         "the path is relative to this config file"))
-                    catalog = None
     if catalog is not None:
         cat, problems = load_catalog(catalog)
         config.diagnostics += problems

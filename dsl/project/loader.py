@@ -59,7 +59,7 @@ def load_paths(paths, options: Options | None = None) -> Loaded:
         text, problem = read_source(path)
         if problem is not None:
             diags.append(problem)
-        else:
+        elif text is not None:  # (always, when there is no problem)
             read.append(_File(path, text, *_header(text, path)))
     known = {f.id for f in read if f.kind == "segment"} | _sibling_segments(paths)
     if options.segments is not None:
@@ -75,7 +75,7 @@ def load_paths(paths, options: Options | None = None) -> Loaded:
         near_miss_events(compiled)
     for c in compiled:
         diags += c.diagnostics
-    order = {p: i for i, p in enumerate(files)}
+    order: dict[str | None, int] = {p: i for i, p in enumerate(files)}
     diags.sort(key=lambda d: (order.get(d.path, -1), d.span.line, d.span.column))
     return Loaded(compiled, diags, checked)
 
@@ -204,7 +204,7 @@ def _sibling_segments(paths) -> set:
 def _duplicates(files: list[_File]) -> list[Diagnostic | None]:
     """J121 on every file after the first that claims an id: the first keeps it, in path order."""
     first: dict = {}
-    out = []
+    out: list[Diagnostic | None] = []
     for f in files:
         key = (f.kind, f.id)
         if key in first:

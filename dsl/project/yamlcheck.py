@@ -68,7 +68,7 @@ def _explain(error, root, code: str, path: str) -> list[Diagnostic]:
                     hint, key=True)]
     if error.validator == "type":
         wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        words = " or ".join(_TYPE_WORDS.get(t, t) for t in wanted)
+        words = " or ".join(_TYPE_WORDS.get(t, str(t)) for t in wanted)
         subject = f"`{name}`" if name else "the file"
         return [diagnostic_at(root, keys, path, code, f"{subject} must be {words}, not {_kind(error.instance)}", hint)]
     if error.validator == "required":

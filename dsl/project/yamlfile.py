@@ -60,7 +60,8 @@ class _Loader(yaml.SafeLoader):
                 size = self._sizes.get(id(target))
                 if size is None:
                     raise _TooComplex(None, None, f"the alias *{event.anchor} is inside its own anchor, "
-                                                  "which makes an endless structure", event.start_mark)
+                                                  "which makes an endless structure",
+                                      event.start_mark)  # type: ignore[arg-type]  # (the stubs' C-loader Mark)
                 self._grow(size, event)
             return super().compose_node(parent, index)
         self._depth += 1

@@ -23,7 +23,8 @@ from rich.text import Text
 
 from journeyctl.engine.cli.kafka_opts import PASSWORD_ENV, kafka_settings
 from journeyctl.engine.cli.run import ENV
-from journeyctl.engine.cli.setup import UsageProblem, open_state
+from journeyctl.engine.cli.startup import UsageProblem, open_state
+from journeyctl.engine.store.secrets import redact
 
 SHARED_WITH_RUN = ("bootstrap_servers", "state", "actions_topic", "dead_letter_topic", "security_protocol",
                    "sasl_mechanism", "sasl_username", "sasl_password_file", "ssl_cafile", "ssl_certfile",
@@ -151,11 +152,8 @@ def run_deliver(settings, channels, providers, templates, opts, kafka, err, repo
     url = opts["state_url"]
     try:
         store = open_state(url)
-    except UsageProblem as e:
+    except UsageProblem as e:  # a locked or foreign file, a database that is away: in the store's words
         _say(err, str(e))
-        return 2, None
-    except Exception as e:  # noqa: BLE001 - a locked or foreign file, a database that is away
-        _say(err, f"cannot open the state {_redact(url)}: {e}")
         return 2, None
     if not hasattr(store, "deliver_tables"):
         _say(err, "deliver needs a durable store to deliver each message once: --state sqlite:///file.db or "
@@ -178,7 +176,7 @@ def run_deliver(settings, channels, providers, templates, opts, kafka, err, repo
         _say(err, f"{ch}: {p.describe()}" + (f", at most {rate:g}/s" if rate else ""))
     _say(err, f"reading {settings.topics.actions} from {kafka.where()} as group {settings.group_id}; receipts to "
               f"{settings.topics.deliveries}" + (f" and {settings.topics.events}" if settings.receipts_to_events else "")
-              + f"; state in {_redact(url)}")
+              + f"; state in {redact(url)}")
 
     def on_signal(signum, frame):
         if d.stopping:
@@ -209,12 +207,6 @@ def run_deliver(settings, channels, providers, templates, opts, kafka, err, repo
         _say(err, f"stopped: {c.read} actions read, {c.sent} sent, {c.failed} failed, {c.duplicates} duplicates "
                   f"dropped, {c.recorded} other statuses recorded")
     return code, d
-
-
-def _redact(url: str) -> str:
-    from journeyctl.engine.store.secrets import redact
-
-    return redact(url) if "://" in str(url) else url
 
 
 def _say(err: Console, text: str) -> None:

@@ -1,13 +1,13 @@
 """`journeyctl demo`: the main job on an embedded default, for a first look.
 
 Live (the default): an embedded Kafka-compatible broker, the short-wait journeys of
-examples/live/, a generator of realistic traffic (engine/traffic.py) and the live
+examples/live/, a generator of realistic traffic (engine/live/traffic.py) and the live
 engine (`journeyctl run`'s own loop) printing each action as it happens, until
 Ctrl-C (or --duration). `--offline` checks the project's journeys and replays
 examples/events.jsonl through them instead, with no broker: exactly what
 `journeyctl simulate journeys/ --events examples/events.jsonl --until ...`
 gives, since both load the project (journeyctl.yaml included) the same way
-(engine/cli/setup.py, dsl/project/).
+(engine/cli/startup.py, dsl/project/).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from rich.text import Text
 from journeyctl.dsl.project.config import CONFIG_NAME
 
 from journeyctl.engine.cli import simulate
-from journeyctl.engine.cli.setup import UsageProblem, project_to_run
+from journeyctl.engine.cli.startup import UsageProblem, project_to_run
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.core.events import format_instant
 from journeyctl.engine.obs import render as show

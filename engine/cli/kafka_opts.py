@@ -12,7 +12,7 @@ import os
 
 import click
 
-from journeyctl.engine.cli.setup import UsageProblem
+from journeyctl.engine.cli.startup import UsageProblem
 
 PASSWORD_ENV = "JOURNEYCTL_SASL_PASSWORD"  # the SASL password comes only from here or a file, never a flag
 

@@ -14,14 +14,8 @@ import sys
 import click
 import orjson
 
-from journeyctl.engine.cli.setup import UsageProblem
-
-
-def _value(text: str):
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
+from journeyctl.engine.cli.name_values import name_values
+from journeyctl.engine.cli.startup import UsageProblem
 
 
 def _action(path: str) -> dict:
@@ -61,12 +55,7 @@ def preview(template, channel, variables, action_path, customer_id, fmt, config_
         action["channel"] = channel or action.get("channel")
         if not action["template"] or not action["channel"]:
             raise UsageProblem("give TEMPLATE and --channel, or --action FILE")
-        extra = {}
-        for item in variables:
-            name, eq, value = item.partition("=")
-            if not eq or not name:
-                raise UsageProblem(f"--var {item!r}: write NAME=VALUE")
-            extra[name] = _value(value)
+        extra = name_values(variables, lambda item: UsageProblem(f"--var {item!r}: write NAME=VALUE"))
         action["variables"] = {**(action.get("variables") or {}), **extra}
         templates = project_templates(project)
     except (UsageProblem, ConfigError) as e:

@@ -46,7 +46,7 @@ from journeyctl.engine.core.actions import ACTION_KEYS
 from journeyctl.dsl.durations import duration_option
 from journeyctl.engine.core.events import format_instant
 from journeyctl.engine.cli.kafka_opts import PASSWORD_ENV, kafka_settings
-from journeyctl.engine.cli.setup import UsageProblem, open_state, project_to_run
+from journeyctl.engine.cli.startup import UsageProblem, open_state, project_to_run
 from journeyctl.dsl.report import visible
 from journeyctl.engine.store.secrets import redact
 

@@ -19,25 +19,12 @@ import click
 import orjson
 
 from journeyctl.engine.cli.kafka_opts import kafka_options
+from journeyctl.engine.cli.name_values import name_values
 from journeyctl.engine.core.events import BadEvent, format_instant, parse_event, parse_instant
 
 
-def _value(text: str):
-    """k=v values: JSON when they read as JSON (80, true, null, "80", [1,2]), else the text itself."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
-
-
 def _pairs(items, what: str) -> dict:
-    out = {}
-    for item in items:
-        name, eq, text = item.partition("=")
-        if not eq or not name:
-            raise click.UsageError(f"{what} {item!r} is not NAME=VALUE")
-        out[name] = _value(text)
-    return out
+    return name_values(items, lambda item: click.UsageError(f"{what} {item!r} is not NAME=VALUE"))
 
 
 @click.command()

@@ -22,7 +22,7 @@ from journeyctl.engine.core.actions import ACTION_KEYS
 from journeyctl.engine.core.instants import command_line_instant
 from journeyctl.engine.replay.hints import input_hints
 from journeyctl.engine.replay.loop import replay
-from journeyctl.engine.cli.setup import UsageProblem, open_state, project_to_run
+from journeyctl.engine.cli.startup import UsageProblem, open_state, project_to_run
 from journeyctl.engine.store.open import checkpoint
 
 

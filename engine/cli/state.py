@@ -22,6 +22,7 @@ from journeyctl.dsl.report import visible
 from journeyctl.engine.core.events import show_instant as format_instant  # a stored timer may lie past 9999
 from journeyctl.engine.core.state import DUE, ENTERED, FLAGS, HELD_OUT, STATE, TMSG, VER, J
 from journeyctl.engine.core.stats import OUTCOMES, Stats
+from journeyctl.engine.obs.render import funnels
 from journeyctl.engine.store.open import open_store
 from journeyctl.engine.store.secrets import redact
 
@@ -124,26 +125,13 @@ def status(state_url, limit, fmt, period):
     # `run`: where each input partition is read up to, and its stream time (lateness is judged against it)
     partitions = [{"topic": t, "partition": p, "offset": o, "clock": format_instant(c) if c is not None else None}
                   for (t, p), (o, c, _) in sorted(store.positions().items())] if hasattr(store, "positions") else []
-    if fmt == "json":
-        _emit_json({"clock": format_instant(clock) if clock is not None else None, "journeys": funnel,
-                    "waiting": [{"due": format_instant(d), "customer_id": c, "journey": j, "step": s, "kind": k}
-                                for d, c, j, s, k in waiting[:limit]],
-                    "pending_timers": len(waiting), "dead_letters": stats.get("dead_letters", {}),
-                    "partitions": partitions})
-        return
     console = _console()
     console.print(Text(f"clock {format_instant(clock) if clock is not None else '-'}, "
                        f"{stats.get('events', 0):,} events applied, {len(waiting):,} waiting instances"))
     for p in partitions:
         console.print(Text(f"{p['topic']}[{p['partition']}]: read up to offset {p['offset']:,}, "
                            f"clock {p['clock'] or '-'}"))
-    table = Table(title="Journeys", title_justify="left")
-    table.add_column("journey")
-    for col in ("entered", "active", *OUTCOMES):
-        table.add_column(col, justify="right")
-    for j in journeys:
-        table.add_row(Text(visible(j)), *(str(funnel[j][c]) for c in ("entered", "active", *OUTCOMES)))
-    console.print(table)
+    console.print(funnels((j, funnel[j]) for j in journeys))
     wait = Table(title=f"Waiting (first {min(limit, len(waiting))} of {len(waiting)})", title_justify="left")
     for col in ("until", "customer", "journey", "step"):
         wait.add_column(col)

@@ -1,6 +1,6 @@
 """`journeyctl test [PATH...]`: run the journey tests (`NAME.test.yaml` beside `NAME.journey`).
 
-The test format is described in engine/testing/journey_tests.py and the README tutorial.
+The test format is described in engine/testing/reader.py and the README tutorial.
 Exit codes as `validate`: 0 every case passed; 1 a case failed (or a journey it
 needs does not compile); 2 usage or I/O error: a path that does not exist, a
 folder without tests, a test file that is not valid YAML or does not follow the
@@ -21,9 +21,11 @@ from journeyctl.dsl.project import load_project
 from journeyctl.dsl.project.config import ConfigError
 
 from journeyctl.engine.core.events import format_instant
-from journeyctl.engine.testing.journey_tests import (Case, CaseResult, Setup, TestFile, TestFileError, discover, format_relative,
-                            load_test_file, project_for, run_case)
-from journeyctl.engine.cli.setup import show_diagnostics
+from journeyctl.engine.testing.discover import discover
+from journeyctl.engine.testing.matcher import CaseResult
+from journeyctl.engine.testing.reader import Case, TestFile, TestFileError, format_relative, load_test_file
+from journeyctl.engine.testing.runner import Setup, project_for, run_case
+from journeyctl.engine.cli.startup import show_diagnostics
 
 MARK_STYLE = {"✓": "green", "✗": "bold red", "!": "yellow", "·": "dim", "": ""}
 

@@ -1,4 +1,4 @@
-"""What a person sees after a replay: the summary per journey, a timeline, a customer's trace.
+"""What a person sees of a replay or a store: the journeys' funnels, a timeline, a customer's trace.
 
 Rendering only: everything shown comes from the engine's Stats, actions and trace
 records. User text is never read as rich markup, and reaches the terminal only through
@@ -7,6 +7,7 @@ records. User text is never read as rich markup, and reaches the terminal only t
 from __future__ import annotations
 
 from collections import Counter
+from typing import Iterable
 
 from rich.console import Console
 from rich.table import Table
@@ -17,16 +18,20 @@ from journeyctl.engine.core.events import show_instant
 from journeyctl.engine.core.stats import OUTCOMES
 
 
+def funnels(rows: Iterable[tuple[str, dict]]) -> Table:
+    """Per journey (given as (id, counts)): entered, active and each outcome; simulate's summary and `status`."""
+    table = Table(title="Journeys", title_justify="left")
+    table.add_column("journey")
+    for col in ("entered", "active", *OUTCOMES):
+        table.add_column(col, justify="right")
+    for j, counts in rows:
+        table.add_row(Text(visible(j)), *(str(counts[c]) for c in ("entered", "active", *OUTCOMES)))
+    return table
+
+
 def summary(console: Console, stats, journeys: list[str], dead_letters: Counter, duplicates: int,
             ignored_values: int = 0, not_times: int = 0) -> None:
-    funnel = Table(title="Journeys", title_justify="left")
-    funnel.add_column("journey")
-    for col in ("entered", "active", *OUTCOMES):
-        funnel.add_column(col, justify="right")
-    for j in journeys:
-        f = stats.funnel(j)
-        funnel.add_row(Text(visible(j)), *(str(f[c]) for c in ("entered", "active", *OUTCOMES)))
-    console.print(funnel)
+    console.print(funnels((j, stats.funnel(j)) for j in journeys))
 
     actions = Table(title="Actions", title_justify="left")
     for col in ("journey", "channel", "status", "count"):

@@ -149,6 +149,27 @@ class CachedStore:
                 return
             last = rows[-1]
 
+    # ---- what `run` and `deliver` read back (their writes, in each driver's SQL, are in the subclasses) ---
+
+    def outbox(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, str, bytes | None, bytes]]:
+        """Committed outbox rows with id > after, oldest first (of every worker sharing the store)."""
+        P = self.P
+        return self._conn.execute(f"SELECT id, topic, key, value FROM outbox WHERE id > {P} ORDER BY id LIMIT {P}",
+                                  (after, limit)).fetchall()
+
+    def offsets(self) -> dict[tuple[str, int], int]:
+        return {(t, p): o for t, p, o in self._conn.execute('SELECT topic, partition, "offset" FROM offsets')}
+
+    def deliver_offsets(self, group: str) -> dict[tuple[str, int], int]:
+        return {(t, p): o for t, p, o in self._conn.execute(
+            f'SELECT topic, partition, "offset" FROM deliver_offsets WHERE grp = {self.P}', (group,))}
+
+    def receipts(self, after: str = "", limit: int = 10_000) -> list[tuple[str, str, bytes | None, bytes]]:
+        """Committed deliver receipts not yet produced, by id."""
+        P = self.P
+        return self._conn.execute(f"SELECT id, topic, key, value FROM deliver_outbox WHERE id > {P} ORDER BY id "
+                                  f"LIMIT {P}", (after, limit)).fetchall()
+
     def positions(self) -> dict[tuple[str, int], tuple[int, int | None, str | None]]:
         """Committed (next offset, stream time, fingerprint of the last record read) of every input
         partition (`journeyctl run`; save_positions in the subclasses)."""
@@ -176,6 +197,14 @@ class CachedStore:
         self._versions.clear()
         self._staged.clear()
         self._meta_dirty.clear()
+
+    def _close_connection(self) -> None:
+        """The end of the store: its connection, and the customers cached from it."""
+        self._conn.close()
+        self._conn = None
+        self._dirty.clear()
+        self._partitions.clear()
+        self._clean.clear()
 
     def _begin(self) -> None:
         if not self._in_txn:

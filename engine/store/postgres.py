@@ -242,20 +242,12 @@ class PgStore(CachedStore):
                        '"offset" = excluded."offset", clock = excluded.clock, fingerprint = excluded.fingerprint',
                        [(t, p, *row) for (t, p), row in sorted(positions.items())])
 
-    def outbox(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, str, bytes | None, bytes]]:
-        """Committed rows with id > after, oldest first (of every worker)."""
-        return self._conn.execute("SELECT id, topic, key, value FROM outbox WHERE id > %s ORDER BY id LIMIT %s",
-                                  (after, limit)).fetchall()
-
     def outbox_next_id(self) -> int:
         """The first id of a block of 2**40 that no other caller, in any process, ever gets; larger
         than every id handed out before."""
         block = self._conn.execute("SELECT nextval('outbox_block')").fetchone()[0]
         self._blocks.add(block)
         return block << OUTBOX_BLOCK_BITS
-
-    def offsets(self) -> dict[tuple[str, int], int]:
-        return {(t, p): o for t, p, o in self._conn.execute('SELECT topic, partition, "offset" FROM offsets')}
 
     def own_outbox_id(self, row_id: int) -> bool:
         """Whether the row id lies in a block this store handed out (rows of this worker)."""
@@ -289,10 +281,6 @@ class PgStore(CachedStore):
                        '"offset" = GREATEST(deliver_offsets."offset", excluded."offset")',
                        [(group, t, p, o) for (t, p), o in sorted(offsets.items())])
 
-    def deliver_offsets(self, group: str) -> dict[tuple[str, int], int]:
-        return {(t, p): o for t, p, o in self._conn.execute(
-            'SELECT topic, partition, "offset" FROM deliver_offsets WHERE grp = %s', (group,))}
-
     def add_receipts(self, rows: list[tuple[str, str, bytes | None, bytes]]) -> None:
         if rows:
             self.stage("INSERT INTO deliver_outbox (id, topic, key, value) VALUES (%s, %s, %s, %s) "
@@ -301,10 +289,6 @@ class PgStore(CachedStore):
     def drop_receipts(self, ids: list[str]) -> None:
         if ids:
             self.stage("DELETE FROM deliver_outbox WHERE id = ANY(%s)", [(list(ids),)])
-
-    def receipts(self, after: str = "", limit: int = 10_000) -> list[tuple[str, str, bytes | None, bytes]]:
-        return self._conn.execute("SELECT id, topic, key, value FROM deliver_outbox WHERE id > %s ORDER BY id "
-                                  "LIMIT %s", (after, limit)).fetchall()
 
     # ---- transactions ----------------------------------------------------------------------
 
@@ -395,11 +379,7 @@ class PgStore(CachedStore):
         except psycopg.OperationalError:
             pass
         finally:
-            self._conn.close()
-            self._conn = None
-            self._dirty.clear()
-            self._partitions.clear()
-            self._clean.clear()
+            self._close_connection()
 
     # ---- for tests and benchmarks -------------------------------------------------------------
 

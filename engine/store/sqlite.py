@@ -212,16 +212,8 @@ class SqliteStore(CachedStore):
             self.stage('INSERT OR REPLACE INTO offsets (topic, partition, "offset", clock, fingerprint) '
                        "VALUES (?, ?, ?, ?, ?)", [(t, p, *row) for (t, p), row in positions.items()])
 
-    def outbox(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, str, bytes | None, bytes]]:
-        """Committed rows with id > after, oldest first."""
-        return self._conn.execute("SELECT id, topic, key, value FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
-                                  (after, limit)).fetchall()
-
     def outbox_next_id(self) -> int:
         return self._conn.execute("SELECT coalesce(max(id), 0) + 1 FROM outbox").fetchone()[0]
-
-    def offsets(self) -> dict[tuple[str, int], int]:
-        return {(t, p): o for t, p, o in self._conn.execute('SELECT topic, partition, "offset" FROM offsets')}
 
     # ---- journeyctl deliver: delivered action ids, its input offsets, its receipts outbox ----------
     # Tables of their own, created when `deliver` first opens the store (IF NOT EXISTS: run's schema
@@ -258,10 +250,6 @@ class SqliteStore(CachedStore):
                        'ON CONFLICT (grp, topic, partition) DO UPDATE SET "offset" = max("offset", excluded."offset")',
                        [(group, t, p, o) for (t, p), o in offsets.items()])
 
-    def deliver_offsets(self, group: str) -> dict[tuple[str, int], int]:
-        return {(t, p): o for t, p, o in self._conn.execute(
-            'SELECT topic, partition, "offset" FROM deliver_offsets WHERE grp = ?', (group,))}
-
     def add_receipts(self, rows: list[tuple[str, str, bytes | None, bytes]]) -> None:
         """Stage (id, topic, key, value) rows to produce; ids are the caller's and unique (a row staged twice is one)."""
         if rows:
@@ -270,11 +258,6 @@ class SqliteStore(CachedStore):
     def drop_receipts(self, ids: list[str]) -> None:
         if ids:
             self.stage("DELETE FROM deliver_outbox WHERE id = ?", [(i,) for i in ids])
-
-    def receipts(self, after: str = "", limit: int = 10_000) -> list[tuple[str, str, bytes | None, bytes]]:
-        """Committed rows not yet produced, by id."""
-        return self._conn.execute("SELECT id, topic, key, value FROM deliver_outbox WHERE id > ? ORDER BY id LIMIT ?",
-                                  (after, limit)).fetchall()
 
     # ---- transactions ----------------------------------------------------------------------
 
@@ -328,11 +311,7 @@ class SqliteStore(CachedStore):
         if self._in_txn:
             self._conn.execute("ROLLBACK")
             self._in_txn = False
-        self._conn.close()
-        self._conn = None
-        self._dirty.clear()
-        self._partitions.clear()
-        self._clean.clear()
+        self._close_connection()
 
     # ---- for tests and benchmarks -------------------------------------------------------------
 

@@ -145,7 +145,7 @@ def _journey_ids(reader, stats: Stats) -> list[str]:
 
 def overview(reader, period: str = "all", waiting: int = 10) -> dict:
     """Every journey and segment with its counts, conversion against the holdout, sends by channel and
-    status, dead letters by reason, the clock, the lag and the first timers."""
+    status, dead letters by reason, the clock, the lag, the first timers and how far each input partition is read."""
     with reader.snapshot():
         stats, clock, workers = _state(reader.meta())
         sums = period_sums(reader, clock, period)
@@ -167,7 +167,6 @@ def overview(reader, period: str = "all", waiting: int = 10) -> dict:
             "sent": [f"action:{j}:{ch}:send" for (j, ch, st) in stats.actions if st == "send"]})
         first = _waiting(reader, waiting)
         outbox = reader.outbox_size()
-        # `run`: where each input partition is read up to, and its stream time (lateness is judged against it)
         partitions = [{"topic": t, "partition": p, "offset": o, "clock": _iso(c)} for t, p, o, c in reader.positions()]
     lags = [w["lag"] for w in workers.values() if w.get("lag")]
     return {
@@ -183,6 +182,7 @@ def overview(reader, period: str = "all", waiting: int = 10) -> dict:
         "lag": sum(x["lag"] for x in lags if isinstance(x.get("lag"), int)) if lags else None,
         "workers": workers,
         "outbox": outbox,
+        # `run`: where each input partition is read up to, and its stream time (lateness is judged against it)
         "partitions": partitions,
         # every running instance waits on a timer (a wait, a when's window, a wait until, quiet hours)
         "pending_timers": sum(c["active"] for c in journeys.values()),

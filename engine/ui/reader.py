@@ -141,7 +141,7 @@ class Reader:
                           f"WHERE customer_id = {P} ORDER BY at DESC, action_id LIMIT {P}", (customer_id, limit))
 
     def positions(self) -> list[tuple[str, int, int, int | None]]:
-        """(topic, partition, next offset, stream time) of every input partition `run` reads."""
+        """(topic, partition, next offset, stream time) of every input partition `run` has read."""
         if not self._has("offsets"):
             return []
         return [(t, int(p), int(o), None if c is None else int(c)) for t, p, o, c in self._rows(

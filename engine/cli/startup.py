@@ -1,8 +1,9 @@
-"""Shared start-up of the commands that run journeys: the project (dsl/project), shown; the state store.
+"""What the commands that run journeys do before they run: load the project, open the state store.
 
-The project is loaded in dsl/project/load.py, the one loader every command uses;
-this module decides what a broken journey or config looks like on the terminal,
-so `simulate`, `test`, `run` and `demo` refuse bad input the same way.
+The project is loaded in dsl/project/load.py, the one loader every command uses,
+and the store opened by engine/store/open.py; this module is their terminal side:
+what a broken journey, config or state location looks like, so `simulate`, `test`,
+`run`, `demo` and `deliver` refuse bad input the same way (UsageProblem, exit 2).
 """
 from __future__ import annotations
 
@@ -36,13 +37,15 @@ def project_to_run(paths, config_path, err: Console, catalog_path=None):
 
 
 def open_state(url: str):
+    """The store at `url` (a MemoryStore for memory:), or UsageProblem with the store's own words: a
+    location that cannot be read as one, a store that cannot be opened (said once, password left out)."""
     if url in ("memory:", "", None):
         from journeyctl.engine.store.memory import MemoryStore
         return MemoryStore()
-    from journeyctl.engine.store.open import open_store
+    from journeyctl.engine.store.open import StoreError, open_store
     try:
         return open_store(url)
-    except ValueError as e:
+    except (ValueError, StoreError) as e:
         raise UsageProblem(str(e)) from None
 
 

@@ -1,4 +1,4 @@
-"""Journey tests: a journey's expected behaviour, written beside it in YAML and run through the engine.
+"""The journey test format, `NAME.test.yaml`, read and checked: every problem with its line.
 
 `NAME.test.yaml` sits next to `NAME.journey`. Each case replays a few events for
 one customer through every journey and segment of that folder (so `emit` chains
@@ -42,36 +42,27 @@ under test; name another to check an `emit` chain). Only actions of the journey
 under test, and of journeys an expectation names, are compared and shown.
 
 Loading (`load_test_file`) raises `TestFileError` with every problem found and the
-YAML line of each; running (`run_case`) never raises for what a test says. The
-command line is engine/cli_test.py.
+YAML line of each. Running a case is runner.py (it never raises for what a test
+says), comparing what happened with what was expected matcher.py, finding the files
+discover.py; the command line is engine/cli/tests.py.
 """
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from journeyctl.dsl.compiler import valid_timezone
-from journeyctl.dsl.project.config import ProjectConfig
 from journeyctl.dsl.project.yamlfile import YamlProblem, construct, read_yaml
 from journeyctl.dsl.diagnostics import did_you_mean
 from journeyctl.dsl.durations import format_duration, parse_duration
 
-from journeyctl.engine.obs import explain
-from journeyctl.engine.core.engine import Engine
-
-from journeyctl.engine.store.memory import MemoryStore
-from journeyctl.engine.core.events import Event, parse_instant
-from journeyctl.engine.replay.loop import replay
-from journeyctl.engine.core.runtime import histories
+from journeyctl.engine.core.events import parse_instant
 
 SUFFIXES = (".test.yaml", ".test.yml")
 DEFAULT_START = "2026-01-05T09:00:00Z"
 DEFAULT_CUSTOMER = "c1"
-DEFAULT_HORIZON = parse_duration("30d")
 STATUSES = ("send", "suppressed", "held_out", "unreachable")
 
 FILE_KEYS = ("journey", "start", "customer", "profile", "config", "cases")
@@ -432,283 +423,3 @@ def _action(r: _Reader, node, what: str) -> Expected | None:
         r.fail(node, "an empty action here would match every action", "name at least one field, like template:")
     return Expected(fields, variables, node.start_mark.line + 1)
 
-
-# ---- running a case ---------------------------------------------------------------------------
-
-@dataclass
-class Setup:
-    """What a test file runs with: the folder's journeys and segments, and the engine's settings."""
-
-    journeys: list
-    segments: list
-    contacts: dict
-    default_timezone: str | None
-    lateness: int
-    dedup_window: int | None = None  # the project's; None: the engine's default
-
-
-def project_for(project: ProjectConfig, overrides: dict) -> ProjectConfig:
-    """The project config with a test file's `config:` laid over it."""
-    if not overrides:
-        return project
-    options = project.options
-    contacts = dict(project.contacts)
-    if "channels" in overrides:
-        channels = overrides["channels"]
-        extra = tuple(c for c in channels if c not in options.channels)
-        options = replace(options, channels=options.channels + extra)
-        for c, trait in channels.items():
-            if trait:
-                contacts[c] = str(trait).removeprefix("profile.")
-            else:
-                contacts.pop(c, None)
-    if "default_timezone" in overrides:
-        options = replace(options, default_timezone=overrides["default_timezone"])
-    lateness = overrides.get("allowed_lateness", project.allowed_lateness)
-    return replace(project, options=options, contacts=contacts, allowed_lateness=lateness)
-
-
-@dataclass
-class Row:
-    """One line of the side-by-side timeline. mark: ✓ matched, ✗ wrong, · not asked about, "" an input."""
-
-    at: int | None               # ms after start; None: an expectation without a time that matched nothing
-    event: str = ""
-    expected: str = ""
-    actual: str = ""
-    mark: str = ""
-
-
-@dataclass
-class CaseResult:
-    case: Case
-    passed: bool
-    rows: list[Row] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)     # why it failed, in words
-    trace: list[tuple] = field(default_factory=list)   # (ms after start, journey, text)
-
-
-def run_case(case: Case, setup: Setup, journey: str) -> CaseResult:
-    """Replay the case's events through the folder's journeys and compare the actions of `journey`
-    (and of any journey an expectation names) with what the case expects."""
-    engine = Engine(setup.journeys, setup.segments, channels=setup.contacts,
-                    default_timezone=setup.default_timezone, lateness=setup.lateness, dedup_window=setup.dedup_window,
-                    trace_customer=case.customer, explain=explain, store=MemoryStore())
-    start = case.start
-    items = []
-    if case.profile:
-        items.append((case.line, b"", Event("identify", case.customer, start, {}, "profile", dict(case.profile))))
-    for ev in case.events:
-        traits = dict(ev.traits) if ev.traits is not None else None
-        items.append((ev.line, b"", Event(ev.name, ev.customer, start + ev.at, dict(ev.properties), ev.message_id,
-                                          traits)))
-    horizon = max([ev.at for ev in case.events] + [e.fields["at"] for e in case.expect if "at" in e.fields] + [0])
-    until = case.until if case.until is not None else horizon + DEFAULT_HORIZON
-    result = replay(engine, items, start + until)
-
-    compared = {journey} | {e.journey for e in case.expect + case.expect_absent if e.journey}
-    actions = [a for a in result.actions if a["journey"] in compared]
-    for a in actions:
-        a["at"] = parse_instant(a["due_at"]) - start
-    expect = [replace(e, fields={"journey": journey, **e.fields}) for e in case.expect]
-    absent = [replace(e, fields={"journey": journey, **e.fields}) for e in case.expect_absent]
-    many = len({a["customer_id"] for a in actions} | {case.customer}) > 1
-
-    out = CaseResult(case, True)
-    pairs = _match(expect, actions)
-    matched = set(pairs.values())
-    rows = out.rows
-    inputs = {}
-    for ev in case.events:
-        label = (f"identify {_values(ev.traits)}" if ev.traits is not None
-                 else f"{ev.name} {_values(ev.properties)}").strip()
-        inputs[ev.line] = Row(ev.at, event=label + (f" ({ev.customer})" if ev.customer != case.customer else ""))
-        rows.append(inputs[ev.line])
-    for dead in result.dead_letters:
-        row = inputs.get(dead.line)
-        if row is not None:
-            row.event += f" — not applied: {dead.reason}"
-            row.mark = "!"
-        out.notes.append(f"the event at line {dead.line} was not applied: {dead.detail}")
-    for i, e in enumerate(expect):
-        if i in pairs:
-            a = actions[pairs[i]]
-            rows.append(Row(a["at"], expected=_expected(e, journey), actual=_actual(a, journey, many), mark="✓"))
-        else:
-            out.passed = False
-            rows.append(Row(e.fields.get("at"), expected=_expected(e, journey), actual="—", mark="✗"))
-            out.notes.append(_missing(e, actions, journey, engine, many))
-    for k, a in enumerate(actions):
-        if k in matched:
-            continue
-        hit = next((e for e in absent if _fits(e, a)), None)
-        if hit is not None:
-            out.passed = False
-            rows.append(Row(a["at"], expected="not " + _expected(hit, journey), actual=_actual(a, journey, many),
-                            mark="✗"))
-            out.notes.append(f"{_actual(a, journey, many)} at {format_relative(a['at'])} matches "
-                             f"expect_absent at line {hit.line}")
-        elif case.exact:
-            out.passed = False
-            rows.append(Row(a["at"], expected="(not expected: exact)", actual=_actual(a, journey, many), mark="✗"))
-            out.notes.append(f"{_actual(a, journey, many)} at {format_relative(a['at'])} is not expected "
-                             f"(the case is exact)")
-        else:
-            rows.append(Row(a["at"], actual=_actual(a, journey, many), mark="·"))
-    rows.sort(key=lambda r: (r.at if r.at is not None else until + 1, r.event == ""))
-    if not out.passed:
-        used = _used_events(engine, setup)
-        for name in sorted({ev.name for ev in case.events if ev.traits is None} - used):
-            close = did_you_mean(name, used)
-            out.notes.append(f"no journey or segment uses the event {name!r}"
-                             + (f' (did you mean "{close}"?)' if close else ""))
-    out.trace = [(t - start, j, text) for t, j, text in engine.trace if j in compared]
-    return out
-
-
-def _used_events(engine: Engine, setup: Setup) -> set:
-    """Every event name a loaded journey or segment reacts to or reads, to spot a misspelt test event."""
-    last_seen, last_props, aggregates = histories([*setup.journeys, *setup.segments])
-    names = last_seen | set(last_props) | {a["event"] for a in aggregates.values()}
-    for j in engine.current.values():
-        names |= {j.trigger.event, *j.listens}
-    return names
-
-
-def _match(expect: list[Expected], actions: list[dict]) -> dict[int, int]:
-    """Each expectation to a different action (a maximum bipartite matching, so an expectation that
-    fits many actions never takes the only one another could use). expectation index -> action index."""
-    fits = [[k for k, a in enumerate(actions) if _fits(e, a)] for e in expect]
-    owner: dict[int, int] = {}
-
-    def place(i: int, seen: set) -> bool:
-        for k in fits[i]:
-            if k in seen:
-                continue
-            seen.add(k)
-            if k not in owner or place(owner[k], seen):
-                owner[k] = i
-                return True
-        return False
-
-    for i in range(len(expect)):
-        place(i, set())
-    return {i: k for k, i in owner.items()}
-
-
-def _differences(e: Expected, a: dict) -> list[str]:
-    out = []
-    for key, want in e.fields.items():
-        got = a["at"] if key == "at" else a["customer_id"] if key == "customer" else a.get(key)
-        if got != want:
-            show = format_relative if key == "at" else _shown
-            out.append(f"{key} is {show(got)}, expected {show(want)}")
-    for name, want in (e.variables or {}).items():
-        if name not in a["variables"]:
-            out.append(f"no variable {name}")
-        elif a["variables"][name] != want:
-            out.append(f"variable {name} is {_shown(a['variables'][name])}, expected {_shown(want)}")
-    return out
-
-
-def _fits(e: Expected, a: dict) -> bool:
-    return not _differences(e, a)
-
-
-def _missing(e: Expected, actions: list[dict], journey: str, engine: Engine, many: bool) -> str:
-    """Why nothing matched an expectation: the closest action and how it differs, or a likely typo."""
-    head = f"expected at line {e.line} ({_expected(e, journey)}) did not happen"
-    target = e.journey or journey
-    j = engine.current.get(target)
-    if j is None:
-        close = did_you_mean(target, engine.current)
-        return f"{head}: no journey {target!r} is loaded" + (f' (did you mean "{close}"?)' if close else "")
-    sent = {(t["channel"], t["template"] or j.id) for st in j.ir.states.values() if st["kind"] == "send"
-            for t in st["targets"]}
-    for key, known in (("channel", {c for c, _ in sent}), ("template", {t for _, t in sent})):
-        want = e.fields.get(key)
-        if want is not None and want not in known:
-            close = did_you_mean(want, known)
-            return (f"{head}: journey {target} never sends {key} {want!r}"
-                    + (f' (did you mean "{close}"?)' if close else ""))
-    candidates = [a for a in actions if a["journey"] == target]
-    if not candidates:
-        return f"{head}: journey {target} took no action in this case"
-    best = min(candidates, key=lambda a: (len(_differences(e, a)), abs(a["at"] - e.fields.get("at", a["at"]))))
-    return (f"{head}; the closest is {_actual(best, journey, many)} at {format_relative(best['at'])}, where "
-            + "; ".join(_differences(e, best)))
-
-
-def _values(values: dict | None) -> str:
-    return ", ".join(f"{k}={_value(v)}" for k, v in (values or {}).items())
-
-
-def _shown(v) -> str:
-    """A value as JSON would write it, so "80" and 80 look different."""
-    return json.dumps(v, ensure_ascii=False, default=str)
-
-
-def _value(v) -> str:
-    if isinstance(v, str):
-        return v
-    return json.dumps(v, ensure_ascii=False, default=str)
-
-
-def _expected(e: Expected, journey: str) -> str:
-    f = e.fields
-    parts = [f[k] for k in ("channel", "template") if f.get(k)]
-    if f.get("status"):
-        parts.append(f"({f['status']})")
-    if e.variables:
-        parts.append(_values(e.variables))
-    if f.get("customer"):
-        parts.append(f"for {f['customer']}")
-    if f.get("journey") and f["journey"] != journey:
-        parts.insert(0, f"[{f['journey']}]")
-    if "at" not in f:
-        parts.append("at any time")
-    return " ".join(parts)
-
-
-def _actual(a: dict, journey: str, many: bool) -> str:
-    parts = [a["channel"], a["template"], f"({a['status']})"]
-    if a["variables"]:
-        parts.append(_values(a["variables"]))
-    if many:
-        parts.append(f"for {a['customer_id']}")
-    if a["journey"] != journey:
-        parts.insert(0, f"[{a['journey']}]")
-    return " ".join(parts)
-
-
-# ---- finding test files -----------------------------------------------------------------------
-
-def is_test_file(path: Path) -> bool:
-    return path.name.endswith(SUFFIXES)
-
-
-def discover(paths) -> tuple[list[str], list[str]]:
-    """(test files, problems). A folder gives its `*.test.yaml` files at any depth (hidden folders
-    skipped); a `NAME.journey` gives the `NAME.test.yaml` beside it; any other file is taken as a test."""
-    found: list[str] = []
-    problems: list[str] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            here = sorted(str(f) for f in p.rglob("*") if is_test_file(f) and not f.is_dir()
-                          and not any(part.startswith(".") for part in f.relative_to(p).parts[:-1]))
-            if not here:
-                problems.append(f"{raw}: no journey tests (*.test.yaml) in this folder")
-            found += here
-        elif p.suffix == ".journey" and p.is_file():
-            test = next((p.with_name(p.stem + s) for s in SUFFIXES if p.with_name(p.stem + s).is_file()), None)
-            if test is None:
-                problems.append(f"{raw}: no test beside this journey (write {p.with_name(p.stem + SUFFIXES[0])})")
-            else:
-                found.append(str(test))
-        elif os.path.lexists(p):  # read only if it is a regular file: load_test_file says why not
-            found.append(str(p))
-        else:
-            problems.append(f"{raw}: no such file or folder")
-    unique = list(dict.fromkeys(found))
-    return unique, problems
