@@ -17,6 +17,8 @@ JOURNEY, VERSION, CUSTOMER, INSTANCE, STEP, CHANNEL, TEMPLATE, VARIABLES, DUE, S
 
 FIELDS = ("action_id", "journey", "journey_version", "customer_id", "channel", "template", "variables",
           "due_at", "status", "step", "trigger_message_id", "instance_id", "to")
+# What leaves the engine (simulate's output, the outbox): FIELDS without the internal instance id, in order.
+ACTION_KEYS = tuple(k for k in FIELDS if k != "instance_id")
 
 
 def action_id(version: str, customer: str, instance: str, step: str) -> str:

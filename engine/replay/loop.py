@@ -51,35 +51,41 @@ def replay(engine: Engine, items: Iterable[tuple[int, bytes, Event | BadEvent]],
     stops the run."""
     tune_gc()
     result = Replay()
-    actions = result.actions
     for line, raw, item in items:
         if isinstance(item, Event) and until is not None and item.time > until:
             result.after_until += 1
             continue
-        if isinstance(item, Event):
-            try:
-                actions.extend(engine.process(item))
-                result.events += 1
-                if result.last_time is None or item.time > result.last_time:
-                    result.last_time = item.time
-            except BadEvent as e:
-                item = e
-            except Exception as e:  # a bug of ours must cost one event, never the replay: say so loudly
-                item = BadEvent("engine_error", f"{type(e).__name__}: {e} (please report this)")
-        if isinstance(item, BadEvent):
-            if item.reason != "late":
-                engine.stats.dead_letter(item.reason)
-            dead = DeadLetter(line, item.reason, item.detail, raw)
-            result.dead_letters.append(dead)
-            if on_dead_letter:
-                on_dead_letter(dead)
+        dead = apply(engine, result, line, raw, item)
+        if dead is not None and on_dead_letter:
+            on_dead_letter(dead)
         if on_progress and line % 4096 == 0:
             on_progress(line)
     end = until if until is not None else result.last_time
     if end is not None:
-        actions.extend(engine.advance_to(end))
-    result.actions = as_dicts(actions)
+        result.actions.extend(engine.advance_to(end))
+    result.actions = as_dicts(result.actions)
     return result
+
+
+def apply(engine: Engine, result: Replay, line: int, raw: bytes, item: Event | BadEvent) -> DeadLetter | None:
+    """One item of a replay: a good event goes to the engine and its actions to `result`; a bad one, or
+    one the engine refuses (late, or an error of ours), becomes the dead letter returned (and kept)."""
+    if isinstance(item, Event):
+        try:
+            result.actions.extend(engine.process(item))
+            result.events += 1
+            if result.last_time is None or item.time > result.last_time:
+                result.last_time = item.time
+            return None
+        except BadEvent as e:
+            item = e
+        except Exception as e:  # a bug of ours must cost one event, never the replay: say so loudly
+            item = BadEvent("engine_error", f"{type(e).__name__}: {e} (please report this)")
+    if item.reason != "late":
+        engine.stats.dead_letter(item.reason)
+    dead = DeadLetter(line, item.reason, item.detail, raw)
+    result.dead_letters.append(dead)
+    return dead
 
 
 def as_dicts(actions: list) -> list[dict]:
