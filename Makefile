@@ -13,7 +13,7 @@ LOCK_VENV := .venv-lock
 UV := $(LOCK_VENV)/bin/uv
 UV_STAMP := $(LOCK_VENV)/.uv-$(UV_VERSION)
 
-.PHONY: demo test install validate cases lock clean
+.PHONY: demo test install validate cases lock clean fast pure test-compiled
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -41,6 +41,28 @@ test: $(STAMP)
 	$(BIN)/journeyctl test journeys/
 	-scripts/ensure-postgres
 	$(BIN)/python -m pytest -q -n 2 -rs --hypothesis-profile=ci tests
+	$(MAKE) --no-print-directory test-compiled
+
+# The compiled build (README "A compiled build"): the engine's hot modules compiled from the same source
+# with Cython. Pure Python stays the default and the reference; `make fast` compiles in place when a C
+# compiler is present (and says in one line when it is not), `make pure` goes back.
+fast: $(STAMP)
+	$(BIN)/python scripts/build_fast.py
+
+pure: $(STAMP)
+	$(BIN)/python scripts/build_fast.py --clean
+
+# CI's check of the compiled build: compiled into a folder of its own (the source tree stays pure), then the
+# conformance cases, the engine's properties and the pure-against-compiled comparison run with it first on
+# the path. Without a C compiler, build_fast.py says so in one line and nothing more runs.
+COMPILED := build/compiled-test
+test-compiled: $(STAMP)
+	@rm -rf $(COMPILED)
+	@$(BIN)/python scripts/build_fast.py --out $(COMPILED) --quick
+	@if [ -d $(COMPILED)/journeyctl ]; then \
+		PYTHONPATH=$(COMPILED) JOURNEYCTL_COMPILED=$(COMPILED) $(BIN)/python -m pytest -q -n 2 -rs -p no:cacheprovider \
+			--hypothesis-profile=ci tests/test_cases.py tests/test_engine_properties.py tests/test_builds.py; \
+	fi
 
 # Pins every dependency (runtime, test extra, build backend) for every platform and Python >= 3.11,
 # with the hashes of their files. Pins already in the lock are kept, so running it again changes
@@ -57,4 +79,5 @@ $(UV_STAMP):
 	touch $(UV_STAMP)
 
 clean:
+	$(PY) scripts/build_fast.py --clean
 	rm -rf $(VENV) $(LOCK_VENV) build *.egg-info

@@ -23,7 +23,7 @@ from journeyctl.engine.replay.sources import (input_format as reader_for, parse_
                                               parse_map_option, read_events, sort_by_time)
 from journeyctl.engine.core.events import parse_duration, parse_instant
 from journeyctl.engine.replay.loop import replay
-from journeyctl.engine.replay.output import by_customer, jsonl_line
+from journeyctl.engine.replay.output import action_line, by_customer, jsonl_line
 from journeyctl.engine.replay.parallel import ReplayFailed, replay_split
 from journeyctl.engine.cli.setup import UsageProblem, open_state, project_to_run
 from journeyctl.engine.store.open import checkpoint, open_store
@@ -32,9 +32,11 @@ WRITE_CHUNK = 4096  # output lines joined per write
 
 
 def _jsonl(out, result, engine, console):
-    actions = result.actions  # dicts, or lines already formatted by the replay processes (--jobs)
+    # the engine's tuples, spec objects (--render added their messages) or lines the replay processes wrote
+    actions = result.actions
     for start in range(0, len(actions), WRITE_CHUNK):
-        out.write(b"".join(a if type(a) is bytes else jsonl_line(a) for a in actions[start:start + WRITE_CHUNK]))
+        out.write(b"".join(a if type(a) is bytes else jsonl_line(a) if type(a) is dict else action_line(a)
+                           for a in actions[start:start + WRITE_CHUNK]))
 
 
 def _table(out, result, engine, console):
@@ -131,7 +133,8 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
                     engine.trace = result.trace
                     profiles = result.profiles
             if result is None:
-                result = replay(engine, read(), until_ms, None, on_progress)
+                result = replay(engine, read(), until_ms, None, on_progress,
+                                spec_form=fmt != "jsonl" or render_messages)
                 profiles = engine.drain_profile_records() if profiles_path else []
         checkpoint(engine)
         if dead_file:

@@ -33,8 +33,8 @@ from journeyctl.engine.core.events import BadEvent, Event, parse_event
 from journeyctl.engine.core.partition import customer_partition
 from journeyctl.engine.core.state import Customer
 from journeyctl.engine.core.stats import Stats
-from journeyctl.engine.replay.loop import DeadLetter, Replay, apply, as_dicts, tune_gc
-from journeyctl.engine.replay.output import jsonl_line
+from journeyctl.engine.replay.loop import DeadLetter, Replay, apply, counted, tune_gc
+from journeyctl.engine.replay.output import action_line, output_order
 
 BATCH = 2048  # events per message to a replay process
 
@@ -98,9 +98,7 @@ def replay_split(parent: Engine, make_engine: Callable, make_store: Callable, it
             clock, lateness = parent.clock, parent.lateness
             batches: list[list] = [[] for _ in range(jobs)]
             owner: dict = {}  # customer id -> its process (murmur2 in Python costs more than a lookup)
-            for pos, (line, raw, item) in enumerate(items):
-                if on_progress and line % 4096 == 0:
-                    on_progress(line)
+            for pos, (line, raw, item) in enumerate(counted(items, on_progress) if on_progress else items):
                 if not isinstance(item, Event):
                     parent.stats.dead_letter(item.reason)
                     dead.append((pos, DeadLetter(line, item.reason, item.detail, raw)))
@@ -239,8 +237,9 @@ def _replay_part(k, jobs, inbox, make_engine, make_store, jsonl, stored) -> _Par
                 diverged = diverged or letter.reason != "late" or not late
     if end is not None:
         result.actions.extend(engine.advance_to(end))
-    ordered = as_dicts(result.actions)
-    actions = [(a["due_at"], a["customer_id"], jsonl_line(a) if jsonl else a) for a in ordered]
+    at = tuple.__getitem__
+    actions = [(at(a, DUE), at(a, CUSTOMER), action_line(a) if jsonl else a.as_dict())
+               for a in output_order(result.actions)]
     customers = [(cid, c.encode()) for cid, c in store.changed.items()] if stored else []
     return _Part(actions, dead, engine.stats.to_dict(), engine.aggregates.ignored, engine.drain_profile_records(),
                  engine.trace, customers, result.events, diverged)
