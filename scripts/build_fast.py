@@ -44,7 +44,7 @@ CYTHON_DIRECTIVES = {"language_level": 3, "annotation_typing": False, "binding":
 
 def no_compiler() -> str | None:
     """Why no extension module can be built here, or None when one can."""
-    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]  # (setuptools reads CC too)
     if shutil.which(cc) is None:
         return f"no C compiler ({cc}) found"
     include = Path(sysconfig.get_paths()["include"]) / "Python.h"
