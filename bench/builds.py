@@ -144,15 +144,16 @@ def median(rows: list, key: str) -> float:
 def report(results: dict) -> int:
     pure = results["pure"]
     print("\nmedians (events/s) and ratios:")
-    print(f"{'build':10} {'core':>10} {'core cpu':>10} {'x pure':>7} {'simulate':>10} {'/ core':>7} "
+    print(f"{'build':10} {'core':>10} {'core cpu':>10} {'x pure':>7} {'x (cpu)':>7} {'simulate':>10} {'/ core':>7} "
           f"{'--jobs 2':>10} {'/ jobs 1':>8} {'run':>10} {'x pure':>7}")
     for name, row in results.items():
         cells = [f"{name:10}"]
         if "core" in row:
             c, cpu = median(row["core"], "events/s"), median(row["core"], "events/cpu-s")
-            cells += [f"{c:10,.0f}", f"{cpu:10,.0f}", f"{c / median(pure['core'], 'events/s'):7.2f}"]
+            cells += [f"{c:10,.0f}", f"{cpu:10,.0f}", f"{c / median(pure['core'], 'events/s'):7.2f}",
+                      f"{cpu / median(pure['core'], 'events/cpu-s'):7.2f}"]
         else:
-            cells += [" " * 10] * 2 + [" " * 7]
+            cells += [" " * 10] * 2 + [" " * 7] * 2
         if "simulate" in row:
             s = median(row["simulate"], "events/s")
             cells += [f"{s:10,.0f}", f"{s / c:7.2f}" if "core" in row else " " * 7]
