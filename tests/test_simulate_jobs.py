@@ -99,3 +99,19 @@ def test_a_stored_state_is_the_same_and_a_second_run_continues_from_it(tmp_path,
         states[jobs] = (out, tables, meta, stats)
     assert states[1][0].count(b"\n") > 100
     assert states[2] == states[1]
+
+
+def test_csv_and_standard_input_split_exactly(tmp_path, stream):
+    records = [r for r in map(json.loads, (line for line in stream.read_bytes().splitlines()
+                                           if line.startswith(b'{"event"'))) if "properties" in r]
+    csv = tmp_path / "events.csv"
+    csv.write_text("customer_id,event,timestamp,cart_value,category,message_id\n" + "".join(
+        f"{r['customer_id']},{r['event']},{r['timestamp']},{r['properties']['cart_value']},"
+        f"{r['properties']['category']},{r.get('message_id', '')}\n" for r in records))
+    one = simulate(ROOT / "journeys", "--events", csv, "--format", "jsonl")
+    assert one.stdout.count(b"\n") > 100
+    assert simulate(ROOT / "journeys", "--events", csv, "--format", "jsonl", "--jobs", 2).stdout == one.stdout
+    piped = subprocess.run([*JOURNEYCTL, "simulate", str(ROOT / "journeys"), "--events", "-", "--format", "jsonl",
+                            "--jobs", "2"], input=stream.read_bytes(), capture_output=True, cwd=ROOT, timeout=300)
+    assert piped.returncode == 0, piped.stderr.decode()
+    assert piped.stdout == simulate(ROOT / "journeys", "--events", stream, "--format", "jsonl").stdout
