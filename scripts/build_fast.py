@@ -37,8 +37,11 @@ MODULES = [
 # mypyc refuses these as they are: a surrogate in a string literal (events), a tuple subclass (actions)
 MYPYC_CANNOT = {"engine/core/events.py", "engine/core/actions.py"}
 SUFFIX = sysconfig.get_config_var("EXT_SUFFIX")
+# Python's semantics wherever they could differ: indexing checks bounds and wraps, division by zero raises,
+# `None` where a declared type is expected raises AttributeError as in Python (nonecheck), and annotations
+# are never read as C types (annotation_typing): only the .pxd files declare types.
 CYTHON_DIRECTIVES = {"language_level": 3, "annotation_typing": False, "binding": True,
-                     "boundscheck": False, "wraparound": True, "cdivision": False,
+                     "boundscheck": True, "wraparound": True, "cdivision": False, "nonecheck": True,
                      "infer_types": None, "embedsignature": False}
 
 

@@ -4,6 +4,7 @@
 # still works (the __dict__ below), only slower: declare it here when it is read on a hot path.
 cimport cython
 from journeyctl.engine.core.timers cimport TimerQueue
+from journeyctl.engine.core.events cimport Event
 
 cpdef object _ok(object pred, object ctx)
 cpdef _assign(dict profile, object path, object value)
@@ -44,6 +45,7 @@ cdef class Engine:
     cdef public TimerQueue _timers
     cdef public dict _scheduled
 
+    cpdef list process(self, Event ev)
     cpdef _version(self, version)
     cpdef _fire_due(self, upto, list out)
     cpdef _fire_customer(self, cid, cust, upto, list out)

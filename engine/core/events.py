@@ -73,7 +73,7 @@ MAX_ID_CHARS = 512  # customer and message ids: room for any real id, and far in
 MAX_DEPTH = 64      # levels of objects and lists in one event, the event itself being the first
 
 
-@dataclass(slots=True)
+@dataclass  # (no slots=True: the compiled build makes it an extension type, events.pxd, which has no dict either)
 class Event:
     """One usable input event.
 
