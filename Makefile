@@ -53,15 +53,16 @@ pure: $(STAMP)
 	$(BIN)/python scripts/build_fast.py --clean
 
 # CI's check of the compiled build: compiled into a folder of its own (the source tree stays pure), then the
-# conformance cases, the engine's properties and the pure-against-compiled comparison run with it first on
-# the path. Without a C compiler, build_fast.py says so in one line and nothing more runs.
+# conformance cases, the engine's properties, the pure-against-compiled comparison and simulate --jobs run
+# with it first on the path. Without a C compiler, build_fast.py says so in one line and nothing more runs.
 COMPILED := build/compiled-test
 test-compiled: $(STAMP)
 	@rm -rf $(COMPILED)
 	@$(BIN)/python scripts/build_fast.py --out $(COMPILED) --quick
 	@if [ -d $(COMPILED)/journeyctl ]; then \
 		PYTHONPATH=$(COMPILED) JOURNEYCTL_COMPILED=$(COMPILED) $(BIN)/python -m pytest -q -n 2 -rs -p no:cacheprovider \
-			--hypothesis-profile=ci tests/test_cases.py tests/test_engine_properties.py tests/test_builds.py; \
+			--hypothesis-profile=ci tests/test_cases.py tests/test_engine_properties.py tests/test_builds.py \
+			tests/test_simulate_jobs.py; \
 	fi
 
 # Pins every dependency (runtime, test extra, build backend) for every platform and Python >= 3.11,

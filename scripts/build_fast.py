@@ -32,7 +32,7 @@ MODULES = [
     "engine/core/engine.py", "engine/core/state.py", "engine/core/aggregates.py", "engine/core/expr.py",
     "engine/core/timers.py", "engine/core/events.py", "engine/core/actions.py", "engine/core/runtime.py",
     "engine/core/localtime.py", "engine/core/stats.py", "engine/store/memory.py", "engine/core/partition.py",
-    "engine/replay/loop.py", "engine/replay/sources.py", "engine/replay/output.py",
+    "engine/replay/loop.py", "engine/replay/sources.py", "engine/replay/output.py", "engine/replay/parallel.py",
 ]
 # mypyc refuses these as they are: a surrogate in a string literal (events), a tuple subclass (actions)
 MYPYC_CANNOT = {"engine/core/events.py", "engine/core/actions.py"}
@@ -167,7 +167,8 @@ def main(argv=None) -> int:
     if args.quick:
         os.environ["CFLAGS"] = os.environ.get("CFLAGS", "") + " -O1 -g0"
     # a work folder kept between builds, so a rebuild compiles only what changed
-    work = ROOT / "build" / "fast-work" / (args.compiler + ("-plain" if args.no_pxd else ""))
+    work = ROOT / "build" / "fast-work" / "-".join(
+        [args.compiler, *(["plain"] if args.no_pxd else []), *(["quick"] if args.quick else [])])
     tree = args.out.resolve() if args.out else work / "src"
     tree.mkdir(parents=True, exist_ok=True)
     mirror(tree, declarations=not args.no_pxd)
