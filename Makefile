@@ -60,7 +60,7 @@ test-compiled: $(STAMP)
 	@rm -rf $(COMPILED)
 	@$(BIN)/python scripts/build_fast.py --out $(COMPILED) --quick
 	@if [ -d $(COMPILED)/journeyctl ]; then \
-		PYTHONPATH=$(COMPILED) JOURNEYCTL_COMPILED=$(COMPILED) $(BIN)/python -m pytest -q -n 2 -rs -p no:cacheprovider \
+		PYTHONPATH=$(CURDIR)/$(COMPILED) JOURNEYCTL_COMPILED=$(CURDIR)/$(COMPILED) $(BIN)/python -m pytest -q -n 2 -rs -p no:cacheprovider \
 			--hypothesis-profile=ci tests/test_cases.py tests/test_engine_properties.py tests/test_builds.py \
 			tests/test_simulate_jobs.py; \
 	fi
