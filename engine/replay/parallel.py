@@ -6,8 +6,7 @@ What customers do share is the clock (spec section 6): whether an event is late 
 event before it. So this process reads and parses the input, runs the clock as the engine does (the
 largest time of the events applied so far; a late event leaves it), and hands each event to its
 customer's process together with the clock it meets; that process sets its engine's clock to it
-before applying the event. This process replays share 0 itself, with the events it has parsed already:
-a process of its own for it would parse them again and receive them through a pipe. Per customer the work is then the work of a single replay: the same
+before applying the event. Per customer the work is then the work of a single replay: the same
 events, each judged against the same clock, the same timers fired at the same instants.
 
 The engine leaves the clock alone in one case this model cannot see from here: a repeated message
@@ -83,8 +82,8 @@ def replay_split(parent: Engine, make_engine: Callable, make_store: Callable, it
     None when the split replay diverged (see the module doc)."""
     tune_gc()
     ctx = multiprocessing.get_context("fork")
-    inputs, outputs, procs = [None], [], []  # share 0 is replayed here
-    for k in range(1, jobs):
+    inputs, outputs, procs = [], [], []
+    for k in range(jobs):
         recv_in, send_in = ctx.Pipe(duplex=False)
         recv_out, send_out = ctx.Pipe(duplex=False)
         p = ctx.Process(target=_work, args=(k, jobs, recv_in, send_out, make_engine, make_store, jsonl, stored),
@@ -97,7 +96,6 @@ def replay_split(parent: Engine, make_engine: Callable, make_store: Callable, it
         procs.append(p)
     try:
         try:
-            own = _Share(0, jobs, make_engine, make_store, jsonl, stored)
             result = SplitReplay()
             dead: list = []
             clock, lateness = parent.clock, parent.lateness
@@ -117,32 +115,28 @@ def replay_split(parent: Engine, make_engine: Callable, make_store: Callable, it
                     if len(owner) > 1_000_000:
                         owner.clear()
                     k = owner[item.customer_id] = customer_partition(item.customer_id, jobs)
-                if k == 0:
-                    own.apply(pos, line, raw, item, clock)
-                else:
-                    batch = batches[k]
-                    batch.append((pos, line, raw, None if reparse else item, clock))
-                    if len(batch) >= BATCH:
-                        inputs[k].send(batch)
-                        batches[k] = []
+                batch = batches[k]
+                batch.append((pos, line, raw, None if reparse else item, clock))
+                if len(batch) >= BATCH:
+                    inputs[k].send(batch)
+                    batches[k] = []
                 if clock is None or t >= clock - lateness:  # applied (the engine's rule): the clock moves
                     if clock is None or t > clock:
                         clock = t
                     if result.last_time is None or t > result.last_time:
                         result.last_time = t
             end = until if until is not None else result.last_time
-            for k in range(1, jobs):
+            for k in range(jobs):
                 if batches[k]:
                     inputs[k].send(batches[k])
                 inputs[k].send(("end", end))
-            parts = [own.finish(end)]
         except BrokenPipeError:  # a replay process stopped early: it says why
             for conn in outputs:
                 _receive(conn)
             raise ReplayFailed("a replay process stopped early") from None
-        parts += [_receive(conn) for conn in outputs]
+        parts = [_receive(conn) for conn in outputs]
     finally:
-        for conn in (*inputs[1:], *outputs):
+        for conn in (*inputs, *outputs):
             conn.close()
         for p in procs:
             p.join(timeout=5)
@@ -199,14 +193,7 @@ def _add_stats(stats: Stats, data: dict) -> None:
 
 def _work(k: int, jobs: int, inbox, outbox, make_engine, make_store, jsonl: bool, stored: bool) -> None:
     try:
-        share = _Share(k, jobs, make_engine, make_store, jsonl, stored)
-        while True:
-            batch = inbox.recv()
-            if type(batch) is tuple:
-                break
-            for event in batch:
-                share.apply(*event)
-        outbox.send(share.finish(batch[1]))
+        outbox.send(_replay_part(k, jobs, inbox, make_engine, make_store, jsonl, stored))
     except BaseException:  # noqa: BLE001 - everything goes back to the parent, which says it
         try:
             outbox.send(("error", traceback.format_exc()))
@@ -216,54 +203,49 @@ def _work(k: int, jobs: int, inbox, outbox, make_engine, make_store, jsonl: bool
         outbox.close()
 
 
-class _Share:
-    """One share of the customers (partition k of `jobs`) and the engine that replays them. Run by each
-    replay process, and by the parent for share 0, whose events it has parsed already."""
-
-    def __init__(self, k, jobs, make_engine, make_store, jsonl: bool, stored: bool):
-        self.store = _Overlay(make_store()) if stored else make_store()
-        self.engine = engine = make_engine(self.store)
-        engine.release_where(lambda cid: customer_partition(cid, jobs) == k)  # others' timers are not ours
-        engine.stats = Stats()  # the parent holds the stored counts; a share reports what it adds
-        self.lateness = engine.lateness
-        self.jsonl, self.stored = jsonl, stored
-        self.result = Replay()
-        self.dead: list = []
-        self.diverged = False
-
-    def apply(self, pos: int, line: int, raw: bytes, item, clock) -> None:
-        """One event with the clock it meets (`item` None: parse `raw` again)."""
-        engine = self.engine
-        if item is None:
-            try:
-                item = parse_event(raw)
-            except BadEvent as e:  # (the parent parsed it as good: never expected)
-                item = e
-        if clock is not None:
-            engine.clock = clock
-        letter = apply(engine, self.result, line, raw, item)
-        if letter is not None:
-            self.dead.append((pos, letter))
-        # the parent's model of the clock, checked: it said late or applied, and where the clock went
-        t = item.time if isinstance(item, Event) else None
-        late = t is not None and clock is not None and t < clock - self.lateness
-        if letter is None:
-            self.diverged = self.diverged or late or engine.clock != (t if clock is None or t > clock else clock)
-        else:
-            self.diverged = self.diverged or letter.reason != "late" or not late
-
-    def finish(self, end) -> _Part:
-        engine, result = self.engine, self.result
-        if end is not None:
-            result.actions.extend(engine.advance_to(end))
-        at = tuple.__getitem__
-        actions = [(at(a, DUE), at(a, CUSTOMER), action_line(a) if self.jsonl else a.as_dict())
-                   for a in output_order(result.actions)]
-        customers = [(cid, c.encode()) for cid, c in self.store.changed.items()] if self.stored else []
-        part = _Part(actions, self.dead, engine.stats.to_dict(), engine.aggregates.ignored,
-                     engine.drain_profile_records(), engine.trace, customers, result.events, self.diverged)
-        self.store.close()
-        return part
+def _replay_part(k, jobs, inbox, make_engine, make_store, jsonl, stored) -> _Part:
+    base = make_store()
+    store = _Overlay(base) if stored else base
+    engine = make_engine(store)
+    engine.release_where(lambda cid: customer_partition(cid, jobs) == k)  # others' timers are not ours
+    engine.stats = Stats()  # the parent holds the stored counts; this process reports what it adds
+    lateness = engine.lateness
+    tune_gc()
+    result = Replay()
+    dead = []
+    diverged = False
+    end = None
+    while True:
+        batch = inbox.recv()
+        if type(batch) is tuple:
+            end = batch[1]
+            break
+        for pos, line, raw, item, clock in batch:
+            if item is None:
+                try:
+                    item = parse_event(raw)
+                except BadEvent as e:  # (the parent parsed it as good: never expected)
+                    item = e
+            if clock is not None:
+                engine.clock = clock
+            letter = apply(engine, result, line, raw, item)
+            if letter is not None:
+                dead.append((pos, letter))
+            # the parent's model of the clock, checked: it said late or applied, and where the clock went
+            t = item.time if isinstance(item, Event) else None
+            late = t is not None and clock is not None and t < clock - lateness
+            if letter is None:
+                diverged = diverged or late or engine.clock != (t if clock is None or t > clock else clock)
+            else:
+                diverged = diverged or letter.reason != "late" or not late
+    if end is not None:
+        result.actions.extend(engine.advance_to(end))
+    at = tuple.__getitem__
+    actions = [(at(a, DUE), at(a, CUSTOMER), action_line(a) if jsonl else a.as_dict())
+               for a in output_order(result.actions)]
+    customers = [(cid, c.encode()) for cid, c in store.changed.items()] if stored else []
+    return _Part(actions, dead, engine.stats.to_dict(), engine.aggregates.ignored, engine.drain_profile_records(),
+                 engine.trace, customers, result.events, diverged)
 
 
 class _Overlay:
