@@ -170,8 +170,9 @@ def _merge(parent: Engine, parts: list[_Part], dead: list, result: SplitReplay, 
            stored: bool) -> SplitReplay:
     """The processes' results as one replay's: actions merged in output order (no two processes share a
     customer, so (due, customer) never ties across them), dead letters in input order, counters summed."""
-    key = (lambda a: (a[0], a[1]))
-    result.actions = [a[2] for a in heapq.merge(*(part.actions for part in parts), key=key)]
+    # (due, customer, action) tuples compared as they are, in C: only heads from different processes meet,
+    # and those differ in (due, customer) before the action would be compared
+    result.actions = [a[2] for a in heapq.merge(*(part.actions for part in parts))]
     dead.extend(d for part in parts for d in part.dead)
     dead.sort(key=lambda d: d[0])
     result.dead_letters = [d for _, d in dead]
