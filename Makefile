@@ -13,7 +13,7 @@ LOCK_VENV := .venv-lock
 UV := $(LOCK_VENV)/bin/uv
 UV_STAMP := $(LOCK_VENV)/.uv-$(UV_VERSION)
 
-.PHONY: demo test install validate cases typecheck architecture lock clean screenshots
+.PHONY: demo test install validate cases typecheck architecture lock clean screenshots fast pure test-compiled
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -47,6 +47,29 @@ test: $(STAMP)
 	-scripts/ensure-postgres
 	-scripts/ensure-chromium
 	$(BIN)/python -m pytest -q -n 2 -rs --hypothesis-profile=ci tests
+	$(MAKE) --no-print-directory test-compiled
+
+# The compiled build (README "A compiled build"): the engine's hot modules compiled from the same source
+# with Cython. Pure Python stays the default and the reference; `make fast` compiles in place when a C
+# compiler is present (and says in one line when it is not), `make pure` goes back.
+fast: $(STAMP)
+	$(BIN)/python scripts/build_fast.py
+
+pure: $(STAMP)
+	$(BIN)/python scripts/build_fast.py --clean
+
+# CI's check of the compiled build: compiled into a folder of its own (the source tree stays pure), then the
+# conformance cases, the engine's properties, the pure-against-compiled comparison and simulate --jobs run
+# with it first on the path. Without a C compiler, build_fast.py says so in one line and nothing more runs.
+COMPILED := build/compiled-test
+test-compiled: $(STAMP)
+	@rm -rf $(COMPILED)
+	@$(BIN)/python scripts/build_fast.py --out $(COMPILED) --quick
+	@if [ -d $(COMPILED)/journeyctl ]; then \
+		PYTHONPATH=$(CURDIR)/$(COMPILED) JOURNEYCTL_COMPILED=$(CURDIR)/$(COMPILED) $(BIN)/python -m pytest -q -n 2 -rs -p no:cacheprovider \
+			--hypothesis-profile=ci tests/test_cases.py tests/test_engine_properties.py tests/test_builds.py \
+			tests/test_simulate_jobs.py; \
+	fi
 
 # docs/architecture.svg (the README's picture of the rooms and their imports), drawn again from the code and
 # the rules table in scripts/architecture.py; tests/test_architecture.py fails while it is out of date
@@ -73,4 +96,5 @@ $(UV_STAMP):
 	touch $(UV_STAMP)
 
 clean:
+	$(PY) scripts/build_fast.py --clean
 	rm -rf $(VENV) $(LOCK_VENV) build *.egg-info

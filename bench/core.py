@@ -1,21 +1,30 @@
 """Core throughput: parse + process of the standard benchmark, in process, one core.
 
-usage: python bench/core.py [BENCH_DIR] [N_EVENTS]
+usage: python bench/core.py [BENCH_DIR] [N_EVENTS] [--no-gc-tuning] [--md5]
 BENCH_DIR defaults to bench/out/std, written by ../shared/tools/make-bench-input.
 Lines are read into memory first, so the number is the engine's, not the disk's.
+`cpu` is the process's CPU time over the same span: on a machine shared with other work it moves
+less than the wall clock. `--md5` adds a digest of every action in output order (spec form, after
+the timing), so two builds can be shown to decide the same.
 """
+import hashlib
 import sys
 import time
 from pathlib import Path
 
+import orjson
+
 from journeyctl.dsl.project.loader import load_journeys
+from journeyctl.engine.obs.build import build_name
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.store.memory import MemoryStore
 from journeyctl.engine.core.events import BadEvent, parse_event
-from journeyctl.engine.replay.loop import tune_gc
+from journeyctl.engine.replay.loop import as_dicts, tune_gc
 
-root = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/out/std")
-limit = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() else None
+args = [a for a in sys.argv[1:] if not a.startswith("--")]
+root = Path(args[0] if args else "bench/out/std")
+limit = int(args[1]) if len(args) > 1 else None
+digest = "--md5" in sys.argv
 irs = load_journeys([root / "journeys"])
 with open(root / "events.jsonl", "rb") as f:
     lines = f.readlines() if limit is None else [next(f) for _ in range(limit)]
@@ -24,14 +33,27 @@ if "--no-gc-tuning" not in sys.argv:
     tune_gc()
 actions = 0
 dead = 0
-start = time.perf_counter()
+kept = [] if digest else None
+start, cpu_start = time.perf_counter(), time.process_time()
 for line in lines:
     try:
-        actions += len(engine.process(parse_event(line)))
+        out = engine.process(parse_event(line))
+        actions += len(out)
+        if digest:
+            kept.extend(out)
     except BadEvent:
         dead += 1
 last = engine.clock
-actions += len(engine.advance_to(last))
-elapsed = time.perf_counter() - start
-print(f"{len(lines):,} events, {len(irs)} journeys: {elapsed:.2f} s, {len(lines) / elapsed:,.0f} events/s, "
-      f"{actions:,} actions, {dead} dead letters, {engine.pending_timers():,} customers with timers")
+out = engine.advance_to(last)
+actions += len(out)
+elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+line = (f"{len(lines):,} events, {len(irs)} journeys: {elapsed:.2f} s, {len(lines) / elapsed:,.0f} events/s, "
+        f"{actions:,} actions, {dead} dead letters, {engine.pending_timers():,} customers with timers, "
+        f"cpu {cpu:.2f} s, {len(lines) / cpu:,.0f} events/cpu-s, build {build_name()}")
+if digest:
+    kept.extend(out)
+    md5 = hashlib.md5()
+    for a in as_dicts(kept):
+        md5.update(orjson.dumps(a) + b"\n")
+    line += f", actions md5 {md5.hexdigest()}"
+print(line)

@@ -83,10 +83,28 @@ class _Lazy(click.Group):
         return super().get_command(ctx, name)
 
 
+def _version(ctx, param, value):
+    """`journeyctl, version X (pure Python)` or `(compiled (Cython))`: which build runs (engine/obs/build.py)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    from journeyctl.engine.obs.build import build_name
+    click.echo(f"journeyctl, version {version('journeyctl')} ({build_name()})")
+    ctx.exit()
+
+
 @click.group(cls=_Lazy, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="journeyctl")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
+              help="Show the version and which build runs (pure Python or compiled), and exit.")
 def main():
     """Customer journeys as code: check, compile and run `.journey` files."""
+    from journeyctl.engine.obs.build import stale_modules
+
+    stale = stale_modules()
+    if stale:  # (a compiled build only) a change to these would silently not run
+        click.echo(f"journeyctl: compiled modules older than their source, which would not run: {', '.join(stale)} "
+                   "(run `make fast` again, or `make pure`)", err=True)
 
 
 @main.command()

@@ -6,33 +6,39 @@ reported); 2 only for usage or I/O errors.
 """
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
+from contextlib import contextmanager
 
 import click
 import orjson
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
-from journeyctl.engine.obs import explain, render
-from journeyctl.engine.core.engine import Engine
-from journeyctl.engine.replay.sources import parse_columns, parse_event_values, parse_map_option, read_events, sort_by_time
 from journeyctl.dsl.durations import duration_option
 from journeyctl.dsl.project.files import why_unreadable
-from journeyctl.engine.core.actions import ACTION_KEYS
+from journeyctl.engine.obs import explain, render
+from journeyctl.engine.core.engine import Engine
+from journeyctl.engine.replay.sources import (input_format as reader_for, parse_columns, parse_event_values,
+                                              parse_map_option, read_events, sort_by_time)
 from journeyctl.engine.core.instants import command_line_instant
 from journeyctl.engine.replay.hints import input_hints
 from journeyctl.engine.replay.loop import replay
+from journeyctl.engine.replay.output import action_line, by_customer, jsonl_line
+from journeyctl.engine.replay.parallel import ReplayFailed, replay_split
 from journeyctl.engine.cli.startup import UsageProblem, open_state, project_to_run
-from journeyctl.engine.store.open import checkpoint
+from journeyctl.engine.store.open import checkpoint, open_store
 
+WRITE_CHUNK = 4096  # output lines joined per write
 
 
 def _jsonl(out, result, engine, console):
-    for a in result.actions:
-        record = {k: a[k] for k in ACTION_KEYS}
-        if "message" in a:  # --render
-            record["message"] = a["message"]
-        out.write(orjson.dumps(record) + b"\n")
+    # the engine's tuples, spec objects (--render added their messages) or lines the replay processes wrote
+    actions = result.actions
+    for start in range(0, len(actions), WRITE_CHUNK):
+        out.write(b"".join(a if type(a) is bytes else jsonl_line(a) if type(a) is dict else action_line(a)
+                           for a in actions[start:start + WRITE_CHUNK]))
 
 
 def _table(out, result, engine, console):
@@ -72,9 +78,12 @@ FORMATS = {"jsonl": _jsonl, "table": _table, "summary": _summary}
 @click.option("--config", "config_path", type=click.Path(), help="Project config (default: ./journeyctl.yaml).")
 @click.option("--render", "render_messages", is_flag=True,
               help="Add each action's rendered template as `message` ({subject?, body}) to --format jsonl.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Replay in this many processes, customers split by murmur2 of their id as `run` splits them "
+                   "over partitions. The output is that of one process.")
 def simulate(journeys, events_path, input_format, mapping, columns, event_values, time_unit, until, sort_input,
              fmt, dead_letter_path, trace_customer, allowed_lateness, state_url, profiles_path, config_path,
-             render_messages):
+             render_messages, jobs):
     """Replay EVENTS through the JOURNEYS (files or folders) and report the actions."""
     err = Console(stderr=True, highlight=False)
     try:
@@ -82,11 +91,11 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
         lateness = (duration_option(allowed_lateness) if allowed_lateness else
                     project.allowed_lateness if project.allowed_lateness is not None else 5_000)
         until_ms = command_line_instant(until) if until else None
-        items = read_events(events_path, input_format,
-                            mapping=parse_map_option(mapping) if mapping else None,
-                            columns=parse_columns(columns) if columns else None,
-                            time_unit=time_unit,
-                            event_values=parse_event_values(event_values) if event_values else None)
+        options = dict(mapping=parse_map_option(mapping) if mapping else None,
+                       columns=parse_columns(columns) if columns else None, time_unit=time_unit,
+                       event_values=parse_event_values(event_values) if event_values else None)
+        kind = reader_for(events_path, input_format)
+        source = _spooled(events_path) if jobs > 1 and events_path == "-" else events_path
         store = open_state(state_url)
         dead_file = open(dead_letter_path, "wb") if dead_letter_path else None
     except UsageProblem as e:
@@ -96,25 +105,50 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
         err.print(f"journeyctl simulate: {_problem(e)}", markup=False)
         sys.exit(2)
 
-    engine = Engine(irs, segments, store=store, channels=project.contacts,
-                    default_timezone=project.options.default_timezone, lateness=lateness,
-                    trace_customer=trace_customer, explain=explain, profiles=bool(profiles_path), dedup_window=project.dedup_window)
-    on_dead = (lambda d: dead_file.write(orjson.dumps(d.to_dict()) + b"\n")) if dead_file else None
+    def make_engine(store):
+        return Engine(irs, segments, store=store, channels=project.contacts,
+                      default_timezone=project.options.default_timezone, lateness=lateness,
+                      trace_customer=trace_customer, explain=explain, profiles=bool(profiles_path),
+                      dedup_window=project.dedup_window)
+
+    def read():
+        items = read_events(source, kind, **options)
+        return sort_by_time(items) if sort_input else items
+
+    engine = make_engine(store)
     fmt = fmt or ("summary" if sys.stdout.isatty() else "jsonl")
+    stored = state_url not in ("memory:", "", None)
     try:
-        if sort_input:
-            items = sort_by_time(items)
-        if fmt == "summary" and sys.stderr.isatty():
-            with Progress(TextColumn("replaying"), BarColumn(), TextColumn("{task.completed:,} lines"),
-                          console=err, transient=True) as progress:
-                task = progress.add_task("replay", total=None)
-                result = replay(engine, items, until_ms, on_dead,
-                                lambda n: progress.update(task, completed=n))
-        else:
-            result = replay(engine, items, until_ms, on_dead)
+        with _progress(err, sys.stderr.isatty() and (fmt == "summary" or jobs > 1)) as on_progress:
+            result = None
+            if jobs > 1:
+                # a replay process only reads a stored state: the changes come back here to be written
+                reader = (lambda: open_store(state_url, read_only=True)) if stored else (lambda: open_state("memory:"))
+                result = replay_split(engine, make_engine, reader, read(), until_ms, jobs,
+                                      jsonl=fmt == "jsonl" and not render_messages, reparse=kind == "jsonl",
+                                      stored=stored, on_progress=on_progress)
+                if result is None:
+                    err.print("journeyctl simulate: a repeated message was stamped later than every event before "
+                              "it, which --jobs cannot split exactly; replaying in one process", markup=False)
+                    store.close()
+                    store = open_state(state_url)
+                    engine = make_engine(store)
+                else:
+                    engine.trace = result.trace
+                    profiles = result.profiles
+            if result is None:
+                result = replay(engine, read(), until_ms, None, on_progress,
+                                spec_form=fmt != "jsonl" or render_messages)
+                profiles = engine.drain_profile_records() if profiles_path else []
         checkpoint(engine)
+        if dead_file:
+            for d in result.dead_letters:
+                dead_file.write(orjson.dumps(d.to_dict()) + b"\n")
     except (ValueError, OSError) as e:
         err.print(f"journeyctl simulate: {_problem(e)}", markup=False)
+        sys.exit(2)
+    except ReplayFailed as e:
+        err.print(f"journeyctl simulate: a replay process failed (please report this):\n{e}", markup=False)
         sys.exit(2)
     finally:
         if dead_file:
@@ -122,7 +156,7 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
     if profiles_path:
         try:
             with open(profiles_path, "wb") as f:
-                for rec in engine.drain_profile_records():
+                for rec in by_customer(profiles):
                     f.write(orjson.dumps(rec) + b"\n")
         except OSError as e:
             err.print(f"journeyctl simulate: {e}", markup=False)
@@ -152,6 +186,30 @@ def _problem(e: Exception) -> str:
     if isinstance(e, OSError) and e.strerror:
         return f"{e.filename}: {why_unreadable(e)}" if e.filename is not None else why_unreadable(e)
     return str(e)
+
+
+@contextmanager
+def _progress(err: Console, show: bool):
+    """A line counter on stderr while the replay reads (a terminal only): the callback, or None."""
+    if not show:
+        yield None
+        return
+    with Progress(TextColumn("replaying"), BarColumn(), TextColumn("{task.completed:,} lines"),
+                  console=err, transient=True) as progress:
+        task = progress.add_task("replay", total=None)
+        yield lambda n: progress.update(task, completed=n)
+
+
+def _spooled(path: str) -> str:
+    """Standard input copied to a temporary file, so a split replay can read it again if it must fall back
+    to one process (the file is removed when the process ends)."""
+    spool = tempfile.NamedTemporaryFile(prefix="journeyctl-stdin-", delete=False)
+    with spool:
+        shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
+    import atexit
+    import os
+    atexit.register(os.unlink, spool.name)
+    return spool.name
 
 
 def _count(dead_letters):

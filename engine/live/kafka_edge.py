@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka import errors as kerr
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.partitioner.default import murmur2
 from kafka.structs import OffsetAndMetadata
+
+from journeyctl.engine.core.partition import partition_for  # (also what the live loop imports from here)
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -179,14 +180,6 @@ def explain(exc: BaseException, settings: KafkaSettings, doing: str) -> EdgeErro
 def _name(exc: BaseException) -> str:
     text = str(exc)
     return text if len(text) <= 200 else text[:200] + "..."
-
-
-def partition_for(key: bytes, count: int) -> int:
-    """The partition the producers' default partitioner picks for a key (murmur2, as the Java client
-    and kafka-python do): where a customer's events land when they are keyed by customer id."""
-    if count <= 1:
-        return 0
-    return (murmur2(key) & 0x7FFFFFFF) % count
 
 
 class _Listener(ConsumerRebalanceListener):
@@ -395,7 +388,7 @@ class Sink:
         if part is None:
             if len(self._by_key) > 200_000:
                 self._by_key.clear()
-            part = self._by_key[(key, count)] = (murmur2(key) & 0x7FFFFFFF) % count
+            part = self._by_key[(key, count)] = partition_for(key, count)
         return part
 
     def send(self, row_id, topic: str, key: bytes | None, value: bytes) -> EdgeError | None:

@@ -9,9 +9,9 @@ import gc
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from journeyctl.engine.core.actions import CUSTOMER, DUE
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.core.events import BadEvent, Event
+from journeyctl.engine.replay.output import output_order
 
 
 def tune_gc() -> None:
@@ -46,46 +46,88 @@ class Replay:
 
 def replay(engine: Engine, items: Iterable[tuple[int, bytes, Event | BadEvent]], until: int | None = None,
            on_dead_letter: Callable[[DeadLetter], None] | None = None,
-           on_progress: Callable[[int], None] | None = None) -> Replay:
+           on_progress: Callable[[int], None] | None = None, *, spec_form: bool = True) -> Replay:
     """Feed every good event to the engine in arrival order; at the end fire every timer due by `until`
     (default: the last event's time); events stamped after `until` are left out. A bad or late line never
-    stops the run."""
+    stops the run. `spec_form=False` leaves the actions as the engine's tuples (in output order), for a
+    caller that writes them itself (simulate's JSON lines)."""
     tune_gc()
+    if on_progress:
+        items = counted(items, on_progress)
     result = Replay()
+    process = engine.process
     actions = result.actions
     names = result.names
+    events = 0
+    last = None
     for line, raw, item in items:
-        if isinstance(item, Event) and until is not None and item.time > until:
-            result.after_until += 1
-            continue
-        if isinstance(item, Event):
+        if type(item) is Event:  # apply(), written out for the million good events of a replay
+            if until is not None and item.time > until:
+                result.after_until += 1
+                continue
             names.add(item.name)
             try:
-                actions.extend(engine.process(item))
-                result.events += 1
-                if result.last_time is None or item.time > result.last_time:
-                    result.last_time = item.time
-            except BadEvent as e:
-                item = e
-            except Exception as e:  # a bug of ours must cost one event, never the replay: say so loudly
-                item = BadEvent("engine_error", f"{type(e).__name__}: {e} (please report this)")
-        if isinstance(item, BadEvent):
-            if item.reason != "late":
-                engine.stats.dead_letter(item.reason)
-            dead = DeadLetter(line, item.reason, item.detail, raw)
-            result.dead_letters.append(dead)
-            if on_dead_letter:
-                on_dead_letter(dead)
-        if on_progress and line % 4096 == 0:
-            on_progress(line)
-    end = until if until is not None else result.last_time
+                actions.extend(process(item))
+                events += 1
+                if last is None or item.time > last:
+                    last = item.time
+                continue
+            except Exception as e:  # noqa: BLE001 - late, or a bug of ours: set aside below
+                item = refused(e)
+        dead = set_aside(engine, result, line, raw, item)
+        if on_dead_letter:
+            on_dead_letter(dead)
+    result.events, result.last_time = events, last
+    end = until if until is not None else last
     if end is not None:
         actions.extend(engine.advance_to(end))
-    result.actions = as_dicts(actions)
+    result.actions = as_dicts(actions) if spec_form else output_order(actions)
     return result
+
+
+def counted(items: Iterable, on_progress: Callable[[int], None]) -> Iterable:
+    """The items, telling `on_progress` the line reached every 4,096 lines and at the end."""
+    line = 0
+    for item in items:
+        line = item[0]
+        if line % 4096 == 0:
+            on_progress(line)
+        yield item
+    on_progress(line)
+
+
+def apply(engine: Engine, result: Replay, line: int, raw: bytes, item: Event | BadEvent) -> DeadLetter | None:
+    """One item of a replay: a good event goes to the engine and its actions to `result`; a bad one, or
+    one the engine refuses (late, or an error of ours), becomes the dead letter returned (and kept)."""
+    if isinstance(item, Event):
+        result.names.add(item.name)
+        try:
+            result.actions.extend(engine.process(item))
+            result.events += 1
+            if result.last_time is None or item.time > result.last_time:
+                result.last_time = item.time
+            return None
+        except Exception as e:  # noqa: BLE001
+            item = refused(e)
+    return set_aside(engine, result, line, raw, item)
+
+
+def refused(e: Exception) -> BadEvent:
+    """What an event the engine did not apply becomes: its own BadEvent (late), or `engine_error` for a bug
+    of ours, which must cost that one event, never the replay: said loudly."""
+    if isinstance(e, BadEvent):
+        return e
+    return BadEvent("engine_error", f"{type(e).__name__}: {e} (please report this)")
+
+
+def set_aside(engine: Engine, result: Replay, line: int, raw: bytes, bad: BadEvent) -> DeadLetter:
+    if bad.reason != "late":  # (the engine counted that one)
+        engine.stats.dead_letter(bad.reason)
+    dead = DeadLetter(line, bad.reason, bad.detail, raw)
+    result.dead_letters.append(dead)
+    return dead
 
 
 def as_dicts(actions: list) -> list[dict]:
     """The spec form of actions, in output order (time, then customer)."""
-    actions.sort(key=lambda a: (a[DUE], a[CUSTOMER]))
-    return [a.as_dict() for a in actions]
+    return [a.as_dict() for a in output_order(actions)]

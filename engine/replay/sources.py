@@ -34,7 +34,7 @@ def read_jsonl(stream: Iterable[bytes], *, max_bytes: int = 1_000_000) -> Iterat
         if isinstance(line, str):
             line = line.encode("utf-8", "surrogatepass")
         raw = line.rstrip(b"\r\n")
-        if not raw.strip():
+        if not raw or raw.isspace():
             continue
         try:
             yield number, raw, parse_event(raw, max_bytes=max_bytes)

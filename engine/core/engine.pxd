@@ -1,0 +1,66 @@
+# Declarations for the compiled build (scripts/build_fast.py, `make fast`); engine.py stays the pure-Python
+# source and the reference. Engine becomes an extension type: its attributes are C fields rather than a
+# dictionary, and its steps call each other directly in C. An attribute added to engine.py but not here
+# still works (the __dict__ below), only slower: declare it here when it is read on a hot path.
+cimport cython
+from journeyctl.engine.core.timers cimport TimerQueue
+from journeyctl.engine.core.events cimport Event
+
+cpdef object _ok(object pred, object ctx)
+cpdef _assign(dict profile, object path, object value)
+
+@cython.final
+cdef class Engine:
+    cdef dict __dict__
+    cdef public object store
+    cdef public dict channels
+    cdef public object default_timezone
+    cdef public object lateness
+    cdef public object stats
+    cdef public object trace_customer
+    cdef public list trace
+    cdef public object _window_epoch
+    cdef public list profile_records
+    cdef public object sync_profiles
+    cdef public dict versions
+    cdef public dict current
+    cdef public dict by_trigger
+    cdef public list segments
+    cdef public list _segment_irs
+    cdef public object last_seen_names
+    cdef public dict last_props_names
+    cdef public dict _agg_readers
+    cdef public object listened
+    cdef public object relevant
+    cdef public dict _routes
+    cdef public object _seg_always
+    cdef public object _seg_profile
+    cdef public object _all_segments
+    cdef public dict _seg_by_event
+    cdef public dict _windows
+    cdef public object _empty_members
+    cdef public dict _by_mask
+    cdef public object _segment_events_read
+    cdef public object clock
+    cdef public TimerQueue _timers
+    cdef public dict _scheduled
+
+    cpdef list process(self, Event ev)
+    cpdef _version(self, version)
+    cpdef _fire_due(self, upto, list out)
+    cpdef _fire_customer(self, cid, cust, upto, list out)
+    cpdef _fire(self, cid, cust, inst, now, list out, list queue)
+    cpdef _drain(self, cid, cust, list queue, t, list out)
+    cpdef _one_event(self, cid, cust, name, props, traits, msg, t, list out, list queue)
+    cpdef _send(self, cid, cust, inst, j, sid, st, now, list out)
+    cpdef _reachable(self, profile, channel)
+    cpdef _address(self, profile, channel)
+    cpdef _end(self, cid, cust, inst, j, reason, now)
+    cpdef _zone(self, cust, j)
+    cpdef _segments(self, cid, cust, t, msg, list queue, name, profile_changed, changed, passed)
+    cpdef _windows_passed(self, cust, t)
+    cpdef _note_windows(self, cust, windows, t)
+    cpdef _may_move(self, cust, t)
+    cpdef _merge_traits(self, cid, cust, traits, t, msg)
+    cpdef _store(self, cid, cust)
+    cpdef _trace(self, cid, t, journey, text)

@@ -1,0 +1,57 @@
+"""The compiled build decides exactly what the pure build decides (issue 19): both builds' `simulate`, on a
+generated stream of the repository's journeys with late events, re-sent messages and unusable lines, write
+the same bytes. Runs in `make test-compiled`, which compiles the build into a folder of its own, names it
+in JOURNEYCTL_COMPILED and puts it first on the path (so this process, too, runs it)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generated_events import write_events
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPILED = os.environ.get("JOURNEYCTL_COMPILED")
+JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()"]
+
+pytestmark = pytest.mark.skipif(not COMPILED, reason="the pure-against-compiled comparison runs in `make test-compiled`")
+
+
+def journeyctl(build: str | None, *args):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if build:
+        env["PYTHONPATH"] = str(Path(build).resolve())
+    done = subprocess.run([*JOURNEYCTL, *map(str, args)], capture_output=True, cwd=ROOT, timeout=600,
+                          stdin=subprocess.DEVNULL, env={**env, "NO_COLOR": "1", "COLUMNS": "1000"})
+    assert done.returncode == 0, done.stderr.decode()
+    return done
+
+
+def test_this_process_runs_the_compiled_build():
+    from journeyctl.engine.obs.build import build_name
+    import journeyctl.engine.core.engine as engine
+
+    assert build_name() == "compiled (Cython)"
+    assert not engine.__file__.endswith(".py")
+
+
+def test_both_builds_write_the_same_bytes(tmp_path):
+    events = tmp_path / "events.jsonl"
+    write_events(events, 20_000, seed=3)
+    runs = {}
+    for build in (None, COMPILED):
+        assert (b"compiled (Cython)" if build else b"pure Python") in journeyctl(build, "--version").stdout
+        folder = tmp_path / ("compiled" if build else "pure")
+        folder.mkdir()
+        out = {}
+        for fmt in ("jsonl", "summary"):
+            done = journeyctl(build, "simulate", "journeys", "--events", events, "--format", fmt,
+                              "--dead-letter", folder / f"dead-{fmt}.jsonl", "--profiles", folder / f"profiles-{fmt}.jsonl",
+                              "--trace", "c11", "--state", f"sqlite:///{folder / fmt}.db")
+            out[fmt] = (done.stdout, done.stderr.replace(str(folder).encode(), b"RUN"),
+                        (folder / f"dead-{fmt}.jsonl").read_bytes(), (folder / f"profiles-{fmt}.jsonl").read_bytes())
+        runs[build] = out
+    pure, compiled = runs[None], runs[COMPILED]
+    assert pure["jsonl"][0].count(b"\n") > 1_000 and b"late" in pure["jsonl"][1]
+    assert compiled == pure
