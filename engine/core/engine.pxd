@@ -45,7 +45,7 @@ cdef class Engine:
     cdef public TimerQueue _timers
     cdef public dict _scheduled
 
-    cpdef list process(self, Event ev)
+    cpdef list process(self, Event ev, lane=*)
     cpdef _version(self, version)
     cpdef _fire_due(self, upto, list out)
     cpdef _fire_customer(self, cid, cust, upto, list out)

@@ -191,7 +191,7 @@ class Engine:
         t = ev.time
         clock = self.lanes.get(lane)
         if clock is not None and t < clock - self.lateness:
-            self.stats.dead_letter("late")
+            self.stats.dead_letter("late", self.clock)
             raise BadEvent("late", f"stamped {format_instant(t)}, more than the allowed lateness behind "
                                    f"the clock at {format_instant(clock)}")
         out: list = []
@@ -311,6 +311,12 @@ class Engine:
             self.caught_up.discard(lane)
             self._rewatermark()
 
+    def follow(self, clock: int) -> None:
+        """`simulate --jobs`: a replay process meets each event at the clock the whole input has reached
+        (engine/replay/parallel.py), not the one its own customers' events would give: its one lane, the
+        watermark and the clock are that clock."""
+        self.clock = self.lanes[None] = self.watermark = clock
+
     def _advance(self, lane, t: int) -> None:
         """`lane` read an event stamped `t`, later than every event it read before."""
         lanes = self.lanes
@@ -399,7 +405,7 @@ class Engine:
             handled += 1
             if handled > MAX_EMITS:
                 # journeys that emit each other's triggers without a wait: stop the chain, say so
-                self.stats.dead_letter("emit_loop")
+                self.stats.dead_letter("emit_loop", t)
                 if cid == self.trace_customer:
                     self._trace(cid, t, "-", f"emit chain stopped after {MAX_EMITS} events ({name})")
                 break

@@ -13,15 +13,17 @@ Two kinds, both kept by the engine as it works so that no reader ever has to sca
 """
 from __future__ import annotations
 
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 
+from journeyctl.engine.core.actions import DUE
 from journeyctl.engine.core.state import FLAGS, HELD_OUT, STATE, VER
 
 OUTCOMES = ("converted", "cancelled", "exited", "completed", "restarted")
 MINUTE = 60_000
 FOLD_AFTER = 48 * 60  # minutes: older pending minutes are summed into their hour (what the store keeps anyway)
 ENTRY = ""  # the step an instance moves from when it enters
-RECENT_PENDING = 100_000  # actions held for the recent-actions table between drains (a replay drains at its end)
+RECENT_PENDING = 100_000  # actions held for the recent-actions table between drains, before the old ones are let go
+RECENT_MS = 7 * 86_400_000  # how far behind the latest action the recent actions reach (the store keeps as much)
 
 
 class Stats:
@@ -38,7 +40,7 @@ class Stats:
         self.ends: Counter = Counter()                # (version, step, reason) -> n
         self.lag: dict | None = None                  # {"lag": n, "at": epoch ms}, set by the run loop
         self.current: dict = {}                        # journey -> the version loaded (set before each write)
-        self.recent: deque = deque(maxlen=RECENT_PENDING)  # actions since the last drain_recent()
+        self.recent: list = []                        # actions since the last drain_recent()
         self._minutes: dict[int, dict] = {}           # minute -> {series: n}, not yet drained
         self._hours: dict[int, dict] = {}             # hour -> {series: n}: pending minutes folded (long replays)
         self._minute = None
@@ -92,16 +94,24 @@ class Stats:
         self.actions[key] += 1
         if action is not None:
             self.recent.append(action)
+            if len(self.recent) > RECENT_PENDING:
+                self._forget_old_actions()
         if now is not None:
             b = self._at(now)
             key = ("action", journey, channel, status)
             b[key] = b.get(key, 0) + 1
 
-    def dead_letter(self, reason: str) -> None:
-        """Counted in the minute of the engine's next step (or of the clock at the next drain): a bad
-        event has no trustworthy time of its own."""
+    def dead_letter(self, reason: str, at: int | None = None) -> None:
+        """Counted in the minute of `at`, the engine's clock when it was set aside: a bad event has no
+        trustworthy time of its own. Before the clock has a time, in the minute of the engine's next
+        step (or of the clock at the next drain)."""
         self.dead_letters[reason] += 1
-        self._undated[reason] = self._undated.get(reason, 0) + 1
+        if at is not None:
+            b = self._at(at)
+            key = ("dead_letter", reason)
+            b[key] = b.get(key, 0) + 1
+        else:
+            self._undated[reason] = self._undated.get(reason, 0) + 1
 
     def segment(self, segment: str, entered: bool, now: int | None = None) -> None:
         change = "entered" if entered else "exited"
@@ -160,10 +170,36 @@ class Stats:
         self._minutes, self._hours, self._minute, self._bucket = {}, {}, None, {}
         return minutes, [(name, h, n) for (name, h), n in hours.items()]
 
+    def _forget_old_actions(self) -> None:
+        """A long replay drains at its end: keep only the actions the store would keep (RECENT_MS behind
+        the latest). By time, not by count, so which ones are kept does not depend on the order they
+        came in (simulate --jobs adds each process's in turn: add_pending)."""
+        latest = max(a[DUE] for a in self.recent)
+        self.recent = [a for a in self.recent if a[DUE] >= latest - RECENT_MS]
+
     def drain_recent(self) -> list:
-        out = list(self.recent)
-        self.recent.clear()
+        out, self.recent = self.recent, []
         return out
+
+    def pending(self) -> tuple:
+        """What the next drains will write (the minutes and hours counted, dead letters not yet placed in
+        a minute, recent actions): a replay process of `simulate --jobs` hands it to the parent."""
+        return self._minutes, self._hours, self._undated, self.recent
+
+    def add_pending(self, pending: tuple) -> None:
+        """Add another Stats' pending() to what this one's next drains write."""
+        minutes, hours, undated, recent = pending
+        for table, into in ((minutes, self._minutes), (hours, self._hours)):
+            for at, bucket in table.items():
+                mine = into.setdefault(at, {})
+                for key, n in bucket.items():
+                    mine[key] = mine.get(key, 0) + n
+        for reason, n in undated.items():
+            self._undated[reason] = self._undated.get(reason, 0) + n
+        self._minute, self._bucket = None, {}
+        self.recent.extend(recent)
+        if len(self.recent) > RECENT_PENDING:
+            self._forget_old_actions()
 
     # ---- to and from the store ----------------------------------------------------------------
 

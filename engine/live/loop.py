@@ -365,7 +365,7 @@ class Live:
                     out = process(ev, part)
                 except BadEvent as e:
                     if e.reason != "late":  # the engine counts its own
-                        self.engine.stats.dead_letter(e.reason)
+                        self.engine.stats.dead_letter(e.reason, self.engine.clock)
                     dead.append(dead_letter_message(e.reason, e.detail, topic, partition, r.offset, r.key, r.value))
                     continue
                 if out:

@@ -122,7 +122,7 @@ def refused(e: Exception) -> BadEvent:
 
 def set_aside(engine: Engine, result: Replay, line: int, raw: bytes, bad: BadEvent) -> DeadLetter:
     if bad.reason != "late":  # (the engine counted that one)
-        engine.stats.dead_letter(bad.reason)
+        engine.stats.dead_letter(bad.reason, engine.clock)
     dead = DeadLetter(line, bad.reason, bad.detail, raw)
     result.dead_letters.append(dead)
     return dead

@@ -70,6 +70,7 @@ class _Part:
     customers: list       # (customer id, encoded state) of the customers it changed, for a stored state
     events: int
     diverged: bool
+    pending: tuple        # Stats.pending(): counts per minute and hour, recent actions (the web UI's)
 
 
 def replay_split(parent: Engine, make_engine: Callable, make_store: Callable, items: Iterable, until: int | None,
@@ -105,11 +106,12 @@ def replay_split(parent: Engine, make_engine: Callable, make_store: Callable, it
             result = SplitReplay()
             dead: list = []
             clock, lateness = parent.clock, parent.lateness
+            copies = _Copies(parent.dedup_window, lateness)
             batches: list[list] = [[] for _ in range(jobs)]
             owner: dict = {}  # customer id -> its process (murmur2 in Python costs more than a lookup)
             for pos, (line, raw, item) in enumerate(counted(items, on_progress) if on_progress else items):
                 if not isinstance(item, Event):
-                    parent.stats.dead_letter(item.reason)
+                    parent.stats.dead_letter(item.reason, clock)
                     dead.append((pos, DeadLetter(line, item.reason, item.detail, raw)))
                     continue
                 t = item.time
@@ -127,8 +129,9 @@ def replay_split(parent: Engine, make_engine: Callable, make_store: Callable, it
                 if len(batch) >= BATCH:
                     inputs[k].send(batch)
                     batches[k] = []
-                if clock is None or t >= clock - lateness:  # applied (the engine's rule): the clock moves
-                    if clock is None or t > clock:
+                if clock is None or t >= clock - lateness:  # applied (the engine's rule)
+                    # the clock moves, but not for a copy of an event already applied (spec section 6)
+                    if (clock is None or t > clock) and not copies.seen(item.customer_id, item.message_id, t):
                         clock = t
                     if result.last_time is None or t > result.last_time:
                         result.last_time = t
@@ -181,6 +184,7 @@ def _merge(parent: Engine, parts: list[_Part], dead: list, result: SplitReplay, 
     stats = parent.stats
     for part in parts:
         _add_stats(stats, part.stats)
+        stats.add_pending(part.pending)
         parent.aggregates.ignored += part.ignored
         result.profiles.extend(part.profiles)
         result.trace.extend(part.trace)
@@ -239,7 +243,7 @@ def _replay_part(k, jobs, inbox, make_engine, make_store, jsonl, stored) -> _Par
                 except BadEvent as e:  # (the parent parsed it as good: never expected)
                     item = e
             if clock is not None:
-                engine.clock = clock
+                engine.follow(clock)
             letter = apply(engine, result, line, raw, item)
             if letter is not None:
                 dead.append((pos, letter))
@@ -257,7 +261,7 @@ def _replay_part(k, jobs, inbox, make_engine, make_store, jsonl, stored) -> _Par
                for a in output_order(result.actions)]
     customers = [(cid, c.encode()) for cid, c in store.changed.items()] if stored else []
     return _Part(actions, dead, engine.stats.to_dict(), engine.aggregates.ignored, engine.drain_profile_records(),
-                 engine.trace, customers, result.events, diverged)
+                 engine.trace, customers, result.events, diverged, engine.stats.pending())
 
 
 class _Overlay:
@@ -301,3 +305,33 @@ class _Overlay:
 
     def close(self) -> None:
         self._base.close()
+
+
+class _Copies:
+    """Which events the engine will take for copies of one it applied (Engine._seen_before: the same
+    message id, for the same customer, within the de-duplication window of event time): a copy moves
+    no clock, so the clock handed to the replay processes must not move with it either. Ids are
+    dropped once no copy can match them, as the engine drops them."""
+
+    def __init__(self, window: int, lateness: int):
+        self.window, self.keep = window, window + lateness
+        self.ids: dict = {}  # customer -> {message id: time applied}, oldest first
+
+    def seen(self, customer: str, msg: str, t: int) -> bool:
+        """Is this a copy? If not, it counts from `t` (applied again, or the first of its id)."""
+        if not self.window:
+            return False
+        ids = self.ids.get(customer)
+        if ids is None:
+            ids = self.ids[customer] = {}
+        first = ids.get(msg)
+        if first is not None:
+            if -self.window < t - first < self.window:
+                return True
+            del ids[msg]
+        ids[msg] = t
+        for old, when in list(ids.items()):
+            if when > t - self.keep:
+                break
+            del ids[old]
+        return False

@@ -19,9 +19,10 @@ journeyctl ignores them.
 from __future__ import annotations
 
 from journeyctl.engine.core.actions import DUE
+from journeyctl.engine.core.stats import RECENT_MS
 
 KEEP = {1: 48 * 60, 60: 90 * 24}  # buckets kept behind the clock, per resolution (in minutes)
-KEEP_ACTIONS_MS = 7 * 86_400_000
+KEEP_ACTIONS_MS = RECENT_MS  # what the engine holds for it between drains, too
 KEEP_TRACE = 1_000  # last decisions kept of a traced customer
 TRACE = "trace:"    # meta key prefix of a traced customer's decisions
 
