@@ -41,6 +41,7 @@ class Stats:
         self.lag: dict | None = None                  # {"lag": n, "at": epoch ms}, set by the run loop
         self.current: dict = {}                        # journey -> the version loaded (set before each write)
         self.recent: list = []                        # actions since the last drain_recent()
+        self._recent_limit = RECENT_PENDING           # how many before the old ones are let go again
         self._minutes: dict[int, dict] = {}           # minute -> {series: n}, not yet drained
         self._hours: dict[int, dict] = {}             # hour -> {series: n}: pending minutes folded (long replays)
         self._minute = None
@@ -94,7 +95,7 @@ class Stats:
         self.actions[key] += 1
         if action is not None:
             self.recent.append(action)
-            if len(self.recent) > RECENT_PENDING:
+            if len(self.recent) > self._recent_limit:
                 self._forget_old_actions()
         if now is not None:
             b = self._at(now)
@@ -176,9 +177,11 @@ class Stats:
         came in (simulate --jobs adds each process's in turn: add_pending)."""
         latest = max(a[DUE] for a in self.recent)
         self.recent = [a for a in self.recent if a[DUE] >= latest - RECENT_MS]
+        # all of them within the span (a busy week): look again only when there are twice as many
+        self._recent_limit = max(RECENT_PENDING, 2 * len(self.recent))
 
     def drain_recent(self) -> list:
-        out, self.recent = self.recent, []
+        out, self.recent, self._recent_limit = self.recent, [], RECENT_PENDING
         return out
 
     def pending(self) -> tuple:
@@ -198,7 +201,7 @@ class Stats:
             self._undated[reason] = self._undated.get(reason, 0) + n
         self._minute, self._bucket = None, {}
         self.recent.extend(recent)
-        if len(self.recent) > RECENT_PENDING:
+        if len(self.recent) > self._recent_limit:
             self._forget_old_actions()
 
     # ---- to and from the store ----------------------------------------------------------------
