@@ -69,6 +69,7 @@ def _stats(store) -> dict:
         total.events += one.events
         total.unused += one.unused
         total.duplicates += one.duplicates
+        total.parked += one.parked
         for j, c in one.journeys.items():
             total.journeys[j].update(c)
         total.actions.update(one.actions)
@@ -103,13 +104,16 @@ def status(state_url, limit, fmt):
     stats = _stats(store)
     active: Counter = Counter()
     waiting = []
+    parked = []  # timers that raised when they fired (engine_error), waiting for `run --retry-parked`
     kinds: dict = {}
     for cid, cust in store.customers():
         for inst in cust.instances:
             active[inst[J]] += 1
             if inst[DUE] is not None:
                 waiting.append((inst[DUE], cid, inst[J], inst[STATE], _kind(store, inst[VER], inst[STATE], kinds)))
+        parked += [(due, cid, j, step, why) for j, _, due, step, why in cust.parked_timers()]
     waiting.sort()
+    parked.sort()
     journeys = sorted(set(active) | set(stats.get("journeys", {})))
     funnel = {j: {"entered": stats.get("journeys", {}).get(j, {}).get("entered", 0), "active": active[j],
                   **{o: stats.get("journeys", {}).get(j, {}).get(o, 0) for o in OUTCOMES}} for j in journeys}
@@ -122,11 +126,15 @@ def status(state_url, limit, fmt):
                     "waiting": [{"due": format_instant(d), "customer_id": c, "journey": j, "step": s, "kind": k}
                                 for d, c, j, s, k in waiting[:limit]],
                     "pending_timers": len(waiting), "dead_letters": stats.get("dead_letters", {}),
-                    "partitions": partitions})
+                    "partitions": partitions,
+                    "parked": [{"due": format_instant(d), "customer_id": c, "journey": j, "step": s, "error": w}
+                               for d, c, j, s, w in parked[:limit]],
+                    "parked_timers": len(parked)})
         return
     console = _console()
     console.print(Text(f"clock {format_instant(clock) if clock is not None else '-'}, "
-                       f"{stats.get('events', 0):,} events applied, {len(waiting):,} waiting instances"))
+                       f"{stats.get('events', 0):,} events applied, {len(waiting):,} waiting instances"
+                       + (f", {len(parked):,} parked timers" if parked else "")))
     for p in partitions:
         console.print(Text(f"{p['topic']}[{p['partition']}]: read up to offset {p['offset']:,}, "
                            f"clock {p['clock'] or '-'}"))
@@ -143,6 +151,16 @@ def status(state_url, limit, fmt):
     for due, cid, j, sid, kind in waiting[:limit]:
         wait.add_row(format_instant(due), Text(visible(cid)), Text(visible(j)), visible(f"{sid} ({kind})"))
     console.print(wait)
+    if parked:
+        table = Table(title=f"Parked timers: they raised when they fired; `journeyctl run --retry-parked` gives "
+                            f"them their due time back (first {min(limit, len(parked))} of {len(parked)})",
+                      title_justify="left")
+        for col in ("was due", "customer", "journey", "step", "error"):
+            table.add_column(col)
+        for due, cid, j, sid, why in parked[:limit]:
+            table.add_row(format_instant(due), Text(visible(cid)), Text(visible(j)), Text(visible(sid)),
+                          Text(visible(why)))
+        console.print(table)
 
 
 @click.command()
@@ -166,7 +184,9 @@ def inspect(customer, state_url, fmt):
             "instances": instances,
             "entries": {j: {"last": format_instant(e[0]), "count": e[1]} for j, e in cust.entries.items()},
             "aggregates": {key: _aggregate_shown(key, state) for key, state in cust.aggs.items()},
-            "last_seen": {n: format_instant(t) for n, t in cust.last_seen.items()}}
+            "last_seen": {n: format_instant(t) for n, t in cust.last_seen.items()},
+            "parked": [{"journey": j, "instance_id": iid, "was_due": format_instant(due), "step": step, "error": why}
+                       for j, iid, due, step, why in cust.parked_timers()]}
     if fmt == "json":
         _emit_json(data)
         return
@@ -181,6 +201,10 @@ def inspect(customer, state_url, fmt):
         table.add_row(Text(visible(i["journey"])), visible(f"{i['step']} ({i['kind']})"), i["entered_at"],
                       i["waiting_until"] or "-", Text(visible(i["trigger_message_id"])), "yes" if i["holdout"] else "")
     console.print(table)
+    for p in data["parked"]:
+        console.print(Text(visible(f"parked timer: {p['journey']} at {p['step']}, was due {p['was_due']}: "
+                                   f"{p['error']} (journeyctl run --retry-parked gives it its due time back)"),
+                           style="bold red"))
     for label, key in (("entries", "entries"), ("aggregates", "aggregates"), ("last seen", "last_seen")):
         if data[key]:
             console.print(Text(f"{label}: " + visible(_json(data[key]).decode())))

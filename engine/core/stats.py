@@ -15,6 +15,7 @@ class Stats:
         self.actions: Counter = Counter()             # (journey, channel, status) -> n
         self.dead_letters: Counter = Counter()        # reason -> n
         self.segments: dict = defaultdict(Counter)    # segment -> entered/exited
+        self.parked = 0       # timers that raised when they fired, parked (engine_error; Engine._park)
 
     def entered(self, journey: str) -> None:
         self.journeys[journey]["entered"] += 1
@@ -40,13 +41,14 @@ class Stats:
                 "journeys": {j: dict(c) for j, c in self.journeys.items()},
                 "actions": [[*k, n] for k, n in self.actions.items()],
                 "dead_letters": dict(self.dead_letters),
-                "segments": {s: dict(c) for s, c in self.segments.items()}}
+                "segments": {s: dict(c) for s, c in self.segments.items()}, "parked": self.parked}
 
     def restore(self, data: dict | None) -> None:
         if not data:
             return
         self.events, self.duplicates = data.get("events", 0), data.get("duplicates", 0)
         self.unused = data.get("unused", 0)
+        self.parked = data.get("parked", 0)
         for j, c in data.get("journeys", {}).items():
             self.journeys[j].update(c)
         for journey, channel, status, n in data.get("actions", []):

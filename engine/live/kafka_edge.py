@@ -11,9 +11,11 @@ Three small wrappers over kafka-python, each saying what went wrong in plain wor
   delivery the producer is rebuilt, since an idempotent producer may be left
   unusable (a broker that lost its state answers "unknown producer id" forever).
 - `Admin`: topic checks and creation.
+- `KafkaCluster`: the three behind the run loop's seam (engine/live/edge.py), as `run` wires them.
 
 kafka-python logs every reconnect attempt at ERROR level; that is silenced here and
-the run loop reports the broker's state in one status line instead.
+the run loop reports the broker's state in one status line instead. `EdgeError` is the
+seam's (engine/live/edge.py) and is imported from here by the callers outside the loop.
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ from kafka import errors as kerr
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.partitioner.default import murmur2
 from kafka.structs import OffsetAndMetadata
+
+from journeyctl.engine.live.edge import EdgeError
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -62,16 +66,6 @@ class _LoginRefusals(logging.Handler):
 _login_refusals = _LoginRefusals()
 logging.getLogger("kafka.net.manager").setLevel(logging.WARNING)  # (it goes no further: see above)
 logging.getLogger("kafka.net.manager").addHandler(_login_refusals)
-
-
-class EdgeError(Exception):
-    """A problem with the cluster, in plain words. retry: whether waiting may cure it
-    (an unreachable broker) or a person has to act (a refused password, a missing topic)."""
-
-    def __init__(self, message: str, *, retry: bool = False, too_large: bool = False):
-        super().__init__(message)
-        self.retry = retry
-        self.too_large = too_large
 
 
 @dataclass(frozen=True)
@@ -271,16 +265,18 @@ class Source:
             if cause is not None:  # our own code failed inside the rebalance: that is the error to show
                 raise cause from None
             raise explain(e, self.settings, "reading events") from None
+        cause, self.callback_error = self.callback_error, None
+        if cause is not None:  # kafka-python logs a failed callback and goes on: it must not go unseen
+            for tp, records in got.items():  # and what this poll read is read again
+                try:
+                    self._consumer.seek(tp, records[0].offset)
+                except Exception:  # noqa: BLE001 - no longer assigned: its new owner reads it
+                    pass
+            raise cause
         return {(tp.topic, tp.partition): records for tp, records in got.items()}
 
     def assignment(self) -> list[tuple[str, int]]:
         return sorted((tp.topic, tp.partition) for tp in self._consumer.assignment())
-
-    def lag(self, timeout_ms: int = 500) -> int | None:
-        """Records on the broker not yet read by this consumer, summed over its partitions; None when
-        nothing is assigned or the broker does not answer in time (then nobody knows what is waiting)."""
-        lags = self.lags(timeout_ms)
-        return sum(lags.values()) if lags else None
 
     def lags(self, timeout_ms: int = 500) -> dict | None:
         """{(topic, partition): records not yet read} of every assigned partition; None when nothing is
@@ -411,10 +407,6 @@ class Sink:
         self._pending.append((row_id, future))
         return None
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._pending)
-
     def settle(self) -> tuple[list, list]:
         """(acknowledged ids, [(id, EdgeError)] failed) among the sends that have finished."""
         done, failed, still = [], [], []
@@ -502,6 +494,27 @@ class Admin:
             self._admin.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+class KafkaCluster:
+    """The loop's Cluster (engine/live/edge.py) on Kafka: what `journeyctl run` wires."""
+
+    def __init__(self, settings: KafkaSettings):
+        self.settings = settings
+        self.address = settings.bootstrap_servers
+
+    def admin(self) -> Admin:
+        return Admin(self.settings)
+
+    def source(self, topics, group_id: str, on_assigned, **options) -> Source:
+        return Source(self.settings, topics, group_id, on_assigned, **options)
+
+    def sink(self) -> Sink:
+        return Sink(self.settings)
+
+    @staticmethod
+    def partition_for(key: bytes, count: int) -> int:
+        return partition_for(key, count)
 
 
 class Producer:
