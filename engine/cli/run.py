@@ -528,7 +528,7 @@ class ViewReport:
         extra = {"outbox": waiting, "delivered": c.delivered, "broker": c.broker, **clocks(live)}
         if self.worker is not None:
             extra.update(worker=self.worker, partitions=_parts(live.owned))
-        self.view.event("status", **snap.to_dict(), **extra)
+        self.view.event("status", **{**snap.to_dict(), **extra})
 
     def note(self, text: str) -> None:
         _say(self.err, text)
