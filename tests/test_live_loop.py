@@ -120,6 +120,16 @@ def grow_stream() -> list[bytes]:
     return out
 
 
+def pays(n: int, tag: str = "c", at: int = T0) -> list[bytes]:
+    return [event("payment_failed", f"{tag}{i}", at + i, f"{tag}-f{i}", amount=i) for i in range(n)]
+
+
+def assert_replayed(h: Harness, values: list[bytes], until: int = T0 + 1_000) -> None:
+    """Every action a replay of `values` gives came out once, and nothing else."""
+    got = Counter(a["action_id"] for a in h.actions())
+    assert got == Counter(a["action_id"] for a in expected_actions(h.journeys, values, until, 1_000))
+
+
 def as_store(engine: Engine) -> dict:
     """The engine's in-memory view that must match the store: clock, lanes, counts, scheduled timers."""
     return {"clock": engine.clock, "lanes": dict(engine.lanes), "stats": engine.stats.to_dict(),
@@ -155,26 +165,24 @@ def test_a_stream_over_three_partitions_gives_what_a_replay_gives(tmp_path):
 
 def test_a_rebalance_away_and_back_loses_and_repeats_nothing(tmp_path):
     h = Harness(PLAIN, SqliteStore(tmp_path / "state.db"), partitions=4)
-    first = [event("payment_failed", f"c{i}", T0 + i, f"f{i}", amount=i) for i in range(20)]
+    first = pays(20)
     h.send(first)
     h.run()
     other = h.cluster.source(["events"], h.live.settings.group_id, lambda parts: {})  # a second member joins
     h.live.step()
     assert len(h.live.owned) == 2, h.report.notes
-    second = [event("payment_failed", f"d{i}", T0 + 100 + i, f"g{i}", amount=i) for i in range(20)]
+    second = pays(20, "d", T0 + 100)
     h.send(second)
     h.live.step()  # reads only its two partitions' share
     other.close()  # ... and leaves, having read nothing: its two come back, read from the stored offsets
     h.run(lambda: len(h.live.owned) == 4)
-    got = Counter(a["action_id"] for a in h.actions())
-    assert max(got.values()) == 1
-    assert got == Counter(a["action_id"] for a in expected_actions(PLAIN, first + second, T0 + 1_000, 1_000))
+    assert_replayed(h, first + second)
     h.stop()
 
 
 def test_a_broker_away_costs_nothing_and_what_waited_is_delivered_after(tmp_path):
     h = Harness(PLAIN, SqliteStore(tmp_path / "state.db"))
-    values = [event("payment_failed", f"c{i}", T0 + i, f"f{i}", amount=i) for i in range(10)]
+    values = pays(10)
     h.send(values[:5])
     h.run()
     h.cluster.down = True
@@ -185,17 +193,16 @@ def test_a_broker_away_costs_nothing_and_what_waited_is_delivered_after(tmp_path
     h.send(values[5:])
     h.run()
     assert h.live.counts.broker == "ok"
-    got = Counter(a["action_id"] for a in h.actions())
-    assert got == Counter(a["action_id"] for a in expected_actions(PLAIN, values, T0 + 1_000, 1_000))
+    assert_replayed(h, values)
     h.stop()
 
 
 def test_a_recreated_topic_is_read_from_its_start(tmp_path):
     h = Harness(PLAIN, SqliteStore(tmp_path / "state.db"))
-    h.send([event("payment_failed", f"c{i}", T0 + i, f"f{i}", amount=i) for i in range(10)])
+    h.send(pays(10))
     h.run()
     h.cluster.recreate("events")
-    again = [event("payment_failed", f"n{i}", T0 + 100 + i, f"n{i}", amount=i) for i in range(3)]
+    again = pays(3, "n", T0 + 100)
     h.send(again)
     h.run(lambda: h.live.recreated)
     assert h.live.recreated == 1 and any("recreated" in n for n in h.report.notes)
@@ -348,7 +355,7 @@ def test_a_lock_held_by_another_process_is_waited_out(tmp_path):
     db = tmp_path / "state.db"
     h = Harness(PLAIN, SqliteStore(db))
     h.store._conn.execute("PRAGMA busy_timeout = 50")
-    values = [event("payment_failed", f"c{i}", T0 + i, f"f{i}", amount=i) for i in range(20)]
+    values = pays(20)
     h.send(values[:5])
     h.run()
     other = sqlite3.connect(db, isolation_level=None)
@@ -359,8 +366,7 @@ def test_a_lock_held_by_another_process_is_waited_out(tmp_path):
     other.execute("ROLLBACK")
     other.close()
     h.run()
-    got = Counter(a["action_id"] for a in h.actions())
-    assert got == Counter(a["action_id"] for a in expected_actions(PLAIN, values, T0 + 1_000, 1_000))
+    assert_replayed(h, values)
     assert any("answers again" in n for n in h.report.notes)
     h.stop()
 
@@ -385,7 +391,7 @@ def test_a_postgresql_connection_killed_mid_run_is_retried_and_loses_nothing(pg_
 
     tag = f"jt-kill-{pg_state[1]}"
     h = Harness(PLAIN, PgStore(_pg(pg_state, tag)), partitions=2, worker="w1")
-    values = [event("payment_failed", f"c{i}", T0 + i, f"f{i}", amount=i) for i in range(30)]
+    values = pays(30)
     h.send(values[:10])
     h.run()
     assert _terminate(tag) == 1  # the server ends the session: as a restart or an operator would
@@ -393,8 +399,7 @@ def test_a_postgresql_connection_killed_mid_run_is_retried_and_loses_nothing(pg_
     h.run()
     assert any("the connection to PostgreSQL was lost" in n or "ended the connection" in n for n in h.report.notes)
     assert any("answers again" in n for n in h.report.notes), h.report.notes
-    got = Counter(a["action_id"] for a in h.actions())
-    assert got == Counter(a["action_id"] for a in expected_actions(PLAIN, values, T0 + 1_000, 1_000))
+    assert_replayed(h, values)
     h.stop()
     h.store.close()
 
@@ -407,7 +412,7 @@ def test_a_schema_renamed_mid_run_stops_with_a_plain_store_fault(pg_state):
 
     url, schema = pg_state
     h = Harness(PLAIN, PgStore(url), worker="w1")
-    h.send([event("payment_failed", f"c{i}", T0 + i, f"f{i}", amount=i) for i in range(5)])
+    h.send(pays(5))
     h.run()
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'ALTER SCHEMA "{schema}" RENAME TO "{schema}_moved"')
@@ -420,3 +425,50 @@ def test_a_schema_renamed_mid_run_stops_with_a_plain_store_fault(pg_state):
         with psycopg.connect(PG_URL, autocommit=True) as conn:
             conn.execute(f'ALTER SCHEMA "{schema}_moved" RENAME TO "{schema}"')
         h.store.close()
+
+
+def test_partitions_lost_when_the_session_expires_are_let_go_and_read_on_after_the_rejoin(pg_state):
+    from journeyctl.engine.store.postgres import PgStore
+
+    h = Harness(PLAIN, PgStore(pg_state[0]), partitions=2, worker="w1")
+    values = pays(30)
+    h.send(values[:15])
+    h.run()
+    h.cluster.expire(h.live.source)  # our session expired: the partitions are lost, then assigned again
+    h.send(values[15:])
+    h.run(lambda: len(h.live.owned) == 2)
+    assert any("lost (the session expired" in n for n in h.report.notes), h.report.notes
+    assert_replayed(h, values)
+    h.stop()
+    h.store.close()
+
+
+def test_the_metrics_carry_engine_errors_parked_timers_partitions_and_recreated_ones(tmp_path):
+    from prometheus_client import generate_latest
+
+    from journeyctl.engine.cli.run import ViewReport
+    from journeyctl.engine.obs.dashboard import JsonLog
+    from journeyctl.engine.obs.metrics import registry_for
+    from journeyctl.engine.obs.monitor import Monitor
+    from rich.console import Console
+    import io
+
+    h = Harness(GROW_LATER, SqliteStore(tmp_path / "state.db"))
+    values = [identify("c1", T0, "i1", score=2 ** 32, email="c1@example.com")]
+    values += [event("bump", "c1", T0 + i * 120_000, f"b{i}") for i in range(1, 7)]
+    values.append(event("noise", "c9", T0 + 3_600_000, "n1"))
+    h.send(values)
+    h.run()
+    h.cluster.recreate("events")
+    h.send([event("noise", "c8", T0 + 3_700_000, "n2")])
+    h.run(lambda: h.live.recreated)
+    monitor = Monitor(h.engine)
+    out = io.StringIO()
+    ViewReport(Console(file=io.StringIO()), JsonLog(out), monitor, json_every=0).status(h.live)
+    text = generate_latest(registry_for(monitor)).decode()
+    assert "journeyctl_parked_timers_total 1.0" in text and "journeyctl_engine_errors_total 1.0" in text
+    assert "journeyctl_partitions_owned 1.0" in text and "journeyctl_recreated_partitions_total 1.0" in text
+    assert 'journeyctl_up{component="partitions"} 1.0' in text
+    status = orjson.loads(out.getvalue().splitlines()[-1])
+    assert status["parked_timers"] == 1 and status["engine_errors"] == 1 and status["recreated_partitions"] == 1
+    h.stop()
