@@ -132,7 +132,8 @@ class LiveSettings:
     max_event_bytes: int = 1_000_000
     shared: bool = False            # a store shared by several workers: own only assigned partitions
     on_engine_error: str = "dead-letter"  # or "stop": an unexpected exception stops the loop (exit 1)
-    no_partition_s: float = 6.0     # owning no partition longer than this (the group's session) is reported
+    no_partition_s: float = 6.0     # owning no partition longer than this (the group's session, as
+                                    # kafka_edge.Source asks for) is reported
 
 
 @dataclass
@@ -215,7 +216,7 @@ class Live:
         self._poisoned: dict = {}          # (topic, partition, offset) -> why: records to dead-letter when read
         self._traced: set = set()          # where the engine errors shown with a traceback came from
         self._store_delay = 0.5            # the next wait after a transient store fault
-        self.unowned_since: float | None = time.monotonic()  # since when this worker owns no partition
+        self.unowned_since: float | None = None  # since when this worker owns no partition (from the join on)
         if settings.shared:
             # the engine adopted every stored timer: this worker owns none until the group assigns some
             engine.release_where(lambda cid: False)
@@ -245,7 +246,7 @@ class Live:
         self.source = self._retry("joining the consumer group", self._subscribe)
         self.counts.broker = "ok"
         tune_gc()
-        self._polled_at = time.monotonic()
+        self._polled_at = self.unowned_since = time.monotonic()
 
     def step(self) -> None:
         """One turn: poll, apply, tick, commit, produce. An engine error or a transient store fault drops
