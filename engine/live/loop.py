@@ -257,7 +257,7 @@ class Live:
         try:
             work()
         except _Redo:
-            self._drop_batch()
+            self._guarded(self._drop_batch)  # (the store may fail while the batch is dropped, too)
         except Exception as e:
             fault = store_fault(e)
             if fault is None:
@@ -510,7 +510,10 @@ class Live:
             who = f", customer {ev.customer_id!r}, event {ev.name!r}" if ev is not None else ""
             where = f"applying {topic}[{partition}] offset {r.offset}{who}"
         self.counts.engine_errors += 1
-        self._show_engine_error(cause, f"engine error while {where}: {why}")
+        fate = ("the timer is parked (journeyctl status lists it; journeyctl run --retry-parked after a fix)"
+                if isinstance(e, TimerFailed) else
+                f"the event goes to the dead-letter topic {self.settings.dead_letter_topic} as engine_error")
+        self._show_engine_error(cause, f"engine error while {where}: {why}", fate)
         if isinstance(e, TimerFailed):
             self.engine.parking[e.key] = why
         else:
@@ -529,7 +532,7 @@ class Live:
             self.engine.stats.dead_letter("engine_error")
             batch.dead.append(dead_letter_message("engine_error", why, topic, partition, r.offset, r.key, r.value))
 
-    def _show_engine_error(self, cause: BaseException, text: str) -> None:
+    def _show_engine_error(self, cause: BaseException, text: str, fate: str) -> None:
         """The traceback once per place it comes from (the innermost frame), then one line now and then."""
         frames = traceback.extract_tb(cause.__traceback__)
         place = (type(cause).__name__, frames[-1].filename, frames[-1].lineno) if frames else (type(cause).__name__,)
@@ -539,8 +542,8 @@ class Live:
             return
         self._traced.add(place)
         shown = "".join(traceback.format_exception(cause)).rstrip()
-        self.report.note(f"{text}. It goes to {self.settings.dead_letter_topic} as engine_error and everything "
-                         "else goes on; please report this with the traceback:\n" + shown)
+        self.report.note(f"{text}. {fate[0].upper()}{fate[1:]} and the rest goes on; please report this, with "
+                         "the traceback:\n" + shown)
 
     def _drop_batch(self) -> None:
         """Forget the batch in hand: roll the store back, read the engine's clock, counts and timers again
