@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
 from collections import Counter
+from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import event, expected_actions
+from test_event_fuzz import JOURNEYS as FUZZ_JOURNEYS, SEGMENT as FUZZ_SEGMENT, hostile_event
+from journeyctl.engine.core.events import REASONS
 from journeyctl.dsl.compiler import compile_text
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.live.loop import Live, LiveSettings
@@ -61,7 +66,8 @@ class Harness:
             self.cluster.create(topic, partitions)
         self.store = store
         irs = [compile_text(text, f"{name}.journey").ir for name, text in journeys.items()]
-        self.engine = Engine(irs, store=store, lateness=1_000, profiles=True)
+        self.engine = Engine([ir for ir in irs if ir.kind == "journey"], [ir for ir in irs if ir.kind == "segment"],
+                             store=store, lateness=1_000, profiles=True)
         store.commit()
         self.report = Report()
         options = dict(events_topics=("events",), actions_topic="actions", dead_letter_topic="dead",
@@ -472,3 +478,22 @@ def test_the_metrics_carry_engine_errors_parked_timers_partitions_and_recreated_
     status = orjson.loads(out.getvalue().splitlines()[-1])
     assert status["parked_timers"] == 1 and status["engine_errors"] == 1 and status["recreated_partitions"] == 1
     h.stop()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(hostile_event(), min_size=1, max_size=8))
+def test_hostile_event_json_through_the_run_loop_is_applied_or_dead_lettered(raws):
+    """The fuzz of test_event_fuzz.py through `run`'s own path: Kafka records (keyed, or not) into the loop,
+    committed to a real SQLite file. Nothing escapes the loop, every record is read past, and none is an
+    engine_error (which would be a bug of ours, caught: the fuzz is to find those)."""
+    irs = {f"j{i}": text for i, text in enumerate([*FUZZ_JOURNEYS, FUZZ_SEGMENT])}
+    with tempfile.TemporaryDirectory() as folder:
+        h = Harness(irs, SqliteStore(Path(folder) / "state.db"), max_records=3)
+        for i, raw in enumerate(raws):
+            h.cluster.produce("events", b"c1" if i % 2 else None, raw)
+        h.run(steps=100)
+        assert h.store.positions()[("events", 0)][0] == len(raws)
+        reasons = [d["reason"] for d in h.dead()]
+        assert set(reasons) <= set(REASONS) - {"engine_error"}, h.dead()
+        h.stop()
+        h.store.close()
