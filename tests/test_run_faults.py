@@ -261,3 +261,39 @@ def test_a_worker_the_group_gives_no_partition_says_so_in_the_log_the_status_and
     for r, _ in runs:
         code, _ = r.terminate()
         assert code == 0, r.err()
+
+
+def test_a_worker_stopped_during_its_first_group_join_leaves_the_group_to_the_next_one(
+        kafka, names, journeys_dir, run_journeyctl, tmp_path):
+    """SIGTERM while the first join is in flight: the member has no id yet to leave with, and the broker kept
+    it in the group holding both partitions; the next worker owned none for minutes (measured: over 100 s).
+    Now the stopping worker lets the join complete and leaves. The moment of the signal is the test's
+    input, not a wait: 0.3 s after the start line lands in the join here."""
+    from journeyctl.engine.live.broker import free_port
+
+    names.create(kafka, partitions=2)
+    folder = journeys_dir(PAY)
+
+    def start(tag: str, port: int):
+        return run_journeyctl([folder, "--bootstrap-servers", kafka.bootstrap_servers, *names.args(),
+                               "--state", f"sqlite:///{tmp_path / (tag + '.db')}", "--no-dashboard",
+                               "--metrics-port", port], tag=tag)
+
+    first = start("first", free_port())
+    first.wait_for("journeys; reading")
+    time.sleep(0.3)
+    code, _ = first.terminate()
+    assert code == 0, first.err()
+    port = free_port()
+    second = start("second", port)
+
+    def owns() -> bool:
+        try:
+            text = _scrape(f"http://127.0.0.1:{port}/metrics")
+        except OSError:
+            return False
+        return "journeyctl_partitions_owned 2.0" in text
+
+    wait_until(owns, what=lambda: f"the next worker to own both partitions:\n{second.err()}")
+    code, _ = second.terminate()
+    assert code == 0, second.err()

@@ -29,7 +29,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, Topic
 from kafka import errors as kerr
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.partitioner.default import murmur2
-from kafka.structs import OffsetAndMetadata
+from kafka.structs import MemberState, OffsetAndMetadata
 
 from journeyctl.engine.live.edge import EdgeError
 
@@ -339,6 +339,20 @@ class Source:
         try:
             self._consumer.commit_async({self._tp(*p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()})
         except Exception:  # noqa: BLE001 - mid-rebalance or broker away; the next batch commits again
+            pass
+
+    def finish_join(self, timeout_ms: int) -> None:
+        """Let a group join under way complete (within timeout_ms), so that close() can leave the group.
+        A member stopped while its join is in flight has no member id to leave with, and the broker keeps it
+        in the group, holding partitions nobody reads, until its session ends (tansu: minutes). What polls
+        read meanwhile is not applied: the state store's offsets, not the consumer's, say where reading goes
+        on. Nothing to do once joined, however few partitions the group gave."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        try:
+            coordinator = self._consumer._coordinator  # kafka-python keeps the member's state only here
+            while coordinator.state is MemberState.REBALANCING and time.monotonic() < deadline:
+                self._consumer.poll(timeout_ms=100, max_records=1)
+        except Exception:  # noqa: BLE001 - a client without it, or the broker gone: close() does what it can
             pass
 
     def close(self, timeout_ms: int = 3_000) -> None:

@@ -1040,6 +1040,8 @@ class Live:
             if self.source is not None:
                 if self._group_offsets:
                     self.source.commit(self._group_offsets)
+                if not self.owned:  # stopped during the first join, say: finish it, or the group cannot hear us leave
+                    self.source.finish_join(int(max(0.0, deadline - time.monotonic() - 3) * 1000))
                 self.source.close(timeout_ms=int(max(0.5, min(2.0, deadline - time.monotonic())) * 1000))
             self.sink.close(max(0.1, min(1.0, deadline - time.monotonic())))
 

@@ -261,6 +261,11 @@ class MemorySource:
             for (t, p), o in offsets.items():
                 self.cluster.committed[(self.group, t, p)] = o
 
+    def finish_join(self, timeout_ms: int) -> None:
+        """A share waiting for this member is taken now, as a join under way completes."""
+        if self._target is not None and not self.cluster.down:
+            self._rebalance()
+
     def close(self, timeout_ms: int = 3_000) -> None:
         if self.closed:
             return
