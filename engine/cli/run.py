@@ -180,7 +180,7 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, pa
              signals=None):
     """Open the state, start the loop, stop it on SIGTERM/SIGINT (SIGHUP reloads the journeys at
     `paths`). Returns (exit code, the loop)."""
-    from journeyctl.engine.store.faults import StoreFault, store_fault
+    from journeyctl.engine.store.faults import store_fault
 
     own_signals = signals is None
     if own_signals:
