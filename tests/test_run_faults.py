@@ -244,16 +244,19 @@ def test_a_worker_the_group_gives_no_partition_says_so_in_the_log_the_status_and
                               "--state", f"sqlite:///{tmp_path / (tag + '.db')}", "--no-dashboard",
                               "--metrics-port", port], tag=tag)
         runs.append((run, port))
-    idle = wait_until(lambda: next((r for r in runs if "has owned no partition" in r[0].err()), None),
-                      what=lambda: "a worker saying it owns no partition:\n" + "\n".join(r.err() for r, _ in runs))
-    run, port = idle
+    def idle_one():  # (which one the group leaves idle may change while they join: the one idle now)
+        for run, port in runs:
+            try:
+                text = _scrape(f"http://127.0.0.1:{port}/metrics")
+            except OSError:
+                continue  # not serving yet
+            if 'journeyctl_up{component="partitions"} 0.0' in text and "journeyctl_partitions_owned 0.0" in text:
+                return run
+        return None
 
-    def reported() -> str | None:
-        text = _scrape(f"http://127.0.0.1:{port}/metrics")
-        return text if 'journeyctl_up{component="partitions"} 0.0' in text else None
-
-    text = wait_until(reported, what="journeyctl_up{component=partitions} 0 in the metrics")
-    assert "journeyctl_partitions_owned 0.0" in text
+    run = wait_until(idle_one, what=lambda: "a worker reporting no partition in its metrics:\n" +
+                     "\n".join(r.err() for r, _ in runs))
+    wait_until(lambda: "has owned no partition for" in run.err(), what=run.err)
     status = wait_until(lambda: next((x for x in reversed(run.log()) if x["msg"] == "status"
                                       and x["health"].get("partitions", {}).get("ok") is False), None),
                         what=lambda: f"a status line with partitions not ok:\n{run.out()}")
