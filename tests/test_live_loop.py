@@ -497,3 +497,24 @@ def test_hostile_event_json_through_the_run_loop_is_applied_or_dead_lettered(raw
         assert set(reasons) <= set(REASONS) - {"engine_error"}, h.dead()
         h.stop()
         h.store.close()
+
+
+def test_a_stall_is_checked_even_when_the_first_poll_after_it_gives_nothing(tmp_path):
+    """A worker stopped for longer than AWAY_S (3 s) checks each partition before reading on. The first poll
+    after a stop often gives nothing (the fetch is still under way): the gap must not be forgotten by
+    the time records come. The stall is the test's input (time.sleep), not a wait for a condition."""
+    import time
+
+    from journeyctl.engine.live.loop import AWAY_S
+
+    h = Harness(PLAIN, SqliteStore(tmp_path / "state.db"))
+    values = pays(10)
+    h.send(values[:5])
+    h.run()
+    time.sleep(AWAY_S + 0.2)
+    h.live.step()  # nothing to read yet
+    assert any("read nothing for" in n for n in h.report.notes), h.report.notes
+    h.send(values[5:])
+    h.run()
+    assert_replayed(h, values)
+    h.stop()

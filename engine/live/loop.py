@@ -653,7 +653,9 @@ class Live:
         now = time.monotonic()
         away, self._polled_at = now - self._polled_at, now
         assigned, self._assigned = self._assigned, False  # (a join can hold a poll for seconds)
-        if got and away > AWAY_S and not assigned:
+        # (whether or not this poll gave records: the first poll after a stop often gives none, and the
+        # gap must not be forgotten by the time records come)
+        if away > AWAY_S and not assigned and self.owned:
             self.report.note(f"this worker read nothing for {away:.0f} s (stopped, or the machine stalled); checking "
                              "that each partition still holds what was read from it before reading on")
             self._recheck(got, batch)
