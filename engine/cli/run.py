@@ -21,9 +21,15 @@ instances keep theirs; a file with errors is reported and the journeys loaded be
 keep running. Only journeys and segments reload: other settings need a restart.
 
 Several workers: give every `journeyctl run` the same --group-id and the same
-`--state postgresql://...`; see engine/live.py and docs/scaling.md.
-Exit 0 after SIGTERM/SIGINT; 2 for what a person must fix (settings, a refused
-login, a missing topic); 1 for an internal error.
+`--state postgresql://...`; see engine/live.py and docs/scaling.md. A store belongs to one
+consumer group (recorded in it on first use): another group is refused at start.
+
+SIGTERM and SIGINT are caught from the first moment of the command (StopSignals), so a stop
+during the start (loading journeys, starting the embedded broker, opening the store) is clean.
+Exit 0 after SIGTERM/SIGINT; 2 for what a person must fix (settings, a refused login, a missing
+topic, a full disk or tables gone under the state store); 1 for an internal error (only with
+--on-engine-error stop: otherwise an engine error costs one record or one timer, see
+engine/live/loop.py).
 """
 from __future__ import annotations
 
@@ -112,6 +118,12 @@ def _opt(*decls, **kw):
                           "default: host-pid). Give a stable one (a pod name) to keep counts across restarts.")
 @_opt("--watch/--no-watch", default=False, show_default=True,
       help="Reload the journeys when a journey file changes (checked every 2 s); SIGHUP always reloads.")
+@_opt("--on-engine-error", type=click.Choice(["dead-letter", "stop"]), default="dead-letter", show_default=True,
+      help="An unexpected error while applying an event or firing a timer: dead-letter the event as engine_error "
+           "(park the timer) and go on, or stop (exit 1; every restart stops at the same event).")
+@_opt("--retry-parked", is_flag=True,
+      help="At start, give every timer parked after an engine error its due time back (after a fix); "
+           "one that fails again is parked again.")
 @click.option("--config", "config_path", type=click.Path(), help="Project config (default: ./journeyctl.yaml).")
 @click.pass_context
 def run(ctx, journeys, config_path, **options):
@@ -120,6 +132,7 @@ def run(ctx, journeys, config_path, **options):
     State, input offsets and outgoing messages are committed together, so a crash
     at any moment loses no action, and one sent twice has the same action_id."""
     err = Console(stderr=True, highlight=False)
+    signals = StopSignals(err).install()  # first: a stop at any moment from here on is a clean one
     try:
         project, irs, segments = project_to_run(journeys, config_path, err)
         opts = resolve_options(ctx, options, project.run)
@@ -130,25 +143,26 @@ def run(ctx, journeys, config_path, **options):
     except (UsageProblem, ValueError) as e:
         _fail(err, str(e))
     broker = None
-    if opts["embedded_broker"]:
-        from journeyctl.engine.live.broker import BrokerError, EmbeddedBroker
-        try:
-            broker = EmbeddedBroker().start()
-        except BrokerError as e:
-            _fail(err, str(e))
-        kafka = kafka_settings({**opts, "bootstrap_servers": broker.bootstrap})
-        _say(err, f"embedded broker on {broker.bootstrap} (memory only: its topics go when journeyctl stops)")
-        from journeyctl.engine.cli.tail import try_it
-        _say(err, try_it(broker.port, opts["events_topics"][0]))
-    problems = kafka.problems()
-    if problems:
-        _fail(err, "; ".join(problems))
     try:
+        if opts["embedded_broker"] and not signals.asked:
+            from journeyctl.engine.live.broker import BrokerError, EmbeddedBroker
+            try:
+                broker = EmbeddedBroker().start()
+            except BrokerError as e:
+                _fail(err, str(e))
+            kafka = kafka_settings({**opts, "bootstrap_servers": broker.bootstrap})
+            _say(err, f"embedded broker on {broker.bootstrap} (memory only: its topics go when journeyctl stops)")
+            from journeyctl.engine.cli.tail import try_it
+            _say(err, try_it(broker.port, opts["events_topics"][0]))
+        problems = kafka.problems()
+        if problems:
+            _fail(err, "; ".join(problems))
         code, _ = run_live(irs, segments, project, opts, kafka, lateness, err, paths=journeys,
-                           config_path=config_path)
+                           config_path=config_path, signals=signals)
     finally:
         if broker is not None:
             broker.stop()
+        signals.restore()
     sys.exit(code)
 
 
@@ -168,24 +182,61 @@ def defaults() -> dict:
             for p in run.params if isinstance(p, click.Option)}
 
 
-def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, paths=None, config_path=None):
+def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, paths=None, config_path=None,
+             signals=None):
     """Open the state, start the loop, stop it on SIGTERM/SIGINT (SIGHUP reloads the journeys at
     `paths`). Returns (exit code, the loop)."""
-    from journeyctl.engine.core.engine import Engine
-    from journeyctl.engine.live.kafka_edge import EdgeError
-    from journeyctl.engine.live.loop import Live, LiveSettings
-    from journeyctl.engine.obs.monitor import Monitor
-    from journeyctl.engine.live.outbox import Outbox
-    from journeyctl.engine.core.stats import Stats
+    from journeyctl.engine.store.faults import store_fault
 
+    own_signals = signals is None
+    if own_signals:
+        signals = StopSignals(err).install()
+    store = None
     try:
-        store = open_state(opts["state_url"])
-    except UsageProblem as e:
-        _say(err, str(e))
-        return 2, None
-    except Exception as e:  # noqa: BLE001 - a locked or foreign file, a full disk
-        _say(err, f"cannot open the state {redact(opts['state_url'])}: {e}")
-        return 2, None
+        if signals.asked:
+            return signals.stopped_early(), None
+        try:
+            store = open_state(opts["state_url"])
+        except UsageProblem as e:
+            _say(err, str(e))
+            return 2, None
+        except Exception as e:  # noqa: BLE001 - a locked or foreign file, a full disk
+            _say(err, f"cannot open the state {redact(opts['state_url'])}: {e}")
+            return 2, None
+        try:
+            return _run_on(store, irs, segments, project, opts, kafka, lateness, err, report, paths, config_path,
+                           signals)
+        except Exception as e:  # noqa: BLE001 - a store that fails while starting: plain words, exit 2
+            fault = store_fault(e)
+            if fault is None:
+                raise
+            _say(err, _store_stopped(fault, opts))
+            return 2, None
+    finally:
+        if store is not None:
+            try:
+                store.close()
+            except Exception:  # noqa: BLE001 - a store that failed may fail to close too
+                pass
+        if own_signals:
+            signals.restore()
+
+
+def _store_stopped(fault, opts) -> str:
+    verb = "stopped" if not getattr(fault, "transient", False) else "stopped while waiting for it"
+    return (f"{verb}: {fault} (state {redact(opts['state_url'])}). Nothing is lost: what was not committed "
+            "is read again at the next start.")
+
+
+def _run_on(store, irs, segments, project, opts, kafka, lateness, err, report, paths, config_path, signals):
+    from journeyctl.engine.core.engine import Engine
+    from journeyctl.engine.core.stats import Stats
+    from journeyctl.engine.live.kafka_edge import EdgeError, KafkaCluster
+    from journeyctl.engine.live.loop import Live, LiveSettings
+    from journeyctl.engine.live.outbox import Outbox
+    from journeyctl.engine.obs.monitor import Monitor
+    from journeyctl.engine.store.faults import StoreFault
+
     shared = type(store).__name__ == "PgStore"  # a store several workers may share
     settings = LiveSettings(
         events_topics=tuple(opts["events_topics"]), actions_topic=opts["actions_topic"],
@@ -194,23 +245,34 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, pa
         create_topics=opts["create_topics"] if opts["create_topics"] is not None else bool(opts["embedded_broker"]),
         partitions=opts["partitions"], wall_clock=opts["clock"] == "wall",
         max_clock_skew=clock_skew(opts.get("max_clock_skew", "5m")),
-        fetch_wait_ms=opts["fetch_wait_ms"] or (10 if opts["embedded_broker"] else 100), shared=shared)
+        fetch_wait_ms=opts["fetch_wait_ms"] or (10 if opts["embedded_broker"] else 100), shared=shared,
+        on_engine_error=opts.get("on_engine_error") or "dead-letter")
+    worker = (opts.get("worker_id") or f"{socket.gethostname()}-{os.getpid()}") if shared else None
+    outbox = Outbox(store, settings.actions_topic, settings.dead_letter_topic, worker=worker,
+                    profiles_topic=settings.profiles_topic)
+    if outbox.durable:
+        owner = outbox.claim(settings.group_id)
+        if owner is not None:
+            _say(err, f"the state {redact(opts['state_url'])} belongs to consumer group {owner!r}, not "
+                      f"{settings.group_id!r}: a store holds one group's offsets, state and outbox. Give "
+                      f"--group-id {owner}, or another --state for group {settings.group_id!r}")
+            return 2, None
+        if opts.get("retry_parked"):
+            released = retry_parked(store)
+            _say(err, f"--retry-parked: {released} parked timer{'s' if released != 1 else ''} given their due "
+                      "time back")
     engine = Engine(irs, segments, store=store, channels=project.contacts,
                     default_timezone=project.options.default_timezone, lateness=lateness, profiles=True,
                     dedup_window=project.dedup_window)
     # Engine() staged its journey versions; commit them now: PgStore keeps the transaction its first
     # write opened until commit(), and another worker inserting the same version would wait on it
     store.commit()
-    worker = None
     if shared:
         # per-worker meta: each worker keeps its own clock and counts; it starts from the latest clock
-        worker = opts.get("worker_id") or f"{socket.gethostname()}-{os.getpid()}"
         clocks = [v for v in store.meta_like("clock").values() if isinstance(v, int)]
         engine.clock = max(clocks) if clocks else None
         engine.stats = Stats()
         engine.stats.restore(store.get_meta(f"stats:{worker}"))
-    outbox = Outbox(store, settings.actions_topic, settings.dead_letter_topic, worker=worker,
-                    profiles_topic=settings.profiles_topic)
     monitor = Monitor(engine)
     view = None
     if report is None:
@@ -220,7 +282,7 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, pa
         report = ViewReport(err, view, monitor, quiet=opts["quiet"], worker=worker,
                             store_kind=opts["state_url"].split(":", 1)[0])
         settings.status_s = 1.0
-    live = Live(engine, outbox, kafka, settings, report)
+    live = Live(engine, outbox, KafkaCluster(kafka), settings, report)
     reloader = None
     if paths:
         reloader = live.reloader = Reloader(paths, config_path, err, watch=bool(opts.get("watch")))
@@ -231,7 +293,6 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, pa
             metrics = serve_metrics(opts["metrics_port"], monitor)
         except OSError as e:
             _say(err, f"cannot serve metrics on port {opts['metrics_port']}: {e.strerror or e}")
-            store.close()
             return 2, None
         _say(err, f"metrics on {metrics.url}")
     ui = None
@@ -251,14 +312,7 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, pa
     _say(err, f"{len(irs)} journeys; reading {', '.join(settings.events_topics)} from {kafka.where()}; "
               f"actions to {settings.actions_topic}, dead letters to {settings.dead_letter_topic}; "
               f"state in {redact(opts['state_url'])}")
-
-    def on_signal(signum, frame):
-        if live.stopping:  # asked twice: everything read is committed already, so going now is safe
-            os._exit(1)
-        _say(err, f"{signal.Signals(signum).name}: finishing the batch in hand, flushing, leaving the group")
-        live.stop()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {}
     if reloader is not None:
         def on_hup(signum, frame):
             reloader.hup = True
@@ -267,15 +321,22 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, pa
     if view is not None:
         view.start()
     code = 0
+    signals.live = live
     try:
+        if signals.asked:
+            live.stop()
         live.run()
     except EdgeError as e:
         _say(err, str(e))
         code = 2
-    except Exception:  # noqa: BLE001 - a bug: nothing of the batch in hand was committed
+    except StoreFault as e:
+        _say(err, _store_stopped(e, opts))
+        code = 2
+    except Exception:  # noqa: BLE001 - a bug (--on-engine-error stop): nothing of the batch in hand was committed
         _say(err, "internal error; nothing of the batch in hand was committed:\n" + traceback.format_exc())
         code = 1
     finally:
+        signals.live = None
         for s, handler in previous.items():
             signal.signal(s, handler)
         if view is not None:
@@ -284,12 +345,60 @@ def run_live(irs, segments, project, opts, kafka, lateness, err, report=None, pa
             metrics.close()
         if ui is not None:
             ui.close()
-        store.close()
     if code == 0:
         c = live.counts
         _say(err, f"stopped: {c.events} events read, {c.actions} actions, {c.dead_letters} dead letters, "
                   f"{live.outbox_waiting} messages left in the outbox for the next start")
     return code, live
+
+
+def retry_parked(store) -> int:
+    """Give every timer parked after an engine error its due time back, in one commit; how many. Reads
+    every customer (parked timers are rare and this is asked for by hand, after a fix)."""
+    released = 0
+    for cid, cust in store.customers():
+        if cust.parked_timers():
+            released += cust.unpark()
+            store.put(cid, cust)
+    store.commit()
+    return released
+
+
+class StopSignals:
+    """SIGTERM and SIGINT from the first moment of `run`: before the loop exists a signal is only
+    remembered (each step of the start looks, and stops there: exit 0), then it stops the loop
+    (the batch in hand committed, the producer flushed, the group left). Asked twice: exit at once,
+    which is safe, since everything read is committed already or read again at the next start."""
+
+    def __init__(self, err: Console):
+        self.err = err
+        self.asked: str | None = None
+        self.live = None
+        self._previous: dict = {}
+
+    def install(self) -> "StopSignals":
+        for s in (signal.SIGTERM, signal.SIGINT):
+            self._previous[s] = signal.signal(s, self._on_signal)
+        return self
+
+    def restore(self) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous = {}
+
+    def _on_signal(self, signum, frame) -> None:
+        if self.asked is not None:
+            os._exit(1)
+        self.asked = signal.Signals(signum).name
+        if self.live is None:
+            _say(self.err, f"{self.asked}: stopping before the start is complete")
+        else:
+            _say(self.err, f"{self.asked}: finishing the batch in hand, flushing, leaving the group")
+            self.live.stop()
+
+    def stopped_early(self) -> int:
+        _say(self.err, "stopped before reading anything")
+        return 0
 
 
 # ---- settings from the command line, the environment and journeyctl.yaml --------------------
@@ -402,7 +511,12 @@ class ViewReport:
         c = live.counts
         m.set_health("broker", c.broker == "ok", "" if c.broker == "ok" else c.broker)
         waiting = live.outbox_waiting
-        m.set_health("store", True, f"{self.store_kind}; outbox {waiting}" if waiting else self.store_kind)
+        kind = f"{self.store_kind}; outbox {waiting}" if waiting else self.store_kind
+        m.set_health("store", c.store == "ok", kind if c.store == "ok" else f"{kind}; {c.store}")
+        idle = live.unowned_for()
+        m.set_health("partitions", idle is None,
+                     _parts(live.owned) if idle is None else f"none owned for {idle:.0f} s")
+        m.set_live(partitions_owned=len(live.owned), recreated_partitions=live.recreated)
         snap = m.snapshot()
         if not self.json:
             self.view.update(snap)
@@ -413,9 +527,8 @@ class ViewReport:
         self._json_at = now + self.json_every
         extra = {"outbox": waiting, "delivered": c.delivered, "broker": c.broker, **clocks(live)}
         if self.worker is not None:
-            from journeyctl.engine.live.loop import _parts
             extra.update(worker=self.worker, partitions=_parts(live.owned))
-        self.view.event("status", **snap.to_dict(), **extra)
+        self.view.event("status", **{**snap.to_dict(), **extra})
 
     def note(self, text: str) -> None:
         _say(self.err, text)
@@ -424,7 +537,14 @@ class ViewReport:
 
 
 def _is_problem(text: str) -> bool:
-    return any(w in text for w in ("cannot", "failed", "lost", "gone", "not keyed", "refused", "too large"))
+    return any(w in text for w in ("cannot", "failed", "lost", "gone", "not keyed", "refused", "too large",
+                                   "engine error", "owned no partition"))
+
+
+def _parts(parts) -> str:
+    from journeyctl.engine.live.loop import _parts as shown
+
+    return shown(parts)
 
 
 class Reloader:

@@ -68,11 +68,9 @@ def ui(state_url, host, port, token, token_file):
         reader.close()
 
 
-def status_json(state_url: str, period: str, limit: int) -> None:
+def overview_record(state_url: str, period: str, limit: int) -> dict:
     """`journeyctl status --format json`: exactly the numbers of the UI's overview at this moment (its
     chart aside), from the engine's counters: no customer is scanned."""
-    import orjson
-
     from journeyctl.engine.ui import figures
     from journeyctl.engine.ui.reader import ReaderError, open_reader
 
@@ -85,7 +83,7 @@ def status_json(state_url: str, period: str, limit: int) -> None:
         click.echo(f"journeyctl: {e}", err=True)
         sys.exit(2)
     data.pop("chart")
-    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n")
+    return data
 
 
 def start_for_run(state_url: str, host: str, port: int):

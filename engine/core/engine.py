@@ -45,6 +45,19 @@ _EPOCHS = itertools.count(1)
 BUILTIN_CHANNELS = {"email": None, "sms": None, "whatsapp": None, "push": None, "in_app": None, "webhook": None}
 
 
+class TimerFailed(Exception):
+    """Firing one instance's timer raised (a bug of ours, or data no check foresaw). It names the timer
+    (`key`: customer id, journey, instance id), so the run loop can roll the batch back and park that
+    timer (`Engine.parking`) rather than fail on it at every tick and every restart."""
+
+    def __init__(self, customer_id: str, journey: str | None, instance_id: str, due: int | None = None):
+        at = f", due {show_instant(due)}" if due is not None else ""
+        super().__init__(f"the timer of customer {customer_id!r} in journey {journey or '?'} (instance "
+                         f"{instance_id}{at}) raised")
+        self.key = (customer_id, journey, instance_id)
+        self.due = due
+
+
 def stable_share(*parts: str) -> float:
     """A number in [0, 100) fixed by its inputs: the same customer lands in the same arm on every run."""
     digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
@@ -81,6 +94,22 @@ class Engine:
         self._timers = TimerQueue()
         self._scheduled: dict = {}
         self.adopt(self.store.timers())
+        # Timers to park rather than fire, (customer id, journey or None, instance id) -> why, and those
+        # parked since the caller last looked: (customer id, journey, instance id, due, why). See _park.
+        self.parking: dict = {}
+        self.parked: list = []
+
+    def reopen(self, clock: int | None, stats: dict | None, timers) -> None:
+        """Forget everything since the store's last commit, which the caller rolled back: the clock, the
+        counts and the timers as a restart reads them from the store. The caller opens its lanes again."""
+        self.clock = clock
+        self.lanes, self.caught_up, self.watermark = {}, set(), UNKNOWN
+        self.stats = Stats()
+        self.stats.restore(stats)
+        self.profile_records, self.parked = [], []
+        self._timers = TimerQueue()
+        self._scheduled = {}
+        self.adopt(timers)
 
     # ---- set-up -------------------------------------------------------------------
 
@@ -367,10 +396,28 @@ class Engine:
                 continue  # a date trigger came first (at one instant, the instances' timers go first)
             if inst is None:
                 return
+            if self.parking and self._park(cid, cust, inst, due):
+                continue
             queue: list = []
-            self._fire(cid, cust, inst, due, out, queue)
-            if queue:
-                self._drain(cid, cust, queue, due, out)
+            try:
+                self._fire(cid, cust, inst, due, out, queue)
+                if queue:
+                    self._drain(cid, cust, queue, due, out)
+            except Exception as e:
+                raise TimerFailed(cid, inst[J], inst[IID], due) from e
+
+    def _park(self, cid: str, cust: Customer, inst: list, due: int) -> bool:
+        """Park the instance's timer instead of firing it when `parking` names it (the caller saw it raise):
+        it keeps no due time, so it never fires again until released (Customer.unpark), and is counted."""
+        why = self.parking.get((cid, inst[J], inst[IID]))
+        if why is None:
+            why = self.parking.get((cid, None, inst[IID]))
+            if why is None:
+                return False
+        cust.park(inst, due, why)
+        self.stats.parked += 1
+        self.parked.append((cid, inst[J], inst[IID], due, why))
+        return True
 
     def _fire(self, cid, cust, inst, now, out, queue) -> None:
         j = self._version(inst[VER])

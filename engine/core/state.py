@@ -30,10 +30,12 @@ class Customer:
     of the events applied within the de-duplication window, oldest first (see Engine._forget_ids);
     last_seen/last_props: the previous event of each name some journey asks about; aggs: aggregate states;
     segments: ids of the segments the customer is in; dates: journey id -> [due, fired] of the journeys that
-    start `on date` (due: the instant it is scheduled for, or None; fired: the last date it fired for)."""
+    start `on date` (due: the instant it is scheduled for, or None; fired: the last date it fired for);
+    parked: journey id -> {instance id: [due, step, error]} of timers that raised when they fired and wait,
+    without a due time, for `unpark` (see Engine.parking)."""
 
     __slots__ = ("profile", "instances", "entries", "seen", "_sends", "_last_seen", "_last_props", "_aggs",
-                 "_segments", "window_due", "window_epoch", "_dates")
+                 "_segments", "_parked", "window_due", "window_epoch", "_dates")
 
     def __init__(self):
         self.profile: dict = {}
@@ -44,6 +46,7 @@ class Customer:
         # containers (a set is 216 bytes) were a quarter of a waiting instance's RAM; so each is None
         # until first used (see _lazy below), and encoding a customer reads the None without making one.
         self._sends = self._last_seen = self._last_props = self._aggs = self._segments = self._dates = None
+        self._parked = None
         # Not stored: the engine's note of when a window some segment reads next loses an entry
         # (None: work it out again).
         self.window_due = self.window_epoch = None
@@ -60,7 +63,36 @@ class Customer:
 
     def is_empty(self) -> bool:
         return not (self.profile or self.instances or self.entries or self.seen or self._sends
-                    or self._last_seen or self._last_props or self._aggs or self._segments or self._dates)
+                    or self._last_seen or self._last_props or self._aggs or self._segments or self._dates
+                    or self._parked)
+
+    def park(self, inst: list, due: int, error: str) -> None:
+        """Keep an instance's timer aside (its due time goes, so nothing fires it), with why."""
+        inst[DUE] = None
+        self.parked.setdefault(inst[J], {})[inst[IID]] = [due, inst[STATE], error]
+
+    def parked_timers(self) -> list[tuple]:
+        """(journey, instance id, due, step, error) of the parked timers whose instance still waits there
+        (an event may have moved it on or ended it since)."""
+        parked = self._parked
+        if not parked:
+            return []
+        out = []
+        for inst in self.instances:
+            entry = parked.get(inst[J], {}).get(inst[IID])
+            if entry is not None and inst[DUE] is None and inst[STATE] == entry[1]:
+                out.append((inst[J], inst[IID], *entry))
+        return out
+
+    def unpark(self) -> int:
+        """Give every parked timer its due time back (`journeyctl run --retry-parked`, after a fix); how many."""
+        live = {(j, iid): due for j, iid, due, _, _ in self.parked_timers()}
+        for inst in self.instances:
+            due = live.get((inst[J], inst[IID]))
+            if due is not None:
+                inst[DUE] = due
+        self._parked = None
+        return len(live)
 
     def encode(self) -> bytes:
         """Short keys and only non-empty fields: most customers have most fields empty."""
@@ -103,8 +135,9 @@ def _windows_as_tuples(aggs: dict) -> None:
 
 
 _FIELDS = (("p", "profile"), ("i", "instances"), ("e", "entries"), ("s", "sends"), ("m", "seen"),
-           ("l", "last_seen"), ("lp", "last_props"), ("a", "aggs"), ("g", "segments"), ("dt", "dates"))
-_LAZY = ("sends", "last_seen", "last_props", "aggs", "segments", "dates")
+           ("l", "last_seen"), ("lp", "last_props"), ("a", "aggs"), ("g", "segments"), ("dt", "dates"),
+           ("k", "parked"))
+_LAZY = ("sends", "last_seen", "last_props", "aggs", "segments", "dates", "parked")
 
 
 def _lazy(name: str, make) -> property:

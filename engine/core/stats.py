@@ -36,6 +36,7 @@ class Stats:
         self.actions: Counter = Counter()             # (journey, channel, status) -> n
         self.dead_letters: Counter = Counter()        # reason -> n
         self.segments: dict = defaultdict(Counter)    # segment -> entered/exited
+        self.parked = 0       # timers that raised when they fired, parked (engine_error; Engine._park)
         self.moves: Counter = Counter()               # (version, from step or ENTRY, to step) -> n
         self.ends: Counter = Counter()                # (version, step, reason) -> n
         self.lag: dict | None = None                  # {"lag": n, "at": epoch ms}, set by the run loop
@@ -217,7 +218,7 @@ class Stats:
                "segments": {s: dict(c) for s, c in self.segments.items()},
                "holdout": {j: dict(c) for j, c in self.holdout.items()},
                "moves": sorted([*k, n] for k, n in self.moves.items()),
-               "ends": sorted([*k, n] for k, n in self.ends.items())}
+               "ends": sorted([*k, n] for k, n in self.ends.items()), "parked": self.parked}
         if self.lag is not None:
             out["lag"] = self.lag
         if self.current:
@@ -235,6 +236,7 @@ class Stats:
         self.events += data.get("events", 0)
         self.duplicates += data.get("duplicates", 0)
         self.unused += data.get("unused", 0)
+        self.parked += data.get("parked", 0)
         for j, c in data.get("journeys", {}).items():
             self.journeys[j].update(c)
         for journey, channel, status, n in data.get("actions", []):

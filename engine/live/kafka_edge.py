@@ -11,9 +11,11 @@ Three small wrappers over kafka-python, each saying what went wrong in plain wor
   delivery the producer is rebuilt, since an idempotent producer may be left
   unusable (a broker that lost its state answers "unknown producer id" forever).
 - `Admin`: topic checks and creation.
+- `KafkaCluster`: the three behind the run loop's seam (engine/live/edge.py), as `run` wires them.
 
 kafka-python logs every reconnect attempt at ERROR level; that is silenced here and
-the run loop reports the broker's state in one status line instead.
+the run loop reports the broker's state in one status line instead. `EdgeError` is the
+seam's (engine/live/edge.py) and is imported from here by the callers outside the loop.
 """
 from __future__ import annotations
 
@@ -26,7 +28,9 @@ from dataclasses import dataclass, field
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka import errors as kerr
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.structs import OffsetAndMetadata
+from kafka.structs import MemberState, OffsetAndMetadata
+
+from journeyctl.engine.live.edge import EdgeError
 
 from journeyctl.engine.core.partition import partition_for  # (also what the live loop imports from here)
 
@@ -63,16 +67,6 @@ class _LoginRefusals(logging.Handler):
 _login_refusals = _LoginRefusals()
 logging.getLogger("kafka.net.manager").setLevel(logging.WARNING)  # (it goes no further: see above)
 logging.getLogger("kafka.net.manager").addHandler(_login_refusals)
-
-
-class EdgeError(Exception):
-    """A problem with the cluster, in plain words. retry: whether waiting may cure it
-    (an unreachable broker) or a person has to act (a refused password, a missing topic)."""
-
-    def __init__(self, message: str, *, retry: bool = False, too_large: bool = False):
-        super().__init__(message)
-        self.retry = retry
-        self.too_large = too_large
 
 
 @dataclass(frozen=True)
@@ -264,16 +258,18 @@ class Source:
             if cause is not None:  # our own code failed inside the rebalance: that is the error to show
                 raise cause from None
             raise explain(e, self.settings, "reading events") from None
+        cause, self.callback_error = self.callback_error, None
+        if cause is not None:  # kafka-python logs a failed callback and goes on: it must not go unseen
+            for tp, records in got.items():  # and what this poll read is read again
+                try:
+                    self._consumer.seek(tp, records[0].offset)
+                except Exception:  # noqa: BLE001 - no longer assigned: its new owner reads it
+                    pass
+            raise cause
         return {(tp.topic, tp.partition): records for tp, records in got.items()}
 
     def assignment(self) -> list[tuple[str, int]]:
         return sorted((tp.topic, tp.partition) for tp in self._consumer.assignment())
-
-    def lag(self, timeout_ms: int = 500) -> int | None:
-        """Records on the broker not yet read by this consumer, summed over its partitions; None when
-        nothing is assigned or the broker does not answer in time (then nobody knows what is waiting)."""
-        lags = self.lags(timeout_ms)
-        return sum(lags.values()) if lags else None
 
     def lags(self, timeout_ms: int = 500) -> dict | None:
         """{(topic, partition): records not yet read} of every assigned partition; None when nothing is
@@ -336,6 +332,20 @@ class Source:
         try:
             self._consumer.commit_async({self._tp(*p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()})
         except Exception:  # noqa: BLE001 - mid-rebalance or broker away; the next batch commits again
+            pass
+
+    def finish_join(self, timeout_ms: int) -> None:
+        """Let a group join under way complete (within timeout_ms), so that close() can leave the group.
+        A member stopped while its join is in flight has no member id to leave with, and the broker keeps it
+        in the group, holding partitions nobody reads, until its session ends (tansu: minutes). What polls
+        read meanwhile is not applied: the state store's offsets, not the consumer's, say where reading goes
+        on. Nothing to do once joined, however few partitions the group gave."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        try:
+            coordinator = self._consumer._coordinator  # kafka-python keeps the member's state only here
+            while coordinator.state is MemberState.REBALANCING and time.monotonic() < deadline:
+                self._consumer.poll(timeout_ms=100, max_records=1)
+        except Exception:  # noqa: BLE001 - a client without it, or the broker gone: close() does what it can
             pass
 
     def close(self, timeout_ms: int = 3_000) -> None:
@@ -403,10 +413,6 @@ class Sink:
             return explain(e, self.settings, f"sending to topic {topic}")
         self._pending.append((row_id, future))
         return None
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._pending)
 
     def settle(self) -> tuple[list, list]:
         """(acknowledged ids, [(id, EdgeError)] failed) among the sends that have finished."""
@@ -495,6 +501,27 @@ class Admin:
             self._admin.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+class KafkaCluster:
+    """The loop's Cluster (engine/live/edge.py) on Kafka: what `journeyctl run` wires."""
+
+    def __init__(self, settings: KafkaSettings):
+        self.settings = settings
+        self.address = settings.bootstrap_servers
+
+    def admin(self) -> Admin:
+        return Admin(self.settings)
+
+    def source(self, topics, group_id: str, on_assigned, **options) -> Source:
+        return Source(self.settings, topics, group_id, on_assigned, **options)
+
+    def sink(self) -> Sink:
+        return Sink(self.settings)
+
+    @staticmethod
+    def partition_for(key: bytes, count: int) -> int:
+        return partition_for(key, count)
 
 
 class Producer:

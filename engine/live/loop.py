@@ -56,22 +56,50 @@ docs/scaling.md.
 The broker away, at start or later: every call is retried with backoff and one
 status line says so; committed work waits in the outbox. Stop (SIGTERM/SIGINT):
 the batch in hand is committed, the producer flushed, the group left.
+
+The broker is reached through a seam (engine/live/edge.py): `Live` is handed a Cluster, Kafka's
+for `journeyctl run`, an in-memory one (engine/testing/memory_cluster.py) for its tests.
+
+No bug of ours stops a partition. An unexpected exception while applying a record, or while
+firing a timer (the engine's TimerFailed names it), costs that record or that timer, never the
+rest: the batch in hand is dropped (`_drop_batch`: the store rolled back, the engine's clock,
+counts and timers read again from it as a restart would, each partition sought back to where
+the batch began reading it), the record is remembered as poisoned and, when read again, becomes
+an `engine_error` dead letter; the timer is parked (Engine.parking: it keeps no due time, is
+counted, shown by status and inspect, and fires again only after `journeyctl run --retry-parked`).
+The traceback goes to the log once per place it comes from, never into a dead letter.
+`on_engine_error="stop"` stops instead, as before. A store that keeps nothing (`memory:`) cannot
+roll back: there the record is dead-lettered where it failed and whatever it changed stays.
+
+Store faults (engine/store/faults.py): a transient one (a lost connection, a lock) drops the batch
+in hand the same way once the store answers again, retried with backoff and one status line; a
+persistent one (a full disk, tables gone) stops the loop with a StoreFault in plain words. Nothing
+is lost either way: nothing uncommitted was produced, and what was read is read again.
 """
 from __future__ import annotations
 
 import time
+import traceback
 from collections import deque
 from dataclasses import dataclass, field
 
 from journeyctl.dsl.durations import format_duration
-from journeyctl.engine.core.events import BadEvent, format_instant, id_problem, parse_event
-from journeyctl.engine.live.kafka_edge import Admin, EdgeError, KafkaSettings, Sink, Source, partition_for
+from journeyctl.engine.core.actions import DUE
+from journeyctl.engine.core.engine import TimerFailed
+from journeyctl.engine.core.events import BadEvent, format_instant, id_problem, parse_event, show_instant
+from journeyctl.engine.live.edge import Cluster, EdgeError, EventSource
+from journeyctl.engine.live.outbox import (Outbox, action_message, dead_letter_message, fingerprint,
+                                           profile_message, timer_dead_letter)
 from journeyctl.engine.replay.loop import tune_gc
-from journeyctl.engine.live.outbox import Outbox, dead_letter_message, fingerprint
+from journeyctl.engine.store.faults import StoreFault, store_fault
 
 
 class Stopped(Exception):
     """Stop was asked for while waiting for the broker."""
+
+
+class _Redo(Exception):
+    """An engine error was noted (a poisoned record, a timer to park): drop the batch and read it again."""
 
 
 ASK_BROKER_S = 1.0  # how often the broker is asked whether each partition is caught up
@@ -97,26 +125,37 @@ class LiveSettings:
     poll_ms: int = 100
     fetch_wait_ms: int = 100        # see kafka_edge.Source
     tick_s: float = 0.25
+    ask_broker_s: float = ASK_BROKER_S
     status_s: float = 5.0
     max_unacked: int = 50_000       # rows sent or waiting to be; past this, reading pauses
     stop_s: float = 8.0             # flush and leave within this on stop
     max_event_bytes: int = 1_000_000
     shared: bool = False            # a store shared by several workers: own only assigned partitions
+    on_engine_error: str = "dead-letter"  # or "stop": an unexpected exception stops the loop (exit 1)
+    no_partition_s: float = 6.0     # owning no partition longer than this (the group's session, as
+                                    # kafka_edge.Source asks for) is reported
 
 
 @dataclass
 class Batch:
     """What the loop has read and made since its last commit."""
-    actions: list = field(default_factory=list)         # fired by events (and timers due with them)
-    timer_actions: list = field(default_factory=list)   # fired by the wall clock
+    actions: list = field(default_factory=list)         # dicts, fired by events (and timers due with them)
+    timer_actions: list = field(default_factory=list)   # dicts, fired by the wall clock
+    messages: list = field(default_factory=list)        # (key, value) of each action, in the order above
+    timer_messages: list = field(default_factory=list)
+    profiles: list = field(default_factory=list)        # (key, value) of profile sync records
     dead: list = field(default_factory=list)
     offsets: dict = field(default_factory=dict)
     fingerprints: dict = field(default_factory=dict)   # of the last record read from each partition
+    starts: dict = field(default_factory=dict)          # where each partition is read again if it is dropped
+    checks: dict = field(default_factory=dict)          # the start checks (Live._to_check) it consumed
+    poisoned: list = field(default_factory=list)        # keys of poisoned records dead-lettered in it
+    parked: list = field(default_factory=list)          # Engine.parking keys of the timers it parked
     n: int = 0
     arrived: float | None = None                         # epoch s the first record of it was read
 
     def empty(self) -> bool:
-        return not (self.n or self.actions or self.timer_actions or self.dead)
+        return not (self.n or self.actions or self.timer_actions or self.dead or self.profiles)
 
 
 @dataclass
@@ -127,21 +166,23 @@ class Counters:
     delivered: int = 0
     lag: int | None = None
     broker: str = "connecting"
+    store: str = "ok"
+    engine_errors: int = 0   # records dead-lettered and timers parked as engine_error by this run
 
 
 class Live:
     """Runs until stop(). `report` renders: actions(list), status(Live), note(text)."""
 
-    def __init__(self, engine, outbox: Outbox, kafka: KafkaSettings, settings: LiveSettings, report):
+    def __init__(self, engine, outbox: Outbox, cluster: Cluster, settings: LiveSettings, report):
         self.engine = engine
         self.outbox = outbox
-        self.kafka = kafka
+        self.cluster = cluster
         self.settings = settings
         self.report = report
         self.counts = Counters()
         self.stopping = False
-        self.source: Source | None = None
-        self.sink = Sink(kafka)
+        self.source: EventSource | None = None
+        self.sink = cluster.sink()
         self._unsent: deque = deque()      # rows committed but not handed to the producer
         self._sent: dict = {}              # row id -> row, handed to the producer, not yet acknowledged
         self._acked: list = []             # ids to delete in the next transaction
@@ -172,11 +213,14 @@ class Live:
         engine.close_lane(None)
         self._in_callback = False          # inside a rebalance callback: the consumer must not be called
         self.reloader = None               # optional: .poll(live) once a turn (journey reload)
+        self._poisoned: dict = {}          # (topic, partition, offset) -> why: records to dead-letter when read
+        self._traced: set = set()          # where the engine errors shown with a traceback came from
+        self._store_delay = 0.5            # the next wait after a transient store fault
+        self.unowned_since: float | None = None  # since when this worker owns no partition (from the join on)
         if settings.shared:
             # the engine adopted every stored timer: this worker owns none until the group assigns some
             engine.release_where(lambda cid: False)
-            if hasattr(engine.store, "partition_of"):
-                engine.store.partition_of = self.partition_of
+            engine.store.partition_of = self.partition_of
 
     def stop(self) -> None:
         self.stopping = True
@@ -184,20 +228,41 @@ class Live:
     # ---- the whole run -------------------------------------------------------------------
 
     def run(self) -> None:
-        """Raises EdgeError for what a person must fix (a refused login, a missing topic)."""
+        """Raises EdgeError for what a person must fix (a refused login, a missing topic), StoreFault for a
+        store a person must repair (a full disk, tables gone)."""
         try:
-            self._retry("checking topics", self._check_topics)
-            self._deliver_backlog()
-            self.source = self._retry("joining the consumer group", self._subscribe)
-            self.counts.broker = "ok"
-            tune_gc()
-            self._polled_at = time.monotonic()
+            self.start()
             while not self.stopping:
-                self._step()
+                self.step()
         except Stopped:
             pass
         finally:
-            self._shutdown()
+            self.shutdown()
+
+    def start(self) -> None:
+        """Topics checked, what the last run left in the outbox delivered, the group joined."""
+        self._retry("checking topics", self._check_topics)
+        self._guarded(self._deliver_backlog)
+        self.source = self._retry("joining the consumer group", self._subscribe)
+        self.counts.broker = "ok"
+        tune_gc()
+        self._polled_at = self.unowned_since = time.monotonic()
+
+    def step(self) -> None:
+        """One turn: poll, apply, tick, commit, produce. An engine error or a transient store fault drops
+        the batch in hand (it is read again); a persistent store fault raises StoreFault."""
+        self._guarded(self._step)
+
+    def _guarded(self, work) -> None:
+        try:
+            work()
+        except _Redo:
+            self._guarded(self._drop_batch)  # (the store may fail while the batch is dropped, too)
+        except Exception as e:
+            fault = store_fault(e)
+            if fault is None:
+                raise
+            self._store_failed(fault)
 
     def _retry(self, doing: str, fn):
         delay = 0.5
@@ -222,7 +287,7 @@ class Live:
 
     def _check_topics(self) -> None:
         s = self.settings
-        admin = Admin(self.kafka)
+        admin = self.cluster.admin()
         try:
             wanted = [*s.events_topics, s.actions_topic, s.dead_letter_topic, s.profiles_topic]
             missing = admin.missing(wanted)
@@ -231,7 +296,7 @@ class Live:
                 self.report.note("created topic" + ("s " if len(missing) > 1 else " ") + ", ".join(missing))
             elif missing:
                 raise EdgeError(f"topic{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-                                f"{'do' if len(missing) > 1 else 'does'} not exist on {self.kafka.bootstrap_servers}; "
+                                f"{'do' if len(missing) > 1 else 'does'} not exist on {self.cluster.address}; "
                                 "create them, or pass --create-topics")
             if s.shared:
                 counts = {t: admin.partitions(t) for t in s.events_topics}
@@ -243,10 +308,10 @@ class Live:
         finally:
             admin.close()
 
-    def _subscribe(self) -> Source:
-        return Source(self.kafka, self.settings.events_topics, self.settings.group_id, self._on_assigned,
-                      max_records=self.settings.max_records, fetch_wait_ms=self.settings.fetch_wait_ms,
-                      on_revoked=self._on_revoked, on_lost=self._on_lost)
+    def _subscribe(self) -> EventSource:
+        return self.cluster.source(self.settings.events_topics, self.settings.group_id, self._on_assigned,
+                                   max_records=self.settings.max_records, fetch_wait_ms=self.settings.fetch_wait_ms,
+                                   on_revoked=self._on_revoked, on_lost=self._on_lost)
 
     def partition_of(self, customer_id: str) -> int | None:
         """The events partition a customer's events land on when keyed by its id (murmur2)."""
@@ -256,7 +321,8 @@ class Live:
                 return None
             if len(self._part_cache) > 500_000:
                 self._part_cache.clear()
-            p = self._part_cache[customer_id] = partition_for(customer_id.encode(), self.partition_count)
+            p = self._part_cache[customer_id] = self.cluster.partition_for(customer_id.encode(),
+                                                                           self.partition_count)
         return p
 
     # ---- start: what the last run left undelivered goes first --------------------------------
@@ -319,29 +385,28 @@ class Live:
         now = time.monotonic()
         if now >= self._next_tick:
             self._next_tick = now + s.tick_s
-            self._batch.timer_actions.extend(self._tick(now))
+            self._tick(now)
         if not self._batch.empty() or self._acked:
             self._commit_batch()
+        self._check_owned(now)
         if now >= self._status_at:
             self._status_at = now + s.status_s
             self.report.status(self)
 
     def _apply(self, got: dict, batch: Batch) -> int:
         """Run every record through the engine; bad ones become dead letters. Returns how many."""
-        engine = self.engine
-        process = engine.process
-        max_bytes = self.settings.max_event_bytes
         shared = self.settings.shared
-        check_keys = shared and (self.partition_count or 1) > 1
         skew = self.settings.max_clock_skew
         horizon = None if skew is None else int(time.time() * 1000) + skew
-        actions, dead, offsets = batch.actions, batch.dead, batch.offsets
+        for part, records in got.items():  # before anything can fail: where to read again if it is dropped
+            batch.starts.setdefault(part, records[0].offset)
+            if part in self._to_check:
+                batch.checks.setdefault(part, self._to_check[part])
         # Events are keyed by customer id: read the batch's customers from the store in one go.
-        engine.store.prefetch([k for records in got.values() for r in records if r.key
-                               and id_problem(k := r.key.decode("utf-8", "replace")) is None])
+        self.engine.store.prefetch([k for records in got.values() for r in records if r.key
+                                    and id_problem(k := r.key.decode("utf-8", "replace")) is None])
         n = 0
         for part, records in got.items():
-            topic, partition = part
             if shared and part not in self.owned:
                 continue  # fetched before a rebalance took the partition away: its new owner reads it
             if self._to_check:
@@ -350,33 +415,235 @@ class Live:
                     records = self._verify(part, *check, records)
                     if not records:
                         continue
-            engine.reading(part)
-            for r in records:
-                try:
-                    if r.value is None:
-                        raise BadEvent("null_value", "the record has no value (a tombstone); an event is a JSON object")
-                    ev = parse_event(r.value, max_bytes=max_bytes)
-                    if horizon is not None and ev.time > horizon:  # never applied: it would move the clock
-                        raise BadEvent("future", f"stamped {format_instant(ev.time)}, more than the allowed clock "
-                                                 f"skew ({format_duration(skew)}) after the wall clock at "
-                                                 f"{format_instant(horizon - skew)}")
-                    if check_keys and self.partition_of(ev.customer_id) != partition:
-                        self._unkeyed(ev.customer_id, topic, partition)
-                    out = process(ev, part)
-                except BadEvent as e:
-                    if e.reason != "late":  # the engine counts its own
-                        self.engine.stats.dead_letter(e.reason, self.engine.clock)
-                    dead.append(dead_letter_message(e.reason, e.detail, topic, partition, r.offset, r.key, r.value))
-                    continue
-                if out:
-                    actions.extend(out)
+            self.engine.reading(part)
+            self._apply_records(part, records, horizon, batch)
             n += len(records)
             last = records[-1]
-            offsets[part] = last.offset + 1
+            batch.offsets[part] = last.offset + 1
             batch.fingerprints[part] = fingerprint(last.key, last.value)
         batch.n += n
-        self.counts.events += n
         return n
+
+    def _apply_records(self, part, records: list, horizon: int | None, batch: Batch) -> None:
+        engine = self.engine
+        process = engine.process
+        max_bytes = self.settings.max_event_bytes
+        skew = self.settings.max_clock_skew
+        check_keys = self.settings.shared and (self.partition_count or 1) > 1
+        poisoned = self._poisoned
+        dead = batch.dead
+        topic, partition = part
+        for r in records:
+            if poisoned and (why := poisoned.get((topic, partition, r.offset))) is not None:
+                batch.poisoned.append((topic, partition, r.offset))
+                engine.stats.dead_letter("engine_error", engine.clock)
+                dead.append(dead_letter_message("engine_error", why, topic, partition, r.offset, r.key, r.value))
+                continue
+            ev = None
+            try:
+                if r.value is None:
+                    raise BadEvent("null_value", "the record has no value (a tombstone); an event is a JSON object")
+                ev = parse_event(r.value, max_bytes=max_bytes)
+                if horizon is not None and ev.time > horizon:  # never applied: it would move the clock
+                    raise BadEvent("future", f"stamped {format_instant(ev.time)}, more than the allowed clock "
+                                             f"skew ({format_duration(skew)}) after the wall clock at "
+                                             f"{format_instant(horizon - skew)}")
+                if check_keys and self.partition_of(ev.customer_id) != partition:
+                    self._unkeyed(ev.customer_id, topic, partition)
+                out = process(ev, part)
+                if out or engine.profile_records or engine.parked:
+                    self._collect(out, batch.actions, batch.messages, batch, ev.customer_id)
+            except BadEvent as e:
+                if e.reason != "late":  # the engine counts its own
+                    engine.stats.dead_letter(e.reason, engine.clock)
+                dead.append(dead_letter_message(e.reason, e.detail, topic, partition, r.offset, r.key, r.value))
+            except Exception as e:  # noqa: BLE001 - a bug of ours costs this record (or a timer), never the rest
+                self._engine_failed(e, batch, (part, r, ev))
+
+    def _collect(self, actions: list, dicts: list, messages: list, batch: Batch, customer: str | None) -> None:
+        """Write the actions and profile records the engine just made as messages now, while it is known
+        what made them: one that cannot be written is an engine error of the record that made it, or
+        (another customer's, or made by a tick: `customer` None) of the timer that made it."""
+        for a in actions:
+            d = a.as_dict()
+            try:
+                messages.append(action_message(d))
+            except Exception as e:
+                if d["customer_id"] == customer:
+                    raise
+                raise TimerFailed(d["customer_id"], d["journey"], d["instance_id"], a[DUE]) from e
+            dicts.append(d)
+        engine = self.engine
+        if engine.profile_records:
+            for rec in engine.drain_profile_records():
+                try:
+                    batch.profiles.append(profile_message(rec))
+                except Exception as e:
+                    if rec["customer_id"] == customer:
+                        raise
+                    raise TimerFailed(rec["customer_id"], None, rec["cause"]) from e
+        if engine.parked:
+            for cid, journey, iid, due, why in engine.parked:
+                engine.stats.dead_letter("engine_error")
+                batch.dead.append(timer_dead_letter(cid, journey, iid, show_instant(due), why))
+                batch.parked += [(cid, journey, iid), (cid, None, iid)]
+            engine.parked = []
+
+    # ---- engine errors --------------------------------------------------------------------------
+
+    def _engine_failed(self, e: Exception, batch: Batch, record=None) -> None:
+        """An exception that is no BadEvent while applying a record (`record`: (part, record, event or
+        None)) or firing timers. A store fault is the store's (raised on); anything else is an engine
+        error: shown with its traceback once, noted as a poisoned record or a timer to park, and the
+        batch dropped to be read again (raises _Redo), unless the store cannot roll back."""
+        fault = store_fault(e)
+        if fault is not None:
+            raise fault from e
+        if self.settings.on_engine_error == "stop":
+            raise e
+        cause = e.__cause__ if isinstance(e, TimerFailed) and e.__cause__ is not None else e
+        why = f"{type(cause).__name__}: {cause}"[:1000]
+        if isinstance(e, TimerFailed):
+            where = f"firing a timer: {e}"
+        else:
+            (topic, partition), r, ev = record
+            who = f", customer {ev.customer_id!r}, event {ev.name!r}" if ev is not None else ""
+            where = f"applying {topic}[{partition}] offset {r.offset}{who}"
+        self.counts.engine_errors += 1
+        fate = ("the timer is parked (journeyctl status lists it; journeyctl run --retry-parked after a fix)"
+                if isinstance(e, TimerFailed) else
+                f"the event goes to the dead-letter topic {self.settings.dead_letter_topic} as engine_error")
+        self._show_engine_error(cause, f"engine error while {where}: {why}", fate)
+        if isinstance(e, TimerFailed):
+            self.engine.parking[e.key] = why
+        else:
+            self._poisoned[(record[0][0], record[0][1], record[1].offset)] = why
+        if self.outbox.durable:
+            raise _Redo
+        # A store that keeps nothing cannot roll back: the record or timer is dead-lettered where it
+        # failed, and what it changed before failing stays.
+        if isinstance(e, TimerFailed):
+            self.engine.parking.pop(e.key, None)
+            self.engine.stats.dead_letter("engine_error")
+            batch.dead.append(timer_dead_letter(*e.key, show_instant(e.due) if e.due is not None else None, why))
+        else:
+            (topic, partition), r, _ = record
+            self._poisoned.pop((topic, partition, r.offset), None)
+            self.engine.stats.dead_letter("engine_error")
+            batch.dead.append(dead_letter_message("engine_error", why, topic, partition, r.offset, r.key, r.value))
+
+    def _show_engine_error(self, cause: BaseException, text: str, fate: str) -> None:
+        """The traceback once per place it comes from (the innermost frame), then one line now and then."""
+        frames = traceback.extract_tb(cause.__traceback__)
+        place = (type(cause).__name__, frames[-1].filename, frames[-1].lineno) if frames else (type(cause).__name__,)
+        if place in self._traced:
+            self._note_once("engine_error", f"{text} ({self.counts.engine_errors} engine errors so far; the "
+                                            "traceback was shown the first time)", every=5.0)
+            return
+        self._traced.add(place)
+        shown = "".join(traceback.format_exception(cause)).rstrip()
+        self.report.note(f"{text}. {fate[0].upper()}{fate[1:]} and the rest goes on; please report this, with "
+                         "the traceback:\n" + shown)
+
+    def _drop_batch(self) -> None:
+        """Forget the batch in hand: roll the store back, read the engine's clock, counts and timers again
+        from it as a restart would, and read each partition again from where the batch began on it."""
+        batch, self._batch = self._batch, Batch()
+        self.outbox.rollback()
+        self._rebuild()
+        for part, offset in batch.starts.items():
+            if part in self.owned:
+                self.source.seek(part, offset)
+                if part in batch.checks:
+                    self._to_check[part] = batch.checks[part]
+
+    def _rebuild(self) -> None:
+        """The engine's view of the store after a rollback, as a restart (and an assignment) reads it."""
+        engine = self.engine
+        clock, stats = self.outbox.committed_engine()
+        store = engine.store
+        if self.settings.shared:
+            numbers = {p for _, p in self.owned}
+            timers = list(store.timers(partitions=numbers)) if numbers else []
+        else:
+            timers = store.timers()
+        engine.reopen(clock if clock is not None else self._stored_clock, stats, timers)
+        stored = self.outbox.positions()
+        for part in sorted(self.owned):
+            self._open_lane(part, stored)
+
+    def _open_lane(self, part, stored: dict) -> tuple | None:
+        """Open the partition's lane at its stored stream time; its stored position, or None."""
+        if part not in stored:
+            self.engine.open_lane(part, None)
+            return None
+        position = stored[part]
+        clock = position[1] if position[1] is not None else self._stored_clock
+        self.engine.open_lane(part, clock)
+        self._future_clock(part, clock)
+        return position
+
+    # ---- store faults ----------------------------------------------------------------------------
+
+    def _store_failed(self, fault: StoreFault) -> None:
+        """A transient fault: wait (backoff, one status line), reconnect, drop the batch in hand. A
+        persistent one is raised for a person to repair."""
+        if not fault.transient:
+            raise fault
+        self.counts.store = "failing"
+        delay = self._store_delay
+        while True:
+            self._note_once("store", f"the state store failed: {fault}; nothing is lost: the batch in hand was "
+                                     f"not committed and is read again; trying again in {delay:g} s")
+            self._sleep(delay)
+            if self.stopping:
+                raise Stopped
+            try:
+                self.outbox.reconnect()
+                self._drop_batch()
+                self._reassign()
+                break
+            except Exception as e:  # noqa: BLE001
+                again = store_fault(e)
+                if again is None or not again.transient:
+                    raise again or e
+                fault, delay = again, min(delay * 2, 10.0)
+        self._store_delay = min(delay * 2, 10.0)  # until a commit goes through (_commit_batch)
+
+    def _reassign(self) -> None:
+        """After a store fault inside a rebalance callback: finish what it left undone."""
+        if self.source is None:
+            return
+        assigned = set(self.source.assignment())
+        gone = self.owned - assigned
+        if gone:
+            self._let_go(sorted(gone), "revoked")
+        new = sorted(assigned - self.owned)
+        if new:
+            for part, offset in self._on_assigned(new).items():
+                self.source.seek(part, offset)
+
+    # ---- no partition ------------------------------------------------------------------------------
+
+    def _check_owned(self, now: float) -> None:
+        if self.owned:
+            self.unowned_since = None
+            return
+        if self.unowned_since is None:
+            self.unowned_since = now
+        idle = now - self.unowned_since
+        if idle > self.settings.no_partition_s:
+            self._note_once("unowned", f"this worker has owned no partition for {idle:.0f} s: the group "
+                                       f"{self.settings.group_id} assigns it none (more workers than partitions, "
+                                       "or a member that left without saying so holds them until its session "
+                                       "ends)", every=60.0)
+
+    def unowned_for(self) -> float | None:
+        """Seconds this worker has owned no partition, once that is longer than a group session; else None."""
+        if self.owned or self.unowned_since is None:
+            return None
+        idle = time.monotonic() - self.unowned_since
+        return idle if idle > self.settings.no_partition_s else None
 
     def _trusted(self, got: dict, batch: Batch) -> dict:
         """What a poll gave that can be applied now. Nothing, after a gap long enough for the broker to
@@ -386,7 +653,9 @@ class Live:
         now = time.monotonic()
         away, self._polled_at = now - self._polled_at, now
         assigned, self._assigned = self._assigned, False  # (a join can hold a poll for seconds)
-        if got and away > AWAY_S and not assigned:
+        # (whether or not this poll gave records: the first poll after a stop often gives none, and the
+        # gap must not be forgotten by the time records come)
+        if away > AWAY_S and not assigned and self.owned:
             self.report.note(f"this worker read nothing for {away:.0f} s (stopped, or the machine stalled); checking "
                              "that each partition still holds what was read from it before reading on")
             self._recheck(got, batch)
@@ -426,14 +695,14 @@ class Live:
                                    "input is not keyed by customer id, so with several workers two of them may "
                                    "handle one customer; re-key it upstream (docs/scaling.md)", every=60.0)
 
-    def _tick(self, now: float) -> list:
+    def _tick(self, now: float) -> None:
         """Ask the broker which partitions hold nothing unread; those move on to the wall clock as of
         the question (or, with event time alone, stop holding the others back); fire what is due.
         Only the broker's own answer counts: what the last fetches said stays the same while the
         broker is frozen, and wall time read as "caught up" then made every event sent meanwhile late."""
         if now < self._next_check:
-            return []
-        self._next_check = now + ASK_BROKER_S
+            return
+        self._next_check = now + self.settings.ask_broker_s
         asked = int(time.time() * 1000)
         lags = self.source.lags()
         self.lags = lags
@@ -442,27 +711,46 @@ class Live:
         if lags is None:
             if self.source.assignment():
                 self._broker_lost()
-            return []
+            return
         self._broker_back()
         caught_up = [part for part, lag in lags.items() if lag == 0]
-        return self.engine.tick(asked if self.settings.wall_clock else None, caught_up)
+        batch = self._batch
+        try:
+            fired = self.engine.tick(asked if self.settings.wall_clock else None, caught_up)
+            if fired or self.engine.profile_records or self.engine.parked:
+                self._collect(fired, batch.timer_actions, batch.timer_messages, batch, None)
+        except Exception as e:  # noqa: BLE001 - the engine names the timer (TimerFailed)
+            if not isinstance(e, TimerFailed) and store_fault(e) is None:
+                raise  # no record and no timer to blame: a bug outside firing, as before
+            self._engine_failed(e, batch)
 
     def _commit_batch(self) -> None:
         """ONE transaction: the batch's customers, offsets, outbox rows, acknowledged ids, clock."""
-        batch, self._batch = self._batch, Batch()
+        batch = self._batch
         by_events = len(batch.actions)
-        actions = [a.as_dict() for a in (batch.actions + batch.timer_actions if batch.timer_actions else batch.actions)]
+        actions = batch.actions + batch.timer_actions if batch.timer_actions else batch.actions
+        messages = batch.messages + batch.timer_messages if batch.timer_messages else batch.messages
         dead, offsets = batch.dead, batch.offsets
-        profiles = self.engine.drain_profile_records()
-        rows = [*(self.outbox.add_actions(actions) if actions else ()),
+        rows = [*(self.outbox.add_actions(actions, messages) if actions else ()),
                 *(self.outbox.add_dead_letters(dead) if dead else ()),
-                *(self.outbox.add_profiles(profiles) if profiles else ())]
+                *(self.outbox.add_profiles(batch.profiles) if batch.profiles else ())]
         self.outbox.consumed(offsets, batch.fingerprints)
-        if self._acked:
-            self.outbox.delivered(self._acked)
-            self.counts.delivered += len(self._acked)
-            self._acked = []
+        acked = self._acked
+        if acked:
+            self.outbox.delivered(acked)
         self.outbox.commit(self.engine)
+        # committed: from here on nothing of the batch can be dropped
+        self._batch = Batch()
+        if self.counts.store != "ok":
+            self.counts.store, self._store_delay = "ok", 0.5
+            self.report.note("the state store answers again; reading on from its last commit")
+        self._acked = []
+        self.counts.delivered += len(acked)
+        for key in batch.poisoned:
+            self._poisoned.pop(key, None)
+        for key in batch.parked:
+            self.engine.parking.pop(key, None)
+        self.counts.events += batch.n
         self.counts.actions += len(actions)
         self.counts.dead_letters += len(dead)
         if actions:
@@ -562,25 +850,22 @@ class Live:
         stored = self.outbox.refresh_positions() if shared else self.outbox.positions()
         starts = {}
         for part in parts:
-            if part not in stored:
-                self.engine.open_lane(part, None)
+            position = self._open_lane(part, stored)
+            if position is None:
                 continue
-            offset, clock, last = stored[part]
-            clock = clock if clock is not None else self._stored_clock
-            self.engine.open_lane(part, clock)
-            self._future_clock(part, clock)
+            offset, _, last = position
             verify = last is not None and offset > 0  # start at the record read last, to compare it
             starts[part] = offset - 1 if verify else offset
             self._to_check[part] = (offset, last if verify else None)
         self.owned |= set(parts)
+        self.unowned_since = None
         if not shared:
             return starts
         self.rebalances += 1
         store = self.engine.store
         if self._batch.empty():
             store.commit()  # nothing of a batch: only versions, which must not wait in an open transaction
-        if hasattr(store, "clear_cache"):
-            store.clear_cache()
+        self.outbox.forget_cache()
         numbers = {p for _, p in parts}
         timers = list(store.timers(partitions=numbers)) if numbers else []
         if self._batch.empty():
@@ -632,12 +917,9 @@ class Live:
         if not self.settings.shared:
             self._let_go(parts, "lost")
             return
-        self._batch = Batch()
-        rollback = getattr(self.engine.store, "_rollback", None)
-        if rollback is not None:
-            rollback()
-        self._group_offsets = {}
         self._let_go(parts, "lost (the session expired; the batch in hand was dropped for their new owner)")
+        self._drop_batch()  # (it seeks only the partitions still owned)
+        self._group_offsets = {}
 
     def _let_go(self, parts: list, how: str) -> None:
         if not parts:
@@ -651,9 +933,7 @@ class Live:
             return
         owned_numbers = {p for _, p in self.owned}
         self.engine.release_where(lambda cid: self.partition_of(cid) in owned_numbers)
-        store = self.engine.store
-        if hasattr(store, "clear_cache"):
-            store.clear_cache()
+        self.outbox.forget_cache()
         self.report.note(f"partitions {how}: {_parts(parts)}")
 
     def _check_starts(self) -> None:
@@ -703,6 +983,8 @@ class Live:
             return 0
 
     def _recreated(self, part, why: str, first: int) -> None:
+        self._batch.starts[part] = first  # (dropped, the batch is read again from there, not checked again)
+        self._batch.checks.pop(part, None)
         self.recreated += 1
         self.report.note(f"{part[0]}[{part[1]}]: {why}; the topic was recreated (or the broker lost its data), "
                          f"reading the partition again from offset {first} ({self.recreated} partition"
@@ -713,12 +995,12 @@ class Live:
             self.counts.broker = "unreachable"
             self._recheck({}, self._batch)  # it may come back empty, or be another broker
         waiting = len(self._unsent) + len(self._sent)
-        self._note_once("broker", f"cannot reach the broker at {self.kafka.bootstrap_servers}; retrying. "
+        self._note_once("broker", f"cannot reach the broker at {self.cluster.address}; retrying. "
                                   f"Nothing is lost: {waiting} message{'s' if waiting != 1 else ''} wait in the outbox")
 
     def _broker_back(self) -> None:
         if self.counts.broker == "unreachable":
-            self.report.note(f"the broker at {self.kafka.bootstrap_servers} answers again; resuming")
+            self.report.note(f"the broker at {self.cluster.address} answers again; resuming")
         self.counts.broker = "ok"
 
     def _note_once(self, kind: str, text: str, every: float = 5.0) -> None:
@@ -741,8 +1023,9 @@ class Live:
             self._acked = []
             self.outbox.commit()
 
-    def _shutdown(self) -> None:
-        """Everything read is already committed; send what is waiting, then leave the group."""
+    def shutdown(self) -> None:
+        """Everything read is already committed; send what is waiting, then leave the group. A store that
+        fails now keeps the rows it could not mark delivered: they are produced again at the next start."""
         deadline = time.monotonic() + self.settings.stop_s
         try:
             if self._unsent or self._sent:
@@ -751,10 +1034,17 @@ class Live:
                 self.sink.flush(max(0.1, min(5.0, deadline - time.monotonic() - 2)))
                 self._settle()
             self._commit_delivered()
+        except Exception as e:  # noqa: BLE001
+            if store_fault(e) is None:
+                raise
+            self.report.note("the state store failed while stopping; what Kafka acknowledged meanwhile stays in the "
+                             "outbox and is produced again (with the same ids) at the next start")
         finally:
             if self.source is not None:
                 if self._group_offsets:
                     self.source.commit(self._group_offsets)
+                if not self.owned:  # stopped during the first join, say: finish it, or the group cannot hear us leave
+                    self.source.finish_join(int(max(0.0, deadline - time.monotonic() - 3) * 1000))
                 self.source.close(timeout_ms=int(max(0.5, min(2.0, deadline - time.monotonic())) * 1000))
             self.sink.close(max(0.1, min(1.0, deadline - time.monotonic())))
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 
 import orjson
 
@@ -50,9 +51,32 @@ MAX_MESSAGE_BYTES = 1_000_000  # below the producer's 1 MiB request limit, with 
 DEAD_LETTER_EXCERPT = 65_536   # bytes of an oversized original kept in its dead letter
 
 
+def dumps(value) -> bytes:
+    """JSON bytes; orjson, or the stdlib for an integer past 64 bits (a `set` that keeps multiplying),
+    which orjson refuses and which must not make a message impossible to write (Customer.encode does
+    the same for state)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def action_message(action: dict) -> tuple[bytes, bytes]:
     """(key, value) of one action on the actions topic: keyed by customer, JSON per spec section 9."""
-    return action["customer_id"].encode(), orjson.dumps({k: action[k] for k in ACTION_KEYS})
+    return action["customer_id"].encode(), dumps({k: action[k] for k in ACTION_KEYS})
+
+
+def profile_message(record: dict) -> tuple[bytes, bytes]:
+    """(key, value) of one profile sync record (spec section 10), keyed by customer id."""
+    return record["customer_id"].encode(), dumps(record)
+
+
+def timer_dead_letter(customer_id: str, journey: str | None, instance_id: str, due_at: str,
+                      detail: str) -> tuple[bytes, bytes]:
+    """(key, value) of the dead letter of a timer that raised when it fired, and was parked (engine_error):
+    no record is to blame, so it names the customer, journey, instance and due time instead."""
+    return customer_id.encode(), orjson.dumps({"reason": "engine_error", "detail": detail, "timer": {
+        "customer_id": customer_id, "journey": journey, "instance_id": instance_id, "due_at": due_at}})
 
 
 def dead_letter_message(reason: str, detail: str, topic: str, partition: int, offset: int,
@@ -139,11 +163,12 @@ class Outbox:
         self._next_id += 1
         return row
 
-    def add_actions(self, actions: list[dict]) -> list[tuple]:
-        """Rows for the actions; one too large for Kafka becomes a small dead letter saying so."""
+    def add_actions(self, actions: list[dict], messages: list | None = None) -> list[tuple]:
+        """Rows for the actions (`messages`: their action_message, made already); one too large for Kafka
+        becomes a small dead letter saying so."""
         rows = []
-        for a in actions:
-            key, value = action_message(a)
+        for i, a in enumerate(actions):
+            key, value = action_message(a) if messages is None else messages[i]
             if len(value) > MAX_MESSAGE_BYTES:
                 rows.append(self.too_large(a["action_id"], len(value), key))
             else:
@@ -151,9 +176,9 @@ class Outbox:
         self._tables.add_outbox(rows)
         return rows
 
-    def add_profiles(self, records: list[dict]) -> list[tuple]:
-        """Profile sync records (spec section 10), keyed by customer id, through the same outbox as actions."""
-        rows = [self._row(self.profiles_topic, r["customer_id"].encode(), orjson.dumps(r)) for r in records]
+    def add_profiles(self, messages: list[tuple[bytes, bytes]]) -> list[tuple]:
+        """Profile sync records (profile_message), through the same outbox as actions."""
+        rows = [self._row(self.profiles_topic, key, value) for key, value in messages]
         self._tables.add_outbox(rows)
         return rows
 
@@ -217,6 +242,44 @@ class Outbox:
             if part not in out and was is not None and clock != was[1]:
                 out[part] = (was[0], clock, was[2])
         return out
+
+    # ---- the store, for the run loop ----------------------------------------------------------------
+
+    def rollback(self) -> None:
+        """Forget everything staged since the last commit (a store keeping nothing has nothing to undo)."""
+        self._offsets, self._fingerprints = {}, {}
+        if self.durable:
+            self.store.rollback()
+
+    def reconnect(self) -> None:
+        """After a store failure: a new connection where there is one, nothing uncommitted kept."""
+        self._offsets, self._fingerprints = {}, {}
+        if self.durable:
+            self.store.reconnect()
+
+    def forget_cache(self) -> None:
+        """Read customers from the store again (another worker may have changed them)."""
+        if self.durable:
+            self.store.clear_cache()
+
+    def committed_engine(self) -> tuple[int | None, dict | None]:
+        """(clock, counts) of the engine as the last commit stored them (see `commit`)."""
+        if self.worker is not None:
+            return self.store.get_meta(f"clock:{self.worker}"), self.store.get_meta(f"stats:{self.worker}")
+        return self.store.get_meta("clock"), self.store.get_meta("stats")
+
+    def claim(self, group_id: str) -> str | None:
+        """Record in the store the consumer group it belongs to, on first use, and commit; returns the
+        group it belonged to before when that was another (then nothing is written). A store holds one
+        group's offsets, state and outbox: two groups on one store produce each other's rows and number
+        rows over each other's."""
+        owner = self.store.get_meta("group_id")
+        if owner is not None and owner != group_id:
+            return owner
+        if owner is None:
+            self.store.set_meta("group_id", group_id)
+            self.store.commit()
+        return None
 
     def offsets(self) -> dict[tuple[str, int], int]:
         """The committed next offset of each partition (no database read: safe from any thread)."""

@@ -63,6 +63,10 @@ def _header(snap: Snapshot) -> Text:
              f"{sum(snap.dead_letters.values()):,} dead letters · up {_duration(snap.uptime)}", style="dim")
     if snap.clock is not None:
         t.append(f" · clock {show_instant(snap.clock)}", style="dim")
+    for n, what in ((snap.engine_errors, "engine errors"), (snap.parked_timers, "parked timers"),
+                    (snap.recreated_partitions, "partitions recreated")):
+        if n:
+            t.append(f" · {n:,} {what}", style="bold red")
     t.append("\n")
     t.append("timers ", style="bold")
     t.append(f"{snap.pending_timers:,} waiting")

@@ -19,7 +19,12 @@ in one process (tests, or one per worker).
     journeyctl_events_per_second, journeyctl_actions_per_second   (over the monitor's window)
     journeyctl_event_to_action_latency_seconds       histogram since the start
     journeyctl_event_to_action_latency_recent_seconds{quantile}   p50/p99 of the recent samples
-    journeyctl_up{component}                         1 ok, 0 down (absent until known)
+    journeyctl_up{component}                         1 ok, 0 down (absent until known); `partitions` is down
+                                                     while a worker has owned none for longer than a session
+    journeyctl_engine_errors_total                   engine_error dead letters (records, and timers parked)
+    journeyctl_parked_timers_total                   timers parked after an engine error
+    journeyctl_partitions_owned                      input partitions this worker owns (run only)
+    journeyctl_recreated_partitions_total            partitions found recreated and read again (run only)
 """
 from __future__ import annotations
 
@@ -113,6 +118,17 @@ class SnapshotCollector(Collector):
             if v is not None:
                 recent.add_metric([q], v)
         yield recent
+
+        yield _counter("journeyctl_engine_errors", "Engine errors: records dead-lettered as engine_error, and "
+                       "timers parked.", snap.engine_errors)
+        yield _counter("journeyctl_parked_timers", "Timers parked after they raised when they fired.",
+                       snap.parked_timers)
+        if snap.partitions_owned is not None:
+            yield GaugeMetricFamily("journeyctl_partitions_owned", "Input partitions this worker owns.",
+                                    value=snap.partitions_owned)
+            yield _counter("journeyctl_recreated_partitions", "Partitions found holding other records than the "
+                           "state store said (a recreated topic), read again from their start.",
+                           snap.recreated_partitions)
 
         up = GaugeMetricFamily("journeyctl_up", "1 when the component is healthy, 0 when not.", labels=["component"])
         for component, h in sorted(snap.health.items()):

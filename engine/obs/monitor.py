@@ -69,6 +69,10 @@ class Snapshot:
     latency: Latency
     health: dict = field(default_factory=dict)   # component -> Health
     data_warnings: dict = field(default_factory=dict)  # kind (not_a_number, not_a_time) -> values read as null
+    parked_timers: int = 0                # timers parked after an engine error (restored counts included)
+    engine_errors: int = 0                # engine_error dead letters: records, and parked timers
+    partitions_owned: int | None = None   # None: not a live run
+    recreated_partitions: int = 0         # found holding other records than the store said: read again
 
     @property
     def total_lag(self) -> int | None:
@@ -104,6 +108,8 @@ class Snapshot:
             "latency": {"p50_s": _round(lat.p50), "p99_s": _round(lat.p99), "count": lat.count},
             "health": {c: {"ok": h.ok, "detail": h.detail} for c, h in sorted(self.health.items())},
             "data_warnings": dict(self.data_warnings),
+            "parked_timers": self.parked_timers, "engine_errors": self.engine_errors,
+            "partitions_owned": self.partitions_owned, "recreated_partitions": self.recreated_partitions,
         }
 
 
@@ -132,6 +138,7 @@ class Monitor:
         self._lat_sum = 0.0
         events, actions = self._counts()
         self._history: deque = deque([(self.started, events, actions)])
+        self._live: dict = {}
         self.latest: Snapshot | None = None
 
     # ---- what the caller knows -------------------------------------------------------------
@@ -144,6 +151,10 @@ class Monitor:
         else:
             self._lag = {(str(t), int(p)): max(0, int(n)) for (t, p), n in lag.items()}
             self._lag_known = True
+
+    def set_live(self, *, partitions_owned: int, recreated_partitions: int) -> None:
+        """What only the run loop knows: how many partitions this worker owns, how many were found recreated."""
+        self._live = {"partitions_owned": int(partitions_owned), "recreated_partitions": int(recreated_partitions)}
 
     def set_health(self, component: str, ok: bool, detail: str = "") -> None:
         old = self._health.get(component)
@@ -212,6 +223,8 @@ class Monitor:
             latency=self._latency(now),
             health=dict(self._health),
             data_warnings=data_warnings(engine),
+            parked_timers=st.parked, engine_errors=st.dead_letters.get("engine_error", 0),
+            **self._live,
         )
         self.latest = snap
         return snap

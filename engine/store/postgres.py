@@ -136,9 +136,14 @@ class PgStore(CachedStore):
             raise ValueError(f"the state location {self.url!r} names an empty schema")
         self.cache_size = max(1, cache_size)
         self.partition_of = partition_of
-        self._conn = psycopg.connect(conninfo, autocommit=True)
+        self._conninfo = conninfo
         self._init_cache()
         self._blocks: set[int] = set()  # outbox id blocks this store handed out
+        self._conn = None
+        self._connect(read_only, migrate=True)
+
+    def _connect(self, read_only: bool = False, migrate: bool = False) -> None:
+        self._conn = psycopg.connect(self._conninfo, autocommit=True)
         try:
             if self.schema is not None:
                 self._conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
@@ -147,7 +152,8 @@ class PgStore(CachedStore):
                 self._schema_version()
                 self._meta = self._read_meta()
                 return
-            self._migrate()
+            if migrate:
+                self._migrate()
             # Staging area for big flushes; ON COMMIT DELETE ROWS empties it when a transaction ends.
             self._conn.execute("CREATE TEMPORARY TABLE customers_load (customer_id TEXT COLLATE \"C\", "
                                "state BYTEA, next_due BIGINT, partition INTEGER) ON COMMIT DELETE ROWS")
@@ -155,6 +161,19 @@ class PgStore(CachedStore):
         except BaseException:
             self._conn.close()
             raise
+
+    def reconnect(self) -> None:
+        """After a lost connection (a server restart, pg_terminate_backend): a new one, and nothing of what
+        was not committed. The outbox id blocks taken stay this store's. Raises while the server is away."""
+        old, self._conn = self._conn, None
+        if old is not None:
+            try:
+                old.close()
+            except psycopg.Error:
+                pass
+        self._in_txn = False
+        self._forget_uncommitted()
+        self._connect()
 
     # ---- schema ----------------------------------------------------------------------
 
@@ -365,8 +384,10 @@ class PgStore(CachedStore):
                 self._in_txn = False
                 self._conn.execute("ROLLBACK")
             self._meta = self._read_meta()
-        except psycopg.OperationalError:  # the connection is gone: the server dropped the transaction
+        except (psycopg.OperationalError, psycopg.InterfaceError):  # the connection is gone: so is the transaction
             pass
+
+    rollback = _rollback
 
     def close(self) -> None:
         """Discards what was not committed."""

@@ -299,10 +299,19 @@ class SqliteStore(CachedStore):
     def _rollback(self) -> None:
         """Forget everything since the last commit, in memory too: cached objects may hold those changes."""
         if self._in_txn:
-            self._conn.execute("ROLLBACK")
             self._in_txn = False
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.OperationalError:  # SQLite already rolled back (a full disk, say): nothing to undo
+                pass
         self._forget_uncommitted()
         self._meta = self._read_meta()
+
+    rollback = _rollback
+
+    def reconnect(self) -> None:
+        """After a failure: forget what was not committed. (One file: the connection itself stays good.)"""
+        self._rollback()
 
     def close(self) -> None:
         """Discards what was not committed (see the module docstring)."""

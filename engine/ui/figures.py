@@ -186,6 +186,7 @@ def overview(reader, period: str = "all", waiting: int = 10) -> dict:
         "partitions": partitions,
         # every running instance waits on a timer (a wait, a when's window, a wait until, quiet hours)
         "pending_timers": sum(c["active"] for c in journeys.values()),
+        "parked_timers": stats.parked,  # timers a bug of ours parked (engine_error); `status` lists them
         "waiting": first,
         "chart": chart,
     }
