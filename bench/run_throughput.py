@@ -45,7 +45,7 @@ from journeyctl.engine.live.broker import EmbeddedBroker  # noqa: E402
 from journeyctl.engine.core.events import format_instant  # noqa: E402
 from journeyctl.engine.live.kafka_edge import Admin, KafkaSettings, Producer, Reader  # noqa: E402
 
-# ../shared/tools from the main checkout, ../../shared/tools from a worktree under /work/wt
+# the standard benchmark's generator, from the tools folder beside the checkout (or a folder above it)
 MAKE_INPUT = next((tool for tool in (p / "shared" / "tools" / "make-bench-input" for p in ROOT.parents)
                    if tool.exists()), ROOT.parent / "shared" / "tools" / "make-bench-input")
 RUNNER = "import sys; sys.argv[0] = 'journeyctl'; from journeyctl.engine.cli.main import main; main()"

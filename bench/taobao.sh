@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end `journeyctl simulate` on the real Taobao slice (110,300 events, 66,454 users).
-# usage: bench/taobao.sh   (from the repository root, after `make test` or `make demo` built .venv)
+# usage: bench/taobao.sh TAOBAO_CSV   (from the repository root, after `make test` or `make demo` built .venv;
+# the CSV is the 110k-row slice of Alibaba's UserBehavior data set, which journeyctl does not ship)
 set -euo pipefail
-data=../shared/data/taobao_user_behavior_110k.csv
+data=${1:?usage: bench/taobao.sh TAOBAO_CSV (the UserBehavior slice: user_id,item_id,category_id,behavior,ts)}
 start=$(date +%s.%N)
 .venv/bin/journeyctl simulate bench/taobao --events "$data" \
   --columns user_id,item_id,category_id,behavior,ts --time-unit s \
