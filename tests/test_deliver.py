@@ -16,8 +16,10 @@ import orjson
 import pytest
 
 from conftest import JOURNEYCTL, produce
+from journeyctl.engine.core.events import parse_instant
 from journeyctl.engine.deliver.local import LocalSmtp, LocalWebhook
 from journeyctl.engine.live.kafka_edge import Admin
+from journeyctl.engine.ui.reader import open_reader
 
 class Topics:
     def __init__(self, kafka, partitions: int = 1):
@@ -133,6 +135,23 @@ def smtp():
     s.stop()
 
 
+def counted(state: str) -> tuple[dict, dict, dict]:
+    """What deliver counted for the web UI, read as the UI reads it: ({(journey, channel, outcome): total},
+    {(journey, channel, outcome, minute): n}); and {outcome: ids} of its deliveries table."""
+    reader = open_reader(state)
+    try:
+        totals = {tuple(s.split(":")[1:]): n for s, n in reader.totals().items()}
+        minutes = {tuple(s.split(":")[1:]) + (b,): n for r, b, s, n in reader._rows(
+            "SELECT res, bucket, series, n FROM counts WHERE res = 1")}
+        recorded = dict(reader._rows("SELECT outcome, count(*) FROM deliveries GROUP BY outcome"))
+    finally:
+        reader.close()
+    return totals, minutes, recorded
+
+
+DUE_MINUTE = parse_instant("2026-01-01T00:00:00.000Z") // 60_000  # of every action() below
+
+
 def read_topic(kafka, topic: str, want: int, timeout: float = 30.0) -> list[dict]:
     from journeyctl.engine.live.kafka_edge import Reader
 
@@ -241,6 +260,16 @@ def test_retries_retry_after_hangs_and_permanent_failures(kafka, project, hook, 
     failed = [r for r in read_topic(kafka, t.deliveries, 6) if r["event"] == "message_failed"]
     assert {r["properties"]["action_id"] for r in failed} == set(by_id)
     assert d.stop() == 0
+    # the web UI's counts: per journey, channel and outcome, in the minute the action was due, and in all
+    totals, minutes, recorded = counted(f"sqlite:///{tmp_path}/s.db")
+    retried = {k: n for k, n in totals.items() if k[2] == "retried"}
+    assert set(retried) == {("j", "whatsapp", "retried"), ("j", "push", "retried"), ("j", "in_app", "retried")}
+    assert retried[("j", "in_app", "retried")] == 1  # two attempts, then failed
+    assert {k: n for k, n in totals.items() if k[2] in ("delivered", "failed")} == {
+        ("j", "whatsapp", "delivered"): 1, ("j", "push", "delivered"): 1, ("j", "sms", "failed"): 1,
+        ("j", "in_app", "failed"): 1, ("j", "whatsapp", "failed"): 1, ("j", "line", "failed"): 1}
+    assert {k[:3]: n for k, n in minutes.items() if k[3] == DUE_MINUTE} == totals
+    assert recorded == {"sent": 2, "failed": 4}
 
 
 def test_retry_after_is_honoured(kafka, project, hook, tmp_path):
@@ -323,6 +352,8 @@ def test_rate_limit_is_never_exceeded(kafka, project, hook, tmp_path):
     assert busiest <= 11  # 10 a second, and one at each edge of the window
     d.stop()
     assert '"rate_limited":' in d.out() or "rate_limited" in d.out()
+    totals, _, _ = counted(f"sqlite:///{tmp_path}/s.db")
+    assert totals[("j", "whatsapp", "delivered")] == 30 and totals[("j", "whatsapp", "rate_limited")] >= 10
 
 
 def test_receipts_reach_the_events_topic_but_not_forever(kafka, project, hook, tmp_path):
@@ -394,6 +425,11 @@ def _crash_scenario(kafka, project, hook, smtp, state: str, workers: int, kills:
     again = raw - len(sends)
     # only the kill windows may send a message twice: at most what one worker had in flight per kill
     assert again <= kills * 200, again
+    # the web UI's counts went in with the delivered ids: each message counted once, kills or not
+    totals, _, recorded = counted(state)
+    outcomes = {o: sum(n for (_, _, oo), n in totals.items() if oo == o) for o in ("delivered", "failed")}
+    assert outcomes == {"delivered": len(sends), "failed": len(refused)}
+    assert recorded == {"sent": len(sends), "failed": len(refused), "held_out": n // 40 + (n % 40 > 7)}
     return again
 
 
