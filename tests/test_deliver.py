@@ -378,6 +378,43 @@ def test_receipts_reach_the_events_topic_but_not_forever(kafka, project, hook, t
 
 # ---- exactly once -------------------------------------------------------------------------------------
 
+def test_a_message_two_workers_settled_is_counted_once(tmp_path):
+    """A worker stalls past its session with a message settled and not committed; the partition's new
+    owner reads on from the stored offset, sends it again (same Idempotency-Key) and commits first; the
+    stalled one wakes and commits too. The deliveries table keeps one record, and the UI's counts say
+    one delivery. The two workers' loops on one real SQLite store, their commits in that order."""
+    from rich.console import Console
+
+    from journeyctl.engine.deliver.loop import Deliverer, DeliverSettings, Item, _Part
+    from journeyctl.engine.deliver.monitor import DeliverReport
+    from journeyctl.engine.deliver.providers import Outcome
+    from journeyctl.engine.deliver.settings import channels_from
+    from journeyctl.engine.live.kafka_edge import KafkaSettings
+    from journeyctl.engine.store.open import open_store
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    channels = channels_from({"whatsapp": {"provider": "webhook", "url": "http://127.0.0.1:9/w"}})
+    part = ("actions", 0)
+    workers = []
+    for _ in range(2):
+        store = open_store(url)
+        store.deliver_tables()
+        w = Deliverer(store, KafkaSettings("127.0.0.1:9"), DeliverSettings(), channels, {}, None,
+                      DeliverReport(Console(quiet=True), "quiet", quiet=True))
+        w._parts[part] = _Part()
+        w._parts[part].read(0)
+        w._settle(Item(part, 0, action(1)), Outcome.sent("HTTP 200"), "webhook")
+        workers.append(w)
+    stalled, new_owner = workers
+    new_owner._commit()
+    stalled._commit()
+    for w in workers:
+        w.store.close()
+    totals, _, recorded = counted(url)
+    assert recorded == {"sent": 1}
+    assert totals == {("j", "whatsapp", "delivered"): 1}
+
+
 def _crash_scenario(kafka, project, hook, smtp, state: str, workers: int, kills: int, n: int, partitions: int):
     """n actions (whatsapp by webhook, email by SMTP, every 50th refused, every 40th not a send) with
     duplicates of 5% injected later on the topic; kill -9 a deliver `kills` times while they flow."""

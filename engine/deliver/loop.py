@@ -155,6 +155,7 @@ class Deliverer:
         self.report = report
         self.counts = Counts()
         self.tally = Tally()    # the same outcomes per journey and minute, for the store's counts table
+        self._settled: list = []  # (action, delivered | failed) settled since the last commit, to count there
         self.stopping = False
         self.owned: set = set()
         self.lags: dict | None = None
@@ -535,7 +536,7 @@ class Deliverer:
         self.counts.receipts_stopped += stopped
         sent = outcome.kind == "sent"
         self.counts.add(a.get("channel"), "sent" if sent else "failed")
-        self.tally.add(a, "delivered" if sent else "failed")
+        self._settled.append((a, "delivered" if sent else "failed"))
         due = due_ms(a) if sent else None
         latency = None if due is None else now - due
         self.report.outcome(a, outcome, item.attempts, latency)
@@ -580,9 +581,10 @@ class Deliverer:
             w = s.watermark()
             if w is not None and w != s.stored:
                 offsets[p] = w
-        if not (self._ledger or self._rows or self._acked or offsets or self.tally):
+        if not (self._ledger or self._rows or self._acked or offsets or self.tally or self._settled):
             return
         ledger, rows, acked = self._ledger, self._rows, self._acked
+        self._count_settled()
         record_deliveries(self.store, self.tally.drain(), self.tally.clock)
         self.store.add_deliveries(ledger)
         self.store.add_receipts(rows)
@@ -594,6 +596,20 @@ class Deliverer:
             if p in self._parts:
                 self._parts[p].stored = o
         self._unsent.extend(rows)
+
+    def _count_settled(self) -> None:
+        """Count what was settled since the last commit, but for the ids another worker recorded first:
+        the table keeps one record of an id, and so do the counts. That happens when a worker stalls
+        past its session (a pause, a frozen VM) and its partition's new owner, reading on from the
+        stored offset, delivers and commits what the stalled one had settled and not yet committed;
+        the stalled one commits it on waking, often before it learns the partition is gone."""
+        settled, self._settled = self._settled, []
+        if not settled:
+            return
+        known = self.store.delivered([a["action_id"] for a, _ in settled])
+        for a, outcome in settled:
+            if a["action_id"] not in known:
+                self.tally.add(a, outcome)
 
     def _pump(self) -> None:
         if not self._unsent or time.monotonic() < self._retry_at:
