@@ -467,6 +467,13 @@ def _crash_scenario(kafka, project, hook, smtp, state: str, workers: int, kills:
     outcomes = {o: sum(n for (_, _, oo), n in totals.items() if oo == o) for o in ("delivered", "failed")}
     assert outcomes == {"delivered": len(sends), "failed": len(refused)}
     assert recorded == {"sent": len(sends), "failed": len(refused), "held_out": n // 40 + (n % 40 > 7)}
+    reader = open_reader(state)  # the customer page's look-up, by action id
+    try:
+        some = sorted(sends)[:200] + sorted(refused)[:20] + ["act-not-there"]
+        looked = {aid: outcome for aid, (outcome, _) in reader.deliveries(some).items()}
+    finally:
+        reader.close()
+    assert looked == {**dict.fromkeys(sorted(sends)[:200], "sent"), **dict.fromkeys(sorted(refused)[:20], "failed")}
     return again
 
 

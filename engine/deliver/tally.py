@@ -56,7 +56,7 @@ class Tally:
         pending, self._pending = self._pending, {}
         if not pending:
             return []
-        now = self.clock // MINUTE
+        now = (self.clock or 0) // MINUTE  # set by every add()
         rows: dict[tuple[int, int, str], int] = {}
         for (name, minute), n in pending.items():
             for res, bucket in ((TOTAL, 0), (1, minute), (60, minute // 60)):
