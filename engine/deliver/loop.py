@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 import orjson
 
 from journeyctl.engine.deliver import receipts
-from journeyctl.engine.deliver.tally import Tally, due_ms
 from journeyctl.engine.deliver.providers import Message, Outcome
 from journeyctl.engine.deliver.ratelimit import Pacer
+from journeyctl.engine.deliver.tally import Tally, due_ms
 from journeyctl.engine.deliver.templates import TemplateError
 from journeyctl.engine.live.kafka_edge import Admin, EdgeError, KafkaSettings, Sink, Source
 from journeyctl.engine.store.counts import record_deliveries

@@ -136,9 +136,17 @@ def _sends(stats: Stats, sums: Counter | None, journey: str | None = None) -> di
     return {ch: dict(sorted(v.items())) for ch, v in sorted(out.items())}
 
 
-def _deliveries(counts: dict, journey: str | None = None) -> dict:
-    """{channel: {delivered, failed, retried, rate_limited}} (of one journey, or all) from deliver's
-    series: its totals, or a period's sums."""
+def _delivery_figures(reader, sums: Counter | None, journey: str | None = None) -> tuple[dict, list[str]]:
+    """What deliver made of the sends (of one journey, or all): ({channel: {delivered, failed, retried,
+    rate_limited}} over the period, and deliver's series of delivered messages, for a chart)."""
+    totals = reader.totals()
+    delivered = sorted(k for k in totals if k.startswith(DELIVERY) and k.endswith(":delivered")
+                       and journey in (None, k.split(":")[1]))
+    return _deliveries(totals if sums is None else sums, journey), delivered
+
+
+def _deliveries(counts: dict, journey: str | None) -> dict:
+    """{channel: {outcome: n}} from deliver's series among `counts` (its totals, or a period's sums)."""
     out: dict = {}
     for k, n in counts.items():
         if not k.startswith(DELIVERY):
@@ -148,12 +156,6 @@ def _deliveries(counts: dict, journey: str | None = None) -> dict:
             continue
         out.setdefault(parts[2], dict.fromkeys(DELIVERY_OUTCOMES, 0))[parts[3]] += n
     return dict(sorted(out.items()))
-
-
-def _delivered_series(totals: dict, journey: str | None = None) -> list[str]:
-    """deliver's series of delivered messages (of one journey, or all), for a chart."""
-    return sorted(k for k in totals if k.startswith(DELIVERY) and k.endswith(":delivered")
-                  and journey in (None, k.split(":")[1]))
 
 
 # what deliver recorded of an action (the deliveries table's outcome) as the customer page says it
@@ -190,12 +192,11 @@ def overview(reader, period: str = "all", waiting: int = 10) -> dict:
         dead = dict(stats.dead_letters) if sums is None else \
             {k.split(":", 1)[1]: n for k, n in sums.items() if k.startswith("dead_letter:")}
         ids = list(journeys)
-        totals = reader.totals()
-        deliveries = _deliveries(totals if sums is None else sums)
+        deliveries, delivered = _delivery_figures(reader, sums)
         wanted = {"entered": [f"entered:{j}" for j in ids], "converted": [f"converted:{j}" for j in ids],
                   "sent": [f"action:{j}:{ch}:send" for (j, ch, st) in stats.actions if st == "send"]}
-        if _delivered_series(totals):
-            wanted["delivered"] = _delivered_series(totals)
+        if delivered:
+            wanted["delivered"] = delivered
         chart = _chart(reader, clock, period, wanted)
         first = _waiting(reader, waiting)
         outbox = reader.outbox_size()
@@ -255,12 +256,11 @@ def journey(reader, jid: str, period: str = "all", version: str | None = None) -
         current = stats.current.get(jid) or (versions[-1] if versions else None)
         shown = version if version in versions else current
         sums = period_sums(reader, clock, period)
-        totals = reader.totals()
-        deliveries = _deliveries(totals if sums is None else sums, jid)
+        deliveries, delivered = _delivery_figures(reader, sums, jid)
         wanted = {"entered": [f"entered:{jid}"], "converted": [f"converted:{jid}"],
                   "sent": [f"action:{jid}:{ch}:send" for ch in _channels(stats, jid)]}
-        if _delivered_series(totals, jid):
-            wanted["delivered"] = _delivered_series(totals, jid)
+        if delivered:
+            wanted["delivered"] = delivered
         chart = _chart(reader, clock, period, wanted)
     per_version = _per_version(stats, versions)
     ir = reader.version(shown) if shown else None
