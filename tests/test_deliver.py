@@ -16,8 +16,10 @@ import orjson
 import pytest
 
 from conftest import JOURNEYCTL, produce
+from journeyctl.engine.core.events import parse_instant
 from journeyctl.engine.deliver.local import LocalSmtp, LocalWebhook
 from journeyctl.engine.live.kafka_edge import Admin
+from journeyctl.engine.ui.reader import open_reader
 
 class Topics:
     def __init__(self, kafka, partitions: int = 1):
@@ -133,6 +135,23 @@ def smtp():
     s.stop()
 
 
+def counted(state: str) -> tuple[dict, dict, dict]:
+    """What deliver counted for the web UI, read as the UI reads it: ({(journey, channel, outcome): total},
+    {(journey, channel, outcome, minute): n}); and {outcome: ids} of its deliveries table."""
+    reader = open_reader(state)
+    try:
+        totals = {tuple(s.split(":")[1:]): n for s, n in reader.totals().items()}
+        minutes = {tuple(s.split(":")[1:]) + (b,): n for r, b, s, n in reader._rows(
+            "SELECT res, bucket, series, n FROM counts WHERE res = 1")}
+        recorded = dict(reader._rows("SELECT outcome, count(*) FROM deliveries GROUP BY outcome"))
+    finally:
+        reader.close()
+    return totals, minutes, recorded
+
+
+DUE_MINUTE = parse_instant("2026-01-01T00:00:00.000Z") // 60_000  # of every action() below
+
+
 def read_topic(kafka, topic: str, want: int, timeout: float = 30.0) -> list[dict]:
     from journeyctl.engine.live.kafka_edge import Reader
 
@@ -241,6 +260,16 @@ def test_retries_retry_after_hangs_and_permanent_failures(kafka, project, hook, 
     failed = [r for r in read_topic(kafka, t.deliveries, 6) if r["event"] == "message_failed"]
     assert {r["properties"]["action_id"] for r in failed} == set(by_id)
     assert d.stop() == 0
+    # the web UI's counts: per journey, channel and outcome, in the minute the action was due, and in all
+    totals, minutes, recorded = counted(f"sqlite:///{tmp_path}/s.db")
+    retried = {k: n for k, n in totals.items() if k[2] == "retried"}
+    assert set(retried) == {("j", "whatsapp", "retried"), ("j", "push", "retried"), ("j", "in_app", "retried")}
+    assert retried[("j", "in_app", "retried")] == 1  # two attempts, then failed
+    assert {k: n for k, n in totals.items() if k[2] in ("delivered", "failed")} == {
+        ("j", "whatsapp", "delivered"): 1, ("j", "push", "delivered"): 1, ("j", "sms", "failed"): 1,
+        ("j", "in_app", "failed"): 1, ("j", "whatsapp", "failed"): 1, ("j", "line", "failed"): 1}
+    assert {k[:3]: n for k, n in minutes.items() if k[3] == DUE_MINUTE} == totals
+    assert recorded == {"sent": 2, "failed": 4}
 
 
 def test_retry_after_is_honoured(kafka, project, hook, tmp_path):
@@ -323,6 +352,8 @@ def test_rate_limit_is_never_exceeded(kafka, project, hook, tmp_path):
     assert busiest <= 11  # 10 a second, and one at each edge of the window
     d.stop()
     assert '"rate_limited":' in d.out() or "rate_limited" in d.out()
+    totals, _, _ = counted(f"sqlite:///{tmp_path}/s.db")
+    assert totals[("j", "whatsapp", "delivered")] == 30 and totals[("j", "whatsapp", "rate_limited")] >= 10
 
 
 def test_receipts_reach_the_events_topic_but_not_forever(kafka, project, hook, tmp_path):
@@ -346,6 +377,43 @@ def test_receipts_reach_the_events_topic_but_not_forever(kafka, project, hook, t
 
 
 # ---- exactly once -------------------------------------------------------------------------------------
+
+def test_a_message_two_workers_settled_is_counted_once(tmp_path):
+    """A worker stalls past its session with a message settled and not committed; the partition's new
+    owner reads on from the stored offset, sends it again (same Idempotency-Key) and commits first; the
+    stalled one wakes and commits too. The deliveries table keeps one record, and the UI's counts say
+    one delivery. The two workers' loops on one real SQLite store, their commits in that order."""
+    from rich.console import Console
+
+    from journeyctl.engine.deliver.loop import Deliverer, DeliverSettings, Item, _Part
+    from journeyctl.engine.deliver.monitor import DeliverReport
+    from journeyctl.engine.deliver.providers import Outcome
+    from journeyctl.engine.deliver.settings import channels_from
+    from journeyctl.engine.live.kafka_edge import KafkaSettings
+    from journeyctl.engine.store.open import open_store
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    channels = channels_from({"whatsapp": {"provider": "webhook", "url": "http://127.0.0.1:9/w"}})
+    part = ("actions", 0)
+    workers = []
+    for _ in range(2):
+        store = open_store(url)
+        store.deliver_tables()
+        w = Deliverer(store, KafkaSettings("127.0.0.1:9"), DeliverSettings(), channels, {}, None,
+                      DeliverReport(Console(quiet=True), "quiet", quiet=True))
+        w._parts[part] = _Part()
+        w._parts[part].read(0)
+        w._settle(Item(part, 0, action(1)), Outcome.sent("HTTP 200"), "webhook")
+        workers.append(w)
+    stalled, new_owner = workers
+    new_owner._commit()
+    stalled._commit()
+    for w in workers:
+        w.store.close()
+    totals, _, recorded = counted(url)
+    assert recorded == {"sent": 1}
+    assert totals == {("j", "whatsapp", "delivered"): 1}
+
 
 def _crash_scenario(kafka, project, hook, smtp, state: str, workers: int, kills: int, n: int, partitions: int):
     """n actions (whatsapp by webhook, email by SMTP, every 50th refused, every 40th not a send) with
@@ -394,6 +462,18 @@ def _crash_scenario(kafka, project, hook, smtp, state: str, workers: int, kills:
     again = raw - len(sends)
     # only the kill windows may send a message twice: at most what one worker had in flight per kill
     assert again <= kills * 200, again
+    # the web UI's counts went in with the delivered ids: each message counted once, kills or not
+    totals, _, recorded = counted(state)
+    outcomes = {o: sum(n for (_, _, oo), n in totals.items() if oo == o) for o in ("delivered", "failed")}
+    assert outcomes == {"delivered": len(sends), "failed": len(refused)}
+    assert recorded == {"sent": len(sends), "failed": len(refused), "held_out": n // 40 + (n % 40 > 7)}
+    reader = open_reader(state)  # the customer page's look-up, by action id
+    try:
+        some = sorted(sends)[:200] + sorted(refused)[:20] + ["act-not-there"]
+        looked = {aid: outcome for aid, (outcome, _) in reader.deliveries(some).items()}
+    finally:
+        reader.close()
+    assert looked == {**dict.fromkeys(sorted(sends)[:200], "sent"), **dict.fromkeys(sorted(refused)[:20], "failed")}
     return again
 
 

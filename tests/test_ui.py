@@ -1,5 +1,6 @@
 """The web UI in a real browser (Playwright driving Debian's Chromium) over real stores: one filled by a
-real `simulate --state` run (SQLite and PostgreSQL), one written by a live `run` on the broker.
+real `simulate --state` run (SQLite and PostgreSQL), one written by a live `run` on the broker, one
+written by a live `run` and `journeyctl deliver` together (a real webhook receiver on loopback).
 
 What a person would check: every page loads and shows its numbers; those numbers are the ones
 `journeyctl status --format json` gives and the ones a scan of the stored customers gives; a live
@@ -13,6 +14,7 @@ import json
 import re
 import sqlite3
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -81,6 +83,8 @@ def expected_overview(status: dict) -> dict:
         out.update({f"segments.{s}.{k}": v for k, v in c.items()})
     for ch, by in status["sends"].items():
         out.update({f"sends.{ch}.{st}": n for st, n in by.items()})
+    for ch, by in status["deliveries"].items():
+        out.update({f"deliveries.{ch}.{o}": n for o, n in by.items()})
     out.update({f"dead_letters.{r}": n for r, n in status["dead_letters"].items()})
     return {k: "" if v is None else str(v) for k, v in out.items()}
 
@@ -252,6 +256,82 @@ def test_a_live_event_moves_the_journey_page_without_a_reload(browser, broker, n
         page.close()
     finally:
         run.stop()
+
+
+DELIVERED = {"welcome": 'journey welcome\n  on signed_up\n  send whatsapp "welcome"\n',
+             "refused": 'journey refused\n  on signed_up\n  send sms "refused"\n'}
+
+
+def test_deliveries_show_on_the_pages(browser, broker, names, journeys_dir, tmp_path):
+    """`run` and `deliver` on one store: whatsapp goes to a webhook that takes it, sms to one that
+    refuses (400: failed, dead-lettered). The overview, the journey page, the customer page and status
+    say so, and what they say is what the deliveries table and the receiver say."""
+    from journeyctl.engine.deliver.local import LocalWebhook
+
+    hook = LocalWebhook().start()
+    hook.mode["/refuse"] = "refuse"
+    folder = journeys_dir(DELIVERED)
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "welcome.whatsapp.liquid").write_text("Welcome, {{ customer_id }}!")
+    (tmp_path / "templates" / "refused.sms.liquid").write_text("Never read")
+    (tmp_path / "journeyctl.yaml").write_text(f"delivery:\n  whatsapp: {{provider: webhook, url: '{hook.url}/whatsapp'}}\n"
+                                              f"  sms: {{provider: webhook, url: '{hook.url}/refuse'}}\n")
+    db = tmp_path / "live.db"
+    state_url = f"sqlite:///{db}"
+    run = UiProcess(["run", str(folder), "--bootstrap-servers", broker.bootstrap, *names.args(), "--create-topics",
+                     "--state", state_url, "--no-dashboard", "--ui-port", "0"], tmp_path, "dashboard on ", "run")
+    deliver_err = tmp_path / "deliver.err"
+    with open(deliver_err, "wb") as err:
+        deliver = subprocess.Popen([*JOURNEYCTL, "deliver", "--bootstrap-servers", broker.bootstrap, "--actions-topic",
+                                    names.actions, "--dead-letter-topic", names.dead, "--deliveries-topic",
+                                    names.actions + "-receipts", "--group-id", names.group + "-deliver",
+                                    "--create-topics", "--state", state_url, "--no-dashboard", "--fetch-wait-ms", "10"],
+                                   cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: "reading" in run.err(), PATIENCE, run.err)
+        customers = ["ana", "ben", "cy"]
+        (tmp_path / "events.jsonl").write_text("".join(
+            json.dumps({"event": "signed_up", "customer_id": c, "message_id": f"signed-{c}",
+                        "timestamp": int(time.time() * 1000)}) + "\n" for c in customers))
+        subprocess.run([*JOURNEYCTL, "send", "--bootstrap-servers", broker.bootstrap, "--topic", names.events,
+                        "--file", str(tmp_path / "events.jsonl")], check=True, capture_output=True)
+        wait_until(lambda: len(hook.received.effects) == 3 and len(hook.received.seen("/refuse")) == 3, PATIENCE,
+                   lambda: f"3 messages taken, 3 refused: {hook.received.requests}\n{deliver_err.read_text()}")
+        wanted = {"whatsapp": {"delivered": 3, "failed": 0, "retried": 0, "rate_limited": 0},
+                  "sms": {"delivered": 0, "failed": 3, "retried": 0, "rate_limited": 0}}
+        wait_until(lambda: status_json(state_url)["deliveries"] == wanted, PATIENCE,
+                   lambda: f"the deliveries in status: {status_json(state_url)['deliveries']}")
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            recorded = dict(conn.execute("SELECT outcome, count(*) FROM deliveries GROUP BY outcome").fetchall())
+        assert recorded == {"sent": 3, "failed": 3}
+
+        page = browser.new_page(viewport={"width": 1360, "height": 900})
+        open_page(page, run.url)
+        settle(page)
+        status = status_json(state_url)
+        want = expected_overview(status)
+        assert want["deliveries.whatsapp.delivered"] == "3" and want["deliveries.sms.failed"] == "3"
+        assert want["sends.whatsapp.send"] == want["sends.sms.send"] == "3"  # sent by the engine
+        assert {k: shown(page).get(k) for k in want} == want
+        page.select_option("#period", "1h")  # the same in the last hour: they were due in it
+        wait_until(lambda: {k: shown(page).get(k) for k in want} == want, PATIENCE, "the last hour's deliveries")
+        page.screenshot(path=str(tmp_path / "delivered-overview.png"), full_page=True)
+
+        open_page(page, run.url + "journeys/welcome?period=all")
+        got = shown(page)
+        assert (got["sends.whatsapp.send"], got["deliveries.whatsapp.delivered"], got["deliveries.whatsapp.failed"]) \
+            == ("3", "3", "0")
+        open_page(page, run.url + "customers/ana")
+        cells = {page.locator(f"[data-delivery='{aid}']").inner_text().split(" ")[0]: aid
+                 for aid in page.evaluate("[...document.querySelectorAll('[data-delivery]')].map(e => e.dataset.delivery)")}
+        assert sorted(cells) == ["delivered", "failed"]
+        page.screenshot(path=str(tmp_path / "delivered-customer.png"), full_page=True)
+        page.close()
+    finally:
+        deliver.terminate()
+        assert deliver.wait(PATIENCE) == 0, deliver_err.read_text()
+        run.stop()
+        hook.stop()
 
 
 def _get(url: str, headers: dict | None = None) -> tuple[int, str]:

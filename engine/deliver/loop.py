@@ -3,7 +3,8 @@
     Kafka thread: group consumer on journey.actions ──records──► asyncio loop
     asyncio loop: per action a task: dedup ─► render ─► rate limit ─► provider (retries, backoff)
                   ─► settled ─► every ~20 ms ONE store transaction: delivered ids, receipt and
-                  dead-letter rows, each partition's next offset ─► receipts produced, then dropped
+                  dead-letter rows, the UI's counts, each partition's next offset ─► receipts
+                  produced, then dropped
 
 Exactly-once effect. An action id is recorded in the `deliveries` table in the same
 transaction that moves the partition's stored offset past it, so after a crash the offset
@@ -42,8 +43,10 @@ import orjson
 from journeyctl.engine.deliver import receipts
 from journeyctl.engine.deliver.providers import Message, Outcome
 from journeyctl.engine.deliver.ratelimit import Pacer
+from journeyctl.engine.deliver.tally import Tally, due_ms
 from journeyctl.engine.deliver.templates import TemplateError
 from journeyctl.engine.live.kafka_edge import Admin, EdgeError, KafkaSettings, Sink, Source
+from journeyctl.engine.store.counts import record_deliveries
 
 RECENT_IDS = 200_000  # settled ids remembered in memory (the table answers for older ones)
 
@@ -84,7 +87,18 @@ class Counts:
     recorded: int = 0               # statuses other than send
     receipts_stopped: int = 0       # kept off the events topic (loop depth)
     broker: str = "connecting"
-    by_channel: dict = field(default_factory=dict)   # channel -> {"sent": n, "failed": n}
+    by_channel: dict = field(default_factory=dict)   # channel -> {"sent", "failed", "retried", "rate_limited": n}
+
+    def add(self, channel, what: str) -> None:
+        """One more `what` (sent, failed, retried, rate_limited), in all and for its channel."""
+        setattr(self, what, getattr(self, what) + 1)
+        per = self.by_channel.get(channel)
+        if per is None:
+            per = self.by_channel[channel] = dict.fromkeys(PER_CHANNEL, 0)
+        per[what] += 1
+
+
+PER_CHANNEL = ("sent", "failed", "retried", "rate_limited")
 
 
 class Item:
@@ -140,6 +154,8 @@ class Deliverer:
         self.templates = templates
         self.report = report
         self.counts = Counts()
+        self.tally = Tally()    # the same outcomes per journey and minute, for the store's counts table
+        self._settled: list = []  # (action, delivered | failed) settled since the last commit, to count there
         self.stopping = False
         self.owned: set = set()
         self.lags: dict | None = None
@@ -475,7 +491,8 @@ class Deliverer:
         slots = self._slots[channel]
         while True:
             if pacer is not None and await pacer.wait():
-                self.counts.rate_limited += 1
+                self.counts.add(channel, "rate_limited")
+                self.tally.add(a, "rate_limited")
             item.attempts += 1
             async with slots:
                 try:
@@ -493,7 +510,8 @@ class Deliverer:
             if item.attempts >= settings.max_attempts:
                 return self._settle(item, Outcome.failed(f"gave up after {item.attempts} attempts; last answer: "
                                                          f"{outcome.answer}"), provider.NAME)
-            self.counts.retried += 1
+            self.counts.add(channel, "retried")
+            self.tally.add(a, "retried")
             await asyncio.sleep(self._backoff(item.attempts, outcome.retry_after))
             if item.cancelled:
                 return None
@@ -516,20 +534,11 @@ class Deliverer:
                                       self.settings.receipts_to_events, now)
         self._rows.extend(rows)
         self.counts.receipts_stopped += stopped
-        per = self.counts.by_channel.setdefault(a.get("channel"), {"sent": 0, "failed": 0})
-        if outcome.kind == "sent":
-            self.counts.sent += 1
-            per["sent"] += 1
-        else:
-            self.counts.failed += 1
-            per["failed"] += 1
-        latency = None
-        try:
-            from journeyctl.engine.core.events import parse_instant
-
-            latency = now - parse_instant(a["due_at"]) if outcome.kind == "sent" else None
-        except (KeyError, ValueError, TypeError):
-            pass
+        sent = outcome.kind == "sent"
+        self.counts.add(a.get("channel"), "sent" if sent else "failed")
+        self._settled.append((a, "delivered" if sent else "failed"))
+        due = due_ms(a) if sent else None
+        latency = None if due is None else now - due
         self.report.outcome(a, outcome, item.attempts, latency)
         self._settled_offset(item)
 
@@ -565,15 +574,18 @@ class Deliverer:
             self.report.status(self)
 
     def _commit(self) -> None:
-        """ONE transaction: delivered ids, receipt rows, produced rows dropped, each partition's offset."""
+        """ONE transaction: delivered ids, receipt rows, produced rows dropped, the counts of what was
+        settled (so they say what the delivered ids say, after a crash too), each partition's offset."""
         offsets = {}
         for p, s in self._parts.items():
             w = s.watermark()
             if w is not None and w != s.stored:
                 offsets[p] = w
-        if not (self._ledger or self._rows or self._acked or offsets):
+        if not (self._ledger or self._rows or self._acked or offsets or self.tally or self._settled):
             return
         ledger, rows, acked = self._ledger, self._rows, self._acked
+        self._count_settled()
+        record_deliveries(self.store, self.tally.drain(), self.tally.clock)
         self.store.add_deliveries(ledger)
         self.store.add_receipts(rows)
         self.store.drop_receipts(acked)
@@ -584,6 +596,20 @@ class Deliverer:
             if p in self._parts:
                 self._parts[p].stored = o
         self._unsent.extend(rows)
+
+    def _count_settled(self) -> None:
+        """Count what was settled since the last commit, but for the ids another worker recorded first:
+        the table keeps one record of an id, and so do the counts. That happens when a worker stalls
+        past its session (a pause, a frozen VM) and its partition's new owner, reading on from the
+        stored offset, delivers and commits what the stalled one had settled and not yet committed;
+        the stalled one commits it on waking, often before it learns the partition is gone."""
+        settled, self._settled = self._settled, []
+        if not settled:
+            return
+        known = self.store.delivered([a["action_id"] for a, _ in settled])
+        for a, outcome in settled:
+            if a["action_id"] not in known:
+                self.tally.add(a, outcome)
 
     def _pump(self) -> None:
         if not self._unsent or time.monotonic() < self._retry_at:

@@ -4,21 +4,29 @@ The same figures everywhere: sent, failed, retried, rate-limited, duplicates dro
 statuses recorded, in flight, receipts waiting, consumer lag, and the latency from an
 action's due time to the provider's acceptance (p50/p99 of the last 2,000 sends).
 
-    journeyctl_deliver_messages_total{channel,outcome}   outcome: sent, failed
-    journeyctl_deliver_retries_total, journeyctl_deliver_rate_limited_total,
+    journeyctl_deliver_messages_total{channel,outcome}   outcome: sent, failed (dead-lettered)
+    journeyctl_deliver_retries_total{channel}, journeyctl_deliver_rate_limited_total{channel}
     journeyctl_deliver_duplicates_total, journeyctl_deliver_recorded_total
-    journeyctl_deliver_in_flight, journeyctl_deliver_consumer_lag
-    journeyctl_deliver_latency_recent_seconds{quantile}
+    journeyctl_deliver_in_flight, journeyctl_deliver_receipts_waiting, journeyctl_deliver_consumer_lag
+    journeyctl_deliver_latency_seconds                   histogram since the start (due time to acceptance)
+    journeyctl_deliver_latency_recent_seconds{quantile}  p50/p99 of the last 2,000 sends
+    journeyctl_up{component="broker"}                    1 ok, 0 unreachable (absent while connecting)
+
+Every configured channel has its per-channel series from the start (at 0), so a rate over them is
+right from the first scrape.
 """
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections import deque
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+
+from journeyctl.engine.obs.monitor import LATENCY_BUCKETS
 
 LATENCY_SAMPLES = 2_000
 
@@ -36,8 +44,19 @@ def snapshot(d, latencies) -> dict:
     return {"read": c.read, "sent": c.sent, "failed": c.failed, "retried": c.retried,
             "rate_limited": c.rate_limited, "duplicates": c.duplicates, "recorded": c.recorded,
             "receipts_stopped": c.receipts_stopped, "in_flight": d.in_flight, "receipts_waiting": d.receipts_waiting,
-            "lag": lag, "broker": c.broker, "by_channel": {k: dict(v) for k, v in c.by_channel.items()},
+            "lag": lag, "broker": c.broker, "by_channel": by_channel(d),
             "latency_p50_ms": quantile(latencies, 0.5), "latency_p99_ms": quantile(latencies, 0.99)}
+
+
+def by_channel(d) -> dict:
+    """channel -> {sent, failed, retried, rate_limited}: every configured channel, and any other an
+    action named (it failed: no provider)."""
+    from journeyctl.engine.deliver.loop import PER_CHANNEL
+
+    out = {ch: dict.fromkeys(PER_CHANNEL, 0) for ch in d.channels}
+    for ch, v in d.counts.by_channel.items():
+        out[str(ch)] = dict(v)
+    return out
 
 
 class DeliverReport:
@@ -50,6 +69,8 @@ class DeliverReport:
         self.view = view
         self.quiet = quiet
         self.latencies: deque = deque(maxlen=LATENCY_SAMPLES)
+        self.histogram = [0] * (len(LATENCY_BUCKETS) + 1)  # per bucket (not cumulative), +Inf last
+        self.latency_sum = 0.0
         self.latest: dict | None = None
         self.log = JsonLog(stream) if view == "json" else None
         self.json_every = json_every
@@ -75,6 +96,9 @@ class DeliverReport:
     def outcome(self, action: dict, outcome, attempts: int, latency_ms) -> None:
         if latency_ms is not None:
             self.latencies.append(latency_ms)
+            seconds = max(0.0, latency_ms / 1000)
+            self.histogram[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+            self.latency_sum += seconds
         if self.quiet:
             return
         fields = {"action_id": action.get("action_id"), "customer_id": action.get("customer_id"),
@@ -100,10 +124,11 @@ class DeliverReport:
 
     def _render(self, s: dict):
         t = Table(title="journeyctl deliver", expand=False)
-        for col in ("channel", "sent", "failed"):
-            t.add_column(col, justify="right" if col != "channel" else "left")
+        t.add_column("channel")
+        for col in ("sent", "failed", "retried", "rate-limited"):
+            t.add_column(col, justify="right")
         for ch, v in sorted(s["by_channel"].items()):
-            t.add_row(ch, f"{v['sent']:,}", f"{v['failed']:,}")
+            t.add_row(ch, *(f"{v[k]:,}" for k in ("sent", "failed", "retried", "rate_limited")))
         p50, p99 = s["latency_p50_ms"], s["latency_p99_ms"]
         summary = (f"read {s['read']:,} · sent {s['sent']:,} · failed {s['failed']:,} · retried {s['retried']:,} · "
                    f"rate-limited {s['rate_limited']:,} · duplicates {s['duplicates']:,} · other statuses "
@@ -126,24 +151,34 @@ def _problem(text: str) -> bool:
 def serve_metrics(port: int, report: DeliverReport):
     """Prometheus on `port` (0: a free one); returns the server (with .url and .close())."""
     from prometheus_client import CollectorRegistry, start_http_server
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+    from journeyctl.engine.obs.metrics import _le
 
     class Collector:
         def collect(self):
             s = report.latest
             if s is None:
                 return
-            m = CounterMetricFamily("journeyctl_deliver_messages", "Messages settled", labels=["channel", "outcome"])
-            for ch, v in sorted(s["by_channel"].items()):
+            channels = sorted(s["by_channel"].items())
+            m = CounterMetricFamily("journeyctl_deliver_messages", "Messages settled: sent (accepted by the "
+                                    "provider) or failed (dead-lettered)", labels=["channel", "outcome"])
+            for ch, v in channels:
                 m.add_metric([ch, "sent"], v["sent"])
                 m.add_metric([ch, "failed"], v["failed"])
             yield m
             for name, key, what in (("retries", "retried", "Attempts retried"),
-                                    ("rate_limited", "rate_limited", "Attempts that waited for a rate limit"),
-                                    ("duplicates", "duplicates", "Actions already delivered, dropped"),
+                                    ("rate_limited", "rate_limited", "Attempts that waited for a rate limit")):
+                per = CounterMetricFamily(f"journeyctl_deliver_{name}", what, labels=["channel"])
+                for ch, v in channels:
+                    per.add_metric([ch], v[key])
+                yield per
+            for name, key, what in (("duplicates", "duplicates", "Actions already delivered, dropped"),
                                     ("recorded", "recorded", "Actions of other statuses, recorded")):
                 yield CounterMetricFamily(f"journeyctl_deliver_{name}", what, value=s[key])
             yield GaugeMetricFamily("journeyctl_deliver_in_flight", "Actions read, not settled", value=s["in_flight"])
+            yield GaugeMetricFamily("journeyctl_deliver_receipts_waiting", "Receipts and dead letters committed, "
+                                    "not yet acknowledged by the broker", value=s["receipts_waiting"])
             if s["lag"] is not None:
                 yield GaugeMetricFamily("journeyctl_deliver_consumer_lag", "Actions not yet read", value=s["lag"])
             q = GaugeMetricFamily("journeyctl_deliver_latency_recent_seconds",
@@ -152,6 +187,18 @@ def serve_metrics(port: int, report: DeliverReport):
                 if s[key] is not None:
                     q.add_metric([label], s[key] / 1000)
             yield q
+            cumulative, running = [], 0
+            for bound, n in zip((*LATENCY_BUCKETS, float("inf")), report.histogram):
+                running += n
+                cumulative.append((_le(bound), running))
+            yield HistogramMetricFamily("journeyctl_deliver_latency_seconds", "From an action's due time to the "
+                                        "provider's acceptance of its message", buckets=cumulative,
+                                        sum_value=report.latency_sum)
+            up = GaugeMetricFamily("journeyctl_up", "1 when the component is healthy, 0 when not",
+                                   labels=["component"])
+            if s["broker"] in ("ok", "unreachable"):
+                up.add_metric(["broker"], 1 if s["broker"] == "ok" else 0)
+            yield up
 
     registry = CollectorRegistry()
     registry.register(Collector())

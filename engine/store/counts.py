@@ -8,6 +8,11 @@ with `stage()`), so a page never shows something the state does not hold yet:
   several workers sharing a PostgreSQL store add to the same rows. Minutes are kept two days, hours
   90 (by the engine's clock); the UI reads a period as the minutes at its ragged ends and the whole
   hours between (engine/ui/figures.py).
+  `journeyctl deliver` adds its own series here too, in its own commit (the transaction that
+  records the delivered ids and moves its offsets: `record_deliveries`): "delivery:<journey>:
+  <channel>:<outcome>" per minute and hour of the action's due time (engine time, as the engine's
+  sends), and its totals since the store began as rows of resolution TOTAL (bucket 0), which several
+  deliver workers add to as they add to the minutes.
 - `recent_actions`: each action with its status, by customer, for the customer page; kept 7 days.
 - a meta value `trace:<customer>`: the last decisions taken for the customer a replay traced
   (`simulate --trace C --state URL`), also for the customer page.
@@ -22,6 +27,9 @@ from journeyctl.engine.core.actions import DUE
 from journeyctl.engine.core.stats import RECENT_MS
 
 KEEP = {1: 48 * 60, 60: 90 * 24}  # buckets kept behind the clock, per resolution (in minutes)
+TOTAL = 0  # the resolution of a total since the store began (bucket 0): deliver's (the engine's are in meta)
+DELIVERY = "delivery:"  # deliver's series: delivery:<journey>:<channel>:<outcome>
+DELIVERY_OUTCOMES = ("delivered", "failed", "retried", "rate_limited")  # failed: dead-lettered
 KEEP_ACTIONS_MS = RECENT_MS  # what the engine holds for it between drains, too
 KEEP_TRACE = 1_000  # last decisions kept of a traced customer
 TRACE = "trace:"    # meta key prefix of a traced customer's decisions
@@ -59,27 +67,57 @@ def record(store, engine) -> None:
     stage = getattr(store, "stage", None)
     if stage is None or not (minutes or hours or actions):
         return
-    P = store.P
-    if not getattr(store, "_ui_tables", False):
-        _create_tables(store)
-        store._ui_tables = not store._in_txn  # inside the store's open transaction they may yet roll back
-    # one order for every writer: two workers adding to the same rows then lock them in the same order
-    rows = sorted([(1, m, name, n) for name, m, n in minutes] + [(60, h, name, n) for name, h, n in hours])
-    if rows:
-        stage(f"INSERT INTO counts (res, bucket, series, n) VALUES ({P}, {P}, {P}, {P}) "
-              "ON CONFLICT (res, bucket, series) DO UPDATE SET n = counts.n + excluded.n", rows)
+    _ensure_tables(store)
+    _stage_counts(store, [(1, m, name, n) for name, m, n in minutes] + [(60, h, name, n) for name, h, n in hours])
     if actions:
+        P = store.P
         stage(f"INSERT INTO recent_actions (customer_id, at, action_id, journey, step, channel, template, status) "
               f"VALUES ({P}, {P}, {P}, {P}, {P}, {P}, {P}, {P}) ON CONFLICT DO NOTHING",
               [_action_row(a) for a in actions])
+    if clock is not None and _prune(store, clock):
+        stage(f"DELETE FROM recent_actions WHERE at < {store.P}", [(clock - KEEP_ACTIONS_MS,)])
+
+
+def record_deliveries(store, rows: list, clock: int | None) -> None:
+    """Stage deliver's counts, (res, bucket, series, n) rows (engine/deliver/tally.py), for the store's
+    next commit: the one that records the delivered ids they count and moves deliver's offsets, so the
+    counts say exactly what the `deliveries` table holds. `clock`: the latest due time deliver has
+    seen, by which old minutes and hours are let go, as the engine lets them go by its own."""
+    if not rows:
+        return
+    _ensure_tables(store)
+    _stage_counts(store, rows)
     if clock is not None:
-        hour = clock // 3_600_000
-        if getattr(store, "_ui_pruned", None) != hour:  # once an engine hour is plenty
-            store._ui_pruned = hour
-            now_minute = clock // 60_000
-            stage(f"DELETE FROM counts WHERE res = {P} AND bucket < {P}",
-                  [(res, now_minute // res - keep) for res, keep in KEEP.items()])
-            stage(f"DELETE FROM recent_actions WHERE at < {P}", [(clock - KEEP_ACTIONS_MS,)])
+        _prune(store, clock)
+
+
+def _stage_counts(store, rows: list) -> None:
+    """Add `rows`, sorted, to the counts table at the next commit. Sorted: two writers adding to the
+    same rows then lock them in the same order."""
+    if not rows:
+        return
+    P = store.P
+    store.stage(f"INSERT INTO counts (res, bucket, series, n) VALUES ({P}, {P}, {P}, {P}) "
+                "ON CONFLICT (res, bucket, series) DO UPDATE SET n = counts.n + excluded.n", sorted(rows))
+
+
+def _prune(store, clock: int) -> bool:
+    """Let go of the minutes and hours older than KEEP behind `clock`, once an hour of it; True when it did.
+    One statement for every writer (the engine's workers, deliver's), so they take its locks in one order."""
+    hour = clock // 3_600_000
+    if getattr(store, "_ui_pruned", None) == hour:
+        return False
+    store._ui_pruned = hour
+    now_minute = clock // 60_000
+    store.stage(f"DELETE FROM counts WHERE res = {store.P} AND bucket < {store.P}",
+                [(res, now_minute // res - keep) for res, keep in KEEP.items()])
+    return True
+
+
+def _ensure_tables(store) -> None:
+    if not getattr(store, "_ui_tables", False):
+        _create_tables(store)
+        store._ui_tables = not store._in_txn  # inside the store's open transaction they may yet roll back
 
 
 def _create_tables(store) -> None:

@@ -36,14 +36,16 @@ def journeys(folder: Path) -> Path:
 
 
 def simulate_into(state_url: str, workdir: Path, hours: float = 3.0) -> Path:
-    """A real `journeyctl simulate --state` over `hours` of traffic; returns the journeys folder."""
+    """A real `journeyctl simulate --state` over `hours` of traffic; returns the journeys folder. Its
+    actions, as jsonl, are in workdir/actions.jsonl."""
     folder = journeys(workdir / "journeys")
     events = workdir / "events.jsonl"
     write_events(events, hours=hours)
-    subprocess.run([sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()", "simulate",
-                    str(folder), "--events", str(events), "--state", state_url, "--format", "jsonl",
-                    "--config", str(ROOT / "journeyctl.yaml")],
-                   check=True, stdout=subprocess.DEVNULL, cwd=workdir)
+    with open(workdir / "actions.jsonl", "wb") as out:
+        subprocess.run([sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()", "simulate",
+                        str(folder), "--events", str(events), "--state", state_url, "--format", "jsonl",
+                        "--config", str(ROOT / "journeyctl.yaml")],
+                       check=True, stdout=out, cwd=workdir)
     return folder
 
 

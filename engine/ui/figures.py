@@ -8,7 +8,11 @@ Where each number comes from, so that none needs a scan of the customers:
   writes in the transaction that changes the instances, so it equals a count of the stored instances;
 - a period (last hour, 24 h, 7 d): the `counts` table, minutes at the period's two ragged ends and
   whole hours between; minutes are kept two days, so a longer period starts at a whole hour;
-- one customer: its row, by id, and its rows of `recent_actions`.
+- what `journeyctl deliver` made of the sends (delivered, failed, retried, rate-limited, per journey
+  and channel): its own series in the `counts` table, written in the transaction that records the
+  delivered ids; its totals are rows of their own there (counts.TOTAL), so "all" reads a few rows;
+- one customer: its row, by id, and its rows of `recent_actions`, each looked up by action id in
+  deliver's `deliveries` table (its primary key).
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from journeyctl.dsl.ir import JourneyIR
 from journeyctl.engine.core.events import show_instant as format_instant  # a stored timer may lie past 9999
 from journeyctl.engine.core.state import DUE, ENTERED, FLAGS, HELD_OUT, STATE, TMSG, VER, J
 from journeyctl.engine.core.stats import ENTRY, MINUTE, OUTCOMES, Stats
-from journeyctl.engine.store.counts import KEEP, TRACE
+from journeyctl.engine.store.counts import DELIVERY, DELIVERY_OUTCOMES, KEEP, TRACE
 from journeyctl.engine.ui.layout import layout
 from journeyctl.engine.ui.uplift import compare
 
@@ -132,6 +136,32 @@ def _sends(stats: Stats, sums: Counter | None, journey: str | None = None) -> di
     return {ch: dict(sorted(v.items())) for ch, v in sorted(out.items())}
 
 
+def _delivery_figures(reader, sums: Counter | None, journey: str | None = None) -> tuple[dict, list[str]]:
+    """What deliver made of the sends (of one journey, or all): ({channel: {delivered, failed, retried,
+    rate_limited}} over the period, and deliver's series of delivered messages, for a chart)."""
+    totals = reader.totals()
+    delivered = sorted(k for k in totals if k.startswith(DELIVERY) and k.endswith(":delivered")
+                       and journey in (None, k.split(":")[1]))
+    return _deliveries(totals if sums is None else sums, journey), delivered
+
+
+def _deliveries(counts: dict, journey: str | None) -> dict:
+    """{channel: {outcome: n}} from deliver's series among `counts` (its totals, or a period's sums)."""
+    out: dict = {}
+    for k, n in counts.items():
+        if not k.startswith(DELIVERY):
+            continue
+        parts = k.split(":")
+        if len(parts) != 4 or parts[3] not in DELIVERY_OUTCOMES or journey not in (None, parts[1]):
+            continue
+        out.setdefault(parts[2], dict.fromkeys(DELIVERY_OUTCOMES, 0))[parts[3]] += n
+    return dict(sorted(out.items()))
+
+
+# what deliver recorded of an action (the deliveries table's outcome) as the customer page says it
+DELIVERY_WORD = {"sent": "delivered", "failed": "failed"}  # any other: a status deliver only recorded
+
+
 def _journey_ids(reader, stats: Stats) -> list[str]:
     ids = set(stats.journeys) | set(stats.current)
     for v in reader.version_ids():
@@ -162,9 +192,12 @@ def overview(reader, period: str = "all", waiting: int = 10) -> dict:
         dead = dict(stats.dead_letters) if sums is None else \
             {k.split(":", 1)[1]: n for k, n in sums.items() if k.startswith("dead_letter:")}
         ids = list(journeys)
-        chart = _chart(reader, clock, period, {
-            "entered": [f"entered:{j}" for j in ids], "converted": [f"converted:{j}" for j in ids],
-            "sent": [f"action:{j}:{ch}:send" for (j, ch, st) in stats.actions if st == "send"]})
+        deliveries, delivered = _delivery_figures(reader, sums)
+        wanted = {"entered": [f"entered:{j}" for j in ids], "converted": [f"converted:{j}" for j in ids],
+                  "sent": [f"action:{j}:{ch}:send" for (j, ch, st) in stats.actions if st == "send"]}
+        if delivered:
+            wanted["delivered"] = delivered
+        chart = _chart(reader, clock, period, wanted)
         first = _waiting(reader, waiting)
         outbox = reader.outbox_size()
         partitions = [{"topic": t, "partition": p, "offset": o, "clock": _iso(c)} for t, p, o, c in reader.positions()]
@@ -178,6 +211,8 @@ def overview(reader, period: str = "all", waiting: int = 10) -> dict:
                             for j, v in journeys.items()},
         "segments": segments,
         "sends": _sends(stats, sums),
+        # `journeyctl deliver`: what became of the sends, per channel (empty while no deliver wrote here)
+        "deliveries": deliveries,
         "dead_letters": dict(sorted(dead.items())),
         "lag": sum(x["lag"] for x in lags if isinstance(x.get("lag"), int)) if lags else None,
         "workers": workers,
@@ -221,9 +256,12 @@ def journey(reader, jid: str, period: str = "all", version: str | None = None) -
         current = stats.current.get(jid) or (versions[-1] if versions else None)
         shown = version if version in versions else current
         sums = period_sums(reader, clock, period)
-        chart = _chart(reader, clock, period, {
-            "entered": [f"entered:{jid}"], "converted": [f"converted:{jid}"],
-            "sent": [f"action:{jid}:{ch}:send" for ch in _channels(stats, jid)]})
+        deliveries, delivered = _delivery_figures(reader, sums, jid)
+        wanted = {"entered": [f"entered:{jid}"], "converted": [f"converted:{jid}"],
+                  "sent": [f"action:{jid}:{ch}:send" for ch in _channels(stats, jid)]}
+        if delivered:
+            wanted["delivered"] = delivered
+        chart = _chart(reader, clock, period, wanted)
     per_version = _per_version(stats, versions)
     ir = reader.version(shown) if shown else None
     picture = steps = funnel = None
@@ -239,7 +277,7 @@ def journey(reader, jid: str, period: str = "all", version: str | None = None) -
             "since": _since(clock, period),
             "version": shown, "current": current,
             "counts": _journey_counts(stats, sums, jid), "conversion": _conversion(stats, sums, jid),
-            "sends": _sends(stats, sums, jid),
+            "sends": _sends(stats, sums, jid), "deliveries": deliveries,
             "versions": [{"version": v, "current": v == current, **per_version.get(v, {"entered": 0, "active": 0})}
                          for v in versions],
             "graph": picture, "steps": steps, "funnel": funnel, "chart": chart}
@@ -379,6 +417,8 @@ def customer(reader, cid: str, actions: int = 50) -> dict:
     with reader.snapshot():
         cust = reader.customer(cid)
         recent = reader.recent_actions(cid, actions)
+        delivered = reader.deliveries([r[1] for r in recent])
+        kept = reader.keeps_deliveries()
         trace = reader.meta_value(TRACE + cid) or []
         kinds = {}
         for inst in cust.instances if cust is not None else ():
@@ -395,5 +435,15 @@ def customer(reader, cid: str, actions: int = 50) -> dict:
             "segments": sorted(cust.segments) if cust else [], "instances": instances,
             "entries": {j: {"last": format_instant(e[0]), "count": e[1]} for j, e in cust.entries.items()} if cust else {},
             "actions": [{"at": format_instant(at), "action_id": aid, "journey": j, "step": st, "channel": ch,
-                         "template": tpl, "status": status} for at, aid, j, st, ch, tpl, status in recent],
+                         "template": tpl, "status": status, "delivery": _delivery(delivered.get(aid))}
+                        for at, aid, j, st, ch, tpl, status in recent],
+            "deliveries_kept": kept,  # deliver writes to this store: an action without a delivery is not settled yet
             "trace": [{"at": format_instant(t), "journey": j, "decision": text} for t, j, text in trace]}
+
+
+def _delivery(row: tuple[str, int] | None) -> dict | None:
+    """What deliver recorded of one action: {"outcome": delivered | failed | recorded, "at": when settled}."""
+    if row is None:
+        return None
+    outcome, at = row
+    return {"outcome": DELIVERY_WORD.get(outcome, "recorded"), "at": format_instant(at)}

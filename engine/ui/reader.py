@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from urllib.parse import quote
 
 from journeyctl.engine.core.state import Customer
+from journeyctl.engine.store.counts import TOTAL
 
 
 class ReaderError(RuntimeError):
@@ -119,6 +120,31 @@ class Reader:
             f"SELECT (bucket * {int(res)}) / {int(step)}, sum(n) FROM counts WHERE res = {P} AND series IN "
             f"({', '.join([P] * len(series))}) AND bucket >= {P} AND bucket < {P} GROUP BY 1",
             (res, *series, start, end))}
+
+    def totals(self) -> dict[str, int]:
+        """series -> its total since the store began, for the series that keep one there (deliver's):
+        a row per journey, channel and outcome."""
+        if not self._has("counts"):
+            return {}
+        P = self.P
+        return {s: int(n) for s, n in self._rows(f"SELECT series, n FROM counts WHERE res = {P} AND bucket = 0",
+                                                 (TOTAL,))}
+
+    # ---- what deliver recorded -----------------------------------------------------------------------
+
+    def keeps_deliveries(self) -> bool:
+        """Whether `journeyctl deliver` writes to this store (it has made its tables)."""
+        return self._has("deliveries")
+
+    def deliveries(self, action_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """action_id -> (outcome, when it was settled, epoch ms) of the given ids deliver recorded: by
+        primary key, one look-up per id."""
+        if not action_ids or not self._has("deliveries"):
+            return {}
+        P = self.P
+        return {a: (o, int(t)) for a, o, t in self._rows(
+            f"SELECT action_id, outcome, at FROM deliveries WHERE action_id IN ({', '.join([P] * len(action_ids))})",
+            tuple(action_ids))}
 
     # ---- customers, timers, the outbox ----------------------------------------------------------
 

@@ -49,17 +49,41 @@
     const opts = {width: Math.max(320, target.clientWidth || 640), height: 200, series: [{}].concat(labels.map((l, i) => ({label: l, stroke: colors[i], width: 2}))),
       scales: {x: {time: true}}, axes: [{}, {size: 56}], legend: {live: false}};
     const rows = [data.t].concat(labels.map((l) => data[l] || []));
-    if (charts[name] && charts[name].root.isConnected) { charts[name].setData(rows); return; }
+    if (charts[name] && charts[name].root.isConnected && charts[name].labels === labels.join()) { charts[name].setData(rows); return; }
     target.replaceChildren();
     charts[name] = new uPlot(opts, rows, target);
+    charts[name].labels = labels.join();
   }
-  const COLORS = ["#2563eb", "#16a34a", "#d97706", "#dc2626"];
+  const COLORS = ["#2563eb", "#16a34a", "#d97706", "#7c3aed"];
+  // entered, converted, sent by the engine; delivered once `journeyctl deliver` writes to the store
+  const chartLabels = (d) => ["entered", "converted", "sent"].concat("delivered" in d.chart ? ["delivered"] : []);
+  // ---- sends by channel: the engine's statuses, then what `journeyctl deliver` made of them --------------
+  const STATUSES = {send: "sent by the engine", suppressed: "suppressed", held_out: "held out", unreachable: "unreachable"};
+  const OUTCOMES = {delivered: "delivered", failed: "failed (dead-lettered)", retried: "retried", rate_limited: "rate-limited"};
+  function sendsShape(d) { return JSON.stringify([Object.entries(d.sends).map(([c, s]) => [c, Object.keys(s)]), Object.keys(d.deliveries)]); }
+  // with deliver's columns the table is too wide for a column of .cols: then it gets a row of its own
+  const sendsWide = (d) => Object.keys(d.deliveries).length > 0;
+  function sendsSection(d) {
+    const statuses = Object.keys(STATUSES).filter((st) => Object.values(d.sends).some((s) => st in s));
+    const outcomes = Object.keys(d.deliveries).length ? Object.keys(OUTCOMES) : [];
+    const channels = [...new Set(Object.keys(d.sends).concat(Object.keys(d.deliveries)))].sort();
+    const rows = channels.map((ch) => [el("span", {text: ch}),
+      ...statuses.map((st) => num(`sends.${ch}.${st}`, (d.sends[ch] || {})[st] || 0)),
+      ...outcomes.map((o) => num(`deliveries.${ch}.${o}`, (d.deliveries[ch] || {})[o] || 0))]);
+    return section("Sends by channel and status", rows.length ? table("sends", ["channel", ...statuses.map((st) => STATUSES[st]),
+      ...outcomes.map((o) => OUTCOMES[o])], rows) : el("p", {class: "muted", text: "Nothing sent in this period."}),
+      outcomes.length ? null : el("p", {class: "muted small", text: "Delivered and failed appear once journeyctl deliver writes to this store."}));
+  }
+  function setSends(d) {
+    for (const [ch, s] of Object.entries(d.sends)) for (const [st, n] of Object.entries(s)) setNum(`sends.${ch}.${st}`, n);
+    for (const [ch, s] of Object.entries(d.deliveries)) for (const [o, n] of Object.entries(s)) setNum(`deliveries.${ch}.${o}`, n);
+  }
   function periodWord(d) { return d.period === "all" || !d.since ? "since the store began" : `since ${d.since.replace("T", " ").slice(0, 16)} UTC`; }
 
   // ---- the overview ----------------------------------------------------------------------------------
   function overview(d) {
     const shape = "overview|" + Object.keys(d.journeys).join(",") + "|" + Object.keys(d.segments).join(",") + "|" +
-      JSON.stringify(Object.entries(d.sends).map(([c, s]) => [c, Object.keys(s)])) + "|" + Object.keys(d.dead_letters).join(",") + "|" + d.period;
+      sendsShape(d) + "|" + Object.keys(d.dead_letters).join(",") + "|" + d.period;
     if (built !== shape) {
       built = shape;
       const jrows = Object.entries(d.journeys).map(([j, c]) => {
@@ -70,8 +94,6 @@
       });
       const srows = Object.entries(d.segments).map(([s, c]) => [link(`/segments/${encodeURIComponent(s)}`, s),
         num(`segments.${s}.members`, c.members), num(`segments.${s}.entered`, c.entered), num(`segments.${s}.exited`, c.exited)]);
-      const statuses = ["send", "suppressed", "held_out", "unreachable", "delivered", "failed"].filter((st) => Object.values(d.sends).some((s) => st in s));
-      const sendRows = Object.entries(d.sends).map(([ch, s]) => [el("span", {text: ch}), ...statuses.map((st) => num(`sends.${ch}.${st}`, s[st] || 0))]);
       const deadRows = Object.entries(d.dead_letters).map(([r, n]) => [el("span", {text: r}), num(`dead_letters.${r}`, n)]);
       app.replaceChildren(
         el("h1", {text: "Journeys"}),
@@ -83,8 +105,9 @@
         section("Entries, conversions and sends", el("div", {class: "chart", id: "chart-overview"})),
         el("div", {class: "cols"},
           section("Segments", srows.length ? table("segments", ["segment", "members", "entered", "exited"], srows) : el("p", {class: "muted", text: "No segment has had a member yet."})),
-          section("Sends by channel and status", sendRows.length ? table("sends", ["channel", ...statuses], sendRows) : el("p", {class: "muted", text: "Nothing sent in this period."})),
+          sendsWide(d) ? null : sendsSection(d),
           section("Dead letters by reason", deadRows.length ? table("dead", ["reason", "count"], deadRows) : el("p", {class: "muted", text: "None in this period."}))),
+        ...(sendsWide(d) ? [sendsSection(d)] : []),
         section("Next timers", el("div", {id: "waiting"})));
     }
     document.getElementById("period-note").textContent = `Counts ${periodWord(d)}; "active" is always now. Engine clock ${d.clock || "–"}.`;
@@ -99,12 +122,12 @@
       document.getElementById("test-note").textContent = "Uplift: " + cv.test + ".";
     }
     for (const [s, c] of Object.entries(d.segments)) for (const k of Object.keys(c)) setNum(`segments.${s}.${k}`, c[k]);
-    for (const [ch, s] of Object.entries(d.sends)) for (const [st, n] of Object.entries(s)) setNum(`sends.${ch}.${st}`, n);
+    setSends(d);
     for (const [r, n] of Object.entries(d.dead_letters)) setNum(`dead_letters.${r}`, n);
     document.getElementById("waiting").replaceChildren(d.waiting.length ? table("waiting", ["due", "customer", "journey", "step"], d.waiting.map((w) =>
       [el("span", {text: w.due}), link(`/customers/${encodeURIComponent(w.customer_id)}`, w.customer_id),
        link(`/journeys/${encodeURIComponent(w.journey)}`, w.journey), el("span", {text: `${w.step} (${w.kind})`})])) : el("p", {class: "muted", text: "No timer is waiting."}));
-    chart("overview", document.getElementById("chart-overview"), d.chart, ["entered", "converted", "sent"], COLORS);
+    chart("overview", document.getElementById("chart-overview"), d.chart, chartLabels(d), COLORS);
   }
 
   // ---- one journey ----------------------------------------------------------------------------------
@@ -150,12 +173,11 @@
     return root;
   }
   function journey(d) {
-    const shape = `journey|${d.journey}|${d.version}|${d.versions.map((v) => v.version).join(",")}|${Object.keys(d.sends).join(",")}|${d.period}`;
+    const shape = `journey|${d.journey}|${d.version}|${d.versions.map((v) => v.version).join(",")}|${sendsShape(d)}|${d.period}`;
     if (built !== shape) {
       built = shape;
       const vrows = d.versions.map((v) => [el("a", {href: `?version=${v.version}${period !== "all" ? "&period=" + period : ""}`, text: v.version}),
         el("span", {text: v.current ? "loaded now" : ""}), num(`versions.${v.version}.entered`, v.entered), num(`versions.${v.version}.active`, v.active)]);
-      const statuses = ["send", "suppressed", "held_out", "unreachable", "delivered", "failed"].filter((st) => Object.values(d.sends).some((s) => st in s));
       app.replaceChildren(
         el("p", {class: "crumbs"}, el("a", {href: "/", text: "Overview"}), " › journey"),
         el("h1", {}, el("span", {text: d.journey}), el("span", {class: "muted", text: d.title ? `  ${d.title}` : ""})),
@@ -168,16 +190,15 @@
         el("div", {class: "cols"},
           section("Funnel, entry to goal", el("div", {id: "funnel"})),
           section("Versions", table("versions", ["version", "", "entered", "instances still on it"], vrows)),
-          section("Sends by channel and status", Object.keys(d.sends).length ? table("sends", ["channel", ...statuses],
-            Object.entries(d.sends).map(([ch, s]) => [el("span", {text: ch}), ...statuses.map((st) => num(`sends.${ch}.${st}`, s[st] || 0))])) :
-            el("p", {class: "muted", text: "Nothing sent in this period."}))),
+          sendsWide(d) ? null : sendsSection(d)),
+        ...(sendsWide(d) ? [sendsSection(d)] : []),
         section("Entries, conversions and sends", el("div", {class: "chart", id: "chart-journey"})));
       charts.journey = null;
     }
     document.getElementById("period-note").textContent = `Counts ${periodWord(d)}; "active" is always now. Engine clock ${d.clock || "–"}.`;
     for (const [k, v] of Object.entries(d.counts)) setNum(`counts.${k}`, v);
     for (const v of d.versions) { setNum(`versions.${v.version}.entered`, v.entered); setNum(`versions.${v.version}.active`, v.active); }
-    for (const [ch, s] of Object.entries(d.sends)) for (const [st, n] of Object.entries(s)) setNum(`sends.${ch}.${st}`, n);
+    setSends(d);
     if (d.steps) {
       for (const [sid, s] of Object.entries(d.steps)) {
         setNum(`steps.${sid}.passed`, s.passed); setNum(`steps.${sid}.waiting`, s.waiting);
@@ -196,7 +217,7 @@
     const max = Math.max(1, ...(d.funnel || []).map((f) => f.count));
     document.getElementById("funnel").replaceChildren(...(d.funnel || []).map((f) => el("div", {class: "bar"},
       el("span", {class: "stage", text: f.stage}), el("span", {class: "fill", style: `width:calc((100% - 340px) * ${(f.count / max).toFixed(4)})`}), num(`funnel.${f.stage}`, f.count))));
-    chart("journey", document.getElementById("chart-journey"), d.chart, ["entered", "converted", "sent"], COLORS);
+    chart("journey", document.getElementById("chart-journey"), d.chart, chartLabels(d), COLORS);
   }
 
   // ---- one segment -----------------------------------------------------------------------------------
@@ -230,14 +251,21 @@
         link(`/journeys/${encodeURIComponent(i.journey)}`, i.journey), el("span", {text: `${i.step} (${i.kind})`}), el("span", {text: i.entered_at}),
         el("span", {text: i.waiting_until || "–"}), el("span", {text: i.trigger_message_id}), el("span", {text: i.holdout ? "holdout" : "messaged"})])) :
         el("p", {class: "muted", text: "In no journey now."})),
-      section("Recent actions", d.actions.length ? table("actions", ["at", "journey", "step", "channel", "template", "status"], d.actions.map((a) => [
+      section("Recent actions", d.actions.length ? table("actions", ["at", "journey", "step", "channel", "template", "status"].concat(d.deliveries_kept ? ["delivery"] : []), d.actions.map((a) => [
         el("span", {text: a.at}), link(`/journeys/${encodeURIComponent(a.journey)}`, a.journey), el("span", {text: a.step}), el("span", {text: a.channel}),
-        el("span", {text: a.template}), el("span", {class: `status ${a.status}`, text: a.status})])) : el("p", {class: "muted", text: "No action in the last 7 days of engine time."})),
+        el("span", {text: a.template}), el("span", {class: `status ${a.status}`, text: a.status})].concat(d.deliveries_kept ? [delivery(a)] : []))) :
+        el("p", {class: "muted", text: "No action in the last 7 days of engine time."})),
       section("Trace of decisions", d.trace.length ? table("trace", ["at", "journey", "decision"], d.trace.map((t) => [
         el("span", {text: t.at}), el("span", {text: t.journey}), el("span", {text: t.decision})])) :
         el("p", {class: "muted", text: "Kept only for a customer a replay traced: journeyctl simulate --trace CUSTOMER --state URL."})),
       section("Journeys entered", Object.keys(d.entries).length ? table("entries", ["journey", "times", "last"], Object.entries(d.entries).map(([j, e]) => [
         el("span", {text: j}), num(`entries.${j}.count`, e.count), el("span", {text: e.last})])) : el("p", {class: "muted", text: "None."})));
+  }
+
+  // what deliver made of one action: delivered or failed (and when), recorded (not a send), or nothing yet
+  function delivery(a) {
+    const o = a.delivery ? a.delivery.outcome : (a.status === "send" ? "not yet" : "–");
+    return el("span", {class: `delivery ${o.replace(" ", "-")}`, "data-delivery": a.action_id, text: a.delivery ? `${o} ${a.delivery.at}` : o});
   }
 
   // ---- polling -------------------------------------------------------------------------------------
