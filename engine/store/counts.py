@@ -27,7 +27,7 @@ import weakref
 
 from journeyctl.engine.core.actions import DUE
 from journeyctl.engine.core.stats import RECENT_MS
-from journeyctl.engine.core.store import DurableStore
+from journeyctl.engine.core.store import DurableStore, StateStore
 
 KEEP = {1: 48 * 60, 60: 90 * 24}  # buckets kept behind the clock, per resolution (in minutes)
 TOTAL = 0  # the resolution of a total since the store began (bucket 0): deliver's (the engine's are in meta)
@@ -56,7 +56,7 @@ _DDL = {
 }
 
 
-def record(store, engine) -> None:
+def record(store: StateStore, engine) -> None:
     """Stage what the engine counted since the last call, for the store's next commit, and note which
     version of each journey is loaded (written with the stats, which the caller writes next). A store
     that keeps nothing (memory:) drops it all, so nothing piles up."""
