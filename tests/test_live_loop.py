@@ -47,6 +47,9 @@ class Report:
     def actions(self, actions):
         self.acted.extend(actions)
 
+    def handed(self, actions, arrived_at, handed_at):
+        pass
+
     def status(self, live):
         pass
 

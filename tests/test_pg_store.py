@@ -21,6 +21,7 @@ from journeyctl.engine.store.postgres import MIGRATIONS, OUTBOX_BLOCK_BITS, SCHE
 from journeyctl.engine.store.secrets import redact
 from journeyctl.engine.store.sqlite import SchemaError, SqliteStore
 from journeyctl.engine.core.state import Customer
+from journeyctl.engine.core.store import OutboxRow
 from journeyctl.engine.store.open import open_store
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -271,7 +272,7 @@ def test_meta_versions_offsets_and_outbox_survive_a_reopen(open_pg):
     store.save_version("abc123def456", {"id": "other"})  # the first IR saved under a version wins
     assert store.load_version("abc123def456") == ir
     first = store.outbox_next_id()
-    store.add_outbox([(first, "actions", b"c1", b'{"a":1}'), (first + 1, "dead", None, b"\x00\xff")])
+    store.add_outbox([OutboxRow(first, "actions", b"c1", b'{"a":1}'), OutboxRow(first + 1, "dead", None, b"\x00\xff")])
     store.save_offsets({("events", 0): 41, ("events", 1): 7})
     store.commit()
     store.save_offsets({("events", 1): 8})
@@ -295,15 +296,15 @@ def test_outbox_ids_of_workers_sharing_a_database_never_collide(open_pg):
     start_a, start_b = a.outbox_next_id(), b.outbox_next_id()
     assert start_a >> OUTBOX_BLOCK_BITS != start_b >> OUTBOX_BLOCK_BITS
     # each numbers its rows upwards from its own start, as Outbox does, and both commit
-    a.add_outbox([(start_a + i, "actions", b"a", b"from a") for i in range(3)])
-    b.add_outbox([(start_b + i, "actions", b"b", b"from b") for i in range(3)])
+    a.add_outbox([OutboxRow(start_a + i, "actions", b"a", b"from a") for i in range(3)])
+    b.add_outbox([OutboxRow(start_b + i, "actions", b"b", b"from b") for i in range(3)])
     a.commit()
     b.commit()
     rows = a.outbox()
-    assert len(rows) == 6 and len({r[0] for r in rows}) == 6
-    assert [r[0] for r in rows] == sorted(r[0] for r in rows)
+    assert len(rows) == 6 and len({r.id for r in rows}) == 6
+    assert [r.id for r in rows] == sorted(r.id for r in rows)
     with pytest.raises(ValueError, match="outside the id blocks"):
-        a.add_outbox([(start_b + 10, "actions", None, b"x")])  # b's range
+        a.add_outbox([OutboxRow(start_b + 10, "actions", None, b"x")])  # b's range
     # a worker started later numbers past everything committed so far, even by a rolled-back store
     b.outbox_next_id()
     b.close()
@@ -345,7 +346,7 @@ def test_staged_rows_commit_with_the_state_or_not_at_all(open_pg):
     store.put("c2", full_customer())
     store.set_meta("clock", 5)
     store.save_offsets({("events", 0): 3})
-    store.add_outbox([(1, "acts", None, b"x")])
+    store.add_outbox([OutboxRow(1, "acts", None, b"x")])
     store.stage("INSERT INTO staged_rows (id) VALUES (%s)", [("a1",)])  # duplicate key: the commit fails
     with pytest.raises(psycopg.errors.UniqueViolation):
         store.commit()

@@ -14,7 +14,8 @@ from journeyctl.engine.cli.main import main
 from journeyctl.engine.cli.run import kafka_settings, resolve_options, run
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.live.kafka_edge import KafkaSettings
-from journeyctl.engine.live.outbox import DEAD_LETTER_EXCERPT, MAX_MESSAGE_BYTES, Outbox, dead_letter_message
+from journeyctl.engine.live.edge import MAX_MESSAGE_BYTES
+from journeyctl.engine.live.outbox import DEAD_LETTER_EXCERPT, Outbox, dead_letter_message
 from journeyctl.engine.cli.startup import UsageProblem
 from journeyctl.engine.store.sqlite import SCHEMA_VERSION, SqliteStore
 from journeyctl.engine.core.state import Customer

@@ -18,6 +18,7 @@ import click
 
 from journeyctl.engine.cli.state import STATE_HELP, _console, _emit_json
 from journeyctl.engine.core.events import format_instant, parse_instant
+from journeyctl.engine.core.store import DurableStore, StateStore
 from journeyctl.engine.store.open import open_store
 
 FUTURE_MS = 5 * 60_000  # what `run` allows by default (--max-clock-skew): later than now plus this is wrong
@@ -41,12 +42,13 @@ def clock(state_url, set_back_to, fmt):
     except (ValueError, OSError) as e:
         click.echo(f"journeyctl clock: {e}", err=True)
         sys.exit(2)
-    if not hasattr(store, "positions"):
+    durable = store.durable()
+    if durable is None:
         click.echo("journeyctl clock: memory: keeps no clock between runs", err=True)
         sys.exit(2)
     try:
-        clocks = read_clocks(store)
-        changed = set_back(store, clocks, target) if target is not None else []
+        clocks = read_clocks(durable)
+        changed = set_back(durable, clocks, target) if target is not None else []
     finally:
         store.close()
     if fmt == "json":
@@ -67,7 +69,7 @@ def clock(state_url, set_back_to, fmt):
         console.print(f"set back to {format_instant(target)}: {names}", markup=False, highlight=False)
 
 
-def read_clocks(store) -> list[tuple[str, object, int | None, int | None]]:
+def read_clocks(store: StateStore) -> list[tuple[str, object, int | None, int | None]]:
     """(name shown, where it is kept: a meta key or a (topic, partition), offset or None, clock) of the
     engine clock(s) and of every input partition."""
     out = [("engine clock" + (f" of worker {key[6:]}" if key != "clock" else ""), key, None, value)
@@ -77,7 +79,7 @@ def read_clocks(store) -> list[tuple[str, object, int | None, int | None]]:
     return out
 
 
-def set_back(store, clocks: list, target: int) -> list:
+def set_back(store: DurableStore, clocks: list, target: int) -> list:
     """Set every stored clock later than `target` back to it, in one transaction; returns those changed."""
     changed = [c for c in clocks if c[3] is not None and c[3] > target]
     positions = store.positions()

@@ -155,12 +155,13 @@ def run_deliver(settings, channels, providers, templates, opts, kafka, err, repo
     except UsageProblem as e:  # a locked or foreign file, a database that is away: in the store's words
         _say(err, str(e))
         return 2, None
-    if not hasattr(store, "deliver_tables"):
+    durable = store.durable()
+    if durable is None:
         _say(err, "deliver needs a durable store to deliver each message once: --state sqlite:///file.db or "
                   "postgresql://...")
         return 2, None
-    store.deliver_tables()
-    d = Deliverer(store, kafka, settings, channels, providers, templates, report)
+    durable.deliver_tables()
+    d = Deliverer(durable, kafka, settings, channels, providers, templates, report)
     metrics = None
     if opts.get("metrics_port") is not None:
         from journeyctl.engine.deliver.monitor import serve_metrics

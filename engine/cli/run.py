@@ -237,7 +237,7 @@ def _run_on(store, irs, segments, project, opts, kafka, lateness, err, report, p
     from journeyctl.engine.obs.monitor import Monitor
     from journeyctl.engine.store.faults import StoreFault
 
-    shared = type(store).__name__ == "PgStore"  # a store several workers may share
+    shared = store.shared
     settings = LiveSettings(
         events_topics=tuple(opts["events_topics"]), actions_topic=opts["actions_topic"],
         dead_letter_topic=opts["dead_letter_topic"], profiles_topic=opts["profiles_topic"],
@@ -640,6 +640,9 @@ class TerminalReport:
             line.append(visible(f"-> {a['customer_id']:<12}"), style="bold")
             line.append(visible(f" {a['journey']}"), style="dim")
             self.console.print(line)
+
+    def handed(self, actions: list, arrived_at: float | None, handed_at: float) -> None:
+        """No monitor to feed: the lines were printed by actions()."""
 
     def status(self, live) -> None:
         s = status_record(live)

@@ -61,8 +61,7 @@ def _stats(store) -> dict:
     """The engine's counts: one `stats` entry for a single worker, or one `stats:<worker>` per worker
     sharing the store, added up."""
     parts = [store.get_meta("stats")]
-    if hasattr(store, "meta_like"):
-        parts += list(store.meta_like("stats:").values())
+    parts += list(store.meta_like("stats:").values())
     total = Stats()
     for part in parts:
         one = Stats()
@@ -145,7 +144,7 @@ def status(state_url, limit, fmt, period):
     clock = store.get_meta("clock")
     # `run`: where each input partition is read up to, and its stream time (lateness is judged against it)
     partitions = [{"topic": t, "partition": p, "offset": o, "clock": format_instant(c) if c is not None else None}
-                  for (t, p), (o, c, _) in sorted(store.positions().items())] if hasattr(store, "positions") else []
+                  for (t, p), (o, c, _) in sorted(store.positions().items())]
     console = _console()
     console.print(Text(f"clock {format_instant(clock) if clock is not None else '-'}, "
                        f"{stats.get('events', 0):,} events applied, {len(waiting):,} waiting instances"

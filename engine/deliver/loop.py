@@ -45,6 +45,7 @@ from journeyctl.engine.deliver.providers import Message, Outcome
 from journeyctl.engine.deliver.ratelimit import Pacer
 from journeyctl.engine.deliver.tally import Tally, due_ms
 from journeyctl.engine.deliver.templates import TemplateError
+from journeyctl.engine.core.store import OutboxRow
 from journeyctl.engine.live.kafka_edge import Admin, EdgeError, KafkaSettings, Sink, Source
 from journeyctl.engine.store.counts import record_deliveries
 
@@ -163,9 +164,9 @@ class Deliverer:
         self._active: dict[str, Item] = {}
         self._recent: OrderedDict = OrderedDict()
         self._ledger: list = []
-        self._rows: list = []
-        self._unsent: list = []
-        self._sent: dict = {}
+        self._rows: list[OutboxRow] = []    # receipts and dead letters for the next commit
+        self._unsent: list[OutboxRow] = []  # committed, not handed to the producer
+        self._sent: dict[str, OutboxRow] = {}  # row id -> row, handed to the producer, not yet acknowledged
         self._acked: list = []
         self._pacers = {ch: Pacer(c.rate) for ch, c in channels.items() if c.rate}
         self._slots = {}
@@ -459,8 +460,8 @@ class Deliverer:
             text = value.hex()
         letter = {"reason": "bad_action", "detail": "not a JSON action with action_id and customer_id",
                   "topic": part[0], "partition": part[1], "offset": r.offset, "value": text[:65_536]}
-        self._rows.append((f"bad:{part[0]}:{part[1]}:{r.offset}", self.settings.topics.dead_letter, r.key,
-                           orjson.dumps(letter)))
+        self._rows.append(OutboxRow(f"bad:{part[0]}:{part[1]}:{r.offset}", self.settings.topics.dead_letter, r.key,
+                                    orjson.dumps(letter)))
 
     def _backpressure(self) -> None:
         n = len(self._active)
@@ -616,13 +617,13 @@ class Deliverer:
             return
         while self._unsent:
             row = self._unsent[0]
-            err = self.sink.send(row[0], row[1], row[2], row[3])
+            err = self.sink.send(row.id, row.topic, row.key, row.value)
             if err is not None:
                 self._retry_at = time.monotonic() + 1.0
                 self.report.note(f"{err}; {len(self._unsent)} receipts wait in the store, trying again in 1 s")
                 return
             self._unsent.pop(0)
-            self._sent[row[0]] = row
+            self._sent[row.id] = row
 
     def _settle_sink(self) -> None:
         done, failed = self.sink.settle()

@@ -19,6 +19,7 @@ import time
 import orjson
 
 from journeyctl.engine.core.events import format_instant
+from journeyctl.engine.core.store import OutboxRow
 
 MAX_DEPTH = 3
 SENT, FAILED = "message_sent", "message_failed"
@@ -50,22 +51,22 @@ def dead_letter(action: dict, reason: str, answer: str, attempts: int) -> dict:
 
 
 def rows(action: dict, outcome, provider: str | None, attempts: int, topics, to_events: bool,
-         now_ms: int | None = None) -> tuple[list[tuple], bool]:
-    """(outbox rows (id, topic, key, value) for one settled send, whether its receipt was kept off the
+         now_ms: int | None = None) -> tuple[list[OutboxRow], bool]:
+    """(receipt rows for one settled send, whether its receipt was kept off the
     events topic because of depth). outcome.kind is sent or failed; a failure is also dead-lettered."""
     event = SENT if outcome.kind == "sent" else FAILED
     rec = receipt(action, event, outcome.answer, provider, attempts, now_ms)
     key = str(action["customer_id"]).encode()
     value = orjson.dumps(rec)
     aid = action["action_id"]
-    out = [(f"{aid}:r", topics.deliveries, key, value)]
+    out = [OutboxRow(f"{aid}:r", topics.deliveries, key, value)]
     stopped = False
     if to_events:
         if rec["properties"]["depth"] <= MAX_DEPTH:
-            out.append((f"{aid}:e", topics.events, key, value))
+            out.append(OutboxRow(f"{aid}:e", topics.events, key, value))
         else:
             stopped = True
     if event == FAILED:
-        out.append((f"{aid}:d", topics.dead_letter, key,
+        out.append(OutboxRow(f"{aid}:d", topics.dead_letter, key,
                     orjson.dumps(dead_letter(action, "delivery_failed", outcome.answer, attempts))))
     return out, stopped

@@ -17,6 +17,14 @@ from typing import Callable, Protocol
 
 Part = tuple  # (topic, partition)
 
+# Kafka's default for the largest produce request (the producer's max.request.size, the broker's
+# message.max.bytes): what the Kafka producer asks for and what the in-memory cluster takes.
+MAX_REQUEST_BYTES = 1_048_576
+# The largest message value `run` produces: below MAX_REQUEST_BYTES with room for the key and the
+# record batch framing, so a value the outbox lets through is never refused for its size; a larger
+# action goes out as a small too_large dead letter instead (engine/live/outbox.py).
+MAX_MESSAGE_BYTES = 1_000_000
+
 
 class EdgeError(Exception):
     """A problem with the cluster, in plain words. retry: whether waiting may cure it

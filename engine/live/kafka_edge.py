@@ -30,13 +30,12 @@ from kafka import errors as kerr
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.structs import MemberState, OffsetAndMetadata
 
-from journeyctl.engine.live.edge import EdgeError
+from journeyctl.engine.live.edge import MAX_REQUEST_BYTES, EdgeError
 
 from journeyctl.engine.core.partition import partition_for  # (also what the live loop imports from here)
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-MAX_MESSAGE_BYTES = 1_048_576  # the producer's request limit and the usual broker default
 
 logging.getLogger("kafka").setLevel(logging.CRITICAL + 1)
 logging.getLogger("kafka").propagate = False
@@ -376,7 +375,7 @@ class Sink:
                 self._producer = KafkaProducer(
                     acks="all", enable_idempotence=True, linger_ms=1, batch_size=256 * 1024,
                     allow_auto_create_topics=False, max_block_ms=self.max_block_ms, delivery_timeout_ms=30_000,
-                    max_request_size=MAX_MESSAGE_BYTES, **self.settings.options())
+                    max_request_size=MAX_REQUEST_BYTES, **self.settings.options())
             except Exception as e:  # noqa: BLE001
                 raise explain(e, self.settings, "connecting the producer") from None
             self.idempotent = bool(self._producer.config.get("enable_idempotence"))

@@ -82,11 +82,13 @@ import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from journeyctl.dsl.durations import format_duration
 from journeyctl.engine.core.actions import DUE
 from journeyctl.engine.core.engine import TimerFailed
 from journeyctl.engine.core.events import BadEvent, format_instant, id_problem, parse_event, show_instant
+from journeyctl.engine.core.store import OutboxRow
 from journeyctl.engine.live.edge import Cluster, EdgeError, EventSource
 from journeyctl.engine.live.outbox import (Outbox, action_message, dead_letter_message, fingerprint,
                                            profile_message, timer_dead_letter)
@@ -170,10 +172,21 @@ class Counters:
     engine_errors: int = 0   # records dead-lettered and timers parked as engine_error by this run
 
 
-class Live:
-    """Runs until stop(). `report` renders: actions(list), status(Live), note(text)."""
+class RunReport(Protocol):
+    """Where the loop's output goes: the terminal, the dashboard or JSON log with its monitor, a test."""
 
-    def __init__(self, engine, outbox: Outbox, cluster: Cluster, settings: LiveSettings, report):
+    def actions(self, actions: list[dict]) -> None: ...
+    # the actions of a committed batch, as handed to the producer: `arrived_at` (time.time()) when
+    # the records that made them arrived, None for those fired by timers (a monitor's latencies)
+    def handed(self, actions: list[dict], arrived_at: float | None, handed_at: float) -> None: ...
+    def status(self, live: Live) -> None: ...
+    def note(self, text: str) -> None: ...
+
+
+class Live:
+    """Runs until stop(), writing what it does to `report`."""
+
+    def __init__(self, engine, outbox: Outbox, cluster: Cluster, settings: LiveSettings, report: RunReport):
         self.engine = engine
         self.outbox = outbox
         self.cluster = cluster
@@ -183,8 +196,8 @@ class Live:
         self.stopping = False
         self.source: EventSource | None = None
         self.sink = cluster.sink()
-        self._unsent: deque = deque()      # rows committed but not handed to the producer
-        self._sent: dict = {}              # row id -> row, handed to the producer, not yet acknowledged
+        self._unsent: deque[OutboxRow] = deque()  # rows committed but not handed to the producer
+        self._sent: dict[int, OutboxRow] = {}     # row id -> row, handed to the producer, not yet acknowledged
         self._acked: list = []             # ids to delete in the next transaction
         self._retry_at = 0.0
         self._retry_delay = 0.5
@@ -757,7 +770,7 @@ class Live:
             self.report.actions(actions)
         self._unsent.extend(rows)
         self._pump()
-        if actions and hasattr(self.report, "handed"):
+        if actions:
             handed = time.time()
             self.report.handed(actions[:by_events], batch.arrived, handed)
             self.report.handed(actions[by_events:], None, handed)
@@ -778,7 +791,7 @@ class Live:
         send = self.sink.send
         while self._unsent:
             row = self._unsent[0]
-            err = send(row[0], row[1], row[2], row[3])
+            err = send(row.id, row.topic, row.key, row.value)
             if err is not None:
                 if err.too_large:
                     self._unsent.popleft()
@@ -787,7 +800,7 @@ class Live:
                 self._delivery_failed(err)
                 return
             self._unsent.popleft()
-            self._sent[row[0]] = row
+            self._sent[row.id] = row
 
     def _settle(self) -> None:
         done, failed = self.sink.settle()
@@ -811,8 +824,8 @@ class Live:
         if errors:
             self._delivery_failed(errors[0])
 
-    def _swap_too_large(self, row: tuple, err: EdgeError) -> tuple:
-        self.report.note(f"a message for topic {row[1]} is larger than the broker accepts; "
+    def _swap_too_large(self, row: OutboxRow, err: EdgeError) -> OutboxRow:
+        self.report.note(f"a message for topic {row.topic} is larger than the broker accepts; "
                          f"a too_large dead letter goes to {self.settings.dead_letter_topic} instead")
         new = self.outbox.replace_too_large(row)
         self.outbox.commit()
@@ -872,10 +885,10 @@ class Live:
             store.commit()
         self.engine.adopt(timers)
         owned_numbers = {p for _, p in self.owned}
-        pending = {r[0] for r in self._unsent} | set(self._sent)
+        pending = {r.id for r in self._unsent} | set(self._sent)
         orphans = [r for r in self.outbox.orphans(
             lambda key: key is None or self.partition_of(key.decode("utf-8", "replace")) in owned_numbers)
-            if r[0] not in pending]
+            if r.id not in pending]
         self._unsent.extend(orphans)
         self.report.note(f"partitions owned: {_parts(self.owned)} (assigned {_parts(parts)}; "
                          f"{len(timers)} timers adopted, {len(orphans)} outbox rows of other workers to produce)")

@@ -32,8 +32,9 @@ there (Live._verify): a topic recreated, or a broker that came back empty, holds
 records at the same offsets.
 
 The store methods used (add_outbox, drop_outbox, save_positions, outbox, outbox_next_id,
-positions) are SqliteStore's and PgStore's; with `--state memory:` the same calls work on
-plain lists, without any guarantee.
+own_outbox_id, positions) are a DurableStore's (engine/core/store.py), which store.durable()
+returns; with `--state memory:` (durable() is None) the same calls work on plain dicts,
+without any guarantee.
 """
 from __future__ import annotations
 
@@ -44,10 +45,11 @@ import json
 import orjson
 
 from journeyctl.engine.core.actions import ACTION_KEYS
+from journeyctl.engine.core.store import OutboxRow, StateStore
+from journeyctl.engine.live.edge import MAX_MESSAGE_BYTES
 from journeyctl.engine.store.counts import record
 from journeyctl.engine.store.open import checkpoint
 
-MAX_MESSAGE_BYTES = 1_000_000  # below the producer's 1 MiB request limit, with room for the record framing
 DEAD_LETTER_EXCERPT = 65_536   # bytes of an oversized original kept in its dead letter
 
 
@@ -115,12 +117,12 @@ class _MemoryTables:
     """The store methods the outbox uses, for a store that keeps nothing (`--state memory:`)."""
 
     def __init__(self):
-        self._rows: dict[int, tuple] = {}
+        self._rows: dict[int, OutboxRow] = {}
         self._positions: dict = {}
 
     def add_outbox(self, rows):
         for row in rows:
-            self._rows[row[0]] = row
+            self._rows[row.id] = row
 
     def drop_outbox(self, ids):
         for i in ids:
@@ -135,6 +137,9 @@ class _MemoryTables:
     def outbox_next_id(self):
         return max(self._rows, default=0) + 1
 
+    def own_outbox_id(self, row_id):
+        return True
+
     def positions(self):
         return dict(self._positions)
 
@@ -142,12 +147,13 @@ class _MemoryTables:
 class Outbox:
     """Stage a batch's messages and offsets, then `commit(engine)` them with the state in one transaction."""
 
-    def __init__(self, store, actions_topic: str, dead_letter_topic: str, worker: str | None = None,
+    def __init__(self, store: StateStore, actions_topic: str, dead_letter_topic: str, worker: str | None = None,
                  profiles_topic: str = "journey.profiles"):
         self.store = store
         self.worker = worker
-        self.durable = hasattr(store, "add_outbox")  # SqliteStore, PgStore
-        self._tables = store if self.durable else _MemoryTables()
+        tables = store.durable()
+        self.durable = tables is not None
+        self._tables = tables if tables is not None else _MemoryTables()
         self.actions_topic = actions_topic
         self.dead_letter_topic = dead_letter_topic
         self.profiles_topic = profiles_topic
@@ -158,12 +164,12 @@ class Outbox:
 
     # ---- staging (nothing is durable before commit) -----------------------------------------
 
-    def _row(self, topic: str, key: bytes | None, value: bytes) -> tuple:
-        row = (self._next_id, topic, key, value)
+    def _row(self, topic: str, key: bytes | None, value: bytes) -> OutboxRow:
+        row = OutboxRow(self._next_id, topic, key, value)
         self._next_id += 1
         return row
 
-    def add_actions(self, actions: list[dict], messages: list | None = None) -> list[tuple]:
+    def add_actions(self, actions: list[dict], messages: list | None = None) -> list[OutboxRow]:
         """Rows for the actions (`messages`: their action_message, made already); one too large for Kafka
         becomes a small dead letter saying so."""
         rows = []
@@ -176,29 +182,29 @@ class Outbox:
         self._tables.add_outbox(rows)
         return rows
 
-    def add_profiles(self, messages: list[tuple[bytes, bytes]]) -> list[tuple]:
+    def add_profiles(self, messages: list[tuple[bytes, bytes]]) -> list[OutboxRow]:
         """Profile sync records (profile_message), through the same outbox as actions."""
         rows = [self._row(self.profiles_topic, key, value) for key, value in messages]
         self._tables.add_outbox(rows)
         return rows
 
-    def add_dead_letters(self, letters: list[tuple[bytes | None, bytes]]) -> list[tuple]:
+    def add_dead_letters(self, letters: list[tuple[bytes | None, bytes]]) -> list[OutboxRow]:
         rows = [self._row(self.dead_letter_topic, key, value) for key, value in letters]
         self._tables.add_outbox(rows)
         return rows
 
-    def too_large(self, action_id: str, size: int, key: bytes | None) -> tuple:
+    def too_large(self, action_id: str, size: int, key: bytes | None) -> OutboxRow:
         """A dead letter in place of an action the broker will never take, so it cannot block the outbox."""
         value = orjson.dumps({"reason": "too_large", "detail": f"action {action_id} is {size} bytes, more than "
                               f"the broker accepts; it was not sent", "topic": self.actions_topic,
                               "action_id": action_id, "size": size})
         return self._row(self.dead_letter_topic, key, value)
 
-    def replace_too_large(self, row: tuple) -> tuple:
+    def replace_too_large(self, row: OutboxRow) -> OutboxRow:
         """Stage the swap of an undeliverable action row for its too_large dead letter."""
-        action_id = orjson.loads(row[3]).get("action_id", "?") if row[1] == self.actions_topic else "?"
-        new = self.too_large(action_id, len(row[3]), row[2])
-        self._tables.drop_outbox([row[0]])
+        action_id = orjson.loads(row.value).get("action_id", "?") if row.topic == self.actions_topic else "?"
+        new = self.too_large(action_id, len(row.value), row.key)
+        self._tables.drop_outbox([row.id])
         self._tables.add_outbox([new])
         return new
 
@@ -297,10 +303,9 @@ class Outbox:
 
     def own(self, row_id: int) -> bool:
         """Whether this Outbox numbered the row (always true without id blocks, as on SQLite)."""
-        own = getattr(self._tables, "own_outbox_id", None)
-        return True if own is None else own(row_id)
+        return self._tables.own_outbox_id(row_id)
 
-    def orphans(self, wanted) -> list[tuple]:
+    def orphans(self, wanted) -> list[OutboxRow]:
         """Committed rows other workers numbered whose key `wanted(key)` accepts (key bytes or None),
         oldest first: what a dead worker left for the partitions now ours."""
         out, after = [], 0
@@ -308,9 +313,9 @@ class Outbox:
             rows = self._tables.outbox(after, 10_000)
             if not rows:
                 return out
-            after = rows[-1][0]
-            out.extend(r for r in rows if not self.own(r[0]) and wanted(r[2]))
+            after = rows[-1].id
+            out.extend(r for r in rows if not self.own(r.id) and wanted(r.key))
 
-    def undelivered(self, after: int = 0, limit: int = 10_000) -> list[tuple]:
+    def undelivered(self, after: int = 0, limit: int = 10_000) -> list[OutboxRow]:
         """Committed rows not yet acknowledged by Kafka, oldest first: (id, topic, key, value)."""
         return self._tables.outbox(after, limit)

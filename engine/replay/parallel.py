@@ -266,7 +266,10 @@ def _replay_part(k, jobs, inbox, make_engine, make_store, jsonl, stored) -> _Par
 
 class _Overlay:
     """A replay process's view of a stored state (--state): reads go to the store, changes stay here and go
-    back to the parent, the one process that writes. Meta and journey versions are the parent's to write."""
+    back to the parent, the one process that writes. Meta and journey versions are the parent's to write,
+    and nothing of a replay process is committed: it is no DurableStore of its own."""
+
+    shared = False
 
     def __init__(self, base):
         self._base = base
@@ -293,6 +296,15 @@ class _Overlay:
 
     def set_meta(self, key, value) -> None:
         pass
+
+    def meta_like(self, prefix):
+        return self._base.meta_like(prefix)
+
+    def positions(self):
+        return self._base.positions()
+
+    def durable(self):
+        return None
 
     def save_version(self, version, ir) -> None:
         pass

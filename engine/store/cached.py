@@ -11,13 +11,22 @@ from collections import OrderedDict
 from typing import Iterable
 
 from journeyctl.engine.core.state import Customer
+from journeyctl.engine.core.store import OutboxRow
 
 
 class CachedStore:
+    """The DurableStore protocol (engine/core/store.py) but for what each driver does its own way."""
     P = "?"  # the driver's parameter placeholder
+    shared = False
 
     def _spill(self) -> None:
         raise NotImplementedError
+
+    def _create_tables(self, statements: list[str]) -> None:
+        raise NotImplementedError
+
+    def durable(self) -> CachedStore:
+        return self
 
     def _init_cache(self) -> None:
         self._in_txn = False
@@ -29,6 +38,7 @@ class CachedStore:
         self._meta_dirty: set[str] = set()
         self._versions: dict[str, str] = {}
         self._staged: list[tuple[str, list]] = []
+        self._tables_made: set[tuple[str, ...]] = set()  # ensure_tables() statements run and committed
 
     # ---- customers ------------------------------------------------------------------------
 
@@ -151,11 +161,11 @@ class CachedStore:
 
     # ---- what `run` and `deliver` read back (their writes, in each driver's SQL, are in the subclasses) ---
 
-    def outbox(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, str, bytes | None, bytes]]:
+    def outbox(self, after: int = 0, limit: int = 10_000) -> list[OutboxRow]:
         """Committed outbox rows with id > after, oldest first (of every worker sharing the store)."""
         P = self.P
-        return self._conn.execute(f"SELECT id, topic, key, value FROM outbox WHERE id > {P} ORDER BY id LIMIT {P}",
-                                  (after, limit)).fetchall()
+        return list(map(OutboxRow._make, self._conn.execute(
+            f"SELECT id, topic, key, value FROM outbox WHERE id > {P} ORDER BY id LIMIT {P}", (after, limit))))
 
     def offsets(self) -> dict[tuple[str, int], int]:
         return {(t, p): o for t, p, o in self._conn.execute('SELECT topic, partition, "offset" FROM offsets')}
@@ -164,11 +174,11 @@ class CachedStore:
         return {(t, p): o for t, p, o in self._conn.execute(
             f'SELECT topic, partition, "offset" FROM deliver_offsets WHERE grp = {self.P}', (group,))}
 
-    def receipts(self, after: str = "", limit: int = 10_000) -> list[tuple[str, str, bytes | None, bytes]]:
+    def receipts(self, after: str = "", limit: int = 10_000) -> list[OutboxRow]:
         """Committed deliver receipts not yet produced, by id."""
         P = self.P
-        return self._conn.execute(f"SELECT id, topic, key, value FROM deliver_outbox WHERE id > {P} ORDER BY id "
-                                  f"LIMIT {P}", (after, limit)).fetchall()
+        return list(map(OutboxRow._make, self._conn.execute(
+            f"SELECT id, topic, key, value FROM deliver_outbox WHERE id > {P} ORDER BY id LIMIT {P}", (after, limit))))
 
     def positions(self) -> dict[tuple[str, int], tuple[int, int | None, str | None]]:
         """Committed (next offset, stream time, fingerprint of the last record read) of every input
@@ -182,6 +192,17 @@ class CachedStore:
         """Queue a statement (in the driver's placeholder style; run with executemany) for the next
         commit, so rows of another table (the outbox, say) become durable with the state that made them."""
         self._staged.append((statement, rows))
+
+    def ensure_tables(self, statements: list[str]) -> None:
+        """Create tables beside the schema-versioned ones (CREATE ... IF NOT EXISTS: the UI's counts), once
+        per store. Made inside the open transaction they may yet roll back, so then they are made again
+        the next time."""
+        key = tuple(statements)
+        if key in self._tables_made:
+            return
+        self._create_tables(statements)
+        if not self._in_txn:
+            self._tables_made.add(key)
 
     def _batch_over(self) -> None:
         """A commit or a rollback ends what a prefetch knew: by the next batch, another worker may

@@ -23,8 +23,11 @@ journeyctl ignores them.
 """
 from __future__ import annotations
 
+import weakref
+
 from journeyctl.engine.core.actions import DUE
 from journeyctl.engine.core.stats import RECENT_MS
+from journeyctl.engine.core.store import DurableStore, StateStore
 
 KEEP = {1: 48 * 60, 60: 90 * 24}  # buckets kept behind the clock, per resolution (in minutes)
 TOTAL = 0  # the resolution of a total since the store began (bucket 0): deliver's (the engine's are in meta)
@@ -34,6 +37,7 @@ KEEP_ACTIONS_MS = RECENT_MS  # what the engine holds for it between drains, too
 KEEP_TRACE = 1_000  # last decisions kept of a traced customer
 TRACE = "trace:"    # meta key prefix of a traced customer's decisions
 
+# by the store's placeholder, which tells its SQL dialect: created by DurableStore.ensure_tables
 _DDL = {
     "?": ["CREATE TABLE IF NOT EXISTS counts (res INTEGER NOT NULL, bucket INTEGER NOT NULL, series TEXT NOT NULL, "
           "n INTEGER NOT NULL, PRIMARY KEY (res, bucket, series)) WITHOUT ROWID",
@@ -52,46 +56,46 @@ _DDL = {
 }
 
 
-def record(store, engine) -> None:
+def record(store: StateStore, engine) -> None:
     """Stage what the engine counted since the last call, for the store's next commit, and note which
     version of each journey is loaded (written with the stats, which the caller writes next). A store
     that keeps nothing (memory:) drops it all, so nothing piles up."""
     stats = engine.stats
     stats.current = {jid: j.version for jid, j in engine.current.items()}
-    if engine.trace_customer is not None and engine.trace and hasattr(store, "stage"):
+    tables = store.durable()
+    if engine.trace_customer is not None and engine.trace and tables is not None:
         # `simulate --trace C --state URL`: the decisions taken for C, for the customer page
         store.set_meta(TRACE + engine.trace_customer, [list(line) for line in engine.trace[-KEEP_TRACE:]])
     clock = engine.clock
     minutes, hours = stats.drain_series(clock)
     actions = stats.drain_recent()
-    stage = getattr(store, "stage", None)
-    if stage is None or not (minutes or hours or actions):
+    if tables is None or not (minutes or hours or actions):
         return
-    _ensure_tables(store)
-    _stage_counts(store, [(1, m, name, n) for name, m, n in minutes] + [(60, h, name, n) for name, h, n in hours])
+    tables.ensure_tables(_DDL[tables.P])
+    _stage_counts(tables, [(1, m, name, n) for name, m, n in minutes] + [(60, h, name, n) for name, h, n in hours])
     if actions:
-        P = store.P
-        stage(f"INSERT INTO recent_actions (customer_id, at, action_id, journey, step, channel, template, status) "
-              f"VALUES ({P}, {P}, {P}, {P}, {P}, {P}, {P}, {P}) ON CONFLICT DO NOTHING",
-              [_action_row(a) for a in actions])
-    if clock is not None and _prune(store, clock):
-        stage(f"DELETE FROM recent_actions WHERE at < {store.P}", [(clock - KEEP_ACTIONS_MS,)])
+        P = tables.P
+        tables.stage(f"INSERT INTO recent_actions (customer_id, at, action_id, journey, step, channel, template, "
+                     f"status) VALUES ({P}, {P}, {P}, {P}, {P}, {P}, {P}, {P}) ON CONFLICT DO NOTHING",
+                     [_action_row(a) for a in actions])
+    if clock is not None and _prune(tables, clock):
+        tables.stage(f"DELETE FROM recent_actions WHERE at < {tables.P}", [(clock - KEEP_ACTIONS_MS,)])
 
 
-def record_deliveries(store, rows: list, clock: int | None) -> None:
+def record_deliveries(store: DurableStore, rows: list, clock: int | None) -> None:
     """Stage deliver's counts, (res, bucket, series, n) rows (engine/deliver/tally.py), for the store's
     next commit: the one that records the delivered ids they count and moves deliver's offsets, so the
     counts say exactly what the `deliveries` table holds. `clock`: the latest due time deliver has
     seen, by which old minutes and hours are let go, as the engine lets them go by its own."""
     if not rows:
         return
-    _ensure_tables(store)
+    store.ensure_tables(_DDL[store.P])
     _stage_counts(store, rows)
     if clock is not None:
         _prune(store, clock)
 
 
-def _stage_counts(store, rows: list) -> None:
+def _stage_counts(store: DurableStore, rows: list) -> None:
     """Add `rows`, sorted, to the counts table at the next commit. Sorted: two writers adding to the
     same rows then lock them in the same order."""
     if not rows:
@@ -101,39 +105,21 @@ def _stage_counts(store, rows: list) -> None:
                 "ON CONFLICT (res, bucket, series) DO UPDATE SET n = counts.n + excluded.n", sorted(rows))
 
 
-def _prune(store, clock: int) -> bool:
+# the hour of the clock at which each open store last let old counts go
+_pruned: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _prune(store: DurableStore, clock: int) -> bool:
     """Let go of the minutes and hours older than KEEP behind `clock`, once an hour of it; True when it did.
     One statement for every writer (the engine's workers, deliver's), so they take its locks in one order."""
     hour = clock // 3_600_000
-    if getattr(store, "_ui_pruned", None) == hour:
+    if _pruned.get(store) == hour:
         return False
-    store._ui_pruned = hour
+    _pruned[store] = hour
     now_minute = clock // 60_000
     store.stage(f"DELETE FROM counts WHERE res = {store.P} AND bucket < {store.P}",
                 [(res, now_minute // res - keep) for res, keep in KEEP.items()])
     return True
-
-
-def _ensure_tables(store) -> None:
-    if not getattr(store, "_ui_tables", False):
-        _create_tables(store)
-        store._ui_tables = not store._in_txn  # inside the store's open transaction they may yet roll back
-
-
-def _create_tables(store) -> None:
-    """IF NOT EXISTS is not enough on PostgreSQL: two workers creating the same table at once race, and
-    the loser fails on the catalog's unique index. So, as for the schema itself, under its advisory lock."""
-    conn = store._conn
-    if store.P == "?":
-        for statement in _DDL["?"]:
-            conn.execute(statement)
-        return
-    from journeyctl.engine.store.postgres import _MIGRATION_LOCK
-
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        for statement in _DDL["%s"]:
-            conn.execute(statement)
 
 
 def _action_row(a) -> tuple:

@@ -5,7 +5,10 @@ from journeyctl.engine.core.state import Customer
 
 
 class MemoryStore:
-    """Keeps live objects: nothing is encoded, which makes it the fastest store for a replay."""
+    """Keeps live objects: nothing is encoded, which makes it the fastest store for a replay.
+    One process's only: never shared, and nothing to commit with the state (durable() is None)."""
+
+    shared = False
 
     def __init__(self):
         self._customers: dict[str, Customer] = {}
@@ -35,6 +38,16 @@ class MemoryStore:
 
     def set_meta(self, key, value):
         self._meta[key] = value
+
+    def meta_like(self, prefix):
+        return {k: v for k, v in self._meta.items() if k.startswith(prefix)}
+
+    def positions(self):
+        """No topic is read into a store that keeps nothing (`run` keeps them in its outbox)."""
+        return {}
+
+    def durable(self):
+        return None
 
     def save_version(self, version, ir):
         self._versions.setdefault(version, ir)

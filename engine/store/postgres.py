@@ -45,6 +45,7 @@ from journeyctl.engine.store.secrets import redact
 from journeyctl.engine.store.sqlite import SchemaError
 from journeyctl.engine.store.cached import CachedStore
 from journeyctl.engine.core.state import Customer
+from journeyctl.engine.core.store import OutboxRow
 
 SCHEMA_VERSION = 6
 
@@ -122,6 +123,7 @@ class PgStore(CachedStore):
     """The StateStore protocol over PostgreSQL. Call `put` after every change to a customer."""
 
     P = "%s"
+    shared = True
 
     def _spill(self) -> None:
         self._flush_or_roll_back()
@@ -229,13 +231,13 @@ class PgStore(CachedStore):
     # ---- outbox and input offsets (journeyctl run) ------------------------------------------
     # Writes are staged: durable with the next commit(), in the same transaction as the customers.
 
-    def add_outbox(self, rows: list[tuple[int, str, bytes | None, bytes]]) -> None:
+    def add_outbox(self, rows: list[OutboxRow]) -> None:
         """Stage (id, topic, key, value) rows; ids are the caller's, increasing, numbered from
         outbox_next_id() (so inside a block of ids this store took: see the module docstring)."""
         if not rows:
             return
         if self._blocks:
-            stray = [r[0] for r in rows if (r[0] >> OUTBOX_BLOCK_BITS) not in self._blocks]
+            stray = [r.id for r in rows if (r.id >> OUTBOX_BLOCK_BITS) not in self._blocks]
             if stray:
                 raise ValueError(f"outbox id {stray[0]} is outside the id blocks this worker took "
                                  "(number rows from outbox_next_id())")
@@ -281,6 +283,14 @@ class PgStore(CachedStore):
             for statement in DELIVER_TABLES:
                 self._conn.execute(statement)
 
+    def _create_tables(self, statements: list[str]) -> None:
+        """IF NOT EXISTS is not enough here: two workers creating the same table at once race, and the
+        loser fails on the catalog's unique index. So, as for the schema itself, under its advisory lock."""
+        with self._conn.transaction():
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            for statement in statements:
+                self._conn.execute(statement)
+
     def add_deliveries(self, rows: list[tuple[str, str, int]]) -> None:
         if rows:
             self.stage("INSERT INTO deliveries (action_id, outcome, at) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
@@ -300,7 +310,7 @@ class PgStore(CachedStore):
                        '"offset" = GREATEST(deliver_offsets."offset", excluded."offset")',
                        [(group, t, p, o) for (t, p), o in sorted(offsets.items())])
 
-    def add_receipts(self, rows: list[tuple[str, str, bytes | None, bytes]]) -> None:
+    def add_receipts(self, rows: list[OutboxRow]) -> None:
         if rows:
             self.stage("INSERT INTO deliver_outbox (id, topic, key, value) VALUES (%s, %s, %s, %s) "
                        "ON CONFLICT DO NOTHING", rows)

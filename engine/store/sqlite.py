@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from journeyctl.engine.store.cached import CachedStore
 from journeyctl.engine.core.state import Customer
+from journeyctl.engine.core.store import OutboxRow
 
 SCHEMA_VERSION = 6
 
@@ -190,7 +191,7 @@ class SqliteStore(CachedStore):
     # Writes are staged: they become durable with the next commit(), in the same transaction as the
     # customers, so a crash keeps either the state and its messages and offsets, or none of them.
 
-    def add_outbox(self, rows: list[tuple[int, str, bytes | None, bytes]]) -> None:
+    def add_outbox(self, rows: list[OutboxRow]) -> None:
         """Stage (id, topic, key, value) rows; ids are the caller's, increasing (see outbox_next_id)."""
         if rows:
             self.stage("INSERT INTO outbox (id, topic, key, value) VALUES (?, ?, ?, ?)", rows)
@@ -215,6 +216,10 @@ class SqliteStore(CachedStore):
     def outbox_next_id(self) -> int:
         return self._conn.execute("SELECT coalesce(max(id), 0) + 1 FROM outbox").fetchone()[0]
 
+    def own_outbox_id(self, row_id: int) -> bool:
+        """One file has one writer: every row is its own."""
+        return True
+
     # ---- journeyctl deliver: delivered action ids, its input offsets, its receipts outbox ----------
     # Tables of their own, created when `deliver` first opens the store (IF NOT EXISTS: run's schema
     # and its version are untouched). Writes are staged like the outbox's: durable with commit().
@@ -228,6 +233,10 @@ class SqliteStore(CachedStore):
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
+
+    def _create_tables(self, statements: list[str]) -> None:
+        for statement in statements:
+            self._conn.execute(statement)
 
     def add_deliveries(self, rows: list[tuple[str, str, int]]) -> None:
         """Stage (action_id, outcome, at ms) rows; an id already recorded keeps its first outcome."""
@@ -250,7 +259,7 @@ class SqliteStore(CachedStore):
                        'ON CONFLICT (grp, topic, partition) DO UPDATE SET "offset" = max("offset", excluded."offset")',
                        [(group, t, p, o) for (t, p), o in offsets.items()])
 
-    def add_receipts(self, rows: list[tuple[str, str, bytes | None, bytes]]) -> None:
+    def add_receipts(self, rows: list[OutboxRow]) -> None:
         """Stage (id, topic, key, value) rows to produce; ids are the caller's and unique (a row staged twice is one)."""
         if rows:
             self.stage("INSERT OR IGNORE INTO deliver_outbox (id, topic, key, value) VALUES (?, ?, ?, ?)", rows)

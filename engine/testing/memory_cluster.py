@@ -7,7 +7,7 @@ member's next poll, revoked then assigned through its callbacks), a member's ses
 expiring (`expire`: its partitions are lost, not revoked), the broker going away and coming
 back (`down`: polls give nothing, lags are unknown, sends fail), a topic deleted and created
 again under the same name (`recreate`: a new id, its records gone), a message larger than the
-broker takes (`max_message_bytes`). Nothing waits: a poll with nothing to give returns at
+broker takes (`max_request_bytes`). Nothing waits: a poll with nothing to give returns at
 once, so a test drives the loop one `Live.step()` at a time.
 
 The semantics kept are those the loop relies on from Kafka: a partition's offsets only grow;
@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from journeyctl.engine.live.edge import EdgeError
+from journeyctl.engine.live.edge import MAX_REQUEST_BYTES, EdgeError
 from journeyctl.engine.live.kafka_edge import partition_for
 
 
@@ -55,12 +55,12 @@ class MemoryCluster:
 
     address = "memory"
 
-    def __init__(self, max_message_bytes: int = 1_048_576):
+    def __init__(self, max_request_bytes: int = MAX_REQUEST_BYTES):
         self.topics: dict[str, _Topic] = {}
         self.groups: dict[str, list] = {}          # group -> members (MemorySource), in joining order
         self.committed: dict[tuple, int] = {}      # (group, topic, partition) -> offset
         self.down = False
-        self.max_message_bytes = max_message_bytes
+        self.max_request_bytes = max_request_bytes
         self.sinks: list = []
 
     # ---- the test's controls -----------------------------------------------------------------------
@@ -290,7 +290,7 @@ class MemorySink:
     def send(self, row_id, topic: str, key: bytes | None, value: bytes) -> EdgeError | None:
         if topic not in self.cluster.topics:
             return EdgeError(f"sending to topic {topic}: the topic does not exist")
-        if len(value) > self.cluster.max_message_bytes:
+        if len(value) > self.cluster.max_request_bytes:
             return EdgeError(f"sending to topic {topic}: the message is larger than the broker accepts",
                              too_large=True)
         self._pending.append((row_id, topic, key, value))

@@ -68,7 +68,7 @@ STATUSES = ("send", "suppressed", "held_out", "unreachable")
 FILE_KEYS = ("journey", "start", "customer", "profile", "config", "cases")
 CASE_KEYS = ("name", "customer", "start", "profile", "events", "until", "expect", "expect_absent", "exact")
 EVENT_KEYS = ("at", "event", "identify", "properties", "customer", "message_id")
-ACTION_KEYS = ("at", "channel", "template", "status", "variables", "customer", "journey")
+EXPECTED_ACTION_KEYS = ("at", "channel", "template", "status", "variables", "customer", "journey")
 CONFIG_KEYS = ("channels", "default_timezone", "allowed_lateness")
 
 
@@ -402,7 +402,7 @@ def _event(r: _Reader, node, index: int, customer: str) -> EventStep | None:
 
 
 def _action(r: _Reader, node, what: str) -> Expected | None:
-    keys = r.mapping(node, f"an action in {what}", ACTION_KEYS)
+    keys = r.mapping(node, f"an action in {what}", EXPECTED_ACTION_KEYS)
     if not isinstance(node, yaml.MappingNode):
         return None
     fields: dict = {}
