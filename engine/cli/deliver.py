@@ -21,8 +21,7 @@ from click.core import ParameterSource
 from rich.console import Console
 from rich.text import Text
 
-from journeyctl.engine.cli.kafka_opts import PASSWORD_ENV, kafka_settings
-from journeyctl.engine.cli.run import ENV
+from journeyctl.engine.cli.kafka_opts import PASSWORD_ENV, env_option, kafka_settings
 from journeyctl.engine.cli.startup import UsageProblem, open_state
 from journeyctl.engine.store.secrets import redact
 
@@ -31,11 +30,7 @@ SHARED_WITH_RUN = ("bootstrap_servers", "state", "actions_topic", "dead_letter_t
                    "ssl_keyfile", "embedded_broker")
 
 
-def _opt(*decls, **kw):
-    name = next(d for d in decls if d.startswith("--")).split("/")[0][2:].replace("-", "_")
-    kw.setdefault("envvar", ENV + name.upper())
-    kw.setdefault("show_envvar", True)
-    return click.option(*decls, **kw)
+_opt = env_option
 
 
 @click.command()

@@ -15,6 +15,16 @@ import click
 from journeyctl.engine.cli.startup import UsageProblem
 
 PASSWORD_ENV = "JOURNEYCTL_SASL_PASSWORD"  # the SASL password comes only from here or a file, never a flag
+ENV = "JOURNEYCTL_"
+
+
+def env_option(*decls, **kw):
+    """An option whose environment variable is JOURNEYCTL_ + its name, shown in --help: run and deliver
+    are set up by container environments as often as by flags."""
+    name = next(d for d in decls if d.startswith("--")).split("/")[0][2:].replace("-", "_")
+    kw.setdefault("envvar", ENV + name.upper())
+    kw.setdefault("show_envvar", True)
+    return click.option(*decls, **kw)
 
 
 def kafka_options(f):

@@ -51,21 +51,15 @@ from journeyctl.dsl.diagnostics import did_you_mean
 from journeyctl.engine.core.actions import ACTION_KEYS
 from journeyctl.dsl.durations import duration_option
 from journeyctl.engine.core.events import format_instant
-from journeyctl.engine.cli.kafka_opts import PASSWORD_ENV, kafka_settings
+from journeyctl.engine.cli.kafka_opts import PASSWORD_ENV, env_option, kafka_settings
 from journeyctl.engine.cli.startup import UsageProblem, open_state, project_to_run
 from journeyctl.dsl.report import visible
 from journeyctl.engine.store.secrets import redact
 
-ENV = "JOURNEYCTL_"
 NOT_IN_CONFIG = {"config_path"}
 
 
-def _opt(*decls, **kw):
-    """An option whose environment variable is JOURNEYCTL_ + its name."""
-    name = next(d for d in decls if d.startswith("--")).split("/")[0][2:].replace("-", "_")
-    kw.setdefault("envvar", ENV + name.upper())
-    kw.setdefault("show_envvar", True)
-    return click.option(*decls, **kw)
+_opt = env_option
 
 
 @click.command()

@@ -46,6 +46,7 @@ from journeyctl.engine.deliver.ratelimit import Pacer
 from journeyctl.engine.deliver.tally import Tally, due_ms
 from journeyctl.engine.deliver.templates import TemplateError
 from journeyctl.engine.core.store import OutboxRow
+from journeyctl.engine.live.edge import ensure_topics
 from journeyctl.engine.live.kafka_edge import Admin, EdgeError, KafkaSettings, Sink, Source
 from journeyctl.engine.store.counts import record_deliveries
 
@@ -258,14 +259,7 @@ class Deliverer:
         admin = Admin(self.kafka)
         try:
             wanted = [t.actions, t.deliveries, t.dead_letter] + ([t.events] if s.receipts_to_events else [])
-            missing = admin.missing(wanted)
-            if missing and s.create_topics:
-                admin.create(missing, s.partitions)
-                self.report.note("created topic" + ("s " if len(missing) > 1 else " ") + ", ".join(missing))
-            elif missing:
-                raise EdgeError(f"topic{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-                                f"{'do' if len(missing) > 1 else 'does'} not exist on {self.kafka.bootstrap_servers}; "
-                                "create them, or pass --create-topics")
+            ensure_topics(admin, wanted, s.create_topics, s.partitions, self.kafka.bootstrap_servers, self.report.note)
         finally:
             admin.close()
 

@@ -80,6 +80,20 @@ class TopicAdmin(Protocol):
     def close(self) -> None: ...
 
 
+def ensure_topics(admin: TopicAdmin, wanted: list[str], create: bool, partitions: int, address: str,
+                  note: Callable[[str], None]) -> None:
+    """Creates the topics that are missing when allowed to, else refuses to start in words: run and
+    deliver both check their topics before they read, and say the same thing the same way."""
+    missing = admin.missing(wanted)
+    if missing and create:
+        admin.create(missing, partitions)
+        note("created topic" + ("s " if len(missing) > 1 else " ") + ", ".join(missing))
+    elif missing:
+        raise EdgeError(f"topic{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                        f"{'do' if len(missing) > 1 else 'does'} not exist on {address}; "
+                        "create them, or pass --create-topics")
+
+
 class Cluster(Protocol):
     """Where the loop's input comes from and its output goes: it opens the three parts."""
 

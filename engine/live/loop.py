@@ -89,7 +89,7 @@ from journeyctl.engine.core.actions import DUE
 from journeyctl.engine.core.engine import TimerFailed
 from journeyctl.engine.core.events import BadEvent, format_instant, id_problem, parse_event, show_instant
 from journeyctl.engine.core.store import OutboxRow
-from journeyctl.engine.live.edge import Cluster, EdgeError, EventSource
+from journeyctl.engine.live.edge import Cluster, EdgeError, EventSource, ensure_topics
 from journeyctl.engine.live.outbox import (Outbox, action_message, dead_letter_message, fingerprint,
                                            profile_message, timer_dead_letter)
 from journeyctl.engine.replay.loop import tune_gc
@@ -303,14 +303,7 @@ class Live:
         admin = self.cluster.admin()
         try:
             wanted = [*s.events_topics, s.actions_topic, s.dead_letter_topic, s.profiles_topic]
-            missing = admin.missing(wanted)
-            if missing and s.create_topics:
-                admin.create(missing, s.partitions)
-                self.report.note("created topic" + ("s " if len(missing) > 1 else " ") + ", ".join(missing))
-            elif missing:
-                raise EdgeError(f"topic{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-                                f"{'do' if len(missing) > 1 else 'does'} not exist on {self.cluster.address}; "
-                                "create them, or pass --create-topics")
+            ensure_topics(admin, wanted, s.create_topics, s.partitions, self.cluster.address, self.report.note)
             if s.shared:
                 counts = {t: admin.partitions(t) for t in s.events_topics}
                 self.partition_count = counts[s.events_topics[0]]

@@ -42,12 +42,10 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from journeyctl.engine.store.secrets import redact
-from journeyctl.engine.store.sqlite import SchemaError
+from journeyctl.engine.store.sqlite import SCHEMA_VERSION, SchemaError, stored_schema
 from journeyctl.engine.store.cached import CachedStore
 from journeyctl.engine.core.state import Customer
 from journeyctl.engine.core.store import OutboxRow
-
-SCHEMA_VERSION = 6
 
 # Migration n takes a schema at version n-1 to version n. The numbers mean the same as SqliteStore's.
 MIGRATIONS: dict[int, list[str]] = {
@@ -201,11 +199,7 @@ class PgStore(CachedStore):
         if self._conn.execute("SELECT to_regclass('meta')").fetchone()[0] is None:  # only when read-only
             raise SchemaError(f"{where} holds no journeyctl state (no meta table)")
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        current = json.loads(row[0]) if row else 0
-        if current > SCHEMA_VERSION:
-            raise SchemaError(f"{where} has state schema {current}, written by a newer journeyctl; "
-                              f"this one reads up to schema {SCHEMA_VERSION}")
-        return current
+        return stored_schema(where, row)
 
     # ---- customers -------------------------------------------------------------------
 

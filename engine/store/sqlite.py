@@ -97,6 +97,17 @@ class SchemaError(RuntimeError):
     """The file is not one this version of journeyctl can read."""
 
 
+def stored_schema(where: str, row) -> int:
+    """The schema version a store's meta row gives (0 before there was one), refused when a newer
+    journeyctl wrote it: reading on would misread what it added. SQLite and PostgreSQL number their
+    migrations alike, so one SCHEMA_VERSION speaks for both."""
+    current = json.loads(row[0]) if row else 0
+    if current > SCHEMA_VERSION:
+        raise SchemaError(f"{where} has state schema {current}, written by a newer journeyctl; "
+                          f"this one reads up to schema {SCHEMA_VERSION}")
+    return current
+
+
 class SqliteStore(CachedStore):
     """The StateStore protocol over one SQLite file. Call `put` after every change to a customer:
     a customer that was already written out is only written again once it is put."""
@@ -160,11 +171,7 @@ class SqliteStore(CachedStore):
             row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.OperationalError:  # no meta table: only when opened read-only
             raise SchemaError(f"{self.path} is not a journeyctl state store (it has no meta table)") from None
-        current = json.loads(row[0]) if row else 0
-        if current > SCHEMA_VERSION:
-            raise SchemaError(f"{self.path} has state schema {current}, written by a newer journeyctl; "
-                              f"this one reads up to schema {SCHEMA_VERSION}")
-        return current
+        return stored_schema(self.path, row)
 
     # ---- customers -------------------------------------------------------------------
 
