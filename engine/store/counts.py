@@ -23,7 +23,7 @@ journeyctl ignores them.
 """
 from __future__ import annotations
 
-from journeyctl.engine.core.actions import DUE
+from journeyctl.engine.core.actions import DUE_AT
 from journeyctl.engine.core.stats import RECENT_MS
 
 KEEP = {1: 48 * 60, 60: 90 * 24}  # buckets kept behind the clock, per resolution (in minutes)
@@ -138,4 +138,4 @@ def _create_tables(store) -> None:
 
 def _action_row(a) -> tuple:
     d = a.as_dict()
-    return (d["customer_id"], a[DUE], d["action_id"], d["journey"], d["step"], d["channel"], d["template"], d["status"])
+    return (d["customer_id"], a[DUE_AT], d["action_id"], d["journey"], d["step"], d["channel"], d["template"], d["status"])
