@@ -17,7 +17,7 @@ takes (customer, now), not an expression context: a segment's usual condition
 from __future__ import annotations
 
 from journeyctl.engine.core import per_item
-from journeyctl.engine.core.expr import NUMBER_TEST, compile_pred, lookup
+from journeyctl.engine.core.expr import NUMBER_TEST, compile_pred, context, lookup
 from journeyctl.engine.core.instants import ENV, Env
 
 READ_EARLY = -1  # a customer's window_epoch when a window holds entries after the instant it was read at
@@ -99,7 +99,7 @@ class Aggregates:
         def take(cust, props: dict, now: int, readers) -> int:
             if match_prop is not None and props.get(match_prop) != match_text:
                 return 0
-            if where is not None and not where((props, _NO_TRIGGER, cust.profile, now, cust, readers)):
+            if where is not None and not where(context(props, _NO_TRIGGER, cust, now, readers)):
                 return 0
             if path is None:  # count
                 value = 1
@@ -170,7 +170,7 @@ class Aggregates:
             read, test, number = self.readers[where_ir[2][1]], NUMBER_TEST[where_ir[1]], where_ir[3][1]
             return lambda cust, now: (type(y := read(cust, now)) is int or type(y) is float) and test(y, number)
         readers = self.readers
-        return lambda cust, now: where((_NO_TRIGGER, _NO_TRIGGER, cust.profile, now, cust, readers))
+        return lambda cust, now: where(context(_NO_TRIGGER, _NO_TRIGGER, cust, now, readers))
 
 
 def _each(takes: tuple):

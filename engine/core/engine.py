@@ -26,7 +26,7 @@ from journeyctl.dsl.ir import JourneyIR, SegmentIR
 from journeyctl.engine.core.actions import Action, new_action
 from journeyctl.engine.core.aggregates import READ_EARLY, Aggregates, next_expiry, note_expiry, prune
 from journeyctl.engine.core.events import BadEvent, Event, format_instant, show_instant
-from journeyctl.engine.core.expr import lookup
+from journeyctl.engine.core.expr import context, event_of, lookup
 from journeyctl.engine.core.instants import day_at, next_yearly
 from journeyctl.engine.core.localtime import next_time_of_day, quiet_until, zone
 from journeyctl.engine.core.runtime import Journey, build_journey, build_segment, histories
@@ -181,7 +181,7 @@ class Engine:
                          for key, within in sorted(windows)}
         self._window_epoch = next(_EPOCHS)  # notes made under other journeys and segments no longer count
         empty = Customer()
-        self._empty_members = bits(not seg.always and _ok(seg.where, ({}, {}, {}, 0, empty, self._agg_readers))
+        self._empty_members = bits(not seg.always and _ok(seg.where, context({}, {}, empty, 0, self._agg_readers))
                                    for seg in self.segments)
         self._by_mask: dict = {}
         # segment_entered/exited are processed like emitted events; when nothing reads them (no journey
@@ -471,7 +471,7 @@ class Engine:
             if listened and cust.instances:
                 self._match_running(cid, cust, name, props, t, out, queue)
             if entering:
-                ctx = (props, props, cust.profile, t, cust, self._agg_readers)
+                ctx = context(props, props, cust, t, self._agg_readers)
                 for j, where in entering:
                     if where is not None and not where(ctx):
                         if cid == self.trace_customer:
@@ -498,7 +498,7 @@ class Engine:
             j = self._version(inst.version)
             if j is None or name not in j.listens:
                 continue
-            ctx = (props, inst.trigger, cust.profile, t, cust, self._agg_readers)
+            ctx = context(props, inst.trigger, cust, t, self._agg_readers)
             goal = j.goal
             if goal and goal.event == name and t < inst.entered + j.goal_within and _ok(goal.where, ctx):
                 self._end(cid, cust, inst, j, "converted", t)
@@ -560,7 +560,7 @@ class Engine:
             for inst in active:
                 self._end(cid, cust, inst, j, "restarted", t)
         flags = HELD_OUT if j.holdout and stable_share("holdout", jid, cid) < j.holdout else 0
-        props = ctx[0]
+        props = event_of(ctx)
         trig = {k: props[k] for k in j.trigger_keys if k in props} if j.trigger_keys else {}
         inst = Instance(jid, j.version, msg, None, None, t, trig, msg, flags, key)
         cust.entries[jid] = [t, entry[1] + 1 if entry else 1]
@@ -614,7 +614,7 @@ class Engine:
                 self._send(cid, cust, inst, j, sid, st, now, out)
                 sid = st["next"]
             elif kind == "if":
-                ctx = (inst.trigger, inst.trigger, cust.profile, now, cust, self._agg_readers)
+                ctx = context(inst.trigger, inst.trigger, cust, now, self._agg_readers)
                 sid = next((goto for pred, goto in st["conds"] if pred(ctx)), st["otherwise"])
             elif kind == "split":
                 share = stable_share(j.id, cid)
@@ -628,7 +628,7 @@ class Engine:
                         sid = arm["goto"]
                         break
             elif kind == "set":
-                ctx = (inst.trigger, inst.trigger, cust.profile, now, cust, self._agg_readers)
+                ctx = context(inst.trigger, inst.trigger, cust, now, self._agg_readers)
                 value = st["fn"](ctx)
                 old = lookup(cust.profile, st["trait"])
                 _assign(cust.profile, st["trait"], value)
@@ -640,7 +640,7 @@ class Engine:
                     self._segments(cid, cust, now, inst.trigger_message, queue, None, True, 0, self._windows_passed(cust, now))
                 sid = st["next"]
             elif kind == "emit":
-                ctx = (inst.trigger, inst.trigger, cust.profile, now, cust, self._agg_readers)
+                ctx = context(inst.trigger, inst.trigger, cust, now, self._agg_readers)
                 props = {name: f(ctx) for name, f in st["vars"]}
                 queue.append((st["event"], props, None, f"{inst.iid}/{j.id}/{sid}"))
                 sid = st["next"]
@@ -655,7 +655,7 @@ class Engine:
         """The instant j's date trigger is for, as the customer's traits say at `now` (yearly: the next
         time it comes round, at or after `now`), or None when they give no time."""
         d = j.date
-        at = d.instant((_NO_EVENT, _NO_EVENT, cust.profile, now, cust, self._agg_readers))
+        at = d.instant(context(_NO_EVENT, _NO_EVENT, cust, now, self._agg_readers))
         if at is None:
             return None
         if d.yearly:
@@ -706,7 +706,7 @@ class Engine:
         if cid == self.trace_customer:
             self._trace(cid, due, jid, f"on date: {format_instant(due)} has come")
         queue: list = []
-        self._try_enter(cid, cust, j, (_NO_EVENT, _NO_EVENT, cust.profile, due, cust, self._agg_readers),
+        self._try_enter(cid, cust, j, context(_NO_EVENT, _NO_EVENT, cust, due, self._agg_readers),
                         f"date:{format_instant(due)}", due, out, queue)
         if queue:
             self._drain(cid, cust, queue, due, out)
@@ -719,7 +719,7 @@ class Engine:
     def _until(self, cid, cust, inst, j: Journey, st, now) -> int | None:
         """The instant `wait until EXPR [at HH:MM]` waits for (that day's HH:MM in the customer's zone), or
         None when EXPR gives no time (a missing trait, a text that is not one)."""
-        at = st["fn"]((inst.trigger, inst.trigger, cust.profile, now, cust, self._agg_readers))
+        at = st["fn"](context(inst.trigger, inst.trigger, cust, now, self._agg_readers))
         if at is not None and st["minute"] is not None:
             at = day_at(at, st["minute"], self._zone(cust, j))
         if at is None and cid == self.trace_customer:
@@ -731,7 +731,7 @@ class Engine:
         profile = cust.profile
         trig = inst.trigger
         if st["vars"]:
-            ctx = (trig, trig, profile, now, cust, self._agg_readers)
+            ctx = context(trig, trig, cust, now, self._agg_readers)
             variables = {name: f(ctx) for name, f in st["vars"]}
         else:
             variables = {}

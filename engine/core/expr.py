@@ -9,17 +9,33 @@ false, and arithmetic on something that is not a number is null.
 from __future__ import annotations
 
 import operator
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from journeyctl.engine.core.instants import ENV, as_instant
+
+if TYPE_CHECKING:
+    from journeyctl.engine.core.state import Customer
 
 # What an expression may see, as a plain tuple built once per event and journey (a class with
 # __init__ cost more than evaluating most conditions): the properties of the event being matched,
 # the trigger's, the profile, the instant being processed, the customer's state (history, segments)
-# and the aggregates' readers by key (each takes the customer and the instant).
+# and the aggregates' readers by key (each takes the customer and the instant). Only `context` below
+# builds one and only this module reads its positions.
 Ctx = tuple
 EV, TRIG, PROF, NOW, CUST, AGGS = range(6)
 Expr = Callable[[Ctx], object]
+
+
+def context(event: dict, trigger: dict, cust: Customer, now: int, readers: dict) -> Ctx:
+    """What an expression sees: `event` the properties of the event being matched (a step of a running
+    instance sees its trigger's here too), `trigger` the trigger's, the customer's profile and state,
+    `now` and the aggregates' readers."""
+    return (event, trigger, cust.profile, now, cust, readers)
+
+
+def event_of(ctx: Ctx) -> dict:
+    """The properties of the event a context was built for (a new instance keeps its trigger's)."""
+    return ctx[EV]
 
 
 def _is_num(x) -> bool:

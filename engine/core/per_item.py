@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 
-from journeyctl.engine.core.expr import compile_pred, lookup
+from journeyctl.engine.core.expr import compile_pred, context, lookup
 
 STRIDE = 3
 _NO_TRIGGER: dict = {}
@@ -60,7 +60,7 @@ def taker(aggregates, key: str, spec: dict):
     where = compile_pred(spec.get("where"))
 
     def take(cust, props: dict, now: int, readers) -> int:
-        if where is not None and not where((props, _NO_TRIGGER, cust.profile, now, cust, readers)):
+        if where is not None and not where(context(props, _NO_TRIGGER, cust, now, readers)):
             return 0
         item = item_of(lookup(props, per))
         if item is None:
