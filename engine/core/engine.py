@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 
-from journeyctl.dsl.ir import JourneyIR, SegmentIR
+from journeyctl.dsl.ir import BUILTIN_CHANNELS, JourneyIR, SegmentIR
 
 from journeyctl.engine.core.actions import Action, new_action
 from journeyctl.engine.core.aggregates import READ_EARLY, Aggregates, next_expiry, note_expiry, prune
@@ -42,7 +42,6 @@ MAX_EMITS = 1_000  # emitted events handled for one input event before the chain
 # process gets its own epoch, so a new engine over the objects of a MemoryStore cannot trust the notes
 # an earlier engine made under other segments (a SQL store's customers come back with none).
 _EPOCHS = itertools.count(1)
-BUILTIN_CHANNELS = {"email": None, "sms": None, "whatsapp": None, "push": None, "in_app": None, "webhook": None}
 
 
 class TimerFailed(Exception):
@@ -75,7 +74,7 @@ class Engine:
         self.store = store
         self.dedup_window = DEDUP_WINDOW if dedup_window is None else dedup_window
         self._keep_ids = self.dedup_window + lateness  # how long an id can still be matched (_forget_ids)
-        self.channels = {**BUILTIN_CHANNELS, **(channels or {})}
+        self.channels = {**dict.fromkeys(BUILTIN_CHANNELS), **(channels or {})}  # name -> its contact trait
         self.default_timezone = default_timezone
         self.lateness = lateness
         self.stats = Stats()
