@@ -26,9 +26,9 @@ from pathlib import Path
 from zoneinfo import available_timezones
 
 from ..compiler import Options, valid_timezone
-from ..ir import BUILTIN_CHANNELS
 from ..diagnostics import ERROR, Diagnostic, did_you_mean
 from ..durations import parse_duration, read_duration
+from ..ir import BUILTIN_CHANNELS
 from .catalog import load_catalog
 from .yamlcheck import check_yaml, diagnostic_at
 
