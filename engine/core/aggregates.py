@@ -16,6 +16,8 @@ takes (customer, now), not an expression context: a segment's usual condition
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from journeyctl.engine.core import per_item
 from journeyctl.engine.core.expr import NUMBER_TEST, compile_pred, context, lookup
 from journeyctl.engine.core.instants import ENV, Env
@@ -45,7 +47,7 @@ class Aggregates:
         early: dict = {}  # key -> (segment bit, segment id, operator, number) of those checked in update
         # segment bits whose members can only leave as their window's entries expire, never join
         self.exit_only = 0
-        noted = set()  # window keys whose expiry the customer's note must cover for members and others alike
+        noted: set = set()  # window keys whose expiry the customer's note must cover for members and others alike
         for bit, seg in enumerate(segments):
             where = seg.ir.where
             test = None if seg.profile else _aggregate_test(where)  # (profile: the aggregate's `where` reads it)
@@ -102,6 +104,7 @@ class Aggregates:
                 return 0
             if where is not None and not where(context(props, _NO_TRIGGER, cust, now, readers)):
                 return 0
+            value: object
             if path is None:  # count
                 value = 1
             else:
@@ -188,12 +191,12 @@ def _each(takes: tuple):
 
 # The IR's expression nodes (dsl/ir.py) this module takes apart, read only through _node:
 # ["bin", op, left, right], ["ref", scope, path], ["lit", value], ["agg", key].
-def _node(x, kind: str) -> list | tuple | None:
+def _node(x, kind: str) -> Sequence | None:
     """The operands of IR expression `x` when it is a node of `kind`, else None."""
     return x[1:] if x and x[0] == kind else None
 
 
-def _literal(x, *types: type) -> tuple | None:
+def _literal(x, *types: type) -> Sequence | None:
     """(value,) when `x` is a literal of one of `types`, else None (a literal may be null)."""
     lit = _node(x, "lit")
     return lit if lit is not None and type(lit[0]) in types else None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Sequence
 
 from journeyctl.dsl.ir import BUILTIN_CHANNELS, JourneyIR, SegmentIR
 
@@ -68,7 +69,7 @@ class Engine:
     its contact address (or None); `lateness` is the allowed lateness in ms; `dedup_window` the event
     time in ms within which a copy of a message id is a duplicate (None: 24 h; 0: no de-duplication)."""
 
-    def __init__(self, journeys: list[JourneyIR], segments: list[SegmentIR] = (), *, store: StateStore,
+    def __init__(self, journeys: list[JourneyIR], segments: Sequence[SegmentIR] = (), *, store: StateStore,
                  channels: dict | None = None, default_timezone: str | None = None, lateness: int = 5_000,
                  trace_customer: str | None = None, explain=None, profiles: bool = False, dedup_window: int | None = None):
         self.store = store
@@ -112,7 +113,7 @@ class Engine:
 
     # ---- set-up -------------------------------------------------------------------
 
-    def load(self, journeys: list[JourneyIR], segments: list[SegmentIR] = ()) -> None:
+    def load(self, journeys: list[JourneyIR], segments: Sequence[SegmentIR] = ()) -> None:
         """(Re)load journey files: new entries use these versions; running instances keep theirs."""
         self.current: dict[str, Journey] = {}
         for ir in journeys:
@@ -274,7 +275,7 @@ class Engine:
             self._fire_customer(cid, cust, t, out)
         if clock is None or t > clock:
             self._advance(lane, t)
-        queue: list = []
+        queue = []
         self._one_event(cid, cust, name, ev.properties, ev.traits, msg, t, out, queue)
         if queue:
             self._drain(cid, cust, queue, t, out)
@@ -405,7 +406,7 @@ class Engine:
             except Exception as e:
                 raise TimerFailed(cid, inst.journey, inst.iid, due) from e
 
-    def _park(self, cid: str, cust: Customer, inst: list, due: int) -> bool:
+    def _park(self, cid: str, cust: Customer, inst: Instance, due: int) -> bool:
         """Park the instance's timer instead of firing it when `parking` names it (the caller saw it raise):
         it keeps no due time, so it never fires again until released (Customer.unpark), and is counted."""
         why = self.parking.get((cid, inst.journey, inst.iid))
@@ -564,7 +565,7 @@ class Engine:
         inst = Instance(jid, j.version, msg, None, None, t, trig, msg, flags, key)
         cust.entries[jid] = [t, entry[1] + 1 if entry else 1]
         instances.append(inst)
-        self.stats.entered(jid, t, flags & HELD_OUT)
+        self.stats.entered(jid, t, bool(flags & HELD_OUT))
         if cid == self.trace_customer:
             self._trace(cid, t, jid, "entered" + (" (holdout group)" if flags & HELD_OUT else ""))
         self._run(cid, cust, inst, j, j.ir.start, t, out, queue)
@@ -654,6 +655,8 @@ class Engine:
         """The instant j's date trigger is for, as the customer's traits say at `now` (yearly: the next
         time it comes round, at or after `now`), or None when they give no time."""
         d = j.date
+        if d is None:
+            return None
         at = d.instant(context(_NO_EVENT, _NO_EVENT, cust, now, self._agg_readers))
         if at is None:
             return None
@@ -688,18 +691,22 @@ class Engine:
         """Fire the customer's earliest date trigger due before `before`, if any (ties in journey id order);
         True when one fired. It fires once for its date, as the trigger of its journey at that instant, the
         journey's audience and re-entry rule deciding, like any trigger; a yearly one is scheduled again."""
-        due, jid = min(((d, jid) for jid, (d, _) in cust._dates.items() if d is not None), default=(None, None))
-        if due is None or due >= before:
+        dates = cust.dates
+        pending = [(d, jid) for jid, (d, _) in dates.items() if d is not None]
+        if not pending:
             return False
-        entry = cust._dates[jid]
+        due, jid = min(pending)
+        if due >= before:
+            return False
+        entry = dates[jid]
         entry[0] = None
         j = self.current.get(jid)
         when = self._date_of(j, cust, due) if j is not None and j.date is not None else None
-        if when != due:  # the journey is gone, or a version loaded since works its date out otherwise
+        if j is None or when != due:  # the journey is gone, or a version loaded since works its date out otherwise
             if when is not None and when > due and when != entry[1]:
                 entry[0] = when
             elif entry[1] is None:
-                del cust._dates[jid]
+                del dates[jid]
             return True
         entry[1] = due
         if cid == self.trace_customer:
@@ -709,7 +716,8 @@ class Engine:
                         f"date:{format_instant(due)}", due, out, queue)
         if queue:
             self._drain(cid, cust, queue, due, out)
-        if j.date.yearly and entry is cust._dates.get(jid) and entry[0] is None:
+        kept = cust.dates.get(jid) is entry  # (entering may have scheduled the date again)
+        if j.date is not None and j.date.yearly and kept and entry[0] is None:
             entry[0] = self._date_of(j, cust, due + 1)
             if cid == self.trace_customer and entry[0] is not None:
                 self._trace(cid, due, jid, f"on date: next on {format_instant(entry[0])}")

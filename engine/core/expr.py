@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 Ctx = tuple
 EV, TRIG, PROF, NOW, CUST, AGGS = range(6)
 Expr = Callable[[Ctx], object]
+Pred = Callable[[Ctx], bool]
 
 
 def context(event: dict, trigger: dict, cust: Customer, now: int, readers: dict) -> Ctx:
@@ -133,7 +134,7 @@ def compile_expr(x) -> Expr:
     return _COMPILERS[x[0]](x)
 
 
-def compile_pred(x) -> Callable[[Ctx], bool] | None:
+def compile_pred(x) -> Pred | None:
     """A condition that may be absent (`where` left out): None means always true."""
     if x is None:
         return None
@@ -170,7 +171,7 @@ def _c_neg(x):
 
     def neg(c):
         v = f(c)
-        return -v if _is_num(v) else None
+        return -v if type(v) is int or type(v) is float else None
     return neg
 
 

@@ -74,12 +74,89 @@ class Customer:
         self.seen: dict = {}
         # Most customers never use caps, last_seen(), last(), aggregates or segments, and five empty
         # containers (a set is 216 bytes) were a quarter of a waiting instance's RAM; so each is None
-        # until first used (see _lazy below), and encoding a customer reads the None without making one.
-        self._sends = self._last_seen = self._last_props = self._aggs = self._segments = self._dates = None
-        self._parked = None
+        # until first used (the properties below), and encoding a customer reads the None without making one.
+        self._sends: dict | None = None
+        self._last_seen: dict | None = None
+        self._last_props: dict | None = None
+        self._aggs: dict | None = None
+        self._segments: set | None = None
+        self._dates: dict | None = None
+        self._parked: dict | None = None
         # Not stored: the engine's note of when a window some segment reads next loses an entry
         # (None: work it out again).
-        self.window_due = self.window_epoch = None
+        self.window_due: int | None = None
+        self.window_epoch: int | None = None
+
+    # The lazy fields, each made on first use (see __init__).
+    @property
+    def sends(self) -> dict:
+        if self._sends is None:
+            self._sends = {}
+        return self._sends
+
+    @sends.setter
+    def sends(self, value: dict) -> None:
+        self._sends = value
+
+    @property
+    def last_seen(self) -> dict:
+        if self._last_seen is None:
+            self._last_seen = {}
+        return self._last_seen
+
+    @last_seen.setter
+    def last_seen(self, value: dict) -> None:
+        self._last_seen = value
+
+    @property
+    def last_props(self) -> dict:
+        if self._last_props is None:
+            self._last_props = {}
+        return self._last_props
+
+    @last_props.setter
+    def last_props(self, value: dict) -> None:
+        self._last_props = value
+
+    @property
+    def aggs(self) -> dict:
+        if self._aggs is None:
+            self._aggs = {}
+        return self._aggs
+
+    @aggs.setter
+    def aggs(self, value: dict) -> None:
+        self._aggs = value
+
+    @property
+    def segments(self) -> set:
+        if self._segments is None:
+            self._segments = set()
+        return self._segments
+
+    @segments.setter
+    def segments(self, value: set) -> None:
+        self._segments = value
+
+    @property
+    def dates(self) -> dict:
+        if self._dates is None:
+            self._dates = {}
+        return self._dates
+
+    @dates.setter
+    def dates(self, value: dict) -> None:
+        self._dates = value
+
+    @property
+    def parked(self) -> dict:
+        if self._parked is None:
+            self._parked = {}
+        return self._parked
+
+    @parked.setter
+    def parked(self, value: dict) -> None:
+        self._parked = value
 
     def _peek(self, name):
         """A field's value without creating it."""
@@ -149,8 +226,8 @@ class Customer:
         for short, name in _FIELDS:
             if short in data:
                 setattr(c, name, set(data[short]) if name == "segments" else data[short])
-        if c.instances:
-            c.instances = [Instance(*fields) for fields in c.instances]
+        if "i" in data:
+            c.instances = [Instance(*fields) for fields in data["i"]]
         if type(c.seen) is list:  # ids without their time, written before schema 5
             c.seen = dict.fromkeys(c.seen, UNKNOWN_TIME)
         if "a" in data:
@@ -172,22 +249,5 @@ _FIELDS = (("p", "profile"), ("i", "instances"), ("e", "entries"), ("s", "sends"
            ("l", "last_seen"), ("lp", "last_props"), ("a", "aggs"), ("g", "segments"), ("dt", "dates"),
            ("k", "parked"))
 _LAZY = ("sends", "last_seen", "last_props", "aggs", "segments", "dates", "parked")
-
-
-def _lazy(name: str, make) -> property:
-    slot = getattr(Customer, "_" + name)
-    read, write = slot.__get__, slot.__set__
-
-    def get(self):
-        value = read(self)
-        if value is None:
-            value = make()
-            write(self, value)
-        return value
-    return property(get, write)
-
-
-for _name in _LAZY:
-    setattr(Customer, _name, _lazy(_name, set if _name == "segments" else dict))
 _SLOT_GET = {name: getattr(Customer, "_" + name if name in _LAZY else name).__get__ for _, name in _FIELDS}
 _ENCODED = tuple((short, _SLOT_GET[name]) for short, name in _FIELDS)

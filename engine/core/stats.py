@@ -77,14 +77,14 @@ class Stats:
         self.journeys[journey][reason] += 1
         held = False
         if inst is not None:
-            key = (inst.version, inst.state or ENTRY, reason)
-            self.ends[key] = self.ends.get(key, 0) + 1
-            held = inst.flags & HELD_OUT and reason == "converted"
+            end = (inst.version, inst.state or ENTRY, reason)
+            self.ends[end] = self.ends.get(end, 0) + 1
+            held = bool(inst.flags & HELD_OUT) and reason == "converted"
             if held:
                 self.holdout[journey]["converted"] += 1
         if now is not None:
             b = self._at(now)
-            key = (reason, journey)
+            key: tuple = (reason, journey)
             b[key] = b.get(key, 0) + 1
             if held:
                 key = ("holdout_converted", journey)
@@ -92,7 +92,7 @@ class Stats:
 
     def action(self, journey: str, channel: str, status: str, now: int | None = None, action=None) -> None:
         """`action`: the engine's Action, kept until the next drain for the customer's recent actions."""
-        key = (journey, channel, status)
+        key: tuple = (journey, channel, status)
         self.actions[key] += 1
         if action is not None:
             self.recent.append(action)
@@ -159,7 +159,8 @@ class Stats:
         placed go to the minute of `clock`."""
         if self._undated and clock is not None:
             self._place_undated(self._minutes.setdefault(clock // MINUTE, {}))
-        minutes, hours = [], {}
+        minutes: list = []
+        hours: dict = {}
         for m, bucket in self._minutes.items():
             for key, n in bucket.items():
                 name = ":".join(key)
