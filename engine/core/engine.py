@@ -637,7 +637,8 @@ class Engine:
                     if self.date_journeys:
                         self._schedule_dates(cid, cust, now)
                 if self.segments:
-                    self._segments(cid, cust, now, inst.trigger_message, queue, None, True, 0, self._windows_passed(cust, now))
+                    self._segments(cid, cust, now, inst.trigger_message, queue, None, True, 0,
+                                   self._windows_passed(cust, now))
                 sid = st["next"]
             elif kind == "emit":
                 ctx = context(inst.trigger, inst.trigger, cust, now, self._agg_readers)
