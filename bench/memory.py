@@ -48,7 +48,7 @@ from journeyctl.dsl.compiler import compile_text  # noqa: E402
 from journeyctl.engine.core.engine import Engine  # noqa: E402
 from journeyctl.engine.core.events import parse_event  # noqa: E402
 from journeyctl.engine.store.sqlite import SqliteStore  # noqa: E402
-from journeyctl.engine.core.state import DEDUP_WINDOW, Customer  # noqa: E402
+from journeyctl.engine.core.state import DEDUP_WINDOW, Customer, Instance  # noqa: E402
 from journeyctl.engine.store.memory import MemoryStore  # noqa: E402
 from journeyctl.engine.store.open import checkpoint  # noqa: E402
 
@@ -114,8 +114,8 @@ def deep_size(obj, seen=None) -> int:
         size += sum(deep_size(k, seen) + deep_size(v, seen) for k, v in obj.items())
     elif isinstance(obj, (list, tuple, set, frozenset)):
         size += sum(deep_size(x, seen) for x in obj)
-    elif isinstance(obj, Customer):
-        size += sum(deep_size(getattr(obj, name), seen) for name in Customer.__slots__)  # None until used
+    elif isinstance(obj, (Customer, Instance)):
+        size += sum(deep_size(getattr(obj, name), seen) for name in type(obj).__slots__)  # None until used
     return size
 
 

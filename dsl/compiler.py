@@ -14,13 +14,12 @@ from . import ast
 from .diagnostics import ERROR, WARNING, JourneyError, Span, did_you_mean
 from .durations import format_duration
 from .expressions import ExprCompiler, Scope, walk
-from .ir import JourneyIR, SegmentIR
+from .ir import BUILTIN_CHANNELS, JourneyIR, SegmentIR
 from .parser import parse
 
 if TYPE_CHECKING:  # (the catalog is read by dsl/project, which imports this module)
     from .project.catalog import Catalog
 
-BUILTIN_CHANNELS = ("email", "sms", "whatsapp", "push", "in_app", "webhook")
 SINGLE_SETTINGS = {"description", "audience", "reentry", "goal", "quiet_hours", "holdout", "timezone"}
 
 

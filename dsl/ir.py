@@ -35,6 +35,11 @@ MAX_DURATION_MS = 36_500 * 86_400_000
 
 IR_FORMAT = 1
 
+# The channels a send may name with no project config; the config adds others (channels: in
+# journeyctl.yaml), with the trait that holds each one's contact address. The compiler checks
+# names against them and the engine sends on them, so both read this one tuple.
+BUILTIN_CHANNELS = ("email", "sms", "whatsapp", "push", "in_app", "webhook")
+
 
 class _Sealed:
     """What journeys and segments share: JSON in and out, and a version that is a hash of what the

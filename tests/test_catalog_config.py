@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from journeyctl.dsl.project.catalog import Catalog, load_catalog
-from journeyctl.dsl.compiler import BUILTIN_CHANNELS, Options, compile_text
+from journeyctl.dsl.compiler import Options, compile_text
+from journeyctl.dsl.ir import BUILTIN_CHANNELS
 from journeyctl.dsl.project.config import ConfigError, find_config, load_config
 
 

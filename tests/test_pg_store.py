@@ -20,7 +20,7 @@ from journeyctl.engine.live.outbox import Outbox
 from journeyctl.engine.store.postgres import MIGRATIONS, OUTBOX_BLOCK_BITS, SCHEMA_VERSION, PgStore, split_url
 from journeyctl.engine.store.secrets import redact
 from journeyctl.engine.store.sqlite import SchemaError, SqliteStore
-from journeyctl.engine.core.state import Customer
+from journeyctl.engine.core.state import Customer, Instance
 from journeyctl.engine.core.store import OutboxRow
 from journeyctl.engine.store.open import open_store
 
@@ -65,7 +65,7 @@ def _sql(schema: str, statement: str, params=()):
 
 def _waiting(due: int | None, tag: str = "m") -> Customer:
     c = Customer()
-    c.instances = [["j", "v", tag, "s1", due, T0, {}, tag, 0, None]]
+    c.instances = [Instance("j", "v", tag, "s1", due, T0, {}, tag, 0, None)]
     return c
 
 
@@ -172,7 +172,7 @@ def test_timers_survive_a_reopen_and_see_uncommitted_moves(open_pg):
         store.put(f"c{i}", _waiting(due, f"m{i}"))
     store.commit()
     c = store.get("c0")
-    c.instances[0][4] = T0 + 5  # moved, not yet committed: timers() must see it
+    c.instances[0].due = T0 + 5  # moved, not yet committed: timers() must see it
     store.put("c0", c)
     assert list(store.timers()) == [(T0 + 5, "c0"), (T0 + 10, "c2"), (T0 + 20, "c3")]
     store.commit()
@@ -226,24 +226,24 @@ def test_prefetch_reads_stored_customers_and_knows_the_missing_ones_for_one_batc
     a.commit()
     b.prefetch([f"c{i}" for i in range(1_100)])
     assert b.cached() == (0, 550)
-    assert b.get("c4").instances[0][4] == T0 + 4 and b.get("c5") is None
+    assert b.get("c4").instances[0].due == T0 + 4 and b.get("c5") is None
     b.put("c3", _waiting(T0 + 3), partition=0)  # a customer met in the batch is written as usual
-    assert b.get("c3").instances[0][4] == T0 + 3
+    assert b.get("c3").instances[0].due == T0 + 3
     a.put("c5", _waiting(T0 + 5), partition=0)
     a.commit()
     assert b.get("c5") is None  # known missing since the prefetch ...
     b.forget(["c5"])            # ... until the partition changes hands
-    assert b.get("c5").instances[0][4] == T0 + 5
+    assert b.get("c5").instances[0].due == T0 + 5
     b.prefetch(["c7"])
     a.put("c7", _waiting(T0 + 7), partition=0)
     a.commit()
     b.commit()                  # ... or the batch ends, even with nothing of b's to write
-    assert b.get("c7").instances[0][4] == T0 + 7
+    assert b.get("c7").instances[0].due == T0 + 7
     b.prefetch(["c9"])
     a.put("c9", _waiting(T0 + 9), partition=0)
     a.commit()
     b.clear_cache()             # ... or the cache is dropped
-    assert b.get("c9").instances[0][4] == T0 + 9
+    assert b.get("c9").instances[0].due == T0 + 9
     a.close()
     b.close()
 
@@ -464,14 +464,14 @@ def test_two_stores_see_each_others_commits_after_forget_or_clear_cache(any_stor
     a.put("c1", _waiting(T0 + 1, "first"), partition=0)
     a.set_meta("clock", 1)
     a.commit()
-    assert b.get("c1").instances[0][2] == "first"  # now cached in b
+    assert b.get("c1").instances[0].iid == "first"  # now cached in b
     a.put("c1", _waiting(T0 + 2, "second"), partition=0)
     a.set_meta("clock", 2)
     a.commit()
-    assert b.get("c1").instances[0][2] == "first"  # b trusts its cache ...
+    assert b.get("c1").instances[0].iid == "first"  # b trusts its cache ...
     assert list(b.timers({0})) == [(T0 + 2, "c1")]  # ... but timers are always read from the database
     b.forget(["c1", "never-seen"])
-    assert b.get("c1").instances[0][2] == "second"
+    assert b.get("c1").instances[0].iid == "second"
     assert b.get_meta("clock") is None  # meta is read at open (b opened before a set it) ...
     b.set_meta("mine", "pending")
     b.clear_cache()
@@ -482,7 +482,7 @@ def test_two_stores_see_each_others_commits_after_forget_or_clear_cache(any_stor
         b.forget(["c1"])  # uncommitted changes are not dropped behind the caller's back
     b.commit()
     a.clear_cache()
-    assert a.get("c1").instances[0][2] == "third" and a.get_meta("mine") == "pending"
+    assert a.get("c1").instances[0].iid == "third" and a.get_meta("mine") == "pending"
     a.close()
     b.close()
 

@@ -18,7 +18,7 @@ from journeyctl.dsl.compiler import compile_text
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.core.events import BadEvent, Event
 from journeyctl.engine.store.sqlite import SCHEMA_VERSION, SchemaError, SqliteStore
-from journeyctl.engine.core.state import Customer
+from journeyctl.engine.core.state import Customer, Instance
 from journeyctl.engine.store.memory import MemoryStore
 from journeyctl.engine.store.open import checkpoint, open_store
 
@@ -213,9 +213,9 @@ def test_restart_uses_the_saved_clock_to_reject_late_events(tmp_path):
 def full_customer() -> Customer:
     c = Customer()
     c.profile = {"first_name": "Zoë", "ltv": 812.5, "loyal": True, "tags": ["a", "b"], "address": {"city": "Köln"}}
-    c.instances = [["cart", "abc123def456", "m1", "s1", T0 + 1_800_000, T0, {"cart_value": 19.99, "sku": "s1"},
-                    "m1", 2, None],
-                   ["review", "0123456789ab", "m2", "s3", None, T0, {"order_id": "o1"}, "m2", 0, "o1"]]
+    c.instances = [Instance("cart", "abc123def456", "m1", "s1", T0 + 1_800_000, T0, {"cart_value": 19.99, "sku": "s1"},
+                            "m1", 2, None),
+                   Instance("review", "0123456789ab", "m2", "s3", None, T0, {"order_id": "o1"}, "m2", 0, "o1")]
     c.entries = {"cart": [T0, 3], "review": [T0 - 10, 1]}
     c.sends = {"cart": [[T0, "email"], [T0 + 5, "sms"]]}
     c.seen = {"m1": T0 - 5, "m2": T0, "h:ffee": T0 + 9}
@@ -227,7 +227,31 @@ def full_customer() -> Customer:
 
 
 def fields(c: Customer) -> dict:
-    return {name: getattr(c, name) for name in Customer.__slots__}
+    """The customer's fields, instances as their stored lists (an Instance equals only itself)."""
+    return {name: [i.fields() for i in c.instances] if name == "instances" else getattr(c, name)
+            for name in Customer.__slots__}
+
+
+# full_customer() as the encoding wrote it when instances were lists (before they had names, issue 19):
+# the bytes of a stored customer did not change.
+FULL_CUSTOMER_BLOB = (
+    b'{"p":{"first_name":"Zo\xc3\xab","ltv":812.5,"loyal":true,"tags":["a","b"],"address":{"city":"K\xc3\xb6ln"}},'
+    b'"i":[["cart","abc123def456","m1","s1",1772454600000,1772452800000,{"cart_value":19.99,"sku":"s1"},"m1",2,null],'
+    b'["review","0123456789ab","m2","s3",null,1772452800000,{"order_id":"o1"},"m2",0,"o1"]],'
+    b'"e":{"cart":[1772452800000,3],"review":[1772452799990,1]},"s":{"cart":[[1772452800000,"email"],'
+    b'[1772452800005,"sms"]]},"m":{"m1":1772452799995,"m2":1772452800000,"h:ffee":1772452800009},'
+    b'"l":{"app_opened":1772366400000},"lp":{"purchase":{"amount":12.5,"meta.kind":null}},'
+    b'"a":{"count:app_opened:x":4,"sum:purchase:y":[1772452800000,12.5,1772452800009,1],"avg:purchase:z":[25.0,2]},'
+    b'"g":["big_spenders","loyal"]}')
+
+
+def test_named_instances_encode_to_the_bytes_lists_did():
+    """Instances got names, not a new stored form: state written before loads, and the same state
+    encodes to the same bytes."""
+    assert full_customer().encode() == FULL_CUSTOMER_BLOB
+    again = Customer.decode(FULL_CUSTOMER_BLOB)
+    assert all(type(i) is Instance for i in again.instances) and again.instances[0].due == T0 + 1_800_000
+    assert fields(again) == fields(full_customer()) and again.encode() == FULL_CUSTOMER_BLOB
 
 
 def test_windows_written_as_pairs_read_back_flat(tmp_path):
@@ -317,11 +341,11 @@ def test_timers_survive_a_reopen(tmp_path):
     with SqliteStore(path) as store:
         for i, due in enumerate([T0 + 30, None, T0 + 10, T0 + 20]):
             c = Customer()
-            c.instances = [["j", "v", f"m{i}", "s1", due, T0, {}, f"m{i}", 0, None]]
+            c.instances = [Instance("j", "v", f"m{i}", "s1", due, T0, {}, f"m{i}", 0, None)]
             store.put(f"c{i}", c)
         store.commit()
         c = store.get("c0")
-        c.instances[0][4] = T0 + 5  # moved, not yet committed: timers() must see it
+        c.instances[0].due = T0 + 5  # moved, not yet committed: timers() must see it
         store.put("c0", c)
         assert list(store.timers()) == [(T0 + 5, "c0"), (T0 + 10, "c2"), (T0 + 20, "c3")]
         store.commit()
@@ -334,7 +358,7 @@ def test_timers_and_customers_page_through_large_tables(tmp_path, monkeypatch):
     with SqliteStore(tmp_path / "s.db", cache_size=3) as store:
         for i in range(50):
             c = Customer()
-            c.instances = [["j", "v", "m", "s1", T0 + i % 5, T0, {}, "m", 0, None]]
+            c.instances = [Instance("j", "v", "m", "s1", T0 + i % 5, T0, {}, "m", 0, None)]
             store.put(f"c{i:02d}", c)
         store.commit()
         timers = list(store.timers())

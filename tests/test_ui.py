@@ -24,7 +24,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from conftest import JOURNEYCTL, PATIENCE, wait_until
-from journeyctl.engine.core.state import STATE, VER, Customer, J
+from journeyctl.engine.core.state import Customer
 from journeyctl.engine.testing.ui_sample import launch_browser, simulate_into
 
 TOKEN = "a-long-enough-secret-token-0123456789"
@@ -107,8 +107,8 @@ def scan(rows) -> tuple[Counter, Counter, Counter]:
     for _, blob in rows:
         c = Customer.decode(bytes(blob))
         for inst in c.instances:
-            per_journey[inst[J]] += 1
-            per_step[(inst[VER], inst[STATE])] += 1
+            per_journey[inst.journey] += 1
+            per_step[(inst.version, inst.state)] += 1
         members.update(c.segments)
     return per_journey, per_step, members
 

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import available_timezones
 
-from ..compiler import BUILTIN_CHANNELS, Options, valid_timezone
+from ..compiler import Options, valid_timezone
 from ..diagnostics import ERROR, Diagnostic, did_you_mean
 from ..durations import parse_duration, read_duration
+from ..ir import BUILTIN_CHANNELS
 from .catalog import load_catalog
 from .yamlcheck import check_yaml, diagnostic_at
 

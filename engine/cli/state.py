@@ -20,7 +20,7 @@ from rich.text import Text
 
 from journeyctl.dsl.report import visible
 from journeyctl.engine.core.events import show_instant as format_instant  # a stored timer may lie past 9999
-from journeyctl.engine.core.state import DUE, ENTERED, FLAGS, HELD_OUT, STATE, TMSG, VER, J
+from journeyctl.engine.core.state import HELD_OUT
 from journeyctl.engine.core.stats import OUTCOMES, Stats
 from journeyctl.engine.obs.render import funnels
 from journeyctl.engine.store.open import open_store
@@ -132,9 +132,9 @@ def status(state_url, limit, fmt, period):
     kinds: dict = {}
     for cid, cust in store.customers():
         for inst in cust.instances:
-            active[inst[J]] += 1
-            if inst[DUE] is not None:
-                waiting.append((inst[DUE], cid, inst[J], inst[STATE], _kind(store, inst[VER], inst[STATE], kinds)))
+            active[inst.journey] += 1
+            if inst.due is not None:
+                waiting.append((inst.due, cid, inst.journey, inst.state, _kind(store, inst.version, inst.state, kinds)))
         parked += _parked_of(cid, cust)
     waiting.sort()
     parked.sort()
@@ -184,10 +184,10 @@ def inspect(customer, state_url, fmt):
                    err=True)
         sys.exit(1)
     kinds: dict = {}
-    instances = [{"journey": i[J], "version": i[VER], "step": i[STATE],
-                  "kind": _kind(store, i[VER], i[STATE], kinds), "entered_at": format_instant(i[ENTERED]),
-                  "waiting_until": format_instant(i[DUE]) if i[DUE] is not None else None,
-                  "trigger_message_id": i[TMSG], "holdout": bool(i[FLAGS] & HELD_OUT)} for i in cust.instances]
+    instances = [{"journey": i.journey, "version": i.version, "step": i.state,
+                  "kind": _kind(store, i.version, i.state, kinds), "entered_at": format_instant(i.entered),
+                  "waiting_until": format_instant(i.due) if i.due is not None else None,
+                  "trigger_message_id": i.trigger_message, "holdout": bool(i.flags & HELD_OUT)} for i in cust.instances]
     data = {"customer_id": customer, "profile": cust.profile, "segments": sorted(cust.segments),
             "instances": instances,
             "entries": {j: {"last": format_instant(e[0]), "count": e[1]} for j, e in cust.entries.items()},

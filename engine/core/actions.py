@@ -13,7 +13,8 @@ import hashlib
 from journeyctl.engine.core.events import format_instant
 
 # Positions in the tuple, in the order the engine writes them.
-JOURNEY, VERSION, CUSTOMER, INSTANCE, STEP, CHANNEL, TEMPLATE, VARIABLES, DUE, STATUS, TRIGGER_MESSAGE, TO = range(12)
+# (DUE_AT: the spec's due_at, the instant the action is for.)
+JOURNEY, VERSION, CUSTOMER, INSTANCE, STEP, CHANNEL, TEMPLATE, VARIABLES, DUE_AT, STATUS, TRIGGER_MESSAGE, TO = range(12)
 
 FIELDS = ("action_id", "journey", "journey_version", "customer_id", "channel", "template", "variables",
           "due_at", "status", "step", "trigger_message_id", "instance_id", "to")

@@ -16,8 +16,10 @@ takes (customer, now), not an expression context: a segment's usual condition
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from journeyctl.engine.core import per_item
-from journeyctl.engine.core.expr import NUMBER_TEST, compile_pred, lookup
+from journeyctl.engine.core.expr import NUMBER_TEST, compile_pred, context, lookup
 from journeyctl.engine.core.instants import ENV, Env
 
 READ_EARLY = -1  # a customer's window_epoch when a window holds entries after the instant it was read at
@@ -45,13 +47,14 @@ class Aggregates:
         early: dict = {}  # key -> (segment bit, segment id, operator, number) of those checked in update
         # segment bits whose members can only leave as their window's entries expire, never join
         self.exit_only = 0
-        noted = set()  # window keys whose expiry the customer's note must cover for members and others alike
+        noted: set = set()  # window keys whose expiry the customer's note must cover for members and others alike
         for bit, seg in enumerate(segments):
             where = seg.ir.where
-            if not seg.profile and _single_aggregate_test(where):  # (profile: the aggregate's `where` reads it)
-                key = where[2][1]
-                early.setdefault(key, []).append((1 << bit, seg.id, NUMBER_TEST[where[1]], where[3][1]))
-                if (specs[key]["fn"], where[1]) in _EXIT_ONLY:
+            test = None if seg.profile else _aggregate_test(where)  # (profile: the aggregate's `where` reads it)
+            if test is not None:
+                key, op, number = test
+                early.setdefault(key, []).append((1 << bit, seg.id, NUMBER_TEST[op], number))
+                if (specs[key]["fn"], op) in _EXIT_ONLY:
                     self.exit_only |= 1 << bit
                     continue
             else:
@@ -99,8 +102,9 @@ class Aggregates:
         def take(cust, props: dict, now: int, readers) -> int:
             if match_prop is not None and props.get(match_prop) != match_text:
                 return 0
-            if where is not None and not where((props, _NO_TRIGGER, cust.profile, now, cust, readers)):
+            if where is not None and not where(context(props, _NO_TRIGGER, cust, now, readers)):
                 return 0
+            value: object
             if path is None:  # count
                 value = 1
             else:
@@ -166,11 +170,13 @@ class Aggregates:
         with a number); any other condition is evaluated in a context with no event."""
         if where is None:
             return lambda cust, now: True
-        if _single_aggregate_test(where_ir):
-            read, test, number = self.readers[where_ir[2][1]], NUMBER_TEST[where_ir[1]], where_ir[3][1]
+        parts = _aggregate_test(where_ir)
+        if parts is not None:
+            key, op, number = parts
+            read, test = self.readers[key], NUMBER_TEST[op]
             return lambda cust, now: (type(y := read(cust, now)) is int or type(y) is float) and test(y, number)
         readers = self.readers
-        return lambda cust, now: where((_NO_TRIGGER, _NO_TRIGGER, cust.profile, now, cust, readers))
+        return lambda cust, now: where(context(_NO_TRIGGER, _NO_TRIGGER, cust, now, readers))
 
 
 def _each(takes: tuple):
@@ -183,18 +189,43 @@ def _each(takes: tuple):
     return take_each
 
 
+# The IR's expression nodes (dsl/ir.py) this module takes apart, read only through _node:
+# ["bin", op, left, right], ["ref", scope, path], ["lit", value], ["agg", key].
+def _node(x, kind: str) -> Sequence | None:
+    """The operands of IR expression `x` when it is a node of `kind`, else None."""
+    return x[1:] if x and x[0] == kind else None
+
+
+def _literal(x, *types: type) -> Sequence | None:
+    """(value,) when `x` is a literal of one of `types`, else None (a literal may be null)."""
+    lit = _node(x, "lit")
+    return lit if lit is not None and type(lit[0]) in types else None
+
+
 def _property_equals(where) -> tuple | None:
     """(property, text) for `where category == "running_shoes"`, the commonest filter, else None."""
-    if where and where[0] == "bin" and where[1] == "==" and where[2][:2] == ["ref", "event"] \
-            and len(where[2][2]) == 1 and where[3][0] == "lit" and type(where[3][1]) is str:
-        return where[2][2][0], where[3][1]
+    test = _node(where, "bin")
+    if test is None:
+        return None
+    op, left, right = test
+    ref, text = _node(left, "ref"), _literal(right, str)
+    if op == "==" and ref is not None and text is not None:
+        scope, path = ref
+        if scope == "event" and len(path) == 1:
+            return path[0], text[0]
     return None
 
 
-def _single_aggregate_test(where_ir) -> bool:
-    """Is the condition `aggregate OP number`?"""
-    return where_ir[0] == "bin" and where_ir[1] in _ORDERING and where_ir[2][0] == "agg" \
-        and where_ir[3][0] == "lit" and type(where_ir[3][1]) in (int, float)
+def _aggregate_test(where) -> tuple | None:
+    """(aggregate key, operator, number) of a condition `aggregate OP number`, else None."""
+    test = _node(where, "bin")
+    if test is None:
+        return None
+    op, left, right = test
+    agg, number = _node(left, "agg"), _literal(right, int, float)
+    if op in _ORDERING and agg is not None and number is not None:
+        return agg[0], op, number[0]
+    return None
 
 
 # the operators of `aggregate OP number` conditions taken apart (`!=` is true of a missing value too)

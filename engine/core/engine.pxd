@@ -5,6 +5,7 @@
 cimport cython
 from journeyctl.engine.core.timers cimport TimerQueue
 from journeyctl.engine.core.events cimport Event
+from journeyctl.engine.core.state cimport Customer, Instance
 
 cpdef object _ok(object pred, object ctx)
 cpdef _assign(dict profile, object path, object value)
@@ -45,22 +46,28 @@ cdef class Engine:
     cdef public TimerQueue _timers
     cdef public dict _scheduled
 
+    @cython.locals(cust=Customer, known=Customer)
     cpdef list process(self, Event ev, lane=*)
     cpdef _version(self, version)
+    @cython.locals(cust=Customer)
     cpdef _fire_due(self, upto, list out)
-    cpdef _fire_customer(self, cid, cust, upto, list out)
-    cpdef _fire(self, cid, cust, inst, now, list out, list queue)
-    cpdef _drain(self, cid, cust, list queue, t, list out)
-    cpdef _one_event(self, cid, cust, name, props, traits, msg, t, list out, list queue)
-    cpdef _send(self, cid, cust, inst, j, sid, st, now, list out)
+    @cython.locals(i=Instance, inst=Instance)
+    cpdef _fire_customer(self, cid, Customer cust, upto, list out)
+    cpdef _park(self, cid, Customer cust, Instance inst, due)
+    cpdef _fire(self, cid, Customer cust, Instance inst, now, list out, list queue)
+    cpdef _drain(self, cid, Customer cust, list queue, t, list out)
+    cpdef _one_event(self, cid, Customer cust, name, props, traits, msg, t, list out, list queue)
+    cpdef _until(self, cid, Customer cust, Instance inst, j, st, now)
+    cpdef _send(self, cid, Customer cust, Instance inst, j, sid, st, now, list out)
     cpdef _reachable(self, profile, channel)
     cpdef _address(self, profile, channel)
-    cpdef _end(self, cid, cust, inst, j, reason, now)
-    cpdef _zone(self, cust, j)
-    cpdef _segments(self, cid, cust, t, msg, list queue, name, profile_changed, changed, passed)
-    cpdef _windows_passed(self, cust, t)
-    cpdef _note_windows(self, cust, windows, t)
-    cpdef _may_move(self, cust, t)
-    cpdef _merge_traits(self, cid, cust, traits, t, msg)
-    cpdef _store(self, cid, cust)
+    cpdef _end(self, cid, Customer cust, Instance inst, j, reason, now)
+    cpdef _zone(self, Customer cust, j)
+    cpdef _segments(self, cid, Customer cust, t, msg, list queue, name, profile_changed, changed, passed)
+    cpdef _windows_passed(self, Customer cust, t)
+    cpdef _note_windows(self, Customer cust, windows, t)
+    cpdef _may_move(self, Customer cust, t)
+    cpdef _merge_traits(self, cid, Customer cust, traits, t, msg)
+    @cython.locals(i=Instance)
+    cpdef _store(self, cid, Customer cust)
     cpdef _trace(self, cid, t, journey, text)

@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Sequence
 
-from journeyctl.dsl.ir import JourneyIR, SegmentIR
+from journeyctl.dsl.ir import BUILTIN_CHANNELS, JourneyIR, SegmentIR
 
 from journeyctl.engine.core.actions import Action, new_action
 from journeyctl.engine.core.aggregates import READ_EARLY, Aggregates, next_expiry, note_expiry, prune
 from journeyctl.engine.core.events import BadEvent, Event, format_instant, show_instant
-from journeyctl.engine.core.expr import lookup
+from journeyctl.engine.core.expr import context, event_of, lookup
 from journeyctl.engine.core.instants import day_at, next_yearly
 from journeyctl.engine.core.localtime import next_time_of_day, quiet_until, zone
 from journeyctl.engine.core.runtime import Journey, build_journey, build_segment, histories
-from journeyctl.engine.core.state import DEDUP_WINDOW, DEFERRED, DUE, ENTERED, FLAGS, HELD_OUT, IID, KEY, STATE, TMSG, TRIG, UNKNOWN_TIME, VER, J, Customer
+from journeyctl.engine.core.state import DEDUP_WINDOW, DEFERRED, HELD_OUT, UNKNOWN_TIME, Customer, Instance
 from journeyctl.engine.core.stats import Stats
 from journeyctl.engine.core.store import StateStore
 from journeyctl.engine.core.timers import TimerQueue
@@ -42,7 +43,6 @@ MAX_EMITS = 1_000  # emitted events handled for one input event before the chain
 # process gets its own epoch, so a new engine over the objects of a MemoryStore cannot trust the notes
 # an earlier engine made under other segments (a SQL store's customers come back with none).
 _EPOCHS = itertools.count(1)
-BUILTIN_CHANNELS = {"email": None, "sms": None, "whatsapp": None, "push": None, "in_app": None, "webhook": None}
 
 
 class TimerFailed(Exception):
@@ -69,13 +69,13 @@ class Engine:
     its contact address (or None); `lateness` is the allowed lateness in ms; `dedup_window` the event
     time in ms within which a copy of a message id is a duplicate (None: 24 h; 0: no de-duplication)."""
 
-    def __init__(self, journeys: list[JourneyIR], segments: list[SegmentIR] = (), *, store: StateStore,
+    def __init__(self, journeys: list[JourneyIR], segments: Sequence[SegmentIR] = (), *, store: StateStore,
                  channels: dict | None = None, default_timezone: str | None = None, lateness: int = 5_000,
                  trace_customer: str | None = None, explain=None, profiles: bool = False, dedup_window: int | None = None):
         self.store = store
         self.dedup_window = DEDUP_WINDOW if dedup_window is None else dedup_window
         self._keep_ids = self.dedup_window + lateness  # how long an id can still be matched (_forget_ids)
-        self.channels = {**BUILTIN_CHANNELS, **(channels or {})}
+        self.channels = {**dict.fromkeys(BUILTIN_CHANNELS), **(channels or {})}  # name -> its contact trait
         self.default_timezone = default_timezone
         self.lateness = lateness
         self.stats = Stats()
@@ -113,7 +113,7 @@ class Engine:
 
     # ---- set-up -------------------------------------------------------------------
 
-    def load(self, journeys: list[JourneyIR], segments: list[SegmentIR] = ()) -> None:
+    def load(self, journeys: list[JourneyIR], segments: Sequence[SegmentIR] = ()) -> None:
         """(Re)load journey files: new entries use these versions; running instances keep theirs."""
         self.current: dict[str, Journey] = {}
         for ir in journeys:
@@ -181,7 +181,7 @@ class Engine:
                          for key, within in sorted(windows)}
         self._window_epoch = next(_EPOCHS)  # notes made under other journeys and segments no longer count
         empty = Customer()
-        self._empty_members = bits(not seg.always and _ok(seg.where, ({}, {}, {}, 0, empty, self._agg_readers))
+        self._empty_members = bits(not seg.always and _ok(seg.where, context({}, {}, empty, 0, self._agg_readers))
                                    for seg in self.segments)
         self._by_mask: dict = {}
         # segment_entered/exited are processed like emitted events; when nothing reads them (no journey
@@ -275,7 +275,7 @@ class Engine:
             self._fire_customer(cid, cust, t, out)
         if clock is None or t > clock:
             self._advance(lane, t)
-        queue: list = []
+        queue = []
         self._one_event(cid, cust, name, ev.properties, ev.traits, msg, t, out, queue)
         if queue:
             self._drain(cid, cust, queue, t, out)
@@ -389,7 +389,7 @@ class Engine:
         while True:
             inst, due = None, upto + 1
             for i in cust.instances:
-                d = i[DUE]
+                d = i.due
                 if d is not None and d < due:
                     inst, due = i, d
             if cust._dates and self._fire_dates(cid, cust, due, out):
@@ -404,41 +404,41 @@ class Engine:
                 if queue:
                     self._drain(cid, cust, queue, due, out)
             except Exception as e:
-                raise TimerFailed(cid, inst[J], inst[IID], due) from e
+                raise TimerFailed(cid, inst.journey, inst.iid, due) from e
 
-    def _park(self, cid: str, cust: Customer, inst: list, due: int) -> bool:
+    def _park(self, cid: str, cust: Customer, inst: Instance, due: int) -> bool:
         """Park the instance's timer instead of firing it when `parking` names it (the caller saw it raise):
         it keeps no due time, so it never fires again until released (Customer.unpark), and is counted."""
-        why = self.parking.get((cid, inst[J], inst[IID]))
+        why = self.parking.get((cid, inst.journey, inst.iid))
         if why is None:
-            why = self.parking.get((cid, None, inst[IID]))
+            why = self.parking.get((cid, None, inst.iid))
             if why is None:
                 return False
         cust.park(inst, due, why)
         self.stats.parked += 1
-        self.parked.append((cid, inst[J], inst[IID], due, why))
+        self.parked.append((cid, inst.journey, inst.iid, due, why))
         return True
 
     def _fire(self, cid, cust, inst, now, out, queue) -> None:
-        j = self._version(inst[VER])
-        inst[DUE] = None
+        j = self._version(inst.version)
+        inst.due = None
         if j is None:  # its version is gone from the store: nothing left to run it with
             self._end(cid, cust, inst, None, "exited", now)
             return
-        st = j.states[inst[STATE]]
-        if inst[FLAGS] & DEFERRED:
-            inst[FLAGS] &= ~DEFERRED
+        st = j.states[inst.state]
+        if inst.flags & DEFERRED:
+            inst.flags &= ~DEFERRED
             if cid == self.trace_customer:
-                self._trace(cid, now, j.id, f"quiet hours over at {inst[STATE]}: sending")
-            self._send(cid, cust, inst, j, inst[STATE], st, now, out)
+                self._trace(cid, now, j.id, f"quiet hours over at {inst.state}: sending")
+            self._send(cid, cust, inst, j, inst.state, st, now, out)
             nxt = st["next"]
         elif st["kind"] == "when":
             if cid == self.trace_customer:
-                self._trace(cid, now, j.id, f"when at {inst[STATE]} timed out: otherwise")
+                self._trace(cid, now, j.id, f"when at {inst.state} timed out: otherwise")
             nxt = st["otherwise"]
         else:
             if cid == self.trace_customer:
-                self._trace(cid, now, j.id, f"{st['kind'].replace('_', ' ')} at {inst[STATE]} fired")
+                self._trace(cid, now, j.id, f"{st['kind'].replace('_', ' ')} at {inst.state} fired")
             nxt = st["next"]
         self._run(cid, cust, inst, j, nxt, now, out, queue)
 
@@ -471,7 +471,7 @@ class Engine:
             if listened and cust.instances:
                 self._match_running(cid, cust, name, props, t, out, queue)
             if entering:
-                ctx = (props, props, cust.profile, t, cust, self._agg_readers)
+                ctx = context(props, props, cust, t, self._agg_readers)
                 for j, where in entering:
                     if where is not None and not where(ctx):
                         if cid == self.trace_customer:
@@ -495,20 +495,20 @@ class Engine:
         for inst in list(cust.instances):
             if inst not in cust.instances:
                 continue  # ended by an earlier instance's step in this same event
-            j = self._version(inst[VER])
+            j = self._version(inst.version)
             if j is None or name not in j.listens:
                 continue
-            ctx = (props, inst[TRIG], cust.profile, t, cust, self._agg_readers)
+            ctx = context(props, inst.trigger, cust, t, self._agg_readers)
             goal = j.goal
-            if goal and goal.event == name and t < inst[ENTERED] + j.goal_within and _ok(goal.where, ctx):
+            if goal and goal.event == name and t < inst.entered + j.goal_within and _ok(goal.where, ctx):
                 self._end(cid, cust, inst, j, "converted", t)
                 continue
             if j.exit_on and any(m.event == name and _ok(m.where, ctx) for m in j.exit_on):
                 self._end(cid, cust, inst, j, "exited", t)
                 continue
-            if inst[FLAGS] & DEFERRED:
+            if inst.flags & DEFERRED:
                 continue
-            waits = j.waits_on.get(inst[STATE])
+            waits = j.waits_on.get(inst.state)
             if not waits or name not in waits:
                 continue
             for matcher, goto in waits[name]:
@@ -516,12 +516,12 @@ class Engine:
                     if goto is None:
                         reason = "converted" if goal and goal.event == name else "cancelled"
                         if cid == self.trace_customer:
-                            self._trace(cid, t, j.id, f"wait at {inst[STATE]} ended by {name}")
+                            self._trace(cid, t, j.id, f"wait at {inst.state} ended by {name}")
                         self._end(cid, cust, inst, j, reason, t)
                     else:
                         if cid == self.trace_customer:
-                            self._trace(cid, t, j.id, f"when at {inst[STATE]} matched {name}")
-                        inst[DUE] = None
+                            self._trace(cid, t, j.id, f"when at {inst.state} matched {name}")
+                        inst.due = None
                         self._run(cid, cust, inst, j, goto, t, out, queue)
                     break
 
@@ -533,7 +533,7 @@ class Engine:
             return
         jid = j.id
         instances = cust.instances
-        active = [i for i in instances if i[J] == jid] if instances else ()
+        active = [i for i in instances if i.journey == jid] if instances else ()
         entry = cust.entries.get(jid)
         key = None
         blocked = None
@@ -549,7 +549,7 @@ class Engine:
             blocked = f"re-entry blocked: last entry at {format_instant(entry[0])} is too recent"
         elif mode == "concurrent":
             key = j.reentry_by(ctx) if j.reentry_by else msg
-            if any(i[KEY] == key for i in active):
+            if any(i.key == key for i in active):
                 blocked = f"re-entry blocked: an instance with key {key!r} is active"
         if blocked:
             if cid == self.trace_customer:
@@ -560,12 +560,12 @@ class Engine:
             for inst in active:
                 self._end(cid, cust, inst, j, "restarted", t)
         flags = HELD_OUT if j.holdout and stable_share("holdout", jid, cid) < j.holdout else 0
-        props = ctx[0]
+        props = event_of(ctx)
         trig = {k: props[k] for k in j.trigger_keys if k in props} if j.trigger_keys else {}
-        inst = [jid, j.version, msg, None, None, t, trig, msg, flags, key]
+        inst = Instance(jid, j.version, msg, None, None, t, trig, msg, flags, key)
         cust.entries[jid] = [t, entry[1] + 1 if entry else 1]
         instances.append(inst)
-        self.stats.entered(jid, t, flags & HELD_OUT)
+        self.stats.entered(jid, t, bool(flags & HELD_OUT))
         if cid == self.trace_customer:
             self._trace(cid, t, jid, "entered" + (" (holdout group)" if flags & HELD_OUT else ""))
         self._run(cid, cust, inst, j, j.ir.start, t, out, queue)
@@ -575,19 +575,19 @@ class Engine:
     def _run(self, cid, cust, inst, j: Journey, sid, now, out, queue) -> None:
         """Step through states until one waits or the flow ends."""
         while sid is not None:
-            self.stats.moved(inst[VER], inst[STATE], sid)
-            inst[STATE] = sid
+            self.stats.moved(inst.version, inst.state, sid)
+            inst.state = sid
             st = j.states[sid]
             kind = st["kind"]
             if kind == "wait":
-                inst[DUE] = now + st["duration"]
+                inst.due = now + st["duration"]
                 if cid == self.trace_customer:
-                    self._trace(cid, now, j.id, f"wait at {sid} started, until {show_instant(inst[DUE])}")
+                    self._trace(cid, now, j.id, f"wait at {sid} started, until {show_instant(inst.due)}")
                 return
             if kind == "when":
-                inst[DUE] = now + st["within"]
+                inst.due = now + st["within"]
                 if cid == self.trace_customer:
-                    self._trace(cid, now, j.id, f"when at {sid} waiting until {show_instant(inst[DUE])}")
+                    self._trace(cid, now, j.id, f"when at {sid} waiting until {show_instant(inst.due)}")
                 return
             if kind == "wait_until":
                 due = next_time_of_day(now, st["minute"], self._zone(cust, j)) if "fn" not in st \
@@ -596,7 +596,7 @@ class Engine:
                     self._end(cid, cust, inst, j, "exited", now)
                     return
                 if due > now:
-                    inst[DUE] = due
+                    inst.due = due
                     if cid == self.trace_customer:
                         self._trace(cid, now, j.id, f"wait until at {sid}: {show_instant(due)}")
                     return
@@ -605,8 +605,8 @@ class Engine:
                 if j.quiet_hours:
                     until = quiet_until(now, *j.quiet_hours, self._zone(cust, j))
                     if until is not None:
-                        inst[DUE] = until
-                        inst[FLAGS] |= DEFERRED
+                        inst.due = until
+                        inst.flags |= DEFERRED
                         if cid == self.trace_customer:
                             self._trace(cid, now, j.id, f"send at {sid} deferred by quiet hours to "
                                                     f"{show_instant(until)}")
@@ -614,7 +614,7 @@ class Engine:
                 self._send(cid, cust, inst, j, sid, st, now, out)
                 sid = st["next"]
             elif kind == "if":
-                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_readers)
+                ctx = context(inst.trigger, inst.trigger, cust, now, self._agg_readers)
                 sid = next((goto for pred, goto in st["conds"] if pred(ctx)), st["otherwise"])
             elif kind == "split":
                 share = stable_share(j.id, cid)
@@ -624,25 +624,26 @@ class Engine:
                     total += arm["percent"]
                     if share < total:
                         if cid == self.trace_customer:
-                            self._trace(cid, now, j.id, f"split at {inst[STATE]}: arm {arm['name']}")
+                            self._trace(cid, now, j.id, f"split at {inst.state}: arm {arm['name']}")
                         sid = arm["goto"]
                         break
             elif kind == "set":
-                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_readers)
+                ctx = context(inst.trigger, inst.trigger, cust, now, self._agg_readers)
                 value = st["fn"](ctx)
                 old = lookup(cust.profile, st["trait"])
                 _assign(cust.profile, st["trait"], value)
                 if old != value or type(old) is not type(value):
-                    self._record(cid, now, inst[TMSG], traits={".".join(st["trait"]): [old, value]})
+                    self._record(cid, now, inst.trigger_message, traits={".".join(st["trait"]): [old, value]})
                     if self.date_journeys:
                         self._schedule_dates(cid, cust, now)
                 if self.segments:
-                    self._segments(cid, cust, now, inst[TMSG], queue, None, True, 0, self._windows_passed(cust, now))
+                    self._segments(cid, cust, now, inst.trigger_message, queue, None, True, 0,
+                                   self._windows_passed(cust, now))
                 sid = st["next"]
             elif kind == "emit":
-                ctx = (inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_readers)
+                ctx = context(inst.trigger, inst.trigger, cust, now, self._agg_readers)
                 props = {name: f(ctx) for name, f in st["vars"]}
-                queue.append((st["event"], props, None, f"{inst[IID]}/{j.id}/{sid}"))
+                queue.append((st["event"], props, None, f"{inst.iid}/{j.id}/{sid}"))
                 sid = st["next"]
             else:  # exit
                 self._end(cid, cust, inst, j, "exited", now)
@@ -655,7 +656,9 @@ class Engine:
         """The instant j's date trigger is for, as the customer's traits say at `now` (yearly: the next
         time it comes round, at or after `now`), or None when they give no time."""
         d = j.date
-        at = d.instant((_NO_EVENT, _NO_EVENT, cust.profile, now, cust, self._agg_readers))
+        if d is None:
+            return None
+        at = d.instant(context(_NO_EVENT, _NO_EVENT, cust, now, self._agg_readers))
         if at is None:
             return None
         if d.yearly:
@@ -689,28 +692,33 @@ class Engine:
         """Fire the customer's earliest date trigger due before `before`, if any (ties in journey id order);
         True when one fired. It fires once for its date, as the trigger of its journey at that instant, the
         journey's audience and re-entry rule deciding, like any trigger; a yearly one is scheduled again."""
-        due, jid = min(((d, jid) for jid, (d, _) in cust._dates.items() if d is not None), default=(None, None))
-        if due is None or due >= before:
+        dates = cust.dates
+        pending = [(d, jid) for jid, (d, _) in dates.items() if d is not None]
+        if not pending:
             return False
-        entry = cust._dates[jid]
+        due, jid = min(pending)
+        if due >= before:
+            return False
+        entry = dates[jid]
         entry[0] = None
         j = self.current.get(jid)
         when = self._date_of(j, cust, due) if j is not None and j.date is not None else None
-        if when != due:  # the journey is gone, or a version loaded since works its date out otherwise
+        if j is None or when != due:  # the journey is gone, or a version loaded since works its date out otherwise
             if when is not None and when > due and when != entry[1]:
                 entry[0] = when
             elif entry[1] is None:
-                del cust._dates[jid]
+                del dates[jid]
             return True
         entry[1] = due
         if cid == self.trace_customer:
             self._trace(cid, due, jid, f"on date: {format_instant(due)} has come")
         queue: list = []
-        self._try_enter(cid, cust, j, (_NO_EVENT, _NO_EVENT, cust.profile, due, cust, self._agg_readers),
+        self._try_enter(cid, cust, j, context(_NO_EVENT, _NO_EVENT, cust, due, self._agg_readers),
                         f"date:{format_instant(due)}", due, out, queue)
         if queue:
             self._drain(cid, cust, queue, due, out)
-        if j.date.yearly and entry is cust._dates.get(jid) and entry[0] is None:
+        kept = cust.dates.get(jid) is entry  # (entering may have scheduled the date again)
+        if j.date is not None and j.date.yearly and kept and entry[0] is None:
             entry[0] = self._date_of(j, cust, due + 1)
             if cid == self.trace_customer and entry[0] is not None:
                 self._trace(cid, due, jid, f"on date: next on {format_instant(entry[0])}")
@@ -719,19 +727,19 @@ class Engine:
     def _until(self, cid, cust, inst, j: Journey, st, now) -> int | None:
         """The instant `wait until EXPR [at HH:MM]` waits for (that day's HH:MM in the customer's zone), or
         None when EXPR gives no time (a missing trait, a text that is not one)."""
-        at = st["fn"]((inst[TRIG], inst[TRIG], cust.profile, now, cust, self._agg_readers))
+        at = st["fn"](context(inst.trigger, inst.trigger, cust, now, self._agg_readers))
         if at is not None and st["minute"] is not None:
             at = day_at(at, st["minute"], self._zone(cust, j))
         if at is None and cid == self.trace_customer:
             what = self.explain.written(st["instant"], j.ir.aggregates) if self.explain else "the instant"
-            self._trace(cid, now, j.id, f"wait until at {inst[STATE]}: {what} is no time (null): the instance exits")
+            self._trace(cid, now, j.id, f"wait until at {inst.state}: {what} is no time (null): the instance exits")
         return at
 
     def _send(self, cid, cust, inst, j: Journey, sid, st, now, out) -> None:
         profile = cust.profile
-        trig = inst[TRIG]
+        trig = inst.trigger
         if st["vars"]:
-            ctx = (trig, trig, profile, now, cust, self._agg_readers)
+            ctx = context(trig, trig, cust, now, self._agg_readers)
             variables = {name: f(ctx) for name, f in st["vars"]}
         else:
             variables = {}
@@ -744,7 +752,7 @@ class Engine:
             target, status, why = st["targets"][0], "unreachable", "no listed channel is reachable"
         elif j.caps and self._capped(cust, j, target["channel"], now):
             status, why = "suppressed", "over the journey's cap"
-        elif inst[FLAGS] & HELD_OUT:
+        elif inst.flags & HELD_OUT:
             status, why = "held_out", "the customer is in the holdout group"
         else:
             status, why = "send", "on " + target["channel"]
@@ -753,8 +761,8 @@ class Engine:
         channel = target["channel"]
         if cid == self.trace_customer:
             self._trace(cid, now, j.id, f"send at {sid}: {status} ({why})")
-        action = new_action((j.id, inst[VER], cid, inst[IID], sid, channel, target["template"] or j.id,
-                             variables, now, status, inst[TMSG],
+        action = new_action((j.id, inst.version, cid, inst.iid, sid, channel, target["template"] or j.id,
+                             variables, now, status, inst.trigger_message,
                              self._address(profile, channel) if status == "send" else None))
         self.stats.action(j.id, channel, status, now, action)
         out.append(action)
@@ -794,7 +802,7 @@ class Engine:
 
     def _end(self, cid, cust, inst, j, reason: str, now: int) -> None:
         cust.instances.remove(inst)
-        journey_id = inst[J]
+        journey_id = inst.journey
         self.stats.ended(journey_id, reason, inst, now)
         if cid == self.trace_customer:
             self._trace(cid, now, journey_id, f"instance {reason}")
@@ -1008,7 +1016,7 @@ class Engine:
         self.store.put(cid, cust)
         due = None
         for i in cust.instances:
-            d = i[DUE]
+            d = i.due
             if d is not None and (due is None or d < due):
                 due = d
         if cust._dates:  # date triggers wait like instances (Customer.next_due)

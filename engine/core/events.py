@@ -346,7 +346,7 @@ def message_hash(obj: dict) -> str:
     return "h:" + hashlib.sha1(_canonical(obj)).hexdigest()
 
 
-_BRACKETS = {bytes: (b"{", b"["), bytearray: (b"{", b"["), str: ("{", "[")}
+_BRACKETS: dict[type, tuple] = {bytes: (b"{", b"["), bytearray: (b"{", b"["), str: ("{", "[")}
 
 
 def _check_depth(obj, raw) -> None:

@@ -9,17 +9,34 @@ false, and arithmetic on something that is not a number is null.
 from __future__ import annotations
 
 import operator
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from journeyctl.engine.core.instants import ENV, as_instant
+
+if TYPE_CHECKING:
+    from journeyctl.engine.core.state import Customer
 
 # What an expression may see, as a plain tuple built once per event and journey (a class with
 # __init__ cost more than evaluating most conditions): the properties of the event being matched,
 # the trigger's, the profile, the instant being processed, the customer's state (history, segments)
-# and the aggregates' readers by key (each takes the customer and the instant).
+# and the aggregates' readers by key (each takes the customer and the instant). Only `context` below
+# builds one and only this module reads its positions.
 Ctx = tuple
 EV, TRIG, PROF, NOW, CUST, AGGS = range(6)
 Expr = Callable[[Ctx], object]
+Pred = Callable[[Ctx], bool]
+
+
+def context(event: dict, trigger: dict, cust: Customer, now: int, readers: dict) -> Ctx:
+    """What an expression sees: `event` the properties of the event being matched (a step of a running
+    instance sees its trigger's here too), `trigger` the trigger's, the customer's profile and state,
+    `now` and the aggregates' readers."""
+    return (event, trigger, cust.profile, now, cust, readers)
+
+
+def event_of(ctx: Ctx) -> dict:
+    """The properties of the event a context was built for (a new instance keeps its trigger's)."""
+    return ctx[EV]
 
 
 def _is_num(x) -> bool:
@@ -117,7 +134,7 @@ def compile_expr(x) -> Expr:
     return _COMPILERS[x[0]](x)
 
 
-def compile_pred(x) -> Callable[[Ctx], bool] | None:
+def compile_pred(x) -> Pred | None:
     """A condition that may be absent (`where` left out): None means always true."""
     if x is None:
         return None
@@ -154,7 +171,7 @@ def _c_neg(x):
 
     def neg(c):
         v = f(c)
-        return -v if _is_num(v) else None
+        return -v if type(v) is int or type(v) is float else None
     return neg
 
 

@@ -15,13 +15,14 @@ true/false, a list or an object, is not kept, and a current event without one re
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
-from journeyctl.engine.core.expr import compile_pred, lookup
+from journeyctl.engine.core.expr import compile_pred, context, lookup
 
 STRIDE = 3
 _NO_TRIGGER: dict = {}
 _EMPTY = {"count": 0, "sum": 0, "min": None, "max": None, "avg": None}
-_FOLD = {"count": len, "sum": sum, "min": min, "max": max, "avg": lambda v: sum(v) / len(v)}
+_FOLD: dict[str, Callable] = {"count": len, "sum": sum, "min": min, "max": max, "avg": lambda v: sum(v) / len(v)}
 
 
 def item_of(value):
@@ -60,7 +61,7 @@ def taker(aggregates, key: str, spec: dict):
     where = compile_pred(spec.get("where"))
 
     def take(cust, props: dict, now: int, readers) -> int:
-        if where is not None and not where((props, _NO_TRIGGER, cust.profile, now, cust, readers)):
+        if where is not None and not where(context(props, _NO_TRIGGER, cust, now, readers)):
             return 0
         item = item_of(lookup(props, per))
         if item is None:

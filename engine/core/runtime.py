@@ -5,28 +5,30 @@ here is what lets an instance finish on the version it entered with.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from journeyctl.dsl.ir import JourneyIR, SegmentIR
 
-from journeyctl.engine.core.expr import compile_expr, compile_pred, walk_ir
+from journeyctl.engine.core.expr import Ctx, Expr, Pred, compile_expr, compile_pred, walk_ir
 
 
 @dataclass(slots=True)
 class Matcher:
     event: str
-    where: object  # compiled predicate or None
+    where: Pred | None
 
 
-def _matcher(m: dict | None) -> Matcher | None:
-    return Matcher(m["event"], compile_pred(m.get("where"))) if m else None
+def _matcher(m: dict) -> Matcher:
+    return Matcher(m["event"], compile_pred(m.get("where")))
 
 
 @dataclass(slots=True)
 class DateTrigger:
     """`on date EXPR [yearly] [at HH:MM]`: `instant(ctx)` gives EXPR as an instant (or None); `minute` the
     time of day or None; `yearly` whether it comes round every year."""
-    instant: object
+    instant: Callable[[Ctx], Any]  # the instant (ms) or None
     minute: int | None
     yearly: bool
 
@@ -37,7 +39,7 @@ class Journey:
     id: str
     version: str
     trigger: Matcher
-    audience: object
+    audience: Pred | None
     goal: Matcher | None
     goal_within: int | None
     exit_on: list
@@ -46,11 +48,11 @@ class Journey:
     caps: list
     max_cap_window: int
     holdout: float
-    quiet_hours: tuple | None
+    quiet_hours: tuple[int, int] | None
     timezone: str | None
     reentry: str
     reentry_after: int | None
-    reentry_by: object
+    reentry_by: Expr | None
     listens: set = field(default_factory=set)   # event names that can touch a running instance
     trigger_keys: tuple = ()                     # trigger properties the flow reads: all an instance keeps
     date: DateTrigger | None = None              # a journey that starts `on date` (its trigger has no event)
@@ -59,7 +61,7 @@ class Journey:
 def build_journey(ir: JourneyIR) -> Journey:
     states = {}
     waits_on: dict = {}
-    listens = set()
+    listens: set[str] = set()
     for sid, st in ir.states.items():
         st = dict(st)
         kind = st["kind"]
@@ -86,7 +88,7 @@ def build_journey(ir: JourneyIR) -> Journey:
         for index in waits_on.get(sid, {}).values():
             listens.update(m.event for m, _ in index)
         states[sid] = st
-    goal = _matcher(ir.goal)
+    goal = _matcher(ir.goal) if ir.goal else None
     exit_on = [_matcher(m) for m in ir.exit_on]
     listens.update(m.event for m in exit_on)
     if goal:
@@ -154,7 +156,9 @@ def build_segment(ir: SegmentIR) -> Segment:
 def histories(irs) -> tuple[set, dict, dict]:
     """What customer history the loaded journeys read: last_seen event names, last(EVENT).prop names,
     and the aggregates by key. The engine keeps only these."""
-    last_seen, last_props, aggregates = set(), {}, {}
+    last_seen: set = set()
+    last_props: dict = {}
+    aggregates: dict = {}
     for ir in irs:
         aggregates.update(ir.aggregates)
         for x in _expressions(ir):

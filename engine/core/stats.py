@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from journeyctl.engine.core.actions import DUE
-from journeyctl.engine.core.state import FLAGS, HELD_OUT, STATE, VER
+from journeyctl.engine.core.actions import DUE_AT
+from journeyctl.engine.core.state import HELD_OUT, Instance
 
 OUTCOMES = ("converted", "cancelled", "exited", "completed", "restarted")
 MINUTE = 60_000
@@ -72,19 +72,19 @@ class Stats:
         moves = self.moves
         moves[key] = moves.get(key, 0) + 1
 
-    def ended(self, journey: str, reason: str, inst: list | None = None, now: int | None = None) -> None:
+    def ended(self, journey: str, reason: str, inst: Instance | None = None, now: int | None = None) -> None:
         """`inst`: the engine's instance, whose step is where it ended."""
         self.journeys[journey][reason] += 1
         held = False
         if inst is not None:
-            key = (inst[VER], inst[STATE] or ENTRY, reason)
-            self.ends[key] = self.ends.get(key, 0) + 1
-            held = inst[FLAGS] & HELD_OUT and reason == "converted"
+            end = (inst.version, inst.state or ENTRY, reason)
+            self.ends[end] = self.ends.get(end, 0) + 1
+            held = bool(inst.flags & HELD_OUT) and reason == "converted"
             if held:
                 self.holdout[journey]["converted"] += 1
         if now is not None:
             b = self._at(now)
-            key = (reason, journey)
+            key: tuple = (reason, journey)
             b[key] = b.get(key, 0) + 1
             if held:
                 key = ("holdout_converted", journey)
@@ -92,7 +92,7 @@ class Stats:
 
     def action(self, journey: str, channel: str, status: str, now: int | None = None, action=None) -> None:
         """`action`: the engine's Action, kept until the next drain for the customer's recent actions."""
-        key = (journey, channel, status)
+        key: tuple = (journey, channel, status)
         self.actions[key] += 1
         if action is not None:
             self.recent.append(action)
@@ -159,7 +159,8 @@ class Stats:
         placed go to the minute of `clock`."""
         if self._undated and clock is not None:
             self._place_undated(self._minutes.setdefault(clock // MINUTE, {}))
-        minutes, hours = [], {}
+        minutes: list = []
+        hours: dict = {}
         for m, bucket in self._minutes.items():
             for key, n in bucket.items():
                 name = ":".join(key)
@@ -176,8 +177,8 @@ class Stats:
         """A long replay drains at its end: keep only the actions the store would keep (RECENT_MS behind
         the latest). By time, not by count, so which ones are kept does not depend on the order they
         came in (simulate --jobs adds each process's in turn: add_pending)."""
-        latest = max(a[DUE] for a in self.recent)
-        self.recent = [a for a in self.recent if a[DUE] >= latest - RECENT_MS]
+        latest = max(a[DUE_AT] for a in self.recent)
+        self.recent = [a for a in self.recent if a[DUE_AT] >= latest - RECENT_MS]
         # all of them within the span (a busy week): look again only when there are twice as many
         self._recent_limit = max(RECENT_PENDING, 2 * len(self.recent))
 

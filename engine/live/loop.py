@@ -85,7 +85,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from journeyctl.dsl.durations import format_duration
-from journeyctl.engine.core.actions import DUE
+from journeyctl.engine.core.actions import DUE_AT
 from journeyctl.engine.core.engine import TimerFailed
 from journeyctl.engine.core.events import BadEvent, format_instant, id_problem, parse_event, show_instant
 from journeyctl.engine.core.store import OutboxRow
@@ -477,7 +477,7 @@ class Live:
             except Exception as e:
                 if d["customer_id"] == customer:
                     raise
-                raise TimerFailed(d["customer_id"], d["journey"], d["instance_id"], a[DUE]) from e
+                raise TimerFailed(d["customer_id"], d["journey"], d["instance_id"], a[DUE_AT]) from e
             dicts.append(d)
         engine = self.engine
         if engine.profile_records:

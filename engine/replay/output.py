@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import orjson
 
-from journeyctl.engine.core.actions import ACTION_KEYS, CUSTOMER, DUE, Action
+from journeyctl.engine.core.actions import ACTION_KEYS, CUSTOMER, DUE_AT, Action
 
 _at = tuple.__getitem__  # an Action's own fields, without its spec-object __getitem__ (a Python call)
 
@@ -16,7 +16,7 @@ _at = tuple.__getitem__  # an Action's own fields, without its spec-object __get
 def output_order(actions: list[Action]) -> list[Action]:
     """The spec's output order: due time, then customer (stable: one customer's actions at one instant
     stay in the order they were decided)."""
-    actions.sort(key=lambda a: (_at(a, DUE), _at(a, CUSTOMER)))
+    actions.sort(key=lambda a: (_at(a, DUE_AT), _at(a, CUSTOMER)))
     return actions
 
 

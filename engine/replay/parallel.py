@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 
-from journeyctl.engine.core.actions import CUSTOMER, DUE
+from journeyctl.engine.core.actions import CUSTOMER, DUE_AT
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.core.events import BadEvent, Event, parse_event
 from journeyctl.engine.core.partition import customer_partition
@@ -257,7 +257,7 @@ def _replay_part(k, jobs, inbox, make_engine, make_store, jsonl, stored) -> _Par
     if end is not None:
         result.actions.extend(engine.advance_to(end))
     at = tuple.__getitem__
-    actions = [(at(a, DUE), at(a, CUSTOMER), action_line(a) if jsonl else a.as_dict())
+    actions = [(at(a, DUE_AT), at(a, CUSTOMER), action_line(a) if jsonl else a.as_dict())
                for a in output_order(result.actions)]
     customers = [(cid, c.encode()) for cid, c in store.changed.items()] if stored else []
     return _Part(actions, dead, engine.stats.to_dict(), engine.aggregates.ignored, engine.drain_profile_records(),

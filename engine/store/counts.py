@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import weakref
 
-from journeyctl.engine.core.actions import DUE
+from journeyctl.engine.core.actions import DUE_AT
 from journeyctl.engine.core.stats import RECENT_MS
 from journeyctl.engine.core.store import DurableStore, StateStore
 
@@ -124,4 +124,4 @@ def _prune(store: DurableStore, clock: int) -> bool:
 
 def _action_row(a) -> tuple:
     d = a.as_dict()
-    return (d["customer_id"], a[DUE], d["action_id"], d["journey"], d["step"], d["channel"], d["template"], d["status"])
+    return (d["customer_id"], a[DUE_AT], d["action_id"], d["journey"], d["step"], d["channel"], d["template"], d["status"])

@@ -21,7 +21,7 @@ from collections import Counter
 from journeyctl.dsl import graph as journey_graph
 from journeyctl.dsl.ir import JourneyIR
 from journeyctl.engine.core.events import show_instant as format_instant  # a stored timer may lie past 9999
-from journeyctl.engine.core.state import DUE, ENTERED, FLAGS, HELD_OUT, STATE, TMSG, VER, J
+from journeyctl.engine.core.state import HELD_OUT
 from journeyctl.engine.core.stats import ENTRY, MINUTE, OUTCOMES, Stats
 from journeyctl.engine.store.counts import DELIVERY, DELIVERY_OUTCOMES, KEEP, TRACE
 from journeyctl.engine.ui.layout import layout
@@ -234,10 +234,10 @@ def _waiting(reader, limit: int) -> list[dict]:
     for _, cid in reader.first_timers(limit):
         cust = reader.customer(cid)
         for inst in cust.instances if cust is not None else ():
-            if inst[DUE] is not None:
-                ir = reader.version(inst[VER]) or {}
-                kind = ((ir.get("states") or {}).get(inst[STATE]) or {}).get("kind", "?")
-                out.append((inst[DUE], cid, inst[J], inst[STATE], kind))
+            if inst.due is not None:
+                ir = reader.version(inst.version) or {}
+                kind = ((ir.get("states") or {}).get(inst.state) or {}).get("kind", "?")
+                out.append((inst.due, cid, inst.journey, inst.state, kind))
     out.sort()
     return [{"due": format_instant(d), "customer_id": c, "journey": j, "step": s, "kind": k}
             for d, c, j, s, k in out[:limit]]
@@ -422,15 +422,15 @@ def customer(reader, cid: str, actions: int = 50) -> dict:
         trace = reader.meta_value(TRACE + cid) or []
         kinds = {}
         for inst in cust.instances if cust is not None else ():
-            ir = reader.version(inst[VER]) or {}
-            kinds[(inst[VER], inst[STATE])] = ((ir.get("states") or {}).get(inst[STATE]) or {}).get("kind", "?")
+            ir = reader.version(inst.version) or {}
+            kinds[(inst.version, inst.state)] = ((ir.get("states") or {}).get(inst.state) or {}).get("kind", "?")
     if cust is None and not recent and not trace:
         raise NotFound(f"no state for customer {cid!r} in this store")
     instances = [] if cust is None else [
-        {"journey": i[J], "version": i[VER], "step": i[STATE], "kind": kinds.get((i[VER], i[STATE]), "?"),
-         "entered_at": format_instant(i[ENTERED]),
-         "waiting_until": format_instant(i[DUE]) if i[DUE] is not None else None,
-         "trigger_message_id": i[TMSG], "holdout": bool(i[FLAGS] & HELD_OUT)} for i in cust.instances]
+        {"journey": i.journey, "version": i.version, "step": i.state, "kind": kinds.get((i.version, i.state), "?"),
+         "entered_at": format_instant(i.entered),
+         "waiting_until": format_instant(i.due) if i.due is not None else None,
+         "trigger_message_id": i.trigger_message, "holdout": bool(i.flags & HELD_OUT)} for i in cust.instances]
     return {"customer_id": cid, "profile": cust.profile if cust else {},
             "segments": sorted(cust.segments) if cust else [], "instances": instances,
             "entries": {j: {"last": format_instant(e[0]), "count": e[1]} for j, e in cust.entries.items()} if cust else {},
