@@ -63,6 +63,12 @@ def pytest_configure(config):
     config.addinivalue_line("filterwarnings", "ignore:open_text is deprecated:DeprecationWarning")
 
 
+def pytest_collection_modifyitems(config, items):
+    """The slow tests first: they mostly wait (a group join, a takeover, a kill -9), so started first
+    they overlap the rest of the suite instead of leaving their own minutes at its end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def broker():
     from journeyctl.engine.live.broker import EmbeddedBroker
