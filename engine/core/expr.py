@@ -9,7 +9,7 @@ false, and arithmetic on something that is not a number is null.
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, TypeGuard
 
 from journeyctl.engine.core.instants import ENV, as_instant
 
@@ -39,7 +39,7 @@ def event_of(ctx: Ctx) -> dict:
     return ctx[EV]
 
 
-def _is_num(x) -> bool:
+def _is_num(x) -> TypeGuard[int | float]:
     return (type(x) is int or type(x) is float)
 
 
@@ -171,7 +171,7 @@ def _c_neg(x):
 
     def neg(c):
         v = f(c)
-        return -v if type(v) is int or type(v) is float else None
+        return -v if _is_num(v) else None
     return neg
 
 

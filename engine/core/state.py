@@ -87,7 +87,9 @@ class Customer:
         self.window_due: int | None = None
         self.window_epoch: int | None = None
 
-    # The lazy fields, each made on first use (see __init__).
+    # The lazy fields, each made on first use (see __init__). Written out rather than made by a loop: the
+    # compiled build's extension type (state.pxd) takes properties only from the class body, and the
+    # type checker sees only what is written there.
     @property
     def sends(self) -> dict:
         if self._sends is None:
