@@ -127,3 +127,51 @@ def test_drained_minutes_add_up_to_the_totals():
     assert series["dead_letter:late"] == d["dead_letters"]["late"]
     assert sum(n for *_, n in d["ends"]) == sum(n for (name, _), n in expect.items()
                                                  if name.split(":")[0] in REASONS)
+
+
+def test_totals_read_at_any_moment_are_what_was_counted():
+    """The engine counts into the current minute's bucket and the totals catch up when read
+    (Stats._sync): read between any two counts, in the middle of a minute or with counts that have
+    no time, they are always exactly what was reported so far."""
+    rng = random.Random(19)
+    stats = Stats()
+    journeys, actions, dead, segments = Counter(), Counter(), Counter(), Counter()
+    moves, ends, holdout = Counter(), Counter(), Counter()
+    now = 1_700_000_000_000
+    for step in range(20_000):
+        now += rng.choice((0, 0, 1_000, MINUTE))
+        at = None if rng.random() < 0.05 else now - (MINUTE if rng.random() < 0.1 else 0)
+        j, kind = rng.choice(JOURNEYS), rng.randrange(6)
+        if kind == 0:
+            held = rng.random() < 0.3
+            stats.entered(j, at, held, j + "@1", "start")
+            journeys[(j, "entered")] += 1
+            moves[(j + "@1", "", "start")] += 1
+            holdout[(j, "entered")] += held
+        elif kind == 1:
+            reason, held = rng.choice(REASONS), rng.random() < 0.3
+            inst = Instance(j, j + "@1", "m", rng.choice((None, "wait")), None, now, {}, "m",
+                            HELD_OUT if held else 0, "m")
+            stats.ended(j, reason, inst, at)
+            journeys[(j, reason)] += 1
+            ends[(j + "@1", inst.state or "", reason)] += 1
+            holdout[(j, "converted")] += held and reason == "converted"
+        elif kind == 2:
+            stats.action(j, "email", "send", at)
+            actions[(j, "email", "send")] += 1
+        elif kind == 3:
+            stats.dead_letter("late", at)
+            dead["late"] += 1
+        elif kind == 4:
+            inside = rng.random() < 0.5
+            stats.segment("buyers", inside, at)
+            segments[("buyers", "entered" if inside else "exited")] += 1
+        else:
+            stats.moved(j + "@1", "wait", "send")
+            moves[(j + "@1", "wait", "send")] += 1
+        if rng.random() < 0.01 or step == 19_999:
+            assert {(j, what): n for j, c in stats.journeys.items() for what, n in c.items() if n} == +journeys
+            assert {(j, what): n for j, c in stats.holdout.items() for what, n in c.items() if n} == +holdout
+            assert {(s, what): n for s, c in stats.segments.items() for what, n in c.items() if n} == +segments
+            assert dict(stats.actions) == dict(actions) and dict(stats.dead_letters) == dict(dead)
+            assert stats.moves == dict(moves) and stats.ends == dict(ends)

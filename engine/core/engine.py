@@ -565,7 +565,7 @@ class Engine:
         inst = Instance(jid, j.version, msg, None, None, t, trig, msg, flags, key)
         cust.entries[jid] = [t, entry[1] + 1 if entry else 1]
         instances.append(inst)
-        self.stats.entered(jid, t, bool(flags & HELD_OUT))
+        self.stats.entered(jid, t, bool(flags & HELD_OUT), j.version, j.ir.start)
         if cid == self.trace_customer:
             self._trace(cid, t, jid, "entered" + (" (holdout group)" if flags & HELD_OUT else ""))
         self._run(cid, cust, inst, j, j.ir.start, t, out, queue)
@@ -575,7 +575,8 @@ class Engine:
     def _run(self, cid, cust, inst, j: Journey, sid, now, out, queue) -> None:
         """Step through states until one waits or the flow ends."""
         while sid is not None:
-            self.stats.moved(inst.version, inst.state, sid)
+            if inst.state is not None:  # (the move in from the entry is counted with the entry: Stats.entered)
+                self.stats.moved(inst.version, inst.state, sid)
             inst.state = sid
             st = j.states[sid]
             kind = st["kind"]

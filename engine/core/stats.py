@@ -2,7 +2,7 @@
 
 Two kinds, both kept by the engine as it works so that no reader ever has to scan the customers:
 
-- Totals since the store began: per journey (entered, outcomes, holdout), actions, dead letters,
+- Totals since the store began (brought up to date from the counts per minute when read: Stats): per journey (entered, outcomes, holdout), actions, dead letters,
   segments, and per journey version every move from step to step and every end at a step. They
   go to the store as one meta value with each commit (`to_dict`), in the same transaction as the
   state they describe, so a reader sees both as of the same moment.
@@ -26,123 +26,234 @@ RECENT_PENDING = 100_000  # actions held for the recent-actions table between dr
 RECENT_MS = 7 * 86_400_000  # how far behind the latest action the recent actions reach (the store keeps as much)
 
 
+# A count noted on the hot path is a key of a minute's fresh bucket, its kind first. When the counts are
+# next read (Stats._sync), each key adds to the per-minute series it names (SERIES, worked out once per
+# key) and, summed over the minutes, to the totals (TOTALS): one dictionary update per count while the
+# engine works, a little more per key and minute, the rest once per key.
+def _entered_series(key) -> tuple:
+    _, journey, held, _version, _start = key
+    return (("entered", journey), ("holdout_entered", journey)) if held else (("entered", journey),)
+
+
+def _entered(st, key, n: int) -> None:
+    _, journey, held, version, start = key
+    st._journeys[journey]["entered"] += n
+    if version is not None:
+        _add(st._moves, (version, ENTRY, start), n)
+    if held:
+        st._holdout[journey]["entered"] += n
+
+
+def _ended_series(key) -> tuple:
+    _, journey, reason, _version, _step, flags = key
+    held = flags & HELD_OUT and reason == "converted"
+    return ((reason, journey), ("holdout_converted", journey)) if held else ((reason, journey),)
+
+
+def _ended(st, key, n: int) -> None:
+    _, journey, reason, version, step, flags = key
+    st._journeys[journey][reason] += n
+    if version is not None:
+        _add(st._ends, (version, step or ENTRY, reason), n)
+    if flags & HELD_OUT and reason == "converted":
+        st._holdout[journey]["converted"] += n
+
+
+def _action(st, key, n: int) -> None:
+    st._actions[key[1:]] += n
+
+
+def _dead_letter(st, key, n: int) -> None:
+    st._dead_letters[key[1]] += n
+
+
+def _segment(st, key, n: int) -> None:
+    st._segments[key[1]][key[0][len("segment_"):]] += n
+
+
+def _itself(key) -> tuple:
+    return (key,)
+
+
+SERIES = {"entered": _entered_series, "ended": _ended_series, "action": _itself, "dead_letter": _itself,
+          "segment_entered": _itself, "segment_exited": _itself}
+TOTALS = {"entered": _entered, "ended": _ended, "action": _action, "dead_letter": _dead_letter,
+          "segment_entered": _segment, "segment_exited": _segment}
+
+
+def _add(table: dict, key, n: int) -> None:
+    table[key] = table.get(key, 0) + n
+
+
 class Stats:
+    """The engine reports each thing as it happens with one update of the current minute's bucket
+    (`_fresh`); the totals and the per-minute series are brought up to date from those buckets when
+    something reads them (`_sync`, behind the properties below). Counting each thing into every table it
+    shows in, as it happened, cost the engine 12.5% of its throughput (bench/ui_counters.py)."""
+
     def __init__(self):
         self.events = 0
         self.unused = 0       # events no journey, history or segment reads (their ids are still de-duplicated)
         self.duplicates = 0
-        self.journeys: dict = defaultdict(Counter)     # journey -> entered/blocked/outcome counts
-        self.holdout: dict = defaultdict(Counter)      # journey -> entered/converted of its holdout group
-        self.actions: Counter = Counter()             # (journey, channel, status) -> n
-        self.dead_letters: Counter = Counter()        # reason -> n
-        self.segments: dict = defaultdict(Counter)    # segment -> entered/exited
         self.parked = 0       # timers that raised when they fired, parked (engine_error; Engine._park)
-        self.moves: Counter = Counter()               # (version, from step or ENTRY, to step) -> n
-        self.ends: Counter = Counter()                # (version, step, reason) -> n
+        self._journeys: dict = defaultdict(Counter)     # journey -> entered/blocked/outcome counts
+        self._holdout: dict = defaultdict(Counter)      # journey -> entered/converted of its holdout group
+        self._actions: Counter = Counter()             # (journey, channel, status) -> n
+        self._dead_letters: Counter = Counter()        # reason -> n
+        self._segments: dict = defaultdict(Counter)    # segment -> entered/exited
+        # plain dicts where the engine counts: CPython specializes item access for dict, not for Counter
+        self._ends: dict = {}                          # (version, step, reason) -> n
+        self._moves: dict = {}                         # (version, from step or ENTRY, to step) -> n
         self.lag: dict | None = None                  # {"lag": n, "at": epoch ms}, set by the run loop
         self.current: dict = {}                        # journey -> the version loaded (set before each write)
         self.recent: list = []                        # actions since the last drain_recent()
         self._recent_limit = RECENT_PENDING           # how many before the old ones are let go again
-        self._minutes: dict[int, dict] = {}           # minute -> {series: n}, not yet drained
+        self._fresh: dict[int | None, dict] = {}      # minute (None: no time) -> {key: n}, since the last _sync
+        self._minute = None                           # the minute of _bucket (None: look it up again)
+        self._bucket: dict = {}                       # _fresh[_minute]
+        self._minutes: dict[int, dict] = {}           # minute -> {series: n}, synced, not yet drained
         self._hours: dict[int, dict] = {}             # hour -> {series: n}: pending minutes folded (long replays)
-        self._minute = None
-        self._bucket: dict = {}
         self._undated: dict = {}                      # dead letters (no time of their own) not yet placed
+        self._series_of: dict = {}                    # fresh key -> the series it counts in (SERIES)
 
     # ---- what the engine reports --------------------------------------------------------------
 
-    def entered(self, journey: str, now: int | None = None, held_out: bool = False) -> None:
-        self.journeys[journey]["entered"] += 1
-        if held_out:
-            self.holdout[journey]["entered"] += 1
-        if now is not None:
-            b = self._at(now)
-            key = ("entered", journey)
-            b[key] = b.get(key, 0) + 1
-            if held_out:
-                key = ("holdout_entered", journey)
-                b[key] = b.get(key, 0) + 1
+    def entered(self, journey: str, now: int | None = None, held_out: bool = False, version: str | None = None,
+                start: str | None = None) -> None:
+        """With `version`, also the instance's first move, into its `start` step: the engine does not
+        report that one with moved()."""
+        b = self._bucket if now is not None and now // MINUTE == self._minute else self._at(now)
+        key = ("entered", journey, held_out, version, start)
+        b[key] = b.get(key, 0) + 1
 
     def blocked(self, journey: str) -> None:
-        self.journeys[journey]["blocked"] += 1
+        self._journeys[journey]["blocked"] += 1
 
     def moved(self, version: str, step: str | None, to: str) -> None:
         """An instance of `version` went from `step` (None: it just entered) to `to`."""
         key = (version, step or ENTRY, to)
-        moves = self.moves
+        moves = self._moves
         moves[key] = moves.get(key, 0) + 1
 
     def ended(self, journey: str, reason: str, inst: Instance | None = None, now: int | None = None) -> None:
         """`inst`: the engine's instance, whose step is where it ended."""
-        self.journeys[journey][reason] += 1
-        held = False
-        if inst is not None:
-            end = (inst.version, inst.state or ENTRY, reason)
-            self.ends[end] = self.ends.get(end, 0) + 1
-            held = bool(inst.flags & HELD_OUT) and reason == "converted"
-            if held:
-                self.holdout[journey]["converted"] += 1
-        if now is not None:
-            b = self._at(now)
-            key: tuple = (reason, journey)
-            b[key] = b.get(key, 0) + 1
-            if held:
-                key = ("holdout_converted", journey)
-                b[key] = b.get(key, 0) + 1
+        b = self._bucket if now is not None and now // MINUTE == self._minute else self._at(now)
+        if inst is None:
+            key: tuple = ("ended", journey, reason, None, None, 0)
+        else:
+            key = ("ended", journey, reason, inst.version, inst.state, inst.flags)
+        b[key] = b.get(key, 0) + 1
 
     def action(self, journey: str, channel: str, status: str, now: int | None = None, action=None) -> None:
         """`action`: the engine's Action, kept until the next drain for the customer's recent actions."""
-        key: tuple = (journey, channel, status)
-        self.actions[key] += 1
         if action is not None:
-            self.recent.append(action)
-            if len(self.recent) > self._recent_limit:
-                self._forget_old_actions()
-        if now is not None:
-            b = self._at(now)
-            key = ("action", journey, channel, status)
-            b[key] = b.get(key, 0) + 1
+            self.recent.append(action)  # (let go of old ones as the minute turns: _at)
+        b = self._bucket if now is not None and now // MINUTE == self._minute else self._at(now)
+        key = ("action", journey, channel, status)
+        b[key] = b.get(key, 0) + 1
 
     def dead_letter(self, reason: str, at: int | None = None) -> None:
         """Counted in the minute of `at`, the engine's clock when it was set aside: a bad event has no
         trustworthy time of its own. Before the clock has a time, in the minute of the engine's next
         step (or of the clock at the next drain)."""
-        self.dead_letters[reason] += 1
-        if at is not None:
-            b = self._at(at)
-            key = ("dead_letter", reason)
-            b[key] = b.get(key, 0) + 1
-        else:
+        if at is None:
+            self._dead_letters[reason] += 1
             self._undated[reason] = self._undated.get(reason, 0) + 1
+            self._minute = None  # the next count with a time places it in the series (_at)
+            return
+        b = self._at(at)
+        key = ("dead_letter", reason)
+        b[key] = b.get(key, 0) + 1
 
     def segment(self, segment: str, entered: bool, now: int | None = None) -> None:
-        change = "entered" if entered else "exited"
-        self.segments[segment][change] += 1
-        if now is not None:
-            b = self._at(now)
-            key = ("segment_" + change, segment)
-            b[key] = b.get(key, 0) + 1
+        b = self._bucket if now is not None and now // MINUTE == self._minute else self._at(now)
+        key = ("segment_entered" if entered else "segment_exited", segment)
+        b[key] = b.get(key, 0) + 1
+
+    # ---- the totals, up to date when read -----------------------------------------------------
+
+    @property
+    def journeys(self) -> dict:
+        self._sync()
+        return self._journeys
+
+    @property
+    def holdout(self) -> dict:
+        self._sync()
+        return self._holdout
+
+    @property
+    def actions(self) -> Counter:
+        self._sync()
+        return self._actions
+
+    @property
+    def dead_letters(self) -> Counter:
+        self._sync()
+        return self._dead_letters
+
+    @property
+    def segments(self) -> dict:
+        self._sync()
+        return self._segments
+
+    @property
+    def moves(self) -> dict:
+        self._sync()
+        return self._moves
+
+    @property
+    def ends(self) -> dict:
+        self._sync()
+        return self._ends
+
+    def _sync(self) -> None:
+        """Add the fresh counts to the series pending for the store and to the totals."""
+        if not self._fresh:
+            return
+        minutes, names_of = self._minutes, self._series_of
+        summed: dict = {}
+        for m, bucket in self._fresh.items():
+            series = {} if m is None else minutes.setdefault(m, {})  # (no time: the totals only)
+            for key, n in bucket.items():
+                summed[key] = summed.get(key, 0) + n
+                names = names_of.get(key)
+                if names is None:
+                    names = names_of[key] = SERIES[key[0]](key)
+                for name in names:
+                    series[name] = series.get(name, 0) + n
+        for key, n in summed.items():
+            TOTALS[key[0]](self, key, n)
+        self._fresh, self._minute, self._bucket = {}, None, {}
+        if len(minutes) > FOLD_AFTER + 1440:  # a day's worth at a time: folding is a loop
+            self._fold(max(minutes) - FOLD_AFTER)
 
     # ---- per-minute series --------------------------------------------------------------------
 
-    def _at(self, now: int) -> dict:
-        """The pending counts of `now`'s minute."""
+    def _at(self, now: int | None) -> dict:
+        """The fresh bucket of `now`'s minute: the engine's hot path comes here only when the minute
+        turns. A count without a time has a bucket of its own, which adds to the totals only."""
+        fresh = self._fresh
+        if len(fresh) > 1440:  # a day of minutes not yet read (a long replay): bound what is held
+            self._sync()
+            fresh = self._fresh
+        if now is None:
+            return fresh.setdefault(None, {})
         m = now // MINUTE
-        if m != self._minute:
-            bucket = self._minutes.get(m)
-            if bucket is None:
-                bucket = self._minutes[m] = {}
-                if len(self._minutes) > FOLD_AFTER + 1440:  # a day's worth at a time: folding is a loop
-                    self._fold(max(self._minutes) - FOLD_AFTER)
-            self._minute, self._bucket = m, bucket
-        if self._undated:
-            self._place_undated(self._bucket)
-        return self._bucket
+        bucket = fresh.get(m)
+        if bucket is None:
+            bucket = fresh[m] = {}
+        if self._undated:  # counted in the totals when set aside: only the series is left
+            self._place_undated(m)
+        if len(self.recent) > self._recent_limit:
+            self._forget_old_actions()
+        self._minute, self._bucket = m, bucket
+        return bucket
 
-    def _place_undated(self, bucket: dict) -> None:
+    def _place_undated(self, m: int) -> None:
+        series = self._minutes.setdefault(m, {})
         for reason, n in self._undated.items():
-            key = ("dead_letter", reason)
-            bucket[key] = bucket.get(key, 0) + n
+            _add(series, ("dead_letter", reason), n)
         self._undated = {}
 
     def _fold(self, before: int) -> None:
@@ -157,8 +268,9 @@ class Stats:
         """(minute rows, hour rows) pending since the last drain, each (series, bucket, n) with the
         series as text ("entered:cart_recovery", "action:cart_recovery:email:send"); dead letters not yet
         placed go to the minute of `clock`."""
+        self._sync()
         if self._undated and clock is not None:
-            self._place_undated(self._minutes.setdefault(clock // MINUTE, {}))
+            self._place_undated(clock // MINUTE)
         minutes: list = []
         hours: dict = {}
         for m, bucket in self._minutes.items():
@@ -170,7 +282,7 @@ class Stats:
             for key, n in bucket.items():
                 name = ":".join(key)
                 hours[(name, h)] = hours.get((name, h), 0) + n
-        self._minutes, self._hours, self._minute, self._bucket = {}, {}, None, {}
+        self._minutes, self._hours = {}, {}
         return minutes, [(name, h, n) for (name, h), n in hours.items()]
 
     def _forget_old_actions(self) -> None:
@@ -189,11 +301,13 @@ class Stats:
     def pending(self) -> tuple:
         """What the next drains will write (the minutes and hours counted, dead letters not yet placed in
         a minute, recent actions): a replay process of `simulate --jobs` hands it to the parent."""
+        self._sync()
         return self._minutes, self._hours, self._undated, self.recent
 
     def add_pending(self, pending: tuple) -> None:
         """Add another Stats' pending() to what this one's next drains write."""
         minutes, hours, undated, recent = pending
+        self._sync()
         for table, into in ((minutes, self._minutes), (hours, self._hours)):
             for at, bucket in table.items():
                 mine = into.setdefault(at, {})
@@ -201,7 +315,6 @@ class Stats:
                     mine[key] = mine.get(key, 0) + n
         for reason, n in undated.items():
             self._undated[reason] = self._undated.get(reason, 0) + n
-        self._minute, self._bucket = None, {}
         self.recent.extend(recent)
         if len(self.recent) > self._recent_limit:
             self._forget_old_actions()
@@ -248,9 +361,9 @@ class Stats:
         for j, c in data.get("holdout", {}).items():
             self.holdout[j].update(c)
         for version, step, to, n in data.get("moves", []):
-            self.moves[(version, step, to)] += n
+            _add(self.moves, (version, step, to), n)
         for version, step, reason, n in data.get("ends", []):
-            self.ends[(version, step, reason)] += n
+            _add(self.ends, (version, step, reason), n)
 
     def funnel(self, journey: str) -> dict:
         c = self.journeys[journey]

@@ -1,0 +1,101 @@
+"""What the web UI's counters cost the engine (issue 18: under 5% of its throughput).
+
+usage: python bench/ui_counters.py [BENCH_DIR] [N_EVENTS] [--rounds R]
+
+The same events through the same engine twice per round, alternately: `on` with the counters the engine
+keeps (engine/core/stats.py: totals, moves and ends per step, per-minute series, recent actions), `off`
+with only the totals the engine kept before the UI (42fad68: entered, outcomes, actions, dead letters,
+segments). Both runs parse in the loop, as bench/core.py does, so the share is of the engine's whole
+work. Throughput is per CPU second (process time), which another process on the machine moves less than
+the wall clock; the best of the rounds of each mode is compared.
+"""
+import argparse
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from journeyctl.dsl.project.loader import load_journeys
+from journeyctl.engine.core.engine import Engine
+from journeyctl.engine.core.events import BadEvent, parse_event
+from journeyctl.engine.core.stats import Stats
+from journeyctl.engine.obs.build import build_name
+from journeyctl.engine.replay.loop import tune_gc
+from journeyctl.engine.store.memory import MemoryStore
+
+
+class TotalsOnly:
+    """The counters of 42fad68, with today's signatures: what the engine counted before the UI."""
+    def __init__(self):
+        self.events = self.unused = self.duplicates = self.parked = 0
+        self.journeys: dict = defaultdict(Counter)
+        self.actions: Counter = Counter()
+        self.dead_letters: Counter = Counter()
+        self.segments: dict = defaultdict(Counter)
+
+    def entered(self, journey, now=None, held_out=False, version=None, start=None):
+        self.journeys[journey]["entered"] += 1
+
+    def blocked(self, journey):
+        self.journeys[journey]["blocked"] += 1
+
+    def moved(self, version, step, to):
+        pass
+
+    def ended(self, journey, reason, inst=None, now=None):
+        self.journeys[journey][reason] += 1
+
+    def action(self, journey, channel, status, now=None, action=None):
+        self.actions[(journey, channel, status)] += 1
+
+    def dead_letter(self, reason, at=None):
+        self.dead_letters[reason] += 1
+
+    def segment(self, segment, entered, now=None):
+        self.segments[segment]["entered" if entered else "exited"] += 1
+
+
+def run(irs, lines, stats) -> tuple[float, dict]:
+    engine = Engine(irs, store=MemoryStore())
+    engine.stats = stats
+    start = time.process_time()
+    for line in lines:
+        try:
+            engine.process(parse_event(line))
+        except BadEvent:
+            pass
+    engine.advance_to(engine.clock)
+    cpu = time.process_time() - start
+    return len(lines) / cpu, {j: dict(c) for j, c in stats.journeys.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bench", nargs="?", default="bench/out/std", type=Path)
+    parser.add_argument("events", nargs="?", default=300_000, type=int)
+    parser.add_argument("--rounds", default=3, type=int)
+    opts = parser.parse_args()
+    root, limit, rounds = opts.bench, opts.events, opts.rounds
+    irs = load_journeys([root / "journeys"])
+    with open(root / "events.jsonl", "rb") as f:
+        lines = [line for _, line in zip(range(limit), f)]
+    tune_gc()
+    best = {"off": 0.0, "on": 0.0}
+    for r in range(1, rounds + 1):
+        rates = {}
+        for mode, stats in (("off", TotalsOnly()), ("on", Stats())):
+            rates[mode], totals = run(irs, lines, stats)
+            best[mode] = max(best[mode], rates[mode])
+            if mode == "off":
+                expected = totals
+            elif totals != expected:
+                sys.exit("the two modes counted different totals: the comparison is void")
+        print(f"round {r}: off {rates['off']:,.0f} events/cpu-s, on {rates['on']:,.0f} events/cpu-s, "
+              f"cost {1 - rates['on'] / rates['off']:.1%}")
+    print(f"{len(lines):,} events, {len(irs)} journeys, build {build_name()}: best off {best['off']:,.0f}, "
+          f"best on {best['on']:,.0f} events/cpu-s: the UI's counters cost {1 - best['on'] / best['off']:.1%} "
+          f"(target < 5%)")
+
+
+if __name__ == "__main__":
+    main()
