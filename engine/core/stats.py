@@ -109,8 +109,10 @@ class Stats:
         self.recent: list = []                        # actions since the last drain_recent()
         self._recent_limit = RECENT_PENDING           # how many before the old ones are let go again
         self._fresh: dict[int | None, dict] = {}      # minute (None: no time) -> {key: n}, since the last _sync
-        self._minute = None                           # the minute of _bucket (None: look it up again)
-        self._bucket: dict = {}                       # _fresh[_minute]
+        # _bucket is _fresh[minute] for every time in [_from, _to); an empty span sends the next count to _at
+        # (two comparisons cost less than the floor division that finds a time's minute)
+        self._bucket: dict = {}
+        self._from, self._to = 1, 0
         self._minutes: dict[int, dict] = {}           # minute -> {series: n}, synced, not yet drained
         self._hours: dict[int, dict] = {}             # hour -> {series: n}: pending minutes folded (long replays)
         self._undated: dict = {}                      # dead letters (no time of their own) not yet placed
@@ -122,7 +124,7 @@ class Stats:
                 start: str | None = None) -> None:
         """With `version`, also the instance's first move, into its `start` step: the engine does not
         report that one with moved()."""
-        b = self._bucket if now is not None and now // MINUTE == self._minute else self._at(now)
+        b = self._bucket if now is not None and self._from <= now < self._to else self._at(now)
         key = ("entered", journey, held_out, version, start)
         b[key] = b.get(key, 0) + 1
 
@@ -137,7 +139,7 @@ class Stats:
 
     def ended(self, journey: str, reason: str, inst: Instance | None = None, now: int | None = None) -> None:
         """`inst`: the engine's instance, whose step is where it ended."""
-        b = self._bucket if now is not None and now // MINUTE == self._minute else self._at(now)
+        b = self._bucket if now is not None and self._from <= now < self._to else self._at(now)
         if inst is None:
             key: tuple = ("ended", journey, reason, None, None, 0)
         else:
@@ -148,7 +150,7 @@ class Stats:
         """`action`: the engine's Action, kept until the next drain for the customer's recent actions."""
         if action is not None:
             self.recent.append(action)  # (let go of old ones as the minute turns: _at)
-        b = self._bucket if now is not None and now // MINUTE == self._minute else self._at(now)
+        b = self._bucket if now is not None and self._from <= now < self._to else self._at(now)
         key = ("action", journey, channel, status)
         b[key] = b.get(key, 0) + 1
 
@@ -159,14 +161,14 @@ class Stats:
         if at is None:
             self._dead_letters[reason] += 1
             self._undated[reason] = self._undated.get(reason, 0) + 1
-            self._minute = None  # the next count with a time places it in the series (_at)
+            self._from, self._to = 1, 0  # the next count with a time places it in the series (_at)
             return
         b = self._at(at)
         key = ("dead_letter", reason)
         b[key] = b.get(key, 0) + 1
 
     def segment(self, segment: str, entered: bool, now: int | None = None) -> None:
-        b = self._bucket if now is not None and now // MINUTE == self._minute else self._at(now)
+        b = self._bucket if now is not None and self._from <= now < self._to else self._at(now)
         key = ("segment_entered" if entered else "segment_exited", segment)
         b[key] = b.get(key, 0) + 1
 
@@ -224,7 +226,7 @@ class Stats:
                     series[name] = series.get(name, 0) + n
         for key, n in summed.items():
             TOTALS[key[0]](self, key, n)
-        self._fresh, self._minute, self._bucket = {}, None, {}
+        self._fresh, self._bucket, self._from, self._to = {}, {}, 1, 0
         if len(minutes) > FOLD_AFTER + 1440:  # a day's worth at a time: folding is a loop
             self._fold(max(minutes) - FOLD_AFTER)
 
@@ -247,7 +249,7 @@ class Stats:
             self._place_undated(m)
         if len(self.recent) > self._recent_limit:
             self._forget_old_actions()
-        self._minute, self._bucket = m, bucket
+        self._bucket, self._from, self._to = bucket, m * MINUTE, (m + 1) * MINUTE
         return bucket
 
     def _place_undated(self, m: int) -> None:
