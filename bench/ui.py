@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from journeyctl.dsl.loader import load_journeys
+from journeyctl.dsl.project.loader import load_journeys
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.core.events import BadEvent, parse_event
 from journeyctl.engine.store.open import checkpoint, open_store
