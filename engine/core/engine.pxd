@@ -7,6 +7,7 @@ from journeyctl.engine.core.timers cimport TimerQueue
 from journeyctl.engine.core.events cimport Event
 from journeyctl.engine.core.state cimport Customer, Instance
 from journeyctl.engine.core.runtime cimport Journey, Step
+from journeyctl.engine.core.expr cimport context
 
 cpdef object _ok(object pred, object ctx)
 cpdef _assign(dict profile, object path, object value)
@@ -58,8 +59,13 @@ cdef class Engine:
     cdef public TimerQueue _timers
     cdef public dict _scheduled
 
-    @cython.locals(cust=Customer, known=Customer)
+    @cython.locals(cust=Customer, known=Customer, seen=dict)
     cpdef list process(self, Event ev, lane=*)
+    cpdef Customer _new_customer(self)
+    cpdef bint _seen_before(self, dict seen, msg, first, t) except -1
+    cpdef _forget_ids(self, dict seen, t)
+    cpdef _advance(self, lane, t)
+    cpdef bint _fire_dates(self, cid, Customer cust, before, list out) except -1
     cpdef Journey _version(self, version)
     @cython.locals(cust=Customer)
     cpdef _fire_due(self, upto, list out)
