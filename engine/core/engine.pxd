@@ -7,7 +7,8 @@ from journeyctl.engine.core.timers cimport TimerQueue
 from journeyctl.engine.core.events cimport Event
 from journeyctl.engine.core.state cimport Customer, Instance
 from journeyctl.engine.core.runtime cimport Journey, Step
-from journeyctl.engine.core.expr cimport context
+from journeyctl.engine.core.expr cimport context, event_of
+from journeyctl.engine.core.actions cimport new_action
 
 cpdef object _ok(object pred, object ctx)
 cpdef _assign(dict profile, object path, object value)
