@@ -431,15 +431,15 @@ class Engine:
             if cid == self.trace_customer:
                 self._trace(cid, now, j.id, f"quiet hours over at {inst.state}: sending")
             self._send(cid, cust, inst, j, inst.state, st, now, out)
-            nxt = st["next"]
-        elif st["kind"] == "when":
+            nxt = st.next
+        elif st.kind == "when":
             if cid == self.trace_customer:
                 self._trace(cid, now, j.id, f"when at {inst.state} timed out: otherwise")
-            nxt = st["otherwise"]
+            nxt = st.otherwise
         else:
             if cid == self.trace_customer:
-                self._trace(cid, now, j.id, f"{st['kind'].replace('_', ' ')} at {inst.state} fired")
-            nxt = st["next"]
+                self._trace(cid, now, j.id, f"{st.kind.replace('_', ' ')} at {inst.state} fired")
+            nxt = st.next
         self._run(cid, cust, inst, j, nxt, now, out, queue)
 
     # ---- events --------------------------------------------------------------------
@@ -503,7 +503,7 @@ class Engine:
             if goal and goal.event == name and t < inst.entered + j.goal_within and _ok(goal.where, ctx):
                 self._end(cid, cust, inst, j, "converted", t)
                 continue
-            if j.exit_on and any(m.event == name and _ok(m.where, ctx) for m in j.exit_on):
+            if j.exit_on and _matched(j.exit_on, name, ctx):
                 self._end(cid, cust, inst, j, "exited", t)
                 continue
             if inst.flags & DEFERRED:
@@ -549,8 +549,10 @@ class Engine:
             blocked = f"re-entry blocked: last entry at {format_instant(entry[0])} is too recent"
         elif mode == "concurrent":
             key = j.reentry_by(ctx) if j.reentry_by else msg
-            if any(i.key == key for i in active):
-                blocked = f"re-entry blocked: an instance with key {key!r} is active"
+            for other in active:
+                if other.key == key:
+                    blocked = f"re-entry blocked: an instance with key {key!r} is active"
+                    break
         if blocked:
             if cid == self.trace_customer:
                 self._trace(cid, t, jid, blocked)
@@ -568,7 +570,7 @@ class Engine:
         self.stats.entered(jid, t, bool(flags & HELD_OUT), j.version, j.ir.start)
         if cid == self.trace_customer:
             self._trace(cid, t, jid, "entered" + (" (holdout group)" if flags & HELD_OUT else ""))
-        self._run(cid, cust, inst, j, j.ir.start, t, out, queue)
+        self._run(cid, cust, inst, j, j.start, t, out, queue)
 
     # ---- the flow ------------------------------------------------------------------
 
@@ -579,19 +581,19 @@ class Engine:
                 self.stats.moved(inst.version, inst.state, sid)
             inst.state = sid
             st = j.states[sid]
-            kind = st["kind"]
+            kind = st.kind
             if kind == "wait":
-                inst.due = now + st["duration"]
+                inst.due = now + st.duration
                 if cid == self.trace_customer:
                     self._trace(cid, now, j.id, f"wait at {sid} started, until {show_instant(inst.due)}")
                 return
             if kind == "when":
-                inst.due = now + st["within"]
+                inst.due = now + st.within
                 if cid == self.trace_customer:
                     self._trace(cid, now, j.id, f"when at {sid} waiting until {show_instant(inst.due)}")
                 return
             if kind == "wait_until":
-                due = next_time_of_day(now, st["minute"], self._zone(cust, j)) if "fn" not in st \
+                due = next_time_of_day(now, st.minute, self._zone(cust, j)) if st.fn is None \
                     else self._until(cid, cust, inst, j, st, now)
                 if due is None:  # `wait until EXPR` with no time there: nothing to wait for
                     self._end(cid, cust, inst, j, "exited", now)
@@ -601,7 +603,7 @@ class Engine:
                     if cid == self.trace_customer:
                         self._trace(cid, now, j.id, f"wait until at {sid}: {show_instant(due)}")
                     return
-                sid = st["next"]
+                sid = st.next
             elif kind == "send":
                 if j.quiet_hours:
                     until = quiet_until(now, *j.quiet_hours, self._zone(cust, j))
@@ -613,15 +615,19 @@ class Engine:
                                                     f"{show_instant(until)}")
                         return
                 self._send(cid, cust, inst, j, sid, st, now, out)
-                sid = st["next"]
+                sid = st.next
             elif kind == "if":
                 ctx = context(inst.trigger, inst.trigger, cust, now, self._agg_readers)
-                sid = next((goto for pred, goto in st["conds"] if pred(ctx)), st["otherwise"])
+                sid = st.otherwise
+                for pred, goto in st.conds:
+                    if pred(ctx):
+                        sid = goto
+                        break
             elif kind == "split":
                 share = stable_share(j.id, cid)
-                sid = st["next"]
+                sid = st.next
                 total = 0.0
-                for arm in st["arms"]:
+                for arm in st.arms:
                     total += arm["percent"]
                     if share < total:
                         if cid == self.trace_customer:
@@ -630,22 +636,22 @@ class Engine:
                         break
             elif kind == "set":
                 ctx = context(inst.trigger, inst.trigger, cust, now, self._agg_readers)
-                value = st["fn"](ctx)
-                old = lookup(cust.profile, st["trait"])
-                _assign(cust.profile, st["trait"], value)
+                value = st.fn(ctx)
+                old = lookup(cust.profile, st.trait)
+                _assign(cust.profile, st.trait, value)
                 if old != value or type(old) is not type(value):
-                    self._record(cid, now, inst.trigger_message, traits={".".join(st["trait"]): [old, value]})
+                    self._record(cid, now, inst.trigger_message, traits={".".join(st.trait): [old, value]})
                     if self.date_journeys:
                         self._schedule_dates(cid, cust, now)
                 if self.segments:
                     self._segments(cid, cust, now, inst.trigger_message, queue, None, True, 0,
                                    self._windows_passed(cust, now))
-                sid = st["next"]
+                sid = st.next
             elif kind == "emit":
                 ctx = context(inst.trigger, inst.trigger, cust, now, self._agg_readers)
-                props = {name: f(ctx) for name, f in st["vars"]}
-                queue.append((st["event"], props, None, f"{inst.iid}/{j.id}/{sid}"))
-                sid = st["next"]
+                props = {name: f(ctx) for name, f in st.vars}
+                queue.append((st.event, props, None, f"{inst.iid}/{j.id}/{sid}"))
+                sid = st.next
             else:  # exit
                 self._end(cid, cust, inst, j, "exited", now)
                 return
@@ -728,29 +734,29 @@ class Engine:
     def _until(self, cid, cust, inst, j: Journey, st, now) -> int | None:
         """The instant `wait until EXPR [at HH:MM]` waits for (that day's HH:MM in the customer's zone), or
         None when EXPR gives no time (a missing trait, a text that is not one)."""
-        at = st["fn"](context(inst.trigger, inst.trigger, cust, now, self._agg_readers))
-        if at is not None and st["minute"] is not None:
-            at = day_at(at, st["minute"], self._zone(cust, j))
+        at = st.fn(context(inst.trigger, inst.trigger, cust, now, self._agg_readers))
+        if at is not None and st.minute is not None:
+            at = day_at(at, st.minute, self._zone(cust, j))
         if at is None and cid == self.trace_customer:
-            what = self.explain.written(st["instant"], j.ir.aggregates) if self.explain else "the instant"
+            what = self.explain.written(st.instant, j.ir.aggregates) if self.explain else "the instant"
             self._trace(cid, now, j.id, f"wait until at {inst.state}: {what} is no time (null): the instance exits")
         return at
 
     def _send(self, cid, cust, inst, j: Journey, sid, st, now, out) -> None:
         profile = cust.profile
         trig = inst.trigger
-        if st["vars"]:
+        if st.vars:
             ctx = context(trig, trig, cust, now, self._agg_readers)
-            variables = {name: f(ctx) for name, f in st["vars"]}
+            variables = {name: f(ctx) for name, f in st.vars}
         else:
             variables = {}
         target = None
-        for tg in st["targets"]:
+        for tg in st.targets:
             if self._reachable(profile, tg["channel"]):
                 target = tg
                 break
         if target is None:
-            target, status, why = st["targets"][0], "unreachable", "no listed channel is reachable"
+            target, status, why = st.targets[0], "unreachable", "no listed channel is reachable"
         elif j.caps and self._capped(cust, j, target["channel"], now):
             status, why = "suppressed", "over the journey's cap"
         elif inst.flags & HELD_OUT:
@@ -1075,6 +1081,15 @@ _NO_EVENT: dict = {}  # what a date trigger's journey sees as its event and trig
 
 def _ok(pred, ctx) -> bool:
     return pred is None or pred(ctx)
+
+
+def _matched(matchers: list, name: str, ctx) -> bool:
+    """Whether a matcher for the event `name` holds. A loop rather than any(...) over a generator: the
+    compiled build calls the engine's steps in C only when they have no closure inside (engine.pxd)."""
+    for m in matchers:
+        if m.event == name and _ok(m.where, ctx):
+            return True
+    return False
 
 
 def _assign(profile: dict, path: list, value) -> None:

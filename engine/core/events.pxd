@@ -1,9 +1,14 @@
 # Declarations for the compiled build (scripts/build_fast.py, `make fast`); events.py stays the pure-Python source.
-# The one path every event takes (parse_event -> _decode -> _fast -> parse_instant) calls itself in C.
+# The one path every event takes (parse_event -> _decode -> _fast -> _usual_instant) calls itself in C.
+# The time caches as C globals of known type (their .get is a C call), and the usual shape's text as `str`,
+# so its length and the characters tested are C reads (its callers give it exact str only).
+cdef dict _SECOND_MS, _MILLI, _minute_ms, _minute_text
 cpdef object parse_instant(object text)
-cpdef object _minute_start(object prefix)
+cdef object _usual_instant(str text)
+cpdef object _minute_start(str prefix)
 cpdef object format_instant(object ms)
-cpdef object _fast(object obj, object raw_size, object plain=*)
+# `obj` exactly a dict: its lookups are C calls (event_from_object gives a dict subclass the general path)
+cpdef object _fast(dict obj, object raw_size, object plain=*)
 cpdef object _decode(object data)
 
 # Event as an extension type, made and read in C: Cython compiles the .py's dataclass as one of its own

@@ -152,8 +152,16 @@ def parse_instant(text: str) -> int:
     """RFC 3339 text to epoch ms (UTC); also accepts a space for the `T`.
 
     This runs once per event, so the usual `YYYY-MM-DDTHH:MM:SS.mmmZ` is answered from
-    dictionaries (minute prefix, seconds, milliseconds) and only other shapes meet the regex.
+    dictionaries (_usual_instant) and only other shapes meet the regex.
     """
+    ms = _usual_instant(text) if type(text) is str else None
+    return _parse_general(text) if ms is None else ms
+
+
+def _usual_instant(text: str) -> int | None:
+    """`YYYY-MM-DDTHH:MM:SS.mmmZ` to epoch ms from dictionaries (minute prefix, seconds, milliseconds), or
+    None for any other text. Only for exact `str`: the compiled build reads the text's length and
+    characters in C (events.pxd), and the event reader, which has checked the type, calls it first."""
     if len(text) == 24 and text[23] in "Zz" and text[19] == ".":
         s = _SECOND_MS.get(text[17:19])
         milli = _MILLI.get(text[20:23])
@@ -163,7 +171,7 @@ def parse_instant(text: str) -> int:
                 base = _minute_start(text[:17])
             if base is not None:
                 return base + s + milli
-    return _parse_general(text)
+    return None
 
 
 def _parse_general(text: str) -> int:
@@ -371,7 +379,7 @@ def event_from_object(obj, raw_size: int, raw: bytes | str | None = None) -> Eve
     if not isinstance(obj, dict):
         raise BadEvent("not_an_object", f"an event must be a JSON object, this is {_kind(obj)}")
     _check_depth(obj, raw)
-    fast = _fast(obj, raw_size)
+    fast = _fast(obj, raw_size) if type(obj) is dict else None  # (a dict subclass takes the general path)
     if fast is not None:
         return fast
     identify = obj.get("type") == "identify"
@@ -400,17 +408,20 @@ def event_from_object(obj, raw_size: int, raw: bytes | str | None = None) -> Eve
 
 def _fast(obj: dict, raw_size: int, plain: bool = False) -> Event | None:
     """The shape nearly every producer sends (our own field names, text ids, RFC 3339 time), decided
-    with five lookups; anything else takes the general path, which gives the same answer slower."""
+    with five lookups; anything else takes the general path, which gives the same answer slower.
+    `obj` is exactly a dict (what the JSON reader gives), so the compiled build looks up in C (events.pxd)."""
     name, cid, ts, props, mid = (obj.get("event"), obj.get("customer_id"), obj.get("timestamp"),
                                  obj.get("properties"), obj.get("message_id"))
     if (type(name) is str and name and type(cid) is str and cid and type(ts) is str and type(props) is dict
             and type(mid) is str and mid and obj.get("type") != "identify"
             and len(cid) <= MAX_ID_CHARS and len(mid) <= MAX_ID_CHARS
             and (plain or cid.isascii() and cid.isprintable() and mid.isascii() and mid.isprintable())):
-        try:
-            t = parse_instant(ts)
-        except ValueError:
-            return None  # the general path says what is wrong with the time
+        t = _usual_instant(ts)
+        if t is None:
+            try:
+                t = parse_instant(ts)
+            except ValueError:
+                return None  # the general path says what is wrong with the time
         if EVENT_MIN_MS <= t <= EVENT_MAX_MS:
             return Event(name, cid, t, props, mid, None, raw_size)
     return None

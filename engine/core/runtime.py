@@ -33,17 +33,49 @@ class DateTrigger:
     yearly: bool
 
 
+class Step:
+    """One state of a journey version made ready to run: what the engine reads of the IR's state, by name,
+    with its expressions compiled (`fn`, `vars`, `conds`); a field its kind does not have is None. Built
+    once per version; read at every step of every instance, so the compiled build makes it an extension
+    type (runtime.pxd) and each read is a C field, not a dictionary lookup by key."""
+
+    __slots__ = ("kind", "next", "duration", "within", "otherwise", "minute", "instant", "fn", "vars", "targets",
+                 "conds", "arms", "trait", "event")
+
+    def __init__(self, st: dict):
+        kind = st["kind"]
+        self.kind: str = kind
+        self.next: str | None = st.get("next")
+        self.duration: int | None = st.get("duration")     # wait
+        self.within: int | None = st.get("within")         # when
+        self.otherwise: str | None = st.get("otherwise")   # if, when
+        self.minute: int | None = st.get("minute")         # wait_until: the time of day
+        self.instant: list | None = st.get("instant")      # wait_until EXPR, as written (for the trace)
+        self.targets: list | None = st.get("targets")      # send: [{"channel", "template"}]
+        self.arms: list | None = st.get("arms")            # split: [{"name", "percent", "goto"}]
+        self.trait: list | None = st.get("trait")          # set: the path under profile
+        self.event: str | None = st.get("event")           # emit
+        # compiled: send's and emit's variables, set's value or wait_until's instant, if's branches
+        self.vars: list | None = ([(name, compile_expr(x)) for name, x in st["variables"].items()]
+                                  if kind in ("send", "emit") else None)
+        self.fn: Expr | None = (compile_expr(st["value"]) if kind == "set" else
+                                compile_expr(st["instant"]) if kind == "wait_until" and "instant" in st else None)
+        self.conds: list | None = ([(compile_pred(b["cond"]), b["goto"]) for b in st["branches"]]
+                                   if kind == "if" else None)
+
+
 @dataclass
 class Journey:
     ir: JourneyIR
     id: str
     version: str
+    start: str | None   # the first state's id
     trigger: Matcher
     audience: Pred | None
     goal: Matcher | None
     goal_within: int | None
     exit_on: list
-    states: dict        # state id -> dict with compiled parts
+    states: dict        # state id -> its Step
     waits_on: dict      # state id -> {event name: [(Matcher, goto or None)]} for wait/when states
     caps: list
     max_cap_window: int
@@ -63,18 +95,7 @@ def build_journey(ir: JourneyIR) -> Journey:
     waits_on: dict = {}
     listens: set[str] = set()
     for sid, st in ir.states.items():
-        st = dict(st)
         kind = st["kind"]
-        if kind == "send":
-            st["vars"] = [(name, compile_expr(x)) for name, x in st["variables"].items()]
-        elif kind == "set":
-            st["fn"] = compile_expr(st["value"])
-        elif kind == "emit":
-            st["vars"] = [(name, compile_expr(x)) for name, x in st["variables"].items()]
-        elif kind == "if":
-            st["conds"] = [(compile_pred(b["cond"]), b["goto"]) for b in st["branches"]]
-        elif kind == "wait_until" and "instant" in st:
-            st["fn"] = compile_expr(st["instant"])
         if kind == "wait" and st["unless"]:
             index: dict = {}
             for m in st["unless"]:
@@ -87,14 +108,14 @@ def build_journey(ir: JourneyIR) -> Journey:
             waits_on[sid] = index
         for index in waits_on.get(sid, {}).values():
             listens.update(m.event for m, _ in index)
-        states[sid] = st
+        states[sid] = Step(st)
     goal = _matcher(ir.goal) if ir.goal else None
     exit_on = [_matcher(m) for m in ir.exit_on]
     listens.update(m.event for m in exit_on)
     if goal:
         listens.add(goal.event)
     return Journey(
-        ir=ir, id=ir.id, version=ir.version, trigger=_matcher(ir.trigger),
+        ir=ir, id=ir.id, version=ir.version, start=ir.start, trigger=_matcher(ir.trigger),
         audience=compile_pred(ir.audience), goal=goal, goal_within=ir.goal["within"] if ir.goal else None,
         exit_on=exit_on, states=states, waits_on=waits_on, caps=ir.caps,
         max_cap_window=max((c["per"] for c in ir.caps), default=0), holdout=ir.holdout,
