@@ -318,7 +318,13 @@ class _Share:
 def _mine(item, raw: bytes, line: int, cid: bytes, t: int) -> Event:
     """One of this process's events, parsed, after every process ran the clock on `cid` and `t`: had that
     reading been wrong, their clocks were (module doc)."""
-    event = _parsed(raw) if item is None else item
+    if item is None:
+        try:
+            event = parse_event(raw)
+        except BadEvent:
+            event = None
+    else:
+        event = item
     if (not isinstance(event, Event) or event.time != t
             or event.customer_id.encode("utf-8", "surrogatepass") != cid):
         raise Diverged(f"line {line} is not the event a quick reading of it found (a broken value past its "
