@@ -29,12 +29,12 @@ parent writes, after every replay process has finished.
 """
 from __future__ import annotations
 
-import gc
-import heapq
 import multiprocessing
 import traceback
+from array import array
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
+from operator import itemgetter
 from typing import Callable, Iterable
 
 from journeyctl.engine.core.actions import CUSTOMER, DUE_AT
@@ -46,6 +46,8 @@ from journeyctl.engine.core.stats import Stats
 from journeyctl.engine.replay.loop import DeadLetter, Replay, refused, set_aside, tune_gc
 from journeyctl.engine.replay.output import action_line, output_order
 
+_DUE_AND_CUSTOMER = itemgetter(0, 1)
+BATCH = 1024  # a process's own events applied at a time (_Share.apply)
 PROGRESS_EVERY = 4096  # lines between two progress reports of the first process (as loop.counted)
 
 
@@ -73,7 +75,9 @@ class SplitReplay:
 @dataclass
 class _Part:
     """One process's results."""
-    actions: list
+    dues: array           # its actions in output order: their due times,
+    customers_of: list    # customers,
+    actions: list         # and the actions (dicts, or JSON lines): three flat lists pickle faster than tuples
     dead: list            # (position in the input, DeadLetter)
     stats: dict
     ignored: int
@@ -155,9 +159,11 @@ def _merge(parent: Engine, parts: list[_Part], until: int | None, stored: bool) 
     """The processes' results as one replay's: actions merged in output order (no two processes share a
     customer, so (due, customer) never ties across them), dead letters in input order, counters summed."""
     result = SplitReplay()
-    # (due, customer, action) tuples compared as they are, in C: only heads from different processes meet,
-    # and those differ in (due, customer) before the action would be compared
-    result.actions = [a[2] for a in heapq.merge(*(part.actions for part in parts))]
+    # a stable sort by (due, customer) of the processes' runs one after the other: the sort merges the runs (in
+    # C), and actions of one customer at one instant, all from one process, keep their order
+    merged = [a for part in parts for a in zip(part.dues, part.customers_of, part.actions)]
+    merged.sort(key=_DUE_AND_CUSTOMER)
+    result.actions = [a[2] for a in merged]
     dead = [d for part in parts for d in part.dead]
     dead.sort(key=lambda d: d[0])
     result.dead_letters = [d for _, d in dead]
@@ -218,6 +224,7 @@ def _replay_part(k, jobs, read, until, start, make_engine, make_store, jsonl, st
     tune_gc()
     clock, lateness = start
     share = _Share(engine, lateness)
+    mine: list = []  # its own events not applied yet, each with the clock it meets
     last = None
     owners: dict = {}  # customer id (UTF-8) -> its process: murmur2 in Python costs more than a lookup
     line = 0
@@ -245,23 +252,29 @@ def _replay_part(k, jobs, read, until, start, make_engine, make_store, jsonl, st
                 share.after_until(line, raw, item, cid, t)
             continue
         if owner == k:
-            share.apply(pos, line, raw, item, cid, t, clock)
+            mine.append((pos, line, raw, item, cid, t, clock))
+            if len(mine) == BATCH:
+                share.apply(mine)
+                mine = []
         if clock is None or t >= clock - lateness:  # applied (the engine's rule): the clock moves
             if clock is None or t > clock:
                 clock = t
             if last is None or t > last:
                 last = t
+    share.apply(mine)
     if report is not None:
         report(line)
     result = share.result
     end = until if until is not None else last
     if end is not None:
         result.actions.extend(engine.advance_to(end))
+    ordered = output_order(result.actions)
     at = tuple.__getitem__
-    actions = [(at(a, DUE_AT), at(a, CUSTOMER), action_line(a) if jsonl else a.as_dict())
-               for a in output_order(result.actions)]
+    dues = array("q", [at(a, DUE_AT) for a in ordered])
+    customers_of = [at(a, CUSTOMER) for a in ordered]
+    actions = [action_line(a) for a in ordered] if jsonl else [a.as_dict() for a in ordered]
     customers = [(cid, c.encode()) for cid, c in store.changed.items()] if stored else []
-    return _Part(actions, share.dead, engine.stats.to_dict(), engine.aggregates.ignored,
+    return _Part(dues, customers_of, actions, share.dead, engine.stats.to_dict(), engine.aggregates.ignored,
                  engine.drain_profile_records(), engine.trace, customers, result.events, share.after,
                  result.names, clock, last,
                  engine.stats.pending() if stored else None)  # (unkept, it would cost seconds to send)
@@ -281,29 +294,35 @@ class _Share:
     def __init__(self, engine: Engine, lateness: int):
         self.engine, self.lateness = engine, lateness
         self.result = Replay()
+        self.names, self.actions = self.result.names, self.result.actions
         self.dead: list = []  # (position in the input, DeadLetter)
         self.after = 0        # its events stamped after --until
 
-    def apply(self, pos: int, line: int, raw: bytes, item, cid: bytes, t: int, clock: int | None) -> None:
-        """One of its events, at `clock`; the model said late when t < clock - lateness, else that the
-        clock goes to max(t, clock) (module doc: when the engine differs, this replay cannot be split)."""
-        event = _mine(item, raw, line, cid, t)
-        engine, result = self.engine, self.result
-        if clock is not None:
-            engine.follow(clock)
-        late = clock is not None and t < clock - self.lateness
-        result.names.add(event.name)
-        try:
-            result.actions.extend(engine.process(event))
-        except Exception as e:  # noqa: BLE001 - late, or a bug of ours: set aside, as loop.apply does
-            letter = set_aside(engine, result, line, raw, refused(e))
-            self.dead.append((pos, letter))
-            if late and letter.reason == "late":
-                return
-            raise Diverged(f"line {line} was set aside as {letter.reason}, where the model of the clock applied it")
-        result.events += 1
-        if late or engine.clock != (t if clock is None or t > clock else clock):
-            raise Diverged(f"line {line}: a repeated message was stamped later than every event before it")
+    def apply(self, batch: list) -> None:
+        """Its events, each at the clock it meets; the model said late when t < clock - lateness, else that
+        the clock goes to max(t, clock) (module doc: when the engine differs, this replay cannot be split).
+        In batches, after the lines around them were read: the engine's code and data stay in the
+        processor's caches from one event to the next (a process's CPU time 4.3 s -> 3.7 s on the first
+        300,000 lines of the standard input)."""
+        engine, result, lateness, names, actions = self.engine, self.result, self.lateness, self.names, self.actions
+        for pos, line, raw, item, cid, t, clock in batch:
+            event = _mine(item, raw, line, cid, t)
+            if clock is not None:
+                engine.follow(clock)
+            late = clock is not None and t < clock - lateness
+            names.add(event.name)
+            try:
+                actions.extend(engine.process(event))
+            except Exception as e:  # noqa: BLE001 - late, or a bug of ours: set aside, as loop.apply does
+                letter = set_aside(engine, result, line, raw, refused(e))
+                self.dead.append((pos, letter))
+                if late and letter.reason == "late":
+                    continue
+                raise Diverged(f"line {line} was set aside as {letter.reason}, where the model of the clock "
+                               "applied it") from None
+            result.events += 1
+            if late or engine.clock != (t if clock is None or t > clock else clock):
+                raise Diverged(f"line {line}: a repeated message was stamped later than every event before it")
 
     def after_until(self, line: int, raw: bytes, item, cid: bytes, t: int) -> None:
         _mine(item, raw, line, cid, t)
