@@ -5,6 +5,8 @@ cpdef object _minute_start(object prefix)
 cpdef object format_instant(object ms)
 cpdef object _fast(object obj, object raw_size, object plain=*)
 cpdef object _decode(object data)
+# The quick reading `simulate --jobs` takes of every other process's line.
+cpdef object scan_event(object raw, object max_bytes=*)
 
 # Event as an extension type, made and read in C: Cython compiles the .py's dataclass as one of its own
 # (which is why the .py does not ask for slots=True: Cython's dataclass does not take it). About 5% of the
