@@ -442,8 +442,8 @@ def scan_event(raw: bytes, max_bytes: int = 1_000_000) -> tuple[bytes, int] | No
     # Without a backslash, the lead byte of a C1 control character (0xC2) or a DEL (0x7F, which JSON lets
     # through unescaped), no id in the line holds a character id_problem refuses; and only UTF-8 is JSON.
     if (len(raw) > max_bytes or raw[-1:] != b"}"  # (a line cut short)
-            or raw.find(b"\\") >= 0 or raw.find(b"\xc2") >= 0 or raw.find(b"\x7f") >= 0
-            or not (raw.isascii() or _utf8(raw))):
+            or raw.find(b"\\") >= 0 or raw.find(b"\x7f") >= 0
+            or not raw.isascii() and (raw.find(b"\xc2") >= 0 or not _utf8(raw))):
         return None
     found = _IN_ORDER.match(raw) or _ENVELOPE.match(raw)
     if found is None:

@@ -30,10 +30,12 @@ parent writes, after every replay process has finished.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import traceback
 from array import array
 from dataclasses import dataclass, field
+from itertools import chain
 from multiprocessing.connection import wait
 from operator import itemgetter
 from typing import Callable, Iterable
@@ -161,11 +163,7 @@ def _merge(parent: Engine, parts: list[_Part], until: int | None, stored: bool) 
     """The processes' results as one replay's: actions merged in output order (no two processes share a
     customer, so (due, customer) never ties across them), dead letters in input order, counters summed."""
     result = SplitReplay()
-    # a stable sort by (due, customer) of the processes' runs one after the other: the sort merges the runs (in
-    # C), and actions of one customer at one instant, all from one process, keep their order
-    merged = [a for part in parts for a in zip(part.dues, part.customers_of, _actions(part))]
-    merged.sort(key=_DUE_AND_CUSTOMER)
-    result.actions = [a[2] for a in merged]
+    result.actions = _merged_actions(parts)
     dead = [d for part in parts for d in part.dead]
     dead.sort(key=lambda d: d[0])
     result.dead_letters = [d for _, d in dead]
@@ -188,6 +186,23 @@ def _merge(parent: Engine, parts: list[_Part], until: int | None, stored: bool) 
             for cid, blob in part.customers:
                 parent.store.put(cid, Customer.decode(blob))
     return result
+
+
+def _merged_actions(parts: list[_Part]) -> list:
+    """A stable sort by (due, customer) of the processes' runs one after the other: the sort merges the runs
+    (in C), and actions of one customer at one instant, all from one process, keep their order. The
+    collector waits: the tuples made here hold no cycle, and walking them took a third of the time."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        merged = list(zip(chain.from_iterable(part.dues for part in parts),
+                          chain.from_iterable(part.customers_of for part in parts),
+                          chain.from_iterable(_actions(part) for part in parts)))
+        merged.sort(key=_DUE_AND_CUSTOMER)
+        return [a[2] for a in merged]
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _add_stats(stats: Stats, data: dict) -> None:
@@ -300,11 +315,8 @@ def _actions(part: _Part) -> list:
     """A process's actions, each its own object again (JSON lines sliced out of the buffer)."""
     if type(part.actions) is not bytes:
         return part.actions
-    buffer, start, lines = part.actions, 0, []
-    for end in part.ends:
-        lines.append(buffer[start:end])
-        start = end
-    return lines
+    starts = array("q", [0]) + part.ends[:-1]
+    return list(map(part.actions.__getitem__, map(slice, starts, part.ends)))
 
 
 def _parsed(raw: bytes) -> Event | BadEvent:
