@@ -73,6 +73,16 @@ def test_until_and_sort_split_exactly(tmp_path, stream):
     assert outputs(tmp_path, stream, 2, *extra) == one
 
 
+def test_until_splits_exactly_with_the_lines_read_in_each_process(tmp_path, stream):
+    """Without --sort every process reads the lines itself: each counts its own customers' events past
+    --until, having parsed them."""
+    one = outputs(tmp_path, stream, 1, "--until", "2026-03-05T00:00:00Z")
+    assert "after --until" in one["stderr"]
+    split = outputs(tmp_path, stream, 2, "--until", "2026-03-05T00:00:00Z")
+    assert FALLBACK not in split["stderr"]
+    assert split == one
+
+
 def test_a_message_resent_with_a_later_time_falls_back_to_one_process(tmp_path):
     path = tmp_path / "events.jsonl"
     write_events(path, 3_000, seed=5, resent_later=True)

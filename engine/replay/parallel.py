@@ -121,6 +121,10 @@ def replay_split(parent: Engine, make_engine: Callable, make_store: Callable, re
         procs.append(p)
     try:
         parts = _collect(outputs, on_progress)
+    except BaseException:  # (Diverged, or one failed: what the others would send is of no use now)
+        for p in procs:
+            p.kill()
+        raise
     finally:
         for conn in outputs:
             conn.close()
