@@ -9,8 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from generated_events import write_events
+from journeyctl.engine.cli.startup import open_state, project_to_run
+from journeyctl.engine.core.engine import Engine
+from journeyctl.engine.core.events import parse_instant, scan_event
+from journeyctl.engine.replay import parallel
+from journeyctl.engine.replay.sources import read_events
 
 ROOT = Path(__file__).resolve().parent.parent
 JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()"]
@@ -67,6 +73,16 @@ def test_until_and_sort_split_exactly(tmp_path, stream):
     assert outputs(tmp_path, stream, 2, *extra) == one
 
 
+def test_until_splits_exactly_with_the_lines_read_in_each_process(tmp_path, stream):
+    """Without --sort every process reads the lines itself: each counts its own customers' events past
+    --until, having parsed them."""
+    one = outputs(tmp_path, stream, 1, "--until", "2026-03-05T00:00:00Z")
+    assert "after --until" in one["stderr"]
+    split = outputs(tmp_path, stream, 2, "--until", "2026-03-05T00:00:00Z")
+    assert FALLBACK not in split["stderr"]
+    assert split == one
+
+
 def test_a_message_resent_with_a_later_time_falls_back_to_one_process(tmp_path):
     path = tmp_path / "events.jsonl"
     write_events(path, 3_000, seed=5, resent_later=True)
@@ -115,3 +131,75 @@ def test_csv_and_standard_input_split_exactly(tmp_path, stream):
                             "--jobs", "2"], input=stream.read_bytes(), capture_output=True, cwd=ROOT, timeout=300)
     assert piped.returncode == 0, piped.stderr.decode()
     assert piped.stdout == simulate(ROOT / "journeys", "--events", stream, "--format", "jsonl").stdout
+
+
+def _rewritten(record: dict, how: int) -> bytes:
+    """A stream line in a shape the quick reading of other processes' lines (events.scan_event) leaves to the
+    parse, the event unchanged: every process parses it."""
+    if how == 0:  # the time as epoch milliseconds
+        return json.dumps(dict(record, timestamp=parse_instant(record["timestamp"]))).encode()
+    if how == 1:  # the customer id written with an escape
+        return json.dumps(record).encode().replace(b'"customer_id": "c', b'"customer_id": "\\u0063', 1)
+    if how == 2:  # the properties first: the quick reading stops at the first nested object
+        return json.dumps({"properties": record.get("properties", {}), **record}).encode()
+    return json.dumps(dict(record, timestamp=record["timestamp"].replace("Z", "+00:00"))).encode()  # an offset
+
+
+def test_lines_of_other_shapes_are_parsed_by_every_process_and_split_exactly(tmp_path, stream):
+    lines, changed = [], []
+    for i, raw in enumerate(stream.read_bytes().splitlines()):
+        record = json.loads(raw) if raw.startswith(b'{"event"') else None
+        if record is not None and "customer_id" in record and i % 5 == 0:
+            raw = _rewritten(record, i // 5 % 4)
+            changed.append(raw)
+        lines.append(raw)
+    lines[100:100] = [b'{"event":"purchase","customer_id":"c1","timestamp":"2026-03-01T00:00:00.000Z","p":"\xe9"}',
+                      b'{"event":"purchase","customer_id":"c1","timestamp":"2026-03-01T00:00:00.000Z","p":{"a":1']
+    assert all(scan_event(raw) is None for raw in changed + lines[100:102]) and len(changed) > 600
+    path = tmp_path / "shapes.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    one = outputs(tmp_path, path, 1)
+    assert one["dead"].count(b'"invalid_json"') >= 2
+    split = outputs(tmp_path, path, 2)
+    assert FALLBACK not in split["stderr"]
+    assert split == one
+
+
+@pytest.mark.parametrize("misread", [
+    # a key given twice: the quick reading keeps the first customer, the parse the last
+    b'{"event":"purchase","customer_id":"c1","timestamp":"%s","properties":{},"customer_id":"c2"}',
+    # a line cut after a nested object: the quick reading sees an event, the parse no JSON
+    b'{"event":"purchase","customer_id":"c1","timestamp":"%s","properties":{"cart_value":20}',
+])
+def test_a_line_read_wrongly_at_a_glance_falls_back_to_one_process(tmp_path, stream, misread):
+    lines = stream.read_bytes().splitlines()
+    at = next(i for i in range(2_000, len(lines)) if lines[i].startswith(b'{"event"'))
+    line = misread % json.loads(lines[at])["timestamp"].encode()
+    assert scan_event(line) is not None
+    lines.insert(at + 1, line)
+    path = tmp_path / "misread.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    one = outputs(tmp_path, path, 1)
+    split = outputs(tmp_path, path, 2)
+    assert f"line {at + 2} is not the event a quick reading of it found" in split["stderr"]
+    assert FALLBACK in split["stderr"]
+    assert split["stdout"] == one["stdout"] and split["dead"] == one["dead"] and split["profiles"] == one["profiles"]
+
+
+def test_the_progress_is_the_first_processs_lines_read(stream, monkeypatch):
+    """What the parent shows on a terminal (on_progress): the line reached, as it rises, up to the last."""
+    monkeypatch.setattr(parallel, "PROGRESS_EVERY", 100)  # (the processes are forked: they see it)
+    project, irs, segments = project_to_run([str(ROOT / "journeys")], str(ROOT / "journeyctl.yaml"),
+                                            Console(stderr=True))
+
+    def make_engine(store):
+        return Engine(irs, segments, store=store, channels=project.contacts, lateness=5_000,
+                      default_timezone=project.options.default_timezone, dedup_window=project.dedup_window)
+
+    seen: list[int] = []
+    result = parallel.replay_split(make_engine(open_state("memory:")), make_engine, lambda: open_state("memory:"),
+                                   lambda: read_events(str(stream), parse=False), None, 2, jsonl=True,
+                                   stored=False, on_progress=seen.append)
+    last = max(number for number, _, _ in read_events(str(stream), parse=False))
+    assert len(seen) > last // 100 - 5 and seen == sorted(seen) and seen[-1] == last
+    assert result.events > 3_000

@@ -26,7 +26,7 @@ from journeyctl.engine.core.instants import command_line_instant
 from journeyctl.engine.replay.hints import input_hints
 from journeyctl.engine.replay.loop import replay
 from journeyctl.engine.replay.output import action_line, by_customer, jsonl_line
-from journeyctl.engine.replay.parallel import ReplayFailed, replay_split
+from journeyctl.engine.replay.parallel import Diverged, ReplayFailed, replay_split
 from journeyctl.engine.cli.startup import UsageProblem, open_state, project_to_run
 from journeyctl.engine.store.open import checkpoint, open_store
 
@@ -111,8 +111,8 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
                       trace_customer=trace_customer, explain=explain, profiles=bool(profiles_path),
                       dedup_window=project.dedup_window)
 
-    def read():
-        items = read_events(source, kind, **options)
+    def read(parse: bool = True):
+        items = read_events(source, kind, parse=parse or sort_input, **options)
         return sort_by_time(items) if sort_input else items
 
     engine = make_engine(store)
@@ -124,18 +124,19 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
             if jobs > 1:
                 # a replay process only reads a stored state: the changes come back here to be written
                 reader = (lambda: open_store(state_url, read_only=True)) if stored else (lambda: open_state("memory:"))
-                result = replay_split(engine, make_engine, reader, read(), until_ms, jobs,
-                                      jsonl=fmt == "jsonl" and not render_messages, reparse=kind == "jsonl",
-                                      stored=stored, on_progress=on_progress)
-                if result is None:
-                    err.print("journeyctl simulate: a repeated message was stamped later than every event before "
-                              "it, which --jobs cannot split exactly; replaying in one process", markup=False)
+                try:
+                    # every replay process reads the input itself, parsing what it needs (replay/parallel.py)
+                    result = replay_split(engine, make_engine, reader, lambda: read(parse=False), until_ms, jobs,
+                                          jsonl=fmt == "jsonl" and not render_messages, stored=stored,
+                                          on_progress=on_progress)
+                    engine.trace = result.trace
+                    profiles = result.profiles
+                except Diverged as e:
+                    err.print(f"journeyctl simulate: {e}, which --jobs cannot split exactly; replaying in one "
+                              "process", markup=False)
                     store.close()
                     store = open_state(state_url)
                     engine = make_engine(store)
-                else:
-                    engine.trace = result.trace
-                    profiles = result.profiles
             if result is None:
                 result = replay(engine, read(), until_ms, None, on_progress,
                                 spec_form=fmt != "jsonl" or render_messages)
@@ -201,8 +202,9 @@ def _progress(err: Console, show: bool):
 
 
 def _spooled(path: str) -> str:
-    """Standard input copied to a temporary file, so a split replay can read it again if it must fall back
-    to one process (the file is removed when the process ends)."""
+    """Standard input copied to a temporary file: a pipe is read once, and a split replay reads its input
+    once in each process, and again in one process if it must fall back (the file is removed when this
+    process ends)."""
     spool = tempfile.NamedTemporaryFile(prefix="journeyctl-stdin-", delete=False)
     with spool:
         shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)

@@ -10,6 +10,8 @@ cpdef object format_instant(object ms)
 # `obj` exactly a dict: its lookups are C calls (event_from_object gives a dict subclass the general path)
 cpdef object _fast(dict obj, object raw_size, object plain=*)
 cpdef object _decode(object data)
+# The quick reading `simulate --jobs` takes of every other process's line.
+cpdef object scan_event(object raw, object max_bytes=*)
 
 # Event as an extension type, made and read in C: Cython compiles the .py's dataclass as one of its own
 # (which is why the .py does not ask for slots=True: Cython's dataclass does not take it). About 5% of the

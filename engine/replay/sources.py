@@ -19,6 +19,7 @@ from typing import BinaryIO
 from journeyctl.engine.core.events import BadEvent, Event, event_from_object, parse_event
 
 Item = tuple[int, bytes, "Event | BadEvent"]
+Unparsed = tuple[int, bytes, None]  # a JSON line read but not parsed (read_events(parse=False))
 
 # Our fields a CSV column can fill; each defaults to the column of the same name.
 CSV_FIELDS = ("event", "customer_id", "timestamp", "message_id")
@@ -30,16 +31,23 @@ _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?", re.ASCII)
 def read_jsonl(stream: Iterable[bytes], *, max_bytes: int = 1_000_000) -> Iterator[Item]:
     """One JSON object per line; blank lines are skipped but still counted, so line
     numbers match what an editor shows."""
+    for number, raw, _ in jsonl_lines(stream):
+        try:
+            yield number, raw, parse_event(raw, max_bytes=max_bytes)
+        except BadEvent as bad:
+            yield number, raw, bad
+
+
+def jsonl_lines(stream: Iterable[bytes]) -> Iterator[Unparsed]:
+    """The lines read_jsonl parses, numbered as it numbers them, not parsed: for a reader that parses only
+    some (`simulate --jobs`, engine/replay/parallel.py)."""
     for number, line in enumerate(stream, 1):
         if isinstance(line, str):
             line = line.encode("utf-8", "surrogatepass")
         raw = line.rstrip(b"\r\n")
         if not raw or raw.isspace():
             continue
-        try:
-            yield number, raw, parse_event(raw, max_bytes=max_bytes)
-        except BadEvent as bad:
-            yield number, raw, bad
+        yield number, raw, None
 
 
 def _number(text: str):
@@ -239,16 +247,21 @@ def open_input(path: str) -> BinaryIO:
 
 def read_events(path: str, fmt: str | None = None, *, mapping: dict[str, str] | None = None,
                 columns: list[str] | None = None, time_unit: str = "ms",
-                event_values: dict[str, str] | None = None, max_bytes: int = 1_000_000) -> Iterator[Item]:
-    """Open, pick the reader, read; closes what it opened but never standard input."""
+                event_values: dict[str, str] | None = None, max_bytes: int = 1_000_000,
+                parse: bool = True) -> Iterator[Item | Unparsed]:
+    """Open, pick the reader, read; closes what it opened but never standard input. `parse=False` leaves
+    JSON lines unparsed (jsonl_lines), for the caller to parse with parse_event(raw, max_bytes=...); CSV
+    rows are parsed anyway (their raw text is no JSON)."""
     kind = input_format(path, fmt)
     stream = open_input(path)
     try:
         if kind == "csv":
             yield from read_csv(stream, mapping, columns, time_unit,
                                 event_values=event_values, max_bytes=max_bytes)
-        else:
+        elif parse:
             yield from read_jsonl(stream, max_bytes=max_bytes)
+        else:
+            yield from jsonl_lines(stream)
     finally:
         if path != "-":
             stream.close()
