@@ -426,3 +426,20 @@ def test_sort_by_time_is_stable_and_keeps_bad_slots():
     out = sort_by_time(iter(items))
     assert [(n, getattr(x, "name", "bad")) for n, _, x in out] == [
         (3, "b"), (2, "bad"), (5, "d"), (1, "a"), (4, "c")]
+
+
+@pytest.mark.parametrize("field", ["customer_id", "message_id"])
+def test_a_raw_del_in_an_id_is_refused_on_the_fast_path_too(field):
+    """JSON lets DEL (U+007F) through unescaped. An id holding one is bad_id (id_problem) whichever path
+    reads the line: the usual five fields took the fast path, which let it through."""
+    fields = {"event": "cart_abandoned", "customer_id": "ana", "timestamp": "2026-11-01T00:00:00.000Z",
+              "message_id": "m1", "properties": {}}
+    fields[field] = "a\x7fb"
+    line = orjson.dumps(fields)
+    assert b"\x7f" in line
+    with pytest.raises(BadEvent) as fast:
+        parse_event(line)
+    other = {"customer_id": "userId", "message_id": "messageId"}[field]  # the same id, read by the general path
+    with pytest.raises(BadEvent) as general:
+        parse_event(orjson.dumps({**{k: v for k, v in fields.items() if k != field}, other: fields[field]}))
+    assert fast.value.reason == general.value.reason == "bad_id"

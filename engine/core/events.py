@@ -501,11 +501,12 @@ def parse_event(data: bytes | str | dict, *, max_bytes: int = 1_000_000) -> Even
         if size <= max_bytes:
             obj = _decode(data)
             if type(obj) is dict and data.count(b"{") + data.count(b"[") <= MAX_DEPTH:  # (_check_depth, inlined)
-                # JSON text holds a control character only as an escape (\\u0000, \\n) or, for C1, as the
-                # UTF-8 lead byte 0xC2: without either, no id in it can hold one (id_problem)
+                # JSON text holds a control character only as an escape (\\u0000, \\n), for C1 as the UTF-8
+                # lead byte 0xC2, or DEL as itself (JSON lets it through unescaped): without any of them, no id
+                # in it can hold one (id_problem)
                 # (find, not `in`: bytes.__contains__ first tries the bytes as an integer and builds a TypeError
                 # message, 190 ns an event)
-                fast = _fast(obj, size, data.find(b"\\") < 0 and data.find(b"\xc2") < 0)
+                fast = _fast(obj, size, data.find(b"\\") < 0 and data.find(b"\xc2") < 0 and data.find(b"\x7f") < 0)
                 if fast is not None:
                     return fast
             return event_from_object(obj, size, data)
