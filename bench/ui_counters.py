@@ -6,7 +6,8 @@ The same events through the same engine twice per round, alternately: `on` with 
 keeps (engine/core/stats.py: totals, moves and ends per step, per-minute series, recent actions), `off`
 with only the totals the engine kept before the UI (42fad68: entered, outcomes, actions, dead letters,
 segments). Both runs parse in the loop, as bench/core.py does, so the share is of the engine's whole
-work. Throughput is per CPU second (process time), which another process on the machine moves less than
+work, and the `on` run hands over what it counted every 2,000 events as `run` does at each commit
+(--drain-every; 0 for a replay's one drain at the end). Throughput is per CPU second (process time), which another process on the machine moves less than
 the wall clock. Two figures: the median of the rounds' costs (each round's two runs taken back to back, so
 a machine that slows down for a while slows both), and the best run of each mode against each other.
 """
@@ -57,16 +58,26 @@ class TotalsOnly:
         self.segments[segment]["entered" if entered else "exited"] += 1
 
 
-def run(irs, lines, stats) -> tuple[float, dict]:
+def run(irs, lines, stats, drain_every: int = 0) -> tuple[float, dict]:
+    """`drain_every`: hand over the series and recent actions every so many events, as `run` does at each
+    commit (engine/store/counts.py record(), before it stages them for the store); 0: once at the end, as
+    a replay into a stored state does."""
     engine = Engine(irs, store=MemoryStore())
     engine.stats = stats
+    drains = isinstance(stats, Stats)
     start = time.process_time()
-    for line in lines:
+    for n, line in enumerate(lines, 1):
         try:
             engine.process(parse_event(line))
         except BadEvent:
             pass
+        if drains and drain_every and n % drain_every == 0:
+            stats.drain_series(engine.clock)
+            stats.drain_recent()
     engine.advance_to(engine.clock)
+    if drains:
+        stats.drain_series(engine.clock)
+        stats.drain_recent()
     cpu = time.process_time() - start
     return len(lines) / cpu, {j: dict(c) for j, c in stats.journeys.items()}
 
@@ -76,6 +87,8 @@ def main() -> None:
     parser.add_argument("bench", nargs="?", default="bench/out/std", type=Path)
     parser.add_argument("events", nargs="?", default=300_000, type=int)
     parser.add_argument("--rounds", default=3, type=int)
+    parser.add_argument("--drain-every", default=2_000, type=int,
+                        help="events between drains, as run's commits (a poll of up to 2,000 records); 0: at the end")
     opts = parser.parse_args()
     root, limit, rounds = opts.bench, opts.events, opts.rounds
     irs = load_journeys([root / "journeys"])
@@ -87,7 +100,7 @@ def main() -> None:
     for r in range(1, rounds + 1):
         rates = {}
         for mode, stats in (("off", TotalsOnly()), ("on", Stats())):
-            rates[mode], totals = run(irs, lines, stats)
+            rates[mode], totals = run(irs, lines, stats, opts.drain_every)
             best[mode] = max(best[mode], rates[mode])
             if mode == "off":
                 expected = totals
