@@ -6,8 +6,8 @@ The same events through the same engine twice per round, alternately: `on` with 
 keeps (engine/core/stats.py: totals, moves and ends per step, per-minute series, recent actions), `off`
 with only the totals the engine kept before the UI (42fad68: entered, outcomes, actions, dead letters,
 segments). Both runs parse in the loop, as bench/core.py does, so the share is of the engine's whole
-work, and the `on` run hands over what it counted every 2,000 events as `run` does at each commit
-(--drain-every; 0 for a replay's one drain at the end). Throughput is per CPU second (process time), which another process on the machine moves less than
+work, and every 2,000 events both do what `run` does with its counters at each commit (--drain-every;
+0 for a replay's once at the end). Throughput is per CPU second (process time), which another process on the machine moves less than
 the wall clock. Two figures: the median of the rounds' costs (each round's two runs taken back to back, so
 a machine that slows down for a while slows both), and the best run of each mode against each other.
 """
@@ -57,27 +57,41 @@ class TotalsOnly:
     def segment(self, segment, entered, now=None):
         self.segments[segment]["entered" if entered else "exited"] += 1
 
+    def to_dict(self):
+        return {"events": self.events, "unused": self.unused, "duplicates": self.duplicates,
+                "journeys": {j: dict(c) for j, c in self.journeys.items()},
+                "actions": [[*k, n] for k, n in self.actions.items()],
+                "dead_letters": dict(self.dead_letters),
+                "segments": {s: dict(c) for s, c in self.segments.items()}}
+
+
+def commit(stats, drains: bool, clock) -> None:
+    stats.to_dict()
+    if drains:
+        stats.drain_series(clock)
+        stats.drain_recent()
+
 
 def run(irs, lines, stats, drain_every: int = 0) -> tuple[float, dict]:
-    """`drain_every`: hand over the series and recent actions every so many events, as `run` does at each
-    commit (engine/store/counts.py record(), before it stages them for the store); 0: once at the end, as
-    a replay into a stored state does."""
+    """`drain_every`: what `run` does at each commit, every so many events: the batch's actions held until
+    then (for the outbox), the counts as the meta value written with the state (to_dict), and with the UI's
+    counters the series and recent actions handed over for the store (engine/store/counts.py record());
+    0: once at the end, as a replay does."""
     engine = Engine(irs, store=MemoryStore())
     engine.stats = stats
     drains = isinstance(stats, Stats)
+    batch: list = []  # the batch's actions, held until its commit as run's outbox holds them
     start = time.process_time()
     for n, line in enumerate(lines, 1):
         try:
-            engine.process(parse_event(line))
+            batch.extend(engine.process(parse_event(line)))
         except BadEvent:
             pass
-        if drains and drain_every and n % drain_every == 0:
-            stats.drain_series(engine.clock)
-            stats.drain_recent()
+        if drain_every and n % drain_every == 0:
+            commit(stats, drains, engine.clock)
+            batch = []
     engine.advance_to(engine.clock)
-    if drains:
-        stats.drain_series(engine.clock)
-        stats.drain_recent()
+    commit(stats, drains, engine.clock)
     cpu = time.process_time() - start
     return len(lines) / cpu, {j: dict(c) for j, c in stats.journeys.items()}
 
