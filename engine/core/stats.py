@@ -2,9 +2,9 @@
 
 Two kinds, both kept by the engine as it works so that no reader ever has to scan the customers:
 
-- Totals since the store began (brought up to date from the counts per minute when read: Stats): per journey (entered, outcomes, holdout), actions, dead letters,
-  segments, and per journey version every move from step to step and every end at a step. They
-  go to the store as one meta value with each commit (`to_dict`), in the same transaction as the
+- Totals since the store began: per journey (entered, outcomes, holdout), actions, dead letters,
+  segments, and per journey version every move from step to step and every end at a step (brought
+  up to date from the counts of each minute when read: Stats). They go to the store as one meta value with each commit (`to_dict`), in the same transaction as the
   state they describe, so a reader sees both as of the same moment.
 - Counts per minute of engine time (`series`), for the UI's periods (last hour, 24 h, 7 d) and its
   charts: they pile up here between commits and `drain_series()` hands them to the store, which
@@ -116,7 +116,7 @@ class Stats:
         self._bucket: dict = {}
         self._from, self._to = 1, 0
         self._minutes: dict[int, dict] = {}           # minute -> {series name: n}, synced, not yet drained
-        self._hours: dict[int, dict] = {}             # hour -> {series name: n}: pending minutes folded (long replays)
+        self._hours: dict[int, dict] = {}             # hour -> {series name: n}: pending minutes folded
         self._undated: dict = {}                      # dead letters (no time of their own) not yet placed
         self._series_of: dict = {}                    # fresh key -> the series it counts in (SERIES)
 

@@ -11,22 +11,22 @@ timers fired at the same instants.
 
 For the clock a process needs of another's event only its customer and its time, and it takes them from
 the line's bytes without decoding it (events.scan_event: about 1 us a line where a parse takes 2.5 us);
-a line of another shape is parsed in full, and bad lines are the first process's to set aside. A quick reading may take a line for
-an event that a parse refuses or reads otherwise (a broken value past the fields it reads, a key given
-twice): the process whose customer the line names parses it, and when the two differ the processes ran
-the clock on something untrue (`diverged`). So does the engine in the one case this model cannot see: a
-repeated message (a duplicate) stamped later than every event before it, which moves no clock. Each
-process checks, after each of its events, that its engine's clock is what the model said. Either way
-the split replay is thrown away and the caller replays in one process, so the output is always that of
-one process.
+a line of another shape is parsed in full, and bad lines are the first process's to set aside. A quick
+reading may take a line for an event that a parse refuses or reads otherwise (a broken value past the
+fields it reads, a key given twice): the process whose customer the line names parses it, and when the
+two differ the processes ran the clock on something untrue (`diverged`). So does the engine in the one
+case this model cannot see: a repeated message (a duplicate) stamped later than every event before it,
+which moves no clock. Each process checks, after each of its events, that its engine's clock is what the
+model said. Either way the split replay is thrown away and the caller replays in one process, so the
+output is always that of one process.
 
-The input is read once per process: a file, so standard input is first spooled to one (the caller
-does that, for the fallback too). CSV rows and a --sort input reach the processes parsed: each parses
-them all, so that only the engine's work is split. The parent only starts the processes, shows the progress the first
-one reports, and merges what they send back: actions in output order (as JSON lines when that is the
-format, formatted in parallel), dead letters with their place in the input, profile records, the
-trace, the counters, and for a stored state (--state) the customers they changed, which only the
-parent writes, after every replay process has finished.
+The input is read once per process: a file, so standard input is first spooled to one (the caller does
+that, for the fallback too). CSV rows and a --sort input reach the processes parsed: each parses them
+all, so that only the engine's work is split. The parent only starts the processes, shows the progress
+the first one reports, and merges what they send back: actions in output order (as JSON lines when that
+is the format, formatted in parallel), dead letters with their place in the input, profile records, the
+trace, the counters, and for a stored state (--state) the customers they changed, which only the parent
+writes, after every replay process has finished.
 """
 from __future__ import annotations
 
