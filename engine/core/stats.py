@@ -82,6 +82,14 @@ TOTALS = {"entered": _entered, "ended": _ended, "action": _action, "dead_letter"
           "segment_entered": _segment, "segment_exited": _segment}
 
 
+def _synced(field: str) -> property:
+    """A table of totals as its readers see it: up to date with every count (Stats._sync first)."""
+    def read(stats):
+        stats._sync()
+        return getattr(stats, field)
+    return property(read)
+
+
 def _add(table: dict, key, n: int) -> None:
     table[key] = table.get(key, 0) + n
 
@@ -176,40 +184,13 @@ class Stats:
 
     # ---- the totals, up to date when read -----------------------------------------------------
 
-    @property
-    def journeys(self) -> dict:
-        self._sync()
-        return self._journeys
-
-    @property
-    def holdout(self) -> dict:
-        self._sync()
-        return self._holdout
-
-    @property
-    def actions(self) -> Counter:
-        self._sync()
-        return self._actions
-
-    @property
-    def dead_letters(self) -> Counter:
-        self._sync()
-        return self._dead_letters
-
-    @property
-    def segments(self) -> dict:
-        self._sync()
-        return self._segments
-
-    @property
-    def moves(self) -> dict:
-        self._sync()
-        return self._moves
-
-    @property
-    def ends(self) -> dict:
-        self._sync()
-        return self._ends
+    journeys = _synced("_journeys")          # journey -> Counter of entered/blocked/outcomes
+    holdout = _synced("_holdout")            # journey -> Counter of its holdout group's entered/converted
+    actions = _synced("_actions")            # Counter of (journey, channel, status)
+    dead_letters = _synced("_dead_letters")  # Counter of reasons
+    segments = _synced("_segments")          # segment -> Counter of entered/exited
+    moves = _synced("_moves")                # (version, from step or ENTRY, to step) -> n
+    ends = _synced("_ends")                  # (version, step, reason) -> n
 
     def _sync(self) -> None:
         """Add the fresh counts to the series pending for the store and to the totals."""
