@@ -175,3 +175,24 @@ def test_totals_read_at_any_moment_are_what_was_counted():
             assert {(s, what): n for s, c in stats.segments.items() for what, n in c.items() if n} == +segments
             assert dict(stats.actions) == dict(actions) and dict(stats.dead_letters) == dict(dead)
             assert stats.moves == dict(moves) and stats.ends == dict(ends)
+
+
+def test_a_long_replay_lets_go_of_actions_older_than_the_store_keeps():
+    """Past RECENT_PENDING actions held between drains, those more than RECENT_MS behind the latest are
+    let go (a replay drains once, at its end); every one the store would keep stays, in arrival order."""
+    from journeyctl.engine.core.actions import DUE_AT
+    from journeyctl.engine.core.stats import RECENT_MS, RECENT_PENDING
+    rng = random.Random(7)
+    stats = Stats()
+    start = 1_700_000_000_000
+    sent = []
+    for k in range(RECENT_PENDING + 30_000):
+        now = start + rng.randrange(30 * 86_400_000)  # a month, in no order
+        action = new_action(("j", "j@1", f"c{k}", "i", "send", "email", "t", {}, now, "send", "m", None))
+        stats.action("j", "email", "send", now, action)
+        sent.append(action)
+    kept = stats.drain_recent()
+    latest = max(a[DUE_AT] for a in sent)
+    assert len(kept) < len(sent)
+    must = [a for a in sent if a[DUE_AT] >= latest - RECENT_MS]
+    assert [a for a in kept if a[DUE_AT] >= latest - RECENT_MS] == must

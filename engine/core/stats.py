@@ -14,6 +14,7 @@ Two kinds, both kept by the engine as it works so that no reader ever has to sca
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from itertools import compress, repeat
 
 from journeyctl.engine.core.actions import DUE_AT
 from journeyctl.engine.core.state import HELD_OUT, Instance
@@ -272,8 +273,10 @@ class Stats:
         """A long replay drains at its end: keep only the actions the store would keep (RECENT_MS behind
         the latest). By time, not by count, so which ones are kept does not depend on the order they
         came in (simulate --jobs adds each process's in turn: add_pending)."""
-        latest = max(a[DUE_AT] for a in self.recent)
-        self.recent = [a for a in self.recent if a[DUE_AT] >= latest - RECENT_MS]
+        # (the due times read by tuple.__getitem__ in C loops: an Action's own a[DUE_AT] is a Python call)
+        dues = list(map(tuple.__getitem__, self.recent, repeat(DUE_AT)))
+        since = max(dues) - RECENT_MS
+        self.recent = list(compress(self.recent, [due >= since for due in dues]))
         # all of them within the span (a busy week): look again only when there are twice as many
         self._recent_limit = max(RECENT_PENDING, 2 * len(self.recent))
 
