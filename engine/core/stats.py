@@ -99,8 +99,8 @@ class Stats:
     """The engine reports each thing as it happens with one update of the current minute's bucket
     (`_fresh`); the totals and the per-minute series are brought up to date from those buckets when
     something reads them (`_sync`, behind the properties below). Counting each thing into every table it
-    shows in, as it happened, cost the engine 12.5% of its throughput; this way the counters cost it 2.6%
-    as `run` uses them, 5% in a replay drained once at its end (bench/ui_counters.py, medians)."""
+    shows in, as it happened, cost the engine 12.5% of its throughput; this way the counters cost it 2.6-4%
+    as `run` uses them, 4.5-5.2% in a replay drained once at its end (bench/ui_counters.py, medians)."""
 
     def __init__(self):
         self.events = 0
