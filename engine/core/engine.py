@@ -567,7 +567,7 @@ class Engine:
         inst = Instance(jid, j.version, msg, None, None, t, trig, msg, flags, key)
         cust.entries[jid] = [t, entry[1] + 1 if entry else 1]
         instances.append(inst)
-        self.stats.entered(jid, t, bool(flags & HELD_OUT), j.version, j.ir.start)
+        self.stats.entered(jid, t, bool(flags & HELD_OUT), j.version, j.start)
         if cid == self.trace_customer:
             self._trace(cid, t, jid, "entered" + (" (holdout group)" if flags & HELD_OUT else ""))
         self._run(cid, cust, inst, j, j.start, t, out, queue)
