@@ -10,6 +10,7 @@ cpdef object format_instant(object ms)
 # `obj` exactly a dict: its lookups are C calls (event_from_object gives a dict subclass the general path)
 cpdef object _fast(dict obj, object raw_size, object plain=*)
 cpdef object _decode(object data)
+cdef bint _plain(bytes raw)
 # The quick reading `simulate --jobs` takes of every other process's line.
 cpdef object scan_event(object raw, object max_bytes=*)
 

@@ -454,11 +454,9 @@ def scan_event(raw: bytes, max_bytes: int = 1_000_000) -> tuple[bytes, int] | No
     others it needs no more than this (engine/replay/parallel.py). It reads only the fields it needs, so a
     line that is no event past them (a broken value after them, a message id that is no id) may still be
     taken for one: the process whose customer it names parses it and compares."""
-    # Without a backslash, the lead byte of a C1 control character (0xC2) or a DEL (0x7F, which JSON lets
-    # through unescaped), no id in the line holds a character id_problem refuses; and only UTF-8 is JSON.
+    # (only UTF-8 is JSON: _decode would refuse the line)
     if (len(raw) > max_bytes or raw[-1:] != b"}"  # (a line cut short)
-            or raw.find(b"\\") >= 0 or raw.find(b"\x7f") >= 0
-            or not raw.isascii() and (raw.find(b"\xc2") >= 0 or not _utf8(raw))):
+            or not _plain(raw) or not raw.isascii() and not _utf8(raw)):
         return None
     found = _IN_ORDER.match(raw) or _ENVELOPE.match(raw)
     if found is None:
@@ -473,6 +471,15 @@ def scan_event(raw: bytes, max_bytes: int = 1_000_000) -> tuple[bytes, int] | No
             return None
     t = base + int(second) * 1000 + int(milli)
     return (cid, t) if EVENT_MIN_MS <= t <= EVENT_MAX_MS else None
+
+
+def _plain(raw: bytes) -> bool:
+    """Whether no id in this JSON text can hold a character id_problem refuses. JSON holds a control
+    character only as an escape (\\u0000, \\n), for C1 as the UTF-8 lead byte 0xC2 (so only in text that is
+    not ASCII), or DEL as itself (JSON lets it through unescaped): without any of them, none is there.
+    (find, not `in`: bytes.__contains__ first tries the bytes as an integer and builds a TypeError message,
+    190 ns an event.)"""
+    return raw.find(b"\\") < 0 and raw.find(b"\x7f") < 0 and (raw.isascii() or raw.find(b"\xc2") < 0)
 
 
 def _utf8(raw: bytes) -> bool:
@@ -505,12 +512,7 @@ def parse_event(data: bytes | str | dict, *, max_bytes: int = 1_000_000) -> Even
         if size <= max_bytes:
             obj = _decode(data)
             if type(obj) is dict and data.count(b"{") + data.count(b"[") <= MAX_DEPTH:  # (_check_depth, inlined)
-                # JSON text holds a control character only as an escape (\\u0000, \\n), for C1 as the UTF-8
-                # lead byte 0xC2, or DEL as itself (JSON lets it through unescaped): without any of them, no id
-                # in it can hold one (id_problem)
-                # (find, not `in`: bytes.__contains__ first tries the bytes as an integer and builds a TypeError
-                # message, 190 ns an event)
-                fast = _fast(obj, size, data.find(b"\\") < 0 and data.find(b"\xc2") < 0 and data.find(b"\x7f") < 0)
+                fast = _fast(obj, size, _plain(data))
                 if fast is not None:
                     return fast
             return event_from_object(obj, size, data)
