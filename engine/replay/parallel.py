@@ -173,7 +173,7 @@ def _merge(parent: Engine, parts: list[_Part], until: int | None, stored: bool) 
     result.dead_letters = [d for _, d in dead]
     stats = parent.stats
     for part in parts:
-        _add_stats(stats, part.stats)
+        stats.add(part.stats)
         if part.pending is not None:
             stats.add_pending(part.pending)
         parent.aggregates.ignored += part.ignored
@@ -207,14 +207,6 @@ def _merged_actions(parts: list[_Part]) -> list:
     finally:
         if collecting:
             gc.enable()
-
-
-def _add_stats(stats: Stats, data: dict) -> None:
-    """Add one process's counters (Stats.restore adds the tables but sets the three totals)."""
-    totals = (stats.events + data.get("events", 0), stats.unused + data.get("unused", 0),
-              stats.duplicates + data.get("duplicates", 0))
-    stats.restore(data)
-    stats.events, stats.unused, stats.duplicates = totals
 
 
 # ---- a replay process -----------------------------------------------------------------------------
