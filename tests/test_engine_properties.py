@@ -12,6 +12,7 @@ that use `when`, `split`, `goal`, `exit on`, `quiet hours`, `cap` and `holdout` 
 """
 from __future__ import annotations
 
+import gc
 from collections import Counter
 
 from hypothesis import HealthCheck, assume, given, settings
@@ -21,7 +22,8 @@ import strategies as S  # tests/strategies.py (pytest puts tests/ on sys.path)
 from journeyctl.dsl.compiler import compile_text
 from journeyctl.engine.core.engine import MAX_EMITS, Engine
 from journeyctl.engine.store.memory import MemoryStore
-from journeyctl.engine.core.events import Event, parse_instant
+from journeyctl.engine.core.events import BadEvent, Event, parse_instant
+from journeyctl.engine.replay.loop import replay
 
 BENCH_JOURNEYS = {
     "cart_abandon": 'on cart_abandoned within 30m unless purchase -> send whatsapp "cart" or sms "cart_sms" with value = cart_value\n',
@@ -265,6 +267,39 @@ def test_an_event_no_journey_reads_is_counted_as_unused_and_its_id_remembered():
     signup = Event("signup_completed", "c0", S.T0, {}, "m1")
     assert len(engine.process(signup)) == 1 and engine.process(_copy(signup)) == []
     assert (engine.stats.events, engine.stats.duplicates) == (1, 3)
+
+
+# ---- no reference cycles ---------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # (each collects)
+@given(scenarios(), st.data())
+def test_a_replay_makes_no_reference_cycles(scenario, data):
+    """A replay runs with the cycle collector paused (replay.loop.collector_paused), which is safe only
+    while the engine makes no garbage that only the collector frees: a history with a late event, a
+    duplicate and a bad line in it, replayed and dropped, leaves nothing for the collector to find."""
+    names, stream = scenario
+    late = Event("page_view", "c0", stream[-1].time - 86_400_000, {}, "late")
+    bad = BadEvent("invalid_json", "not valid JSON")
+    items = [(n, b"{}", ev) for n, ev in enumerate(stream, 1)]
+    at = data.draw(st.integers(0, len(items)))
+    items[at:at] = [(0, b"[", bad), (0, b"{}", _copy(stream[0]))]
+    items.append((0, b"{}", late))
+    engine = new_engine(names)
+    enabled = gc.isenabled()
+    gc.unfreeze()  # (what the replay froze on its way out is looked at too)
+    gc.collect()
+    gc.disable()
+    try:
+        result = replay(engine, items, _end(stream))
+        reasons = [d.reason for d in result.dead_letters]
+        assert reasons[0] == "invalid_json" and reasons[-1] == "late"  # (the copy: a duplicate, or late)
+        del engine, result
+        gc.unfreeze()
+        assert gc.collect() == 0
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # ---- the same two properties on random journeys from the grammar strategy ------------------------------

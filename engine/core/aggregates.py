@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from journeyctl.engine.core import per_item
 from journeyctl.engine.core.expr import NUMBER_TEST, compile_pred, context, lookup
-from journeyctl.engine.core.instants import ENV, Env
+from journeyctl.engine.core.instants import ENV, DataWarnings, Env
 
 READ_EARLY = -1  # a customer's window_epoch when a window holds entries after the instant it was read at
 _NO_TRIGGER: dict = {}  # what an aggregate's `where` sees as the trigger: nothing (expressions never write)
@@ -37,6 +37,7 @@ class Aggregates:
     Other segments over an aggregate are reported whenever it takes an event in."""
 
     def __init__(self, specs: dict, segments=(), margin: int = 0):
+        self.warnings = DataWarnings()  # (not fields of this object: instants.DataWarnings says why)
         self.specs = specs
         self.margin = margin  # how far behind the clock an event may still be read at: pruning keeps that much
         # what expressions read through the context's AGGS slot: key -> reader(customer, now)
@@ -69,9 +70,7 @@ class Aggregates:
                 per_item.taker(self, key, spec) if spec.get("per") else
                 self._taker(key, spec, marks.get(key, 0), tuple(early.get(key, ())), key in noted))
         self.by_event = {name: take[0] if len(take) == 1 else _each(tuple(take)) for name, take in takes.items()}
-        self.ignored = 0    # data warnings: values sum/min/max/avg skipped as not numbers
-        self.not_times = 0  # and values read as null where a time was needed (engine/core/instants.py)
-        self.env = self.readers[ENV] = Env(self)
+        self.env = self.readers[ENV] = Env(self.warnings)
 
     def update(self, cust, name: str, props: dict, now: int, readers) -> int:
         """Fold this event into every aggregate that watches it; return the bits of the segments it
@@ -96,7 +95,7 @@ class Aggregates:
         where = compile_pred(where)
         read = self.readers[key]
         fold = _WINDOW_FOLDS.get(fn, (None, None))[1]
-        aggregates = self
+        warnings = self.warnings
         margin = self.margin
 
         def take(cust, props: dict, now: int, readers) -> int:
@@ -110,7 +109,7 @@ class Aggregates:
             else:
                 value = props.get(prop) if prop is not None else lookup(props, path)
                 if type(value) is not int and (type(value) is not float or value != value):  # (NaN: not a number)
-                    return aggregates.not_a_number(value)
+                    return warnings.not_a_number(value)
             aggs = cust._aggs
             if aggs is None:
                 aggs = cust._aggs = {}
@@ -154,12 +153,22 @@ class Aggregates:
             return changed
         return take
 
-    def not_a_number(self, value) -> int:
-        """A value sum/min/max/avg skips: counted as a data warning unless it is missing. Returns the bits of
-        the segments moved: none."""
-        if value is not None:
-            self.ignored += 1
-        return 0
+    # The data warnings, read and carried over (Engine.load) as the aggregates' own.
+    @property
+    def ignored(self) -> int:
+        return self.warnings.ignored
+
+    @ignored.setter
+    def ignored(self, n: int) -> None:
+        self.warnings.ignored = n
+
+    @property
+    def not_times(self) -> int:
+        return self.warnings.not_times
+
+    @not_times.setter
+    def not_times(self, n: int) -> None:
+        self.warnings.not_times = n
 
     def value(self, cust, key: str, now: int):
         return self.readers[key](cust, now)

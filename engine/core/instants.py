@@ -18,16 +18,36 @@ UTC = zone("UTC")
 ENV = ""  # the key, in the aggregates' readers (the context's AGGS slot), of the Env below: no aggregate's
 
 
+class DataWarnings:
+    """Values a journey read that were not what it needed, counted, never dropped silently: `ignored`, not
+    numbers that sum/min/max/avg skipped; `not_times`, values read as null where a time was needed. An
+    object of its own rather than fields of Aggregates, because the aggregates' folds and Env count into
+    it: a reference from them back to Aggregates would be a cycle, and a replay runs no cycle collector
+    (engine/replay/loop.py, collector_paused)."""
+
+    __slots__ = ("ignored", "not_times")
+
+    def __init__(self):
+        self.ignored = 0
+        self.not_times = 0
+
+    def not_a_number(self, value) -> int:
+        """A value sum/min/max/avg skips: counted unless it is missing. Returns the bits of the segments
+        moved: none."""
+        if value is not None:
+            self.ignored += 1
+        return 0
+
+
 class Env:
     """What the expressions need from the engine beyond the customer: its default time zone, and where a
-    value that is not a time is counted (Aggregates.not_times, beside the non-numbers it already counts)."""
+    value that is not a time is counted."""
 
-    __slots__ = ("zone", "aggregates")
+    __slots__ = ("zone", "warnings")
 
-    def __init__(self, aggregates, default_zone=None):
-        self.aggregates = aggregates
+    def __init__(self, warnings: DataWarnings | None, default_zone=None):
+        self.warnings = warnings
         self.zone = default_zone
-
 
 
 def as_instant(value, ctx_profile, env, journey_zone: str | None):
@@ -52,8 +72,8 @@ def as_instant(value, ctx_profile, env, journey_zone: str | None):
                 return parse_instant(value)
             except (ValueError, OverflowError):  # (not RFC 3339, or off the calendar)
                 pass
-    if env is not None and env.aggregates is not None:
-        env.aggregates.not_times += 1
+    if env is not None and env.warnings is not None:
+        env.warnings.not_times += 1
     return None
 
 

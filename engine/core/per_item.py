@@ -55,7 +55,7 @@ def reader(key: str, fn: str, within: int):
 def taker(aggregates, key: str, spec: dict):
     """take(customer, properties, now, readers) -> 0: fold one event into the customer's window. A windowed
     aggregate per item never moves a segment (segments have no current event), so it reports none."""
-    fn, within, margin = spec["fn"], spec["within"], aggregates.margin
+    fn, within, margin, warnings = spec["fn"], spec["within"], aggregates.margin, aggregates.warnings
     path = tuple(spec["prop"].split(".")) if fn != "count" else None
     per = tuple(spec["per"].split("."))
     where = compile_pred(spec.get("where"))
@@ -70,7 +70,7 @@ def taker(aggregates, key: str, spec: dict):
         if path is not None:
             value = lookup(props, path)
             if type(value) is not int and (type(value) is not float or value != value):
-                return aggregates.not_a_number(value)
+                return warnings.not_a_number(value)
         aggs = cust._aggs
         if aggs is None:
             aggs = cust._aggs = {}

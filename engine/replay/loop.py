@@ -114,9 +114,11 @@ def apply(engine: Engine, result: Replay, line: int, raw: bytes, item: Event | B
 
 def refused(e: Exception) -> BadEvent:
     """What an event the engine did not apply becomes: its own BadEvent (late), or `engine_error` for a bug
-    of ours, which must cost that one event, never the replay: said loudly."""
+    of ours, which must cost that one event, never the replay: said loudly. Without its traceback: kept
+    in the replay's frame, the traceback's frames would hold that frame, a cycle that keeps the whole
+    engine alive until a collection (which a replay does not run: collector_paused)."""
     if isinstance(e, BadEvent):
-        return e
+        return e.with_traceback(None)
     return BadEvent("engine_error", f"{type(e).__name__}: {e} (please report this)")
 
 
