@@ -8,6 +8,7 @@ less than the wall clock. `--md5` adds a digest of every action in output order 
 the timing), so two builds can be shown to decide the same.
 """
 import hashlib
+from contextlib import nullcontext
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from journeyctl.engine.obs.build import build_name
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.store.memory import MemoryStore
 from journeyctl.engine.core.events import BadEvent, parse_event
-from journeyctl.engine.replay.loop import as_dicts, tune_gc
+from journeyctl.engine.replay.loop import as_dicts, collector_paused
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 root = Path(args[0] if args else "bench/out/std")
@@ -29,23 +30,24 @@ irs = load_journeys([root / "journeys"])
 with open(root / "events.jsonl", "rb") as f:
     lines = f.readlines() if limit is None else [next(f) for _ in range(limit)]
 engine = Engine(irs, store=MemoryStore())
-if "--no-gc-tuning" not in sys.argv:
-    tune_gc()
+# The collector as simulate has it (replay.loop.collector_paused); --no-gc-tuning leaves Python's defaults.
+collector = nullcontext() if "--no-gc-tuning" in sys.argv else collector_paused()
 actions = 0
 dead = 0
 kept = [] if digest else None
-start, cpu_start = time.perf_counter(), time.process_time()
-for line in lines:
-    try:
-        out = engine.process(parse_event(line))
-        actions += len(out)
-        if digest:
-            kept.extend(out)
-    except BadEvent:
-        dead += 1
-last = engine.clock
-out = engine.advance_to(last)
-actions += len(out)
+with collector:
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for line in lines:
+        try:
+            out = engine.process(parse_event(line))
+            actions += len(out)
+            if digest:
+                kept.extend(out)
+        except BadEvent:
+            dead += 1
+    last = engine.clock
+    out = engine.advance_to(last)
+    actions += len(out)
 elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
 line = (f"{len(lines):,} events, {len(irs)} journeys: {elapsed:.2f} s, {len(lines) / elapsed:,.0f} events/s, "
         f"{actions:,} actions, {dead} dead letters, {engine.pending_timers():,} customers with timers, "
