@@ -67,3 +67,53 @@ def event_lines(n: int, seed: int = 19, customers: int = 150, resent_later: bool
 
 def write_events(path, n: int, seed: int = 19, resent_later: bool = True) -> None:
     path.write_bytes(b"\n".join(event_lines(n, seed, resent_later=resent_later)) + b"\n")
+
+
+def write_many(path, n: int, seed: int = 23, customers: int = 100_000) -> None:
+    """A long stream of the same kinds of lines as event_lines, written fast enough for a test of a million
+    events (event_lines takes a minute for that): the properties and traits are drawn from a few hundred
+    variants written once, times advance by at most two seconds, and re-sent messages copy one of the last
+    thousand lines as they were written."""
+    rng = random.Random(seed)
+    props = [json.dumps({"cart_value": rng.choice((20, 60, 120.5)), "amount": rng.randrange(1, 400),
+                         "category": rng.choice(("running", "running_shoes", "hats")), "sku": f"s{rng.randrange(9)}",
+                         "risk_score": rng.randrange(0, 100), "transaction_id": f"t{rng.randrange(20)}",
+                         "segment": "window_shoppers", "wishlisted": rng.random() < .5}) for _ in range(512)]
+    traits = [json.dumps({"first_name": f"N{k % 7}", "email": "x@example.com" if rng.random() < .8 else None,
+                          "phone": "+351900000000" if rng.random() < .5 else None,
+                          "plan": rng.choice(("trial", "pro", "enterprise")), "ltv": rng.randrange(0, 900),
+                          "marketing_consent": rng.random() < .8, "tier": rng.choice(("gold", "silver")),
+                          "timezone": rng.choice(("Europe/Lisbon", "America/New_York", None))}) for k in range(128)]
+    minutes: dict = {}
+
+    def iso(ms: int) -> str:
+        minute, rest = divmod(ms, 60_000)
+        prefix = minutes.get(minute)
+        if prefix is None:
+            prefix = minutes[minute] = _iso(minute * 60_000)[:17]
+        return f"{prefix}{rest // 1000:02d}.{rest % 1000:03d}Z"
+
+    t = START_MS
+    recent: list[str] = []
+    rand, choice, below = rng.random, rng.choice, rng.randrange
+    with open(path, "w") as f:
+        for i in range(n):
+            roll = rand()
+            if roll < 0.005:
+                line = choice(BAD).decode()
+            elif roll < 0.02 and recent:
+                line = choice(recent)  # re-sent as it was
+            else:
+                t += choice((0, 250, 500, 1_000, 2_000))
+                stamp = t - choice((6_000, 60_000)) if roll < 0.03 else t - below(0, 4_000)
+                cid = f"c{below(customers)}"
+                if roll < 0.1:
+                    line = (f'{{"type":"identify","userId":"{cid}","timestamp":"{iso(stamp)}","messageId":"m{i}",'
+                            f'"traits":{choice(traits)}}}')
+                else:
+                    line = (f'{{"event":"{choice(NAMES)}","customer_id":"{cid}","timestamp":"{iso(stamp)}",'
+                            f'"message_id":"m{i}","properties":{choice(props)}}}')
+                recent.append(line)
+                if len(recent) > 2_000:
+                    del recent[:1_000]
+            f.write(line + "\n")
