@@ -74,8 +74,8 @@ def read_clocks(store: StateStore) -> list[tuple[str, object, int | None, int | 
     engine clock(s) and of every input partition."""
     out = [("engine clock" + (f" of worker {key[6:]}" if key != "clock" else ""), key, None, value)
            for key, value in sorted(store.meta_like("clock").items()) if key == "clock" or key.startswith("clock:")]
-    out += [(f"{part[0]}[{part[1]}]", part, offset, value)
-            for part, (offset, value, _) in sorted(store.positions().items())]
+    out += [(f"{part[0]}[{part[1]}]", part, position.offset, position.clock)
+            for part, position in sorted(store.positions().items())]
     return out
 
 
@@ -86,7 +86,7 @@ def set_back(store: DurableStore, clocks: list, target: int) -> list:
     for _, where, _, _ in changed:
         if isinstance(where, str):
             store.set_meta(where, target)
-    store.save_positions({where: (positions[where][0], target, positions[where][2])
+    store.save_positions({where: positions[where]._replace(clock=target)
                           for _, where, _, _ in changed if not isinstance(where, str)})
     store.commit()
     return changed

@@ -143,8 +143,9 @@ def status(state_url, limit, fmt, period):
                   **{o: stats.get("journeys", {}).get(j, {}).get(o, 0) for o in OUTCOMES}} for j in journeys}
     clock = store.get_meta("clock")
     # `run`: where each input partition is read up to, and its stream time (lateness is judged against it)
-    partitions = [{"topic": t, "partition": p, "offset": o, "clock": format_instant(c) if c is not None else None}
-                  for (t, p), (o, c, _) in sorted(store.positions().items())]
+    partitions = [{"topic": t, "partition": p, "offset": at.offset,
+                   "clock": format_instant(at.clock) if at.clock is not None else None}
+                  for (t, p), at in sorted(store.positions().items())]
     console = _console()
     console.print(Text(f"clock {format_instant(clock) if clock is not None else '-'}, "
                        f"{stats.get('events', 0):,} events applied, {len(waiting):,} waiting instances"

@@ -88,7 +88,7 @@ from journeyctl.dsl.durations import format_duration
 from journeyctl.engine.core.actions import DUE_AT
 from journeyctl.engine.core.engine import TimerFailed
 from journeyctl.engine.core.events import BadEvent, format_instant, id_problem, parse_event, show_instant
-from journeyctl.engine.core.store import OutboxRow
+from journeyctl.engine.core.store import OutboxRow, Part, Position
 from journeyctl.engine.live.edge import Cluster, EdgeError, EventSource, ensure_topics
 from journeyctl.engine.live.outbox import (Outbox, action_message, dead_letter_message, fingerprint,
                                            profile_message, timer_dead_letter)
@@ -340,7 +340,7 @@ class Live:
             rows = self.outbox.undelivered(after, 10_000)
             if not rows:
                 break
-            after = rows[-1][0]
+            after = rows[-1].id
             self._unsent.extend(rows)
             total += len(rows)
             while (self._unsent or self._sent) and not self.stopping:
@@ -578,13 +578,13 @@ class Live:
         for part in sorted(self.owned):
             self._open_lane(part, stored)
 
-    def _open_lane(self, part, stored: dict) -> tuple | None:
+    def _open_lane(self, part, stored: dict[Part, Position]) -> Position | None:
         """Open the partition's lane at its stored stream time; its stored position, or None."""
         if part not in stored:
             self.engine.open_lane(part, None)
             return None
         position = stored[part]
-        clock = position[1] if position[1] is not None else self._stored_clock
+        clock = position.clock if position.clock is not None else self._stored_clock
         self.engine.open_lane(part, clock)
         self._future_clock(part, clock)
         return position
@@ -685,7 +685,7 @@ class Live:
             if part in batch.offsets:
                 offset, last = batch.offsets[part], batch.fingerprints.get(part)
             elif part in committed:
-                offset, _, last = committed[part]
+                offset, last = committed[part].offset, committed[part].fingerprint
             elif part in got:
                 offset, last = got[part][0].offset, None
             else:
@@ -859,7 +859,7 @@ class Live:
             position = self._open_lane(part, stored)
             if position is None:
                 continue
-            offset, _, last = position
+            offset, last = position.offset, position.fingerprint
             verify = last is not None and offset > 0  # start at the record read last, to compare it
             starts[part] = offset - 1 if verify else offset
             self._to_check[part] = (offset, last if verify else None)
