@@ -22,7 +22,7 @@ from journeyctl.dsl.report import visible
 from journeyctl.engine.core.events import show_instant as format_instant  # a stored timer may lie past 9999
 from journeyctl.engine.core.state import HELD_OUT
 from journeyctl.engine.core.stats import OUTCOMES, Stats
-from journeyctl.engine.obs.render import funnels
+from journeyctl.engine.obs.render import entries_shown, funnels
 from journeyctl.engine.store.open import open_store
 from journeyctl.engine.store.secrets import redact
 
@@ -191,7 +191,7 @@ def inspect(customer, state_url, fmt):
                   "trigger_message_id": i.trigger_message, "holdout": bool(i.flags & HELD_OUT)} for i in cust.instances]
     data = {"customer_id": customer, "profile": cust.profile, "segments": sorted(cust.segments),
             "instances": instances,
-            "entries": {j: {"last": format_instant(e[0]), "count": e[1]} for j, e in cust.entries.items()},
+            "entries": entries_shown(cust.entries),
             "aggregates": {key: _aggregate_shown(key, state) for key, state in cust.aggs.items()},
             "last_seen": {n: format_instant(t) for n, t in cust.last_seen.items()},
             # journeys that start `on date`: when each is scheduled for, and the last date it fired for
