@@ -883,7 +883,7 @@ class Live:
             lambda key: key is None or self.partition_of(key.decode("utf-8", "replace")) in owned_numbers)
             if r.id not in pending]
         self._unsent.extend(orphans)
-        self.report.note(f"partitions owned: {_parts(self.owned)} (assigned {_parts(parts)}; "
+        self.report.note(f"partitions owned: {shown_parts(self.owned)} (assigned {shown_parts(parts)}; "
                          f"{len(timers)} timers adopted, {len(orphans)} outbox rows of other workers to produce)")
         return starts
 
@@ -940,7 +940,7 @@ class Live:
         owned_numbers = {p for _, p in self.owned}
         self.engine.release_where(lambda cid: self.partition_of(cid) in owned_numbers)
         self.outbox.forget_cache()
-        self.report.note(f"partitions {how}: {_parts(parts)}")
+        self.report.note(f"partitions {how}: {shown_parts(parts)}")
 
     def _check_starts(self) -> None:
         """A stored offset past the partition's end: the topic was recreated or truncated (a broker that
@@ -1055,7 +1055,7 @@ class Live:
             self.sink.close(max(0.1, min(1.0, deadline - time.monotonic())))
 
 
-def _parts(parts) -> str:
+def shown_parts(parts) -> str:
     """events[0,2,4] for [(events, 0), (events, 2), (events, 4)]."""
     by: dict = {}
     for t, p in sorted(parts):
