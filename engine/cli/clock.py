@@ -16,7 +16,7 @@ import time
 
 import click
 
-from journeyctl.engine.cli.state import STATE_HELP, _console, _emit_json
+from journeyctl.engine.cli.state import STATE_HELP, emit_json, out_console
 from journeyctl.engine.core.events import format_instant, parse_instant
 from journeyctl.engine.core.store import DurableStore, StateStore
 from journeyctl.engine.store.open import open_store
@@ -52,11 +52,11 @@ def clock(state_url, set_back_to, fmt):
     finally:
         store.close()
     if fmt == "json":
-        _emit_json({"clocks": [{"name": name, "offset": offset, "clock": _shown(value)}
+        emit_json({"clocks": [{"name": name, "offset": offset, "clock": _shown(value)}
                                for name, _, offset, value in clocks],
                     "set_back": [name for name, _, _, _ in changed], "to": _shown(target)})
         return
-    console = _console()
+    console = out_console()
     for name, _, offset, value in clocks:
         where = f"offset {offset:>10,}  " if offset is not None else " " * 19
         late = "  (in the future: every event behind it is late)" if value is not None and value > now + FUTURE_MS \
