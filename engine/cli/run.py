@@ -1,4 +1,4 @@
-"""`journeyctl run`: the live engine on Kafka (engine/live.py), wired and rendered.
+"""`journeyctl run`: the live engine on Kafka (engine/live/loop.py), wired and rendered.
 
 Every option can also come from the environment (`JOURNEYCTL_` + its name, like
 JOURNEYCTL_BOOTSTRAP_SERVERS) or from the `run:` mapping of journeyctl.yaml (its
@@ -6,14 +6,14 @@ name with - or _); the command line wins over the environment, the environment
 over the file. The SASL password comes only from JOURNEYCTL_SASL_PASSWORD or
 --sasl-password-file, and is never printed.
 
-Output: on a terminal, the live dashboard (engine/dashboard.py: rates, lag per
+Output: on a terminal, the live dashboard (engine/obs/dashboard.py: rates, lag per
 partition, funnel, actions by channel and status, timers, dead letters, latency,
 health), with a line per action above it; with --no-dashboard (or when stdout is not
-a terminal) one structured JSON log on stdout (engine/dashboard.JsonLog): {"ts",
+a terminal) one structured JSON log on stdout (engine/obs/dashboard.JsonLog): {"ts",
 "level", "msg": "action", ...the action}, {"msg": "status", ...the same figures as the
 dashboard} every 5 s, {"msg": "note", "text"} for what the loop has to say. Problems
 and the broker's state are also plain-text lines on stderr either way.
-`--metrics-port PORT` serves the same figures to Prometheus (engine/metrics.py).
+`--metrics-port PORT` serves the same figures to Prometheus (engine/obs/metrics.py).
 
 Journeys reload without a restart on SIGHUP (and with --watch when a journey file
 changes, checked every 2 s): new versions take effect for new entries, running
@@ -21,7 +21,7 @@ instances keep theirs; a file with errors is reported and the journeys loaded be
 keep running. Only journeys and segments reload: other settings need a restart.
 
 Several workers: give every `journeyctl run` the same --group-id and the same
-`--state postgresql://...`; see engine/live.py and docs/scaling.md. A store belongs to one
+`--state postgresql://...`; see engine/live/loop.py and docs/scaling.md. A store belongs to one
 consumer group (recorded in it on first use): another group is refused at start.
 
 SIGTERM and SIGINT are caught from the first moment of the command (StopSignals), so a stop
@@ -466,8 +466,8 @@ class _Rate:
 
 
 class ViewReport:
-    """The run loop's output through the dashboard or the JSON log (engine/dashboard.py), with the
-    Monitor (engine/monitor.py) that also feeds --metrics-port. status() is called once a second:
+    """The run loop's output through the dashboard or the JSON log (engine/obs/dashboard.py), with the
+    Monitor (engine/obs/monitor.py) that also feeds --metrics-port. status() is called once a second:
     the dashboard redraws each time, the JSON log writes a status line every `json_every` s."""
 
     def __init__(self, err: Console, view, monitor, quiet: bool = False, worker: str | None = None,

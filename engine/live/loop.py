@@ -10,7 +10,7 @@
 Start: every outbox row left by an earlier run is produced (and acknowledged) before
 any input is read. Partition assignment: each partition starts at the offset in the
 state store, not the group's; offsets also go to the group about once a second so
-lag shows in the usual tools. See engine/outbox.py for why this loses nothing.
+lag shows in the usual tools. See engine/live/outbox.py for why this loses nothing.
 
 Is it the same partition? A topic deleted and created again, or a broker that came back
 empty and was given new events, holds other records at the same offsets, and reading on

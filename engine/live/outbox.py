@@ -12,7 +12,7 @@ again at start, before any input is read, and a message produced twice carries t
 same `action_id` (the engine's ids are fixed by journey version, customer, instance
 and step), so a sink can drop the copy.
 
-Several workers on one PostgreSQL store (engine/pg_store.py hands each Outbox its own block of
+Several workers on one PostgreSQL store (engine/store/postgres.py hands each Outbox its own block of
 row ids): a worker produces at start every row left in the table, whoever wrote it, and on
 each partition assignment the rows other workers wrote for customers of the partitions it
 now owns (`orphans`): a worker killed with rows committed but not acknowledged leaves them to

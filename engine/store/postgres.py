@@ -1,6 +1,6 @@
 """A durable state store on PostgreSQL (psycopg 3), shared by several workers.
 
-The same contract as SqliteStore (read engine/sqlite_store.py first): customers put since
+The same contract as SqliteStore (read engine/store/sqlite.py first): customers put since
 the last `commit()` stay in memory and `commit()` writes them, the meta values, new journey
 versions and every staged statement (outbox rows, input offsets) in ONE transaction;
 nothing is durable before it, and `close()` without it discards it. Clean customers live
