@@ -23,7 +23,7 @@ from journeyctl.engine.deliver.monitor import DeliverReport
 from journeyctl.engine.deliver.settings import build, channels_from
 from journeyctl.engine.deliver.templates import TemplateSet
 from journeyctl.engine.live.broker import EmbeddedBroker
-from journeyctl.engine.live.kafka_edge import KafkaSettings, Producer
+from journeyctl.engine.live.kafka_edge import KafkaCluster, KafkaSettings, Producer
 from journeyctl.engine.store.open import open_store
 from journeyctl.engine.ui.app import UiServer
 from journeyctl.engine.ui.reader import open_reader
@@ -71,7 +71,7 @@ def deliver_into(state_url: str, workdir: Path, timeout: float = 120.0) -> dict:
             settings = DeliverSettings(topics=Topics(), create_topics=True, fetch_wait_ms=10)
             channels = channels_from({ch: {"provider": "webhook", "url": f"{hook.url}/{ch}"}
                                       for ch in ("email", "sms", "whatsapp", "push", "in_app", "webhook")})
-            loop = Deliverer(None, kafka, settings, channels, {ch: build(c, {}) for ch, c in channels.items()},
+            loop = Deliverer(None, KafkaCluster(kafka), settings, channels, {ch: build(c, {}) for ch, c in channels.items()},
                              TemplateSet(ROOT / "templates"), DeliverReport(Console(quiet=True), "quiet", quiet=True))
             failure: list = []
 

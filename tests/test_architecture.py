@@ -109,3 +109,17 @@ def test_the_readme_table_says_what_the_rules_say():
 
 def _room(folder: str) -> str:
     return folder.strip("/").replace("/", ".")
+
+
+def test_the_loops_and_the_in_memory_cluster_load_no_kafka():
+    """The run and deliver loops reach a broker through engine/live/edge.py's seam, and the loop's tests
+    run on engine/testing/memory_cluster.py without one: importing them must not load kafka-python,
+    which only engine/live/kafka_edge.py (handed in by the commands) may."""
+    import subprocess
+    import sys
+
+    code = ("import sys, journeyctl.engine.testing.memory_cluster, journeyctl.engine.live.loop, "
+            "journeyctl.engine.deliver.loop; "
+            "print(sorted(m for m in sys.modules if m == 'kafka' or m.startswith('kafka.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,5 +1,5 @@
-"""The monitor's snapshots (engine/monitor.py), the rich dashboard and the JSON log lines
-(engine/dashboard.py), over a real engine running real journeys."""
+"""The monitor's snapshots (engine/obs/monitor.py), the rich dashboard and the JSON log lines
+(engine/obs/dashboard.py), over a real engine running real journeys."""
 from __future__ import annotations
 
 import io

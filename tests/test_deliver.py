@@ -389,7 +389,7 @@ def test_a_message_two_workers_settled_is_counted_once(tmp_path):
     from journeyctl.engine.deliver.monitor import DeliverReport
     from journeyctl.engine.deliver.providers import Outcome
     from journeyctl.engine.deliver.settings import channels_from
-    from journeyctl.engine.live.kafka_edge import KafkaSettings
+    from journeyctl.engine.live.kafka_edge import KafkaCluster, KafkaSettings
     from journeyctl.engine.store.open import open_store
 
     url = f"sqlite:///{tmp_path}/s.db"
@@ -399,7 +399,7 @@ def test_a_message_two_workers_settled_is_counted_once(tmp_path):
     for _ in range(2):
         store = open_store(url)
         store.deliver_tables()
-        w = Deliverer(store, KafkaSettings("127.0.0.1:9"), DeliverSettings(), channels, {}, None,
+        w = Deliverer(store, KafkaCluster(KafkaSettings("127.0.0.1:9")), DeliverSettings(), channels, {}, None,
                       DeliverReport(Console(quiet=True), "quiet", quiet=True))
         w._parts[part] = _Part()
         w._parts[part].read(0)

@@ -272,7 +272,8 @@ def test_a_timer_that_raises_is_parked_counted_shown_and_never_retried_in_a_loop
     from click.testing import CliRunner
 
     from journeyctl.engine.cli.run import retry_parked
-    from journeyctl.engine.cli.state import inspect, status
+    from journeyctl.engine.cli.inspect import inspect
+    from journeyctl.engine.cli.status import status
 
     db = tmp_path / "state.db"
     h = Harness(GROW_LATER, SqliteStore(db), max_records=4)

@@ -1,4 +1,4 @@
-"""`--metrics-port`: Prometheus metrics (engine/metrics.py) scraped over HTTP from a real engine's figures."""
+"""`--metrics-port`: Prometheus metrics (engine/obs/metrics.py) scraped over HTTP from a real engine's figures."""
 from __future__ import annotations
 
 import json

@@ -22,7 +22,7 @@ import pytest
 
 from conftest import PATIENCE, pg_query, wait_until
 from journeyctl.engine.core.events import parse_instant
-from journeyctl.engine.live.kafka_edge import partition_for
+from journeyctl.engine.core.partition import partition_for
 
 JOURNEYS = {
     "cart": 'on cart_abandoned within 3s unless purchase -> send sms "cart" with value = cart_value\n',

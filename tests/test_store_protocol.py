@@ -11,7 +11,7 @@ from typing import Protocol
 import pytest
 
 from journeyctl.engine.core.state import Customer
-from journeyctl.engine.core.store import DurableStore, OutboxRow, StateStore
+from journeyctl.engine.core.store import DurableStore, OutboxRow, Position, StateStore
 from journeyctl.engine.replay.parallel import _Overlay
 from journeyctl.engine.store.memory import MemoryStore
 from journeyctl.engine.store.sqlite import SqliteStore
@@ -105,10 +105,13 @@ def test_what_every_store_answers_alike(store):
     assert s.positions() == {}
     tables = s.durable()
     if tables is not None:
-        tables.save_positions({("events", 0): (10, 1_000, "abcd")})
+        tables.save_positions({("events", 0): Position(10, 1_000, "abcd"), ("events", 1): (3, None, None)})
         tables.add_outbox([OutboxRow(tables.outbox_next_id(), "actions", b"c1", b"{}")])
         tables.commit()
-        assert s.positions() == {("events", 0): (10, 1_000, "abcd")}
+        # a Position and the plain tuple it replaced are written alike and read back as the same value
+        assert s.positions() == {("events", 0): (10, 1_000, "abcd"), ("events", 1): (3, None, None)}
+        at = s.positions()[("events", 0)]
+        assert (at.offset, at.clock, at.fingerprint) == (10, 1_000, "abcd")
         (row,) = tables.outbox()
         assert (row.topic, row.key, row.value) == ("actions", b"c1", b"{}") and tables.own_outbox_id(row.id)
 

@@ -16,7 +16,7 @@ import time
 
 import click
 
-from journeyctl.engine.cli.state import STATE_HELP, _console, _emit_json
+from journeyctl.engine.cli.state import STATE_HELP, emit_json, out_console
 from journeyctl.engine.core.events import format_instant, parse_instant
 from journeyctl.engine.core.store import DurableStore, StateStore
 from journeyctl.engine.store.open import open_store
@@ -52,11 +52,11 @@ def clock(state_url, set_back_to, fmt):
     finally:
         store.close()
     if fmt == "json":
-        _emit_json({"clocks": [{"name": name, "offset": offset, "clock": _shown(value)}
+        emit_json({"clocks": [{"name": name, "offset": offset, "clock": _shown(value)}
                                for name, _, offset, value in clocks],
                     "set_back": [name for name, _, _, _ in changed], "to": _shown(target)})
         return
-    console = _console()
+    console = out_console()
     for name, _, offset, value in clocks:
         where = f"offset {offset:>10,}  " if offset is not None else " " * 19
         late = "  (in the future: every event behind it is late)" if value is not None and value > now + FUTURE_MS \
@@ -74,8 +74,8 @@ def read_clocks(store: StateStore) -> list[tuple[str, object, int | None, int | 
     engine clock(s) and of every input partition."""
     out = [("engine clock" + (f" of worker {key[6:]}" if key != "clock" else ""), key, None, value)
            for key, value in sorted(store.meta_like("clock").items()) if key == "clock" or key.startswith("clock:")]
-    out += [(f"{part[0]}[{part[1]}]", part, offset, value)
-            for part, (offset, value, _) in sorted(store.positions().items())]
+    out += [(f"{part[0]}[{part[1]}]", part, position.offset, position.clock)
+            for part, position in sorted(store.positions().items())]
     return out
 
 
@@ -86,7 +86,7 @@ def set_back(store: DurableStore, clocks: list, target: int) -> list:
     for _, where, _, _ in changed:
         if isinstance(where, str):
             store.set_meta(where, target)
-    store.save_positions({where: (positions[where][0], target, positions[where][2])
+    store.save_positions({where: positions[where]._replace(clock=target)
                           for _, where, _, _ in changed if not isinstance(where, str)})
     store.commit()
     return changed

@@ -142,7 +142,7 @@ def _from_file(ctx, opts: dict, run_section: dict) -> None:
 def run_deliver(settings, channels, providers, templates, opts, kafka, err, report):
     """Open the store, run the loop until SIGTERM/SIGINT. Returns (exit code, the loop)."""
     from journeyctl.engine.deliver.loop import Deliverer
-    from journeyctl.engine.live.kafka_edge import EdgeError
+    from journeyctl.engine.live.kafka_edge import EdgeError, KafkaCluster
 
     url = opts["state_url"]
     try:
@@ -156,7 +156,7 @@ def run_deliver(settings, channels, providers, templates, opts, kafka, err, repo
                   "postgresql://...")
         return 2, None
     durable.deliver_tables()
-    d = Deliverer(durable, kafka, settings, channels, providers, templates, report)
+    d = Deliverer(durable, KafkaCluster(kafka), settings, channels, providers, templates, report)
     metrics = None
     if opts.get("metrics_port") is not None:
         from journeyctl.engine.deliver.monitor import serve_metrics

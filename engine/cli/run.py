@@ -1,4 +1,4 @@
-"""`journeyctl run`: the live engine on Kafka (engine/live.py), wired and rendered.
+"""`journeyctl run`: the live engine on Kafka (engine/live/loop.py), wired and rendered.
 
 Every option can also come from the environment (`JOURNEYCTL_` + its name, like
 JOURNEYCTL_BOOTSTRAP_SERVERS) or from the `run:` mapping of journeyctl.yaml (its
@@ -6,14 +6,14 @@ name with - or _); the command line wins over the environment, the environment
 over the file. The SASL password comes only from JOURNEYCTL_SASL_PASSWORD or
 --sasl-password-file, and is never printed.
 
-Output: on a terminal, the live dashboard (engine/dashboard.py: rates, lag per
+Output: on a terminal, the live dashboard (engine/obs/dashboard.py: rates, lag per
 partition, funnel, actions by channel and status, timers, dead letters, latency,
 health), with a line per action above it; with --no-dashboard (or when stdout is not
-a terminal) one structured JSON log on stdout (engine/dashboard.JsonLog): {"ts",
+a terminal) one structured JSON log on stdout (engine/obs/dashboard.JsonLog): {"ts",
 "level", "msg": "action", ...the action}, {"msg": "status", ...the same figures as the
 dashboard} every 5 s, {"msg": "note", "text"} for what the loop has to say. Problems
 and the broker's state are also plain-text lines on stderr either way.
-`--metrics-port PORT` serves the same figures to Prometheus (engine/metrics.py).
+`--metrics-port PORT` serves the same figures to Prometheus (engine/obs/metrics.py).
 
 Journeys reload without a restart on SIGHUP (and with --watch when a journey file
 changes, checked every 2 s): new versions take effect for new entries, running
@@ -21,7 +21,7 @@ instances keep theirs; a file with errors is reported and the journeys loaded be
 keep running. Only journeys and segments reload: other settings need a restart.
 
 Several workers: give every `journeyctl run` the same --group-id and the same
-`--state postgresql://...`; see engine/live.py and docs/scaling.md. A store belongs to one
+`--state postgresql://...`; see engine/live/loop.py and docs/scaling.md. A store belongs to one
 consumer group (recorded in it on first use): another group is refused at start.
 
 SIGTERM and SIGINT are caught from the first moment of the command (StopSignals), so a stop
@@ -39,7 +39,6 @@ import socket
 import sys
 import time
 import traceback
-from pathlib import Path
 
 import click
 from click.core import ParameterSource
@@ -279,7 +278,7 @@ def _run_on(store, irs, segments, project, opts, kafka, lateness, err, report, p
     live = Live(engine, outbox, KafkaCluster(kafka), settings, report)
     reloader = None
     if paths:
-        reloader = live.reloader = Reloader(paths, config_path, err, watch=bool(opts.get("watch")))
+        reloader = live.reloader = _reloader(paths, config_path, err, watch=bool(opts.get("watch")))
     metrics = None
     if opts.get("metrics_port") is not None:
         from journeyctl.engine.obs.metrics import serve_metrics
@@ -467,8 +466,8 @@ class _Rate:
 
 
 class ViewReport:
-    """The run loop's output through the dashboard or the JSON log (engine/dashboard.py), with the
-    Monitor (engine/monitor.py) that also feeds --metrics-port. status() is called once a second:
+    """The run loop's output through the dashboard or the JSON log (engine/obs/dashboard.py), with the
+    Monitor (engine/obs/monitor.py) that also feeds --metrics-port. status() is called once a second:
     the dashboard redraws each time, the JSON log writes a status line every `json_every` s."""
 
     def __init__(self, err: Console, view, monitor, quiet: bool = False, worker: str | None = None,
@@ -497,6 +496,8 @@ class ViewReport:
             self.monitor.observe_actions(actions, handed_at=handed_at, arrived_at=arrived_at)
 
     def status(self, live) -> None:
+        from journeyctl.engine.live.loop import shown_parts
+
         m = self.monitor
         if live.lags is not None:
             m.set_lag(live.lags)
@@ -509,7 +510,7 @@ class ViewReport:
         m.set_health("store", c.store == "ok", kind if c.store == "ok" else f"{kind}; {c.store}")
         idle = live.unowned_for()
         m.set_health("partitions", idle is None,
-                     _parts(live.owned) if idle is None else f"none owned for {idle:.0f} s")
+                     shown_parts(live.owned) if idle is None else f"none owned for {idle:.0f} s")
         m.set_live(partitions_owned=len(live.owned), recreated_partitions=live.recreated)
         snap = m.snapshot()
         if not self.json:
@@ -521,7 +522,7 @@ class ViewReport:
         self._json_at = now + self.json_every
         extra = {"outbox": waiting, "delivered": c.delivered, "broker": c.broker, **clocks(live)}
         if self.worker is not None:
-            extra.update(worker=self.worker, partitions=_parts(live.owned))
+            extra.update(worker=self.worker, partitions=shown_parts(live.owned))
         self.view.event("status", **{**snap.to_dict(), **extra})
 
     def note(self, text: str) -> None:
@@ -535,82 +536,19 @@ def _is_problem(text: str) -> bool:
                                    "engine error", "owned no partition"))
 
 
-def _parts(parts) -> str:
-    from journeyctl.engine.live.loop import _parts as shown
+def _reloader(paths, config_path, err: Console, watch: bool):
+    """The run loop's Reloader (engine/live/reload.py), loading the project as `run` did at start: a
+    project with errors is shown on the terminal, as `validate` shows it."""
+    from journeyctl.engine.live.reload import ReloadFailed, Reloader
 
-    return shown(parts)
-
-
-class Reloader:
-    """Reloads the journeys on SIGHUP (`hup` set by the signal handler) or, with `watch`, when a
-    journey file or the config changes (mtimes checked every `every` s). Runs on the loop's
-    thread between batches (`poll`), so the engine never changes under a batch."""
-
-    def __init__(self, paths, config_path, err: Console, watch: bool = False, every: float = 2.0):
-        self.paths = list(paths)
-        self.config_path = config_path
-        self.err = err
-        self.watch = watch
-        self.every = every
-        self.hup = False
-        self.reloads = 0
-        self._check_at = time.monotonic() + every
-        self._mtimes = self._scan() if watch else {}
-
-    def _scan(self) -> dict:
-        files = []
-        for p in self.paths:
-            path = Path(p)
-            if path.is_dir():
-                files.extend(f for f in path.rglob("*.journey") if not any(x.startswith(".") for x in f.parts))
-            else:
-                files.append(path)
-        files.append(Path(self.config_path or "journeyctl.yaml"))
-        out = {}
-        for f in files:
-            try:
-                out[str(f)] = f.stat().st_mtime_ns
-            except OSError:
-                pass
-        return out
-
-    def poll(self, live) -> None:
-        reason = None
-        if self.hup:
-            self.hup, reason = False, "SIGHUP"
-        elif self.watch and time.monotonic() >= self._check_at:
-            self._check_at = time.monotonic() + self.every
-            now = self._scan()
-            if now != self._mtimes:
-                self._mtimes, reason = now, "a journey file changed"
-        if reason is None:
-            return
-        if self.watch:
-            self._mtimes = self._scan()
+    def load():
         try:
-            _, irs, segments = project_to_run(self.paths, self.config_path, self.err)
+            _, irs, segments = project_to_run(paths, config_path, err)
         except UsageProblem as e:
-            live.report.note(f"reload ({reason}) failed: {e}; the journeys loaded before keep running")
-            return
-        except Exception as e:  # noqa: BLE001 - a reload must never stop the loop
-            live.report.note(f"reload ({reason}) failed: {type(e).__name__}: {e}; "
-                             "the journeys loaded before keep running")
-            return
-        engine = live.engine
-        before = {j: v.version for j, v in engine.current.items()}
-        engine.load(irs, segments)
-        engine.store.commit()  # the new versions, now: between batches nothing else is pending
-        after = {j: v.version for j, v in engine.current.items()}
-        self.reloads += 1
-        changed = [f"{j} {before[j][:12]} -> {after[j][:12]}" for j in sorted(after)
-                   if j in before and before[j] != after[j]]
-        added = sorted(set(after) - set(before))
-        removed = sorted(set(before) - set(after))
-        parts = [f"changed: {', '.join(changed)}" if changed else "", f"new: {', '.join(added)}" if added else "",
-                 f"removed (running instances finish): {', '.join(removed)}" if removed else ""]
-        summary = "; ".join(p for p in parts if p) or "no journey changed"
-        live.report.note(f"reloaded {len(after)} journeys ({reason}): {summary}; "
-                         "new entries use the new versions, running instances keep theirs")
+            raise ReloadFailed(str(e)) from None
+        return irs, segments
+
+    return Reloader(paths, config_path, load, watch=watch)
 
 
 class TerminalReport:

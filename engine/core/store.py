@@ -20,7 +20,15 @@ from typing import Callable, Iterable, Iterator, NamedTuple, Protocol
 from journeyctl.engine.core.state import Customer
 
 Part = tuple[str, int]  # (topic, partition)
-Position = tuple[int, int | None, str | None]  # (next offset, stream time, fingerprint of the last record read)
+
+
+class Position(NamedTuple):
+    """Where `run` stands in one input partition, stored with the state that reading it made. A
+    NamedTuple: it compares, pickles and is written to a store's columns as the plain 3-tuple it
+    replaced, while its readers name the field they want."""
+    offset: int                # the next offset to read
+    clock: int | None          # the partition's stream time
+    fingerprint: str | None    # of the last record read there, to check it is still the one there
 
 
 class OutboxRow(NamedTuple):

@@ -75,6 +75,7 @@ class DemoDelivery:
         from journeyctl.engine.deliver.loop import DeliverSettings, Deliverer, Topics
         from journeyctl.engine.deliver.settings import build, channels_from
         from journeyctl.engine.deliver.templates import TemplateSet
+        from journeyctl.engine.live.kafka_edge import KafkaCluster
         from journeyctl.engine.store.open import open_store
 
         self.hook = LocalWebhook().start()
@@ -89,7 +90,7 @@ class DemoDelivery:
                                    create_topics=True, fetch_wait_ms=10)
         # the store is opened by the loop's own thread: a SQLite connection stays in the thread that made it
         self._open = lambda: open_store(state_url)
-        self.loop = Deliverer(None, kafka, settings, channels, providers, self.templates, self.report)
+        self.loop = Deliverer(None, KafkaCluster(kafka), settings, channels, providers, self.templates, self.report)
         self._thread = threading.Thread(target=self._run, name="journeyctl-demo-deliver", daemon=True)
         self.error: BaseException | None = None
 

@@ -46,8 +46,7 @@ from journeyctl.engine.deliver.ratelimit import Pacer
 from journeyctl.engine.deliver.tally import Tally, due_ms
 from journeyctl.engine.deliver.templates import TemplateError
 from journeyctl.engine.core.store import OutboxRow
-from journeyctl.engine.live.edge import ensure_topics
-from journeyctl.engine.live.kafka_edge import Admin, EdgeError, KafkaSettings, Sink, Source
+from journeyctl.engine.live.edge import Cluster, EdgeError, ensure_topics
 from journeyctl.engine.store.counts import record_deliveries
 
 RECENT_IDS = 200_000  # settled ids remembered in memory (the table answers for older ones)
@@ -144,12 +143,14 @@ class _Part:
 
 
 class Deliverer:
-    """Runs until stop(). `report` has note(text), outcome(action, outcome, attempts, latency_ms), status(self)."""
+    """Runs until stop(). `report` has note(text), outcome(action, outcome, attempts, latency_ms), status(self).
+    `cluster`: the broker through the run loop's seam (engine/live/edge.py), Kafka's KafkaCluster for
+    `journeyctl deliver`, so the loop itself imports no Kafka client."""
 
-    def __init__(self, store, kafka: KafkaSettings, settings: DeliverSettings, channels: dict, providers: dict,
+    def __init__(self, store, cluster: Cluster, settings: DeliverSettings, channels: dict, providers: dict,
                  templates, report):
         self.store = store
-        self.kafka = kafka
+        self.cluster = cluster
         self.settings = settings
         self.channels = channels
         self.providers = providers
@@ -176,7 +177,7 @@ class Deliverer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._fatal: BaseException | None = None
-        self.sink = Sink(kafka)
+        self.sink = cluster.sink()
         self._group_at = 0.0
         self._retry_at = 0.0
 
@@ -256,10 +257,10 @@ class Deliverer:
 
     def _check_topics(self) -> None:
         s, t = self.settings, self.settings.topics
-        admin = Admin(self.kafka)
+        admin = self.cluster.admin()
         try:
             wanted = [t.actions, t.deliveries, t.dead_letter] + ([t.events] if s.receipts_to_events else [])
-            ensure_topics(admin, wanted, s.create_topics, s.partitions, self.kafka.bootstrap_servers, self.report.note)
+            ensure_topics(admin, wanted, s.create_topics, s.partitions, self.cluster.address, self.report.note)
         finally:
             admin.close()
 
@@ -289,10 +290,10 @@ class Deliverer:
         try:
             while source is None and not self.stopping:
                 try:
-                    source = Source(self.kafka, [self.settings.topics.actions], self.settings.group_id,
-                                    self._call(self._assigned), max_records=self.settings.max_records,
-                                    fetch_wait_ms=self.settings.fetch_wait_ms,
-                                    on_revoked=self._call(self._revoked), on_lost=self._call(self._lost))
+                    source = self.cluster.source([self.settings.topics.actions], self.settings.group_id,
+                                                 self._call(self._assigned), max_records=self.settings.max_records,
+                                                 fetch_wait_ms=self.settings.fetch_wait_ms,
+                                                 on_revoked=self._call(self._revoked), on_lost=self._call(self._lost))
                 except EdgeError as e:
                     if not e.retry:
                         raise

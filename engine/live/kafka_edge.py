@@ -32,7 +32,7 @@ from kafka.structs import MemberState, OffsetAndMetadata
 
 from journeyctl.engine.live.edge import MAX_REQUEST_BYTES, EdgeError
 
-from journeyctl.engine.core.partition import partition_for  # (also what the live loop imports from here)
+from journeyctl.engine.core.partition import partition_for  # the producers' partitioner (KafkaCluster.partition_for)
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")

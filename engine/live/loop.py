@@ -10,7 +10,7 @@
 Start: every outbox row left by an earlier run is produced (and acknowledged) before
 any input is read. Partition assignment: each partition starts at the offset in the
 state store, not the group's; offsets also go to the group about once a second so
-lag shows in the usual tools. See engine/outbox.py for why this loses nothing.
+lag shows in the usual tools. See engine/live/outbox.py for why this loses nothing.
 
 Is it the same partition? A topic deleted and created again, or a broker that came back
 empty and was given new events, holds other records at the same offsets, and reading on
@@ -88,7 +88,7 @@ from journeyctl.dsl.durations import format_duration
 from journeyctl.engine.core.actions import DUE_AT
 from journeyctl.engine.core.engine import TimerFailed
 from journeyctl.engine.core.events import BadEvent, format_instant, id_problem, parse_event, show_instant
-from journeyctl.engine.core.store import OutboxRow
+from journeyctl.engine.core.store import OutboxRow, Part, Position
 from journeyctl.engine.live.edge import Cluster, EdgeError, EventSource, ensure_topics
 from journeyctl.engine.live.outbox import (Outbox, action_message, dead_letter_message, fingerprint,
                                            profile_message, timer_dead_letter)
@@ -340,7 +340,7 @@ class Live:
             rows = self.outbox.undelivered(after, 10_000)
             if not rows:
                 break
-            after = rows[-1][0]
+            after = rows[-1].id
             self._unsent.extend(rows)
             total += len(rows)
             while (self._unsent or self._sent) and not self.stopping:
@@ -578,13 +578,13 @@ class Live:
         for part in sorted(self.owned):
             self._open_lane(part, stored)
 
-    def _open_lane(self, part, stored: dict) -> tuple | None:
+    def _open_lane(self, part, stored: dict[Part, Position]) -> Position | None:
         """Open the partition's lane at its stored stream time; its stored position, or None."""
         if part not in stored:
             self.engine.open_lane(part, None)
             return None
         position = stored[part]
-        clock = position[1] if position[1] is not None else self._stored_clock
+        clock = position.clock if position.clock is not None else self._stored_clock
         self.engine.open_lane(part, clock)
         self._future_clock(part, clock)
         return position
@@ -685,7 +685,7 @@ class Live:
             if part in batch.offsets:
                 offset, last = batch.offsets[part], batch.fingerprints.get(part)
             elif part in committed:
-                offset, _, last = committed[part]
+                offset, last = committed[part].offset, committed[part].fingerprint
             elif part in got:
                 offset, last = got[part][0].offset, None
             else:
@@ -859,7 +859,7 @@ class Live:
             position = self._open_lane(part, stored)
             if position is None:
                 continue
-            offset, _, last = position
+            offset, last = position.offset, position.fingerprint
             verify = last is not None and offset > 0  # start at the record read last, to compare it
             starts[part] = offset - 1 if verify else offset
             self._to_check[part] = (offset, last if verify else None)
@@ -883,7 +883,7 @@ class Live:
             lambda key: key is None or self.partition_of(key.decode("utf-8", "replace")) in owned_numbers)
             if r.id not in pending]
         self._unsent.extend(orphans)
-        self.report.note(f"partitions owned: {_parts(self.owned)} (assigned {_parts(parts)}; "
+        self.report.note(f"partitions owned: {shown_parts(self.owned)} (assigned {shown_parts(parts)}; "
                          f"{len(timers)} timers adopted, {len(orphans)} outbox rows of other workers to produce)")
         return starts
 
@@ -940,7 +940,7 @@ class Live:
         owned_numbers = {p for _, p in self.owned}
         self.engine.release_where(lambda cid: self.partition_of(cid) in owned_numbers)
         self.outbox.forget_cache()
-        self.report.note(f"partitions {how}: {_parts(parts)}")
+        self.report.note(f"partitions {how}: {shown_parts(parts)}")
 
     def _check_starts(self) -> None:
         """A stored offset past the partition's end: the topic was recreated or truncated (a broker that
@@ -1055,7 +1055,7 @@ class Live:
             self.sink.close(max(0.1, min(1.0, deadline - time.monotonic())))
 
 
-def _parts(parts) -> str:
+def shown_parts(parts) -> str:
     """events[0,2,4] for [(events, 0), (events, 2), (events, 4)]."""
     by: dict = {}
     for t, p in sorted(parts):

@@ -12,7 +12,7 @@ again at start, before any input is read, and a message produced twice carries t
 same `action_id` (the engine's ids are fixed by journey version, customer, instance
 and step), so a sink can drop the copy.
 
-Several workers on one PostgreSQL store (engine/pg_store.py hands each Outbox its own block of
+Several workers on one PostgreSQL store (engine/store/postgres.py hands each Outbox its own block of
 row ids): a worker produces at start every row left in the table, whoever wrote it, and on
 each partition assignment the rows other workers wrote for customers of the partitions it
 now owns (`orphans`): a worker killed with rows committed but not acknowledged leaves them to
@@ -45,7 +45,7 @@ import json
 import orjson
 
 from journeyctl.engine.core.actions import ACTION_KEYS
-from journeyctl.engine.core.store import OutboxRow, StateStore
+from journeyctl.engine.core.store import OutboxRow, Part, Position, StateStore
 from journeyctl.engine.live.edge import MAX_MESSAGE_BYTES
 from journeyctl.engine.store.counts import record
 from journeyctl.engine.store.open import checkpoint
@@ -241,12 +241,14 @@ class Outbox:
         offsets, self._offsets = self._offsets, {}
         prints, self._fingerprints = self._fingerprints, {}
         committed = self._committed
-        out = {part: (offset, lanes.get(part, committed.get(part, (0, None))[1]), prints.get(part))
-               for part, offset in offsets.items()}
+        out = {}
+        for part, offset in offsets.items():
+            was = committed.get(part)
+            out[part] = Position(offset, lanes.get(part, was.clock if was is not None else None), prints.get(part))
         for part, clock in lanes.items():
             was = committed.get(part)
-            if part not in out and was is not None and clock != was[1]:
-                out[part] = (was[0], clock, was[2])
+            if part not in out and was is not None and clock != was.clock:
+                out[part] = was._replace(clock=clock)
         return out
 
     # ---- the store, for the run loop ----------------------------------------------------------------
@@ -289,13 +291,13 @@ class Outbox:
 
     def offsets(self) -> dict[tuple[str, int], int]:
         """The committed next offset of each partition (no database read: safe from any thread)."""
-        return {part: position[0] for part, position in self._committed.items()}
+        return {part: position.offset for part, position in self._committed.items()}
 
-    def positions(self) -> dict[tuple[str, int], tuple[int, int | None, str | None]]:
+    def positions(self) -> dict[Part, Position]:
         """The committed (next offset, stream time, fingerprint) of each partition (no database read)."""
         return dict(self._committed)
 
-    def refresh_positions(self) -> dict[tuple[str, int], tuple[int, int | None, str | None]]:
+    def refresh_positions(self) -> dict[Part, Position]:
         """Read the committed positions again from the store (other workers commit theirs too); call
         only from the thread that runs the loop (a rebalance callback runs while it waits in poll)."""
         self._committed = self._tables.positions()

@@ -1,6 +1,6 @@
 """The live view of `journeyctl run`: a rich dashboard on a terminal, JSON lines otherwise.
 
-`render(snapshot)` builds the dashboard from a Snapshot (engine/monitor.py) and nothing
+`render(snapshot)` builds the dashboard from a Snapshot (engine/obs/monitor.py) and nothing
 else; `Dashboard` keeps it on screen with rich's Live, redrawn in place once per update
 (no auto refresh thread, no clearing of the screen, so no flicker); `JsonLog` writes one
 JSON object per line: a status line per snapshot and single events (an action, a note).

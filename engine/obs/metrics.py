@@ -1,6 +1,6 @@
 """`--metrics-port`: the monitor's figures as Prometheus metrics (prometheus-client).
 
-A custom collector reads the latest Snapshot (engine/monitor.py) on every scrape, so the
+A custom collector reads the latest Snapshot (engine/obs/monitor.py) on every scrape, so the
 engine's thread never touches Prometheus objects and a scrape never touches the engine.
 Each server gets its own CollectorRegistry (not the process-wide one), so several can run
 in one process (tests, or one per worker).

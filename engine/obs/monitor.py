@@ -1,5 +1,5 @@
 """What the running engine is doing, once a second: the figures behind the dashboard, the JSON
-status lines and the Prometheus metrics (engine/dashboard.py, engine/metrics.py).
+status lines and the Prometheus metrics (engine/obs/dashboard.py, engine/obs/metrics.py).
 
 `Monitor.snapshot()` reads the engine's Stats and timers, adds what only the edge knows
 (consumer lag, broker and store health, event-to-action latency, fed in by the run loop)

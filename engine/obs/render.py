@@ -18,6 +18,13 @@ from journeyctl.engine.core.events import show_instant
 from journeyctl.engine.core.stats import OUTCOMES
 
 
+def entries_shown(entries: dict) -> dict:
+    """A customer's entries (Customer.entries: journey id -> [last entry, count]) as `state show` and the
+    web UI's customer page both show them: {journey: {"last": instant, "count": n}}. The one reader of
+    that pair outside the core, so its order is named once."""
+    return {journey: {"last": show_instant(last), "count": count} for journey, (last, count) in entries.items()}
+
+
 def funnels(rows: Iterable[tuple[str, dict]]) -> Table:
     """Per journey (given as (id, counts)): entered, active and each outcome; simulate's summary and `status`."""
     table = Table(title="Journeys", title_justify="left")

@@ -11,7 +11,7 @@ from collections import OrderedDict
 from typing import Iterable
 
 from journeyctl.engine.core.state import Customer
-from journeyctl.engine.core.store import OutboxRow
+from journeyctl.engine.core.store import OutboxRow, Part, Position
 
 
 class CachedStore:
@@ -180,10 +180,10 @@ class CachedStore:
         return list(map(OutboxRow._make, self._conn.execute(
             f"SELECT id, topic, key, value FROM deliver_outbox WHERE id > {P} ORDER BY id LIMIT {P}", (after, limit))))
 
-    def positions(self) -> dict[tuple[str, int], tuple[int, int | None, str | None]]:
+    def positions(self) -> dict[Part, Position]:
         """Committed (next offset, stream time, fingerprint of the last record read) of every input
         partition (`journeyctl run`; save_positions in the subclasses)."""
-        return {(t, p): (o, c, f) for t, p, o, c, f in
+        return {(t, p): Position(o, c, f) for t, p, o, c, f in
                 self._conn.execute('SELECT topic, partition, "offset", clock, fingerprint FROM offsets')}
 
     # ---- writing ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """A durable state store on PostgreSQL (psycopg 3), shared by several workers.
 
-The same contract as SqliteStore (read engine/sqlite_store.py first): customers put since
+The same contract as SqliteStore (read engine/store/sqlite.py first): customers put since
 the last `commit()` stay in memory and `commit()` writes them, the meta values, new journey
 versions and every staged statement (outbox rows, input offsets) in ONE transaction;
 nothing is durable before it, and `close()` without it discards it. Clean customers live
@@ -45,7 +45,7 @@ from journeyctl.engine.store.secrets import redact
 from journeyctl.engine.store.sqlite import SCHEMA_VERSION, SchemaError, stored_schema
 from journeyctl.engine.store.cached import CachedStore
 from journeyctl.engine.core.state import Customer
-from journeyctl.engine.core.store import OutboxRow
+from journeyctl.engine.core.store import OutboxRow, Part, Position
 
 # Migration n takes a schema at version n-1 to version n. The numbers mean the same as SqliteStore's.
 MIGRATIONS: dict[int, list[str]] = {
@@ -249,7 +249,7 @@ class PgStore(CachedStore):
                        'ON CONFLICT (topic, partition) DO UPDATE SET "offset" = excluded."offset"',
                        [(t, p, o) for (t, p), o in sorted(offsets.items())])
 
-    def save_positions(self, positions: dict[tuple[str, int], tuple[int, int | None, str | None]]) -> None:
+    def save_positions(self, positions: dict[Part, Position]) -> None:
         """Stage (next offset, stream time, fingerprint of the last record read) of each (topic, partition)."""
         if positions:
             self.stage('INSERT INTO offsets (topic, partition, "offset", clock, fingerprint) '

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from journeyctl.engine.store.cached import CachedStore
 from journeyctl.engine.core.state import Customer
-from journeyctl.engine.core.store import OutboxRow
+from journeyctl.engine.core.store import OutboxRow, Part, Position
 
 SCHEMA_VERSION = 6
 
@@ -214,7 +214,7 @@ class SqliteStore(CachedStore):
             self.stage('INSERT OR REPLACE INTO offsets (topic, partition, "offset") VALUES (?, ?, ?)',
                        [(t, p, o) for (t, p), o in offsets.items()])
 
-    def save_positions(self, positions: dict[tuple[str, int], tuple[int, int | None, str | None]]) -> None:
+    def save_positions(self, positions: dict[Part, Position]) -> None:
         """Stage (next offset, stream time, fingerprint of the last record read) of each (topic, partition)."""
         if positions:
             self.stage('INSERT OR REPLACE INTO offsets (topic, partition, "offset", clock, fingerprint) '

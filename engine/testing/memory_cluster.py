@@ -21,8 +21,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from journeyctl.engine.core.partition import partition_for
 from journeyctl.engine.live.edge import MAX_REQUEST_BYTES, EdgeError
-from journeyctl.engine.live.kafka_edge import partition_for
 
 
 @dataclass(frozen=True)

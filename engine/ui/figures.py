@@ -23,6 +23,7 @@ from journeyctl.dsl.ir import JourneyIR
 from journeyctl.engine.core.events import show_instant as format_instant  # a stored timer may lie past 9999
 from journeyctl.engine.core.state import HELD_OUT
 from journeyctl.engine.core.stats import ENTRY, MINUTE, OUTCOMES, Stats
+from journeyctl.engine.obs.render import entries_shown
 from journeyctl.engine.store.counts import DELIVERY, DELIVERY_OUTCOMES, KEEP, TRACE
 from journeyctl.engine.ui.layout import layout
 from journeyctl.engine.ui.uplift import compare
@@ -433,7 +434,7 @@ def customer(reader, cid: str, actions: int = 50) -> dict:
          "trigger_message_id": i.trigger_message, "holdout": bool(i.flags & HELD_OUT)} for i in cust.instances]
     return {"customer_id": cid, "profile": cust.profile if cust else {},
             "segments": sorted(cust.segments) if cust else [], "instances": instances,
-            "entries": {j: {"last": format_instant(e[0]), "count": e[1]} for j, e in cust.entries.items()} if cust else {},
+            "entries": entries_shown(cust.entries) if cust else {},
             "actions": [{"at": format_instant(at), "action_id": aid, "journey": j, "step": st, "channel": ch,
                          "template": tpl, "status": status, "delivery": _delivery(delivered.get(aid))}
                         for at, aid, j, st, ch, tpl, status in recent],
