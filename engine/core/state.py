@@ -238,7 +238,7 @@ class Customer:
 
 
 def _windows_as_tuples(aggs: dict) -> None:
-    """Windows are held as flat tuples (see engine/aggregates.py) and come back from JSON as lists.
+    """Windows are held as flat tuples (see engine/core/aggregates.py) and come back from JSON as lists.
     State written before windows went flat kept each as [[t, v], ...]; read it as (t, v, ...).
     (No other aggregate state holds a list of lists; an avg's [total, n] works as a tuple too.)"""
     for key, state in aggs.items():
