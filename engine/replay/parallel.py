@@ -46,7 +46,7 @@ from journeyctl.engine.core.events import BadEvent, Event, parse_event, scan_eve
 from journeyctl.engine.core.partition import customer_partition, partition_for
 from journeyctl.engine.core.state import Customer
 from journeyctl.engine.core.stats import Stats
-from journeyctl.engine.replay.loop import DeadLetter, Replay, refused, set_aside, tune_gc
+from journeyctl.engine.replay.loop import DeadLetter, Replay, collector_paused, refused, set_aside, tune_gc
 from journeyctl.engine.replay.output import action_line, output_order
 
 _DUE_AND_CUSTOMER = itemgetter(0, 1)
@@ -215,7 +215,9 @@ def _work(k: int, jobs: int, read, until, start, outbox, make_engine, make_store
           progress: bool) -> None:
     try:
         report = (lambda line: outbox.send(("progress", line))) if progress else None
-        outbox.send(_replay_part(k, jobs, read, until, start, make_engine, make_store, jsonl, stored, report))
+        with collector_paused():  # (as a one-process replay runs: replay.loop)
+            part = _replay_part(k, jobs, read, until, start, make_engine, make_store, jsonl, stored, report)
+        outbox.send(part)
     except Diverged as e:
         outbox.send(("diverged", str(e)))
     except BaseException:  # noqa: BLE001 - everything goes back to the parent, which says it
@@ -234,7 +236,6 @@ def _replay_part(k, jobs, read, until, start, make_engine, make_store, jsonl, st
     engine = make_engine(store)
     engine.release_where(lambda cid: customer_partition(cid, jobs) == k)  # others' timers are not ours
     engine.stats = Stats()  # the parent holds the stored counts; this process reports what it adds
-    tune_gc()
     clock, lateness = start
     share = _Share(engine, lateness)
     mine: list = []  # its own events not applied yet, each with the clock it meets
