@@ -84,5 +84,5 @@ def test_a_long_stream_gives_the_same_actions_from_both_builds(tmp_path):
         assert proc.returncode == 0, err.decode()
     digest = {name: [hashlib.md5((tmp_path / f"{kind}{name}.jsonl").read_bytes()).hexdigest() for kind in ("", "dead-")]
               for name in runs}  # (a failure prints two digests, not two 50 MB strings)
-    assert (tmp_path / "pure.jsonl").read_bytes().count(b"\n") > LONG // 10
+    assert (tmp_path / "pure.jsonl").read_bytes().count(b"\n") > LONG // 20  # (about one action in 11 events)
     assert digest["compiled"] == digest["pure"]
