@@ -20,12 +20,17 @@ JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import main
 pytestmark = pytest.mark.skipif(not COMPILED, reason="the pure-against-compiled comparison runs in `make test-compiled`")
 
 
-def journeyctl(build: str | None, *args):
+def env_for(build: str | None) -> dict:
+    """This environment running `build` (None: the pure source) first on the path."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if build:
         env["PYTHONPATH"] = str(Path(build).resolve())
+    return env
+
+
+def journeyctl(build: str | None, *args):
     done = subprocess.run([*JOURNEYCTL, *map(str, args)], capture_output=True, cwd=ROOT, timeout=600,
-                          stdin=subprocess.DEVNULL, env={**env, "NO_COLOR": "1", "COLUMNS": "1000"})
+                          stdin=subprocess.DEVNULL, env={**env_for(build), "NO_COLOR": "1", "COLUMNS": "1000"})
     assert done.returncode == 0, done.stderr.decode()
     return done
 
@@ -70,15 +75,12 @@ def test_a_long_stream_gives_the_same_actions_from_both_builds(tmp_path):
     write_many(events, LONG)
     runs = {}
     for name, build in (("pure", None), ("compiled", COMPILED)):
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        if build:
-            env["PYTHONPATH"] = str(Path(build).resolve())
         out = tmp_path / f"{name}.jsonl"
         with open(out, "wb") as f:
             runs[name] = subprocess.Popen([*JOURNEYCTL, "simulate", "journeys", "--events", str(events), "--format",
                                            "jsonl", "--dead-letter", str(tmp_path / f"dead-{name}.jsonl")],
                                           stdout=f, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=ROOT,
-                                          env=env)
+                                          env=env_for(build))
     for name, proc in runs.items():
         _, err = proc.communicate(timeout=900)
         assert proc.returncode == 0, err.decode()
