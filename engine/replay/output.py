@@ -21,11 +21,8 @@ def output_order(actions: list[Action]) -> list[Action]:
 
 
 def action_line(action: Action) -> bytes:
-    """One action as `simulate --format jsonl` prints it, straight from the engine's tuple: its spec object
-    less the internal instance id is ACTION_KEYS in order, so no second dict is built."""
-    record = action.as_dict()
-    del record["instance_id"]
-    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+    """One action as `simulate --format jsonl` prints it, straight from the engine's tuple."""
+    return orjson.dumps(action.record(), option=orjson.OPT_APPEND_NEWLINE)
 
 
 def jsonl_line(action: dict) -> bytes:
