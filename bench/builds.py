@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-JOURNEYCTL = "import sys; sys.argv[0] = 'journeyctl'; from journeyctl.engine.cli.main import main; main()"
+JOURNEYCTL = "import sys; sys.argv[0] = 'journeyctl'; from journeyctl.engine.cli.main import program; program()"
 SECTIONS = ("core", "simulate", "jobs", "run")
 
 

@@ -32,7 +32,7 @@ from journeyctl.engine.deliver.local import LocalWebhook  # noqa: E402
 from journeyctl.engine.live.broker import EmbeddedBroker  # noqa: E402
 from journeyctl.engine.live.kafka_edge import Admin, KafkaSettings, Producer  # noqa: E402
 
-JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()"]
+JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import program; program()"]
 
 
 def action(i: int, tag: str, sent_at: float | None = None) -> dict:

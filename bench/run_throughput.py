@@ -48,7 +48,7 @@ from journeyctl.engine.live.kafka_edge import Admin, KafkaSettings, Producer, Re
 # the standard benchmark's generator, from the tools folder beside the checkout (or a folder above it)
 MAKE_INPUT = next((tool for tool in (p / "shared" / "tools" / "make-bench-input" for p in ROOT.parents)
                    if tool.exists()), ROOT.parent / "shared" / "tools" / "make-bench-input")
-RUNNER = "import sys; sys.argv[0] = 'journeyctl'; from journeyctl.engine.cli.main import main; main()"
+RUNNER = "import sys; sys.argv[0] = 'journeyctl'; from journeyctl.engine.cli.main import program; program()"
 
 
 def make_input(folder: Path, events: int, customers: int) -> Path:

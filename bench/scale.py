@@ -48,7 +48,7 @@ from run_throughput import journeys_of, make_input  # noqa: E402
 
 PG = os.environ.get("JOURNEYCTL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PARTITIONS = 6
-RUNNER = "import sys; sys.argv[0] = 'journeyctl'; from journeyctl.engine.cli.main import main; main()"
+RUNNER = "import sys; sys.argv[0] = 'journeyctl'; from journeyctl.engine.cli.main import program; program()"
 OWNED = re.compile(r"partitions owned: \S+\[([\d,]+)\]")
 
 

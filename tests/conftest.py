@@ -34,7 +34,7 @@ _PROFILE = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], pri
 settings.register_profile("ci", database=None, **_PROFILE)
 settings.register_profile("dev", **_PROFILE)
 settings.load_profile("dev")
-JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()"]
+JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import program; program()"]
 
 # How long a test waits for something that must happen (a line in a log, a row in the store, an
 # action on a topic). On a loaded 2-core machine a subprocess start, a group rebalance or a broker

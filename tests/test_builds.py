@@ -15,7 +15,7 @@ from generated_events import write_events, write_many
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPILED = os.environ.get("JOURNEYCTL_COMPILED")
-JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()"]
+JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import program; program()"]
 
 pytestmark = pytest.mark.skipif(not COMPILED, reason="the pure-against-compiled comparison runs in `make test-compiled`")
 

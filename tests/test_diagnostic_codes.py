@@ -515,7 +515,7 @@ def test_past_50_problems_in_a_file_every_format_says_how_many_more(tmp_path):
     import sys
 
     path = write(tmp_path, "tabs.journey", "on a -> send email\n" + "\t\n" * 3000)
-    cmd = [sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()", "validate", str(path)]
+    cmd = [sys.executable, "-c", "from journeyctl.engine.cli.main import program; program()", "validate", str(path)]
     records = json.loads(subprocess.run([*cmd, "--format", "json"], capture_output=True, text=True).stdout)
     assert [r["code"] for r in records] == ["J002"] * 50 + ["J019"]
     assert (records[-1]["line"], records[-1]["column"], records[-1]["severity"]) == (52, 1, "note")

@@ -13,7 +13,7 @@ import pytest
 
 from journeyctl.engine.core.events import MAX_MS
 
-JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()"]
+JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import program; program()"]
 SECRET = "pw-hostile-7c1e"  # (fixed: xdist workers must collect the same test ids)
 PG_DOWN = f"postgresql://postgres:{SECRET}@127.0.0.1:1/test"
 

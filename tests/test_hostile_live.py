@@ -96,7 +96,7 @@ def test_a_refused_sasl_login_says_authentication_failed_not_unreachable(kafka, 
     bootstrap gives up, then says only "Unable to bootstrap"; the run said "cannot reach the broker" and
     retried for ever. Now it says authentication failed and stops (exit 2): a person has to act."""
     proc = subprocess.run(
-        [sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()", "run",
+        [sys.executable, "-c", "from journeyctl.engine.cli.main import program; program()", "run",
          str(journeys_dir({"pay": PAY})), "--bootstrap-servers", kafka.bootstrap_servers,
          "--security-protocol", "SASL_PLAINTEXT", "--sasl-mechanism", "PLAIN", "--sasl-username", "u",
          "--state", "memory:", "--no-dashboard"],
@@ -115,7 +115,7 @@ def test_the_live_dashboard_never_prints_escape_sequences_from_events(kafka, nam
     names.create(kafka)
     folder = journeys_dir({"pay": PAY})
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()", "run",
+    proc = subprocess.Popen([sys.executable, "-c", "from journeyctl.engine.cli.main import program; program()", "run",
                              str(folder), "--bootstrap-servers", kafka.bootstrap_servers, *names.args(),
                              "--state", "memory:"],
                             stdin=follower, stdout=follower, stderr=follower, cwd=tmp_path,

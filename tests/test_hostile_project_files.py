@@ -20,7 +20,7 @@ from journeyctl.engine.cli import main as cli
 JOURNEY = "on signup -> send email\n"
 EVENTS = '{"event": "signup", "customer_id": "c1", "timestamp": "2026-01-05T09:00:00Z"}\n'
 TEST = "cases:\n  - name: welcome\n    events:\n      - {at: +0, event: signup}\n    expect:\n      - {channel: email}\n"
-JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()"]
+JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import program; program()"]
 DEADLINE = 120  # seconds: a command that reads a FIFO never ends; a working one ends in a second or two
 
 # What each shape of hostile YAML is refused with, and where (line, column of the spot that crossed the limit).

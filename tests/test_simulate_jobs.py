@@ -19,7 +19,7 @@ from journeyctl.engine.replay import parallel
 from journeyctl.engine.replay.sources import read_events
 
 ROOT = Path(__file__).resolve().parent.parent
-JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()"]
+JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import program; program()"]
 FALLBACK = "replaying in one process"
 
 

@@ -57,6 +57,15 @@ def main():
                    "(run `make fast` again, or `make pure`)", err=True)
 
 
+def program():
+    """The `journeyctl` program (pyproject.toml's script): the group, in a process that ends when its
+    command does, which lets a replay leave its state to the operating system (replay/loop.py)."""
+    from journeyctl.engine.replay.leave import ends_with_command
+
+    ends_with_command()
+    main()
+
+
 # ---- the commands ----------------------------------------------------------------------------
 # Register a command here as  "name": "module:attribute". It is imported only when it is run (or
 # when --help lists it), so a slow or broken import elsewhere cannot take `validate` down with it.

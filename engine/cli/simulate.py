@@ -24,6 +24,7 @@ from journeyctl.engine.replay.sources import (input_format as reader_for, parse_
                                               parse_map_option, read_events, sort_by_time)
 from journeyctl.engine.core.instants import command_line_instant
 from journeyctl.engine.replay.hints import input_hints
+from journeyctl.engine.replay.leave import leave_for_exit
 from journeyctl.engine.replay.loop import replay
 from journeyctl.engine.replay.output import action_line, by_customer, jsonl_line
 from journeyctl.engine.replay.parallel import Diverged, ReplayFailed, replay_split
@@ -180,6 +181,7 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
     for hint in input_hints(irs, result.names, result.events, late, sort_input):
         err.print(f"hint: {hint}", markup=False)
     store.close()
+    leave_for_exit(engine, result)
 
 
 def _problem(e: Exception) -> str:

@@ -46,6 +46,7 @@ from journeyctl.engine.core.events import BadEvent, Event, parse_event, scan_eve
 from journeyctl.engine.core.partition import customer_partition, partition_for
 from journeyctl.engine.core.state import Customer
 from journeyctl.engine.core.stats import Stats
+from journeyctl.engine.replay.leave import leave_for_exit
 from journeyctl.engine.replay.loop import DeadLetter, Replay, collector_paused, refused, set_aside, tune_gc
 from journeyctl.engine.replay.output import action_line, output_order
 
@@ -288,6 +289,7 @@ def _replay_part(k, jobs, read, until, start, make_engine, make_store, jsonl, st
     customers_of = [at(a, CUSTOMER) for a in ordered]
     actions, ends = _lines(ordered) if jsonl else ([a.as_dict() for a in ordered], array("q"))
     customers = [(cid, c.encode()) for cid, c in store.changed.items()] if stored else []
+    leave_for_exit(engine, share, ordered, process_ends=True)  # (this process ends once it has sent its part)
     return _Part(dues, customers_of, actions, ends, share.dead, engine.stats.to_dict(), engine.aggregates.ignored,
                  engine.drain_profile_records(), engine.trace, customers, result.events, share.after,
                  result.names, clock, last,

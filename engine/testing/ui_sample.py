@@ -42,7 +42,7 @@ def simulate_into(state_url: str, workdir: Path, hours: float = 3.0) -> Path:
     events = workdir / "events.jsonl"
     write_events(events, hours=hours)
     with open(workdir / "actions.jsonl", "wb") as out:
-        subprocess.run([sys.executable, "-c", "from journeyctl.engine.cli.main import main; main()", "simulate",
+        subprocess.run([sys.executable, "-c", "from journeyctl.engine.cli.main import program; program()", "simulate",
                         str(folder), "--events", str(events), "--state", state_url, "--format", "jsonl",
                         "--config", str(ROOT / "journeyctl.yaml")],
                        check=True, stdout=out, cwd=workdir)
