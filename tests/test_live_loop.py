@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import event, expected_actions
 from test_event_fuzz import JOURNEYS as FUZZ_JOURNEYS, SEGMENT as FUZZ_SEGMENT, hostile_event
-from journeyctl.engine.core.events import REASONS
+from journeyctl.engine.core.events import REASONS, format_instant
 from journeyctl.dsl.compiler import compile_text
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.live.loop import Live, LiveSettings
@@ -310,6 +310,9 @@ def test_a_timer_that_raises_is_parked_counted_shown_and_never_retried_in_a_loop
     # released by hand (run --retry-parked): it is due again and fires at the next start; this one
     # raises again (nothing was fixed), so it is parked again, once
     store = SqliteStore(db)
+    (timer,) = store.get("c1").parked_timers()  # (named: inspect, status and --retry-parked read it by name)
+    assert (timer.instance_id, timer.step, format_instant(timer.due)) == ("b6", one["parked"][0]["step"],
+                                                                          dead["timer"]["due_at"])
     assert retry_parked(store) == 1
     again = Harness(GROW_LATER, store, cluster=h.cluster)
     again.run(lambda: again.engine.stats.parked == 2)

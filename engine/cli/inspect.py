@@ -53,8 +53,8 @@ def inspect(customer, state_url, fmt):
             "dates": {j: {"due": format_instant(due) if due is not None else None,
                           "fired": format_instant(fired) if fired is not None else None}
                       for j, (due, fired) in (cust._dates or {}).items()},
-            "parked": [{"journey": j, "instance_id": iid, "was_due": format_instant(due), "step": step, "error": why}
-                       for j, iid, due, step, why in cust.parked_timers()]}
+            "parked": [{"journey": p.journey, "instance_id": p.instance_id, "was_due": format_instant(p.due),
+                        "step": p.step, "error": p.error} for p in cust.parked_timers()]}
     if fmt == "json":
         emit_json(data)
         return

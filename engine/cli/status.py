@@ -17,7 +17,7 @@ from journeyctl.engine.obs.render import funnels
 
 def _parked_of(cid: str, cust) -> list[tuple]:
     """(was due, customer, journey, step, error) of a customer's parked timers."""
-    return [(due, cid, j, step, why) for j, _, due, step, why in cust.parked_timers()]
+    return [(p.due, cid, p.journey, p.step, p.error) for p in cust.parked_timers()]
 
 
 def _parked(store) -> list[tuple]:

@@ -8,6 +8,7 @@ It is stored as the list of its fields in slot order, as instances always were.
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 import orjson
 
@@ -20,6 +21,16 @@ DEDUP_WINDOW = 86_400_000
 # The time of an id in state written before ids had times (schema 5), before any instant an event
 # can have: it counts as the time of the customer's next event (Engine._forget_ids).
 UNKNOWN_TIME = -(1 << 62)
+
+
+class ParkedTimer(NamedTuple):
+    """A timer kept aside after it raised when it fired (Customer.park), as inspect, status and
+    `run --retry-parked` read it."""
+    journey: str
+    instance_id: str
+    due: int      # when it was due
+    step: str
+    error: str
 
 
 class Instance:
@@ -180,9 +191,9 @@ class Customer:
         inst.due = None
         self.parked.setdefault(inst.journey, {})[inst.iid] = [due, inst.state, error]
 
-    def parked_timers(self) -> list[tuple]:
-        """(journey, instance id, due, step, error) of the parked timers whose instance still waits there
-        (an event may have moved it on or ended it since)."""
+    def parked_timers(self) -> list[ParkedTimer]:
+        """The parked timers whose instance still waits there (an event may have moved it on or ended it
+        since)."""
         parked = self._parked
         if not parked:
             return []
@@ -190,12 +201,12 @@ class Customer:
         for inst in self.instances:
             entry = parked.get(inst.journey, {}).get(inst.iid)
             if entry is not None and inst.due is None and inst.state == entry[1]:
-                out.append((inst.journey, inst.iid, *entry))
+                out.append(ParkedTimer(inst.journey, inst.iid, *entry))
         return out
 
     def unpark(self) -> int:
         """Give every parked timer its due time back (`journeyctl run --retry-parked`, after a fix); how many."""
-        live = {(j, iid): due for j, iid, due, _, _ in self.parked_timers()}
+        live = {(p.journey, p.instance_id): p.due for p in self.parked_timers()}
         for inst in self.instances:
             due = live.get((inst.journey, inst.iid))
             if due is not None:
