@@ -31,7 +31,8 @@ from journeyctl.engine.core.expr import context, event_of, lookup
 from journeyctl.engine.core.instants import day_at, next_yearly
 from journeyctl.engine.core.localtime import next_time_of_day, quiet_until, zone
 from journeyctl.engine.core.runtime import Journey, build_journey, build_segment, histories
-from journeyctl.engine.core.state import DEDUP_WINDOW, DEFERRED, HELD_OUT, UNKNOWN_TIME, Customer, Instance
+from journeyctl.engine.core.state import (DEDUP_WINDOW, DEFERRED, HELD_OUT, UNKNOWN_TIME, Customer, Instance,
+                                          Parked)
 from journeyctl.engine.core.stats import Stats
 from journeyctl.engine.core.store import StateStore
 from journeyctl.engine.core.timers import TimerQueue
@@ -95,7 +96,7 @@ class Engine:
         self._scheduled: dict = {}
         self.adopt(self.store.timers())
         # Timers to park rather than fire, (customer id, journey or None, instance id) -> why, and those
-        # parked since the caller last looked: (customer id, journey, instance id, due, why). See _park.
+        # timers parked since the caller last looked (state.Parked). See _park.
         self.parking: dict = {}
         self.parked: list = []
 
@@ -416,7 +417,7 @@ class Engine:
                 return False
         cust.park(inst, due, why)
         self.stats.parked += 1
-        self.parked.append((cid, inst.journey, inst.iid, due, why))
+        self.parked.append(Parked(cid, inst.journey, inst.iid, due, why))
         return True
 
     def _fire(self, cid, cust, inst, now, out, queue) -> None:

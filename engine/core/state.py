@@ -33,6 +33,15 @@ class ParkedTimer(NamedTuple):
     error: str
 
 
+class Parked(NamedTuple):
+    """A timer the engine just parked (Engine._park), for the run loop to dead-letter and keep aside."""
+    customer_id: str
+    journey: str
+    instance_id: str
+    due: int
+    error: str
+
+
 class Instance:
     """One customer's run through one journey version. journey: journey id; version: the version it runs;
     iid: instance id (the message id of the event that started it); state: the step it is at (None before

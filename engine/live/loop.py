@@ -489,10 +489,11 @@ class Live:
                         raise
                     raise TimerFailed(rec["customer_id"], None, rec["cause"]) from e
         if engine.parked:
-            for cid, journey, iid, due, why in engine.parked:
+            for p in engine.parked:
                 engine.stats.dead_letter("engine_error")
-                batch.dead.append(timer_dead_letter(cid, journey, iid, show_instant(due), why))
-                batch.parked += [(cid, journey, iid), (cid, None, iid)]
+                batch.dead.append(timer_dead_letter(p.customer_id, p.journey, p.instance_id, show_instant(p.due),
+                                                    p.error))
+                batch.parked += [(p.customer_id, p.journey, p.instance_id), (p.customer_id, None, p.instance_id)]
             engine.parked = []
 
     # ---- engine errors --------------------------------------------------------------------------
