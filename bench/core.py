@@ -32,22 +32,28 @@ with open(root / "events.jsonl", "rb") as f:
 engine = Engine(irs, store=MemoryStore())
 # The collector as simulate has it (replay.loop.collector_paused); --no-gc-tuning leaves Python's defaults.
 collector = nullcontext() if "--no-gc-tuning" in sys.argv else collector_paused()
-actions = 0
-dead = 0
 kept = [] if digest else None
-with collector:
-    start, cpu_start = time.perf_counter(), time.process_time()
+
+
+def replay(lines: list, kept: list | None) -> tuple[int, int, list]:
+    """The loop in a function, as simulate's is (replay.loop): at a module's top level every name it reads is
+    a dictionary lookup, which both builds paid alike (0.2-0.4 s of 9-16 s at 1M events)."""
+    process, actions, dead = engine.process, 0, 0
     for line in lines:
         try:
-            out = engine.process(parse_event(line))
+            out = process(parse_event(line))
             actions += len(out)
-            if digest:
+            if kept is not None:
                 kept.extend(out)
         except BadEvent:
             dead += 1
-    last = engine.clock
-    out = engine.advance_to(last)
-    actions += len(out)
+    out = engine.advance_to(engine.clock)
+    return actions + len(out), dead, out
+
+
+with collector:
+    start, cpu_start = time.perf_counter(), time.process_time()
+    actions, dead, out = replay(lines, kept)
 elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
 line = (f"{len(lines):,} events, {len(irs)} journeys: {elapsed:.2f} s, {len(lines) / elapsed:,.0f} events/s, "
         f"{actions:,} actions, {dead} dead letters, {engine.pending_timers():,} customers with timers, "
