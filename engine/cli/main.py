@@ -59,7 +59,7 @@ def main():
 
 def program():
     """The `journeyctl` program (pyproject.toml's script): the group, in a process that ends when its
-    command does, which lets a replay leave its state to the operating system (replay/loop.py)."""
+    command does, which lets a replay leave its state to the operating system (replay/leave.py)."""
     from journeyctl.engine.replay.leave import ends_with_command
 
     ends_with_command()
