@@ -13,7 +13,7 @@ LOCK_VENV := .venv-lock
 UV := $(LOCK_VENV)/bin/uv
 UV_STAMP := $(LOCK_VENV)/.uv-$(UV_VERSION)
 
-.PHONY: demo test install validate cases typecheck architecture lock clean screenshots fast pure test-compiled test-million
+.PHONY: demo test install validate cases typecheck architecture lock clean screenshots fast pure test-compiled
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -72,15 +72,6 @@ test-compiled: $(STAMP)
 		PYTHONPATH=$(CURDIR)/$(COMPILED) JOURNEYCTL_COMPILED=$(CURDIR)/$(COMPILED) $(BIN)/python -m pytest -q -n 2 -rs -p no:cacheprovider \
 			--hypothesis-profile=ci tests/test_cases.py tests/test_engine_properties.py tests/test_builds.py \
 			tests/test_simulate_jobs.py; \
-	fi
-
-# The long comparison of tests/test_builds.py at the standard benchmark's size, a million events (about two
-# minutes on 2 cores; `make test` runs it at 200,000)
-test-million: $(STAMP)
-	@$(BIN)/python scripts/build_fast.py --out $(COMPILED) --quick
-	@if [ -d $(COMPILED)/journeyctl ]; then \
-		PYTHONPATH=$(CURDIR)/$(COMPILED) JOURNEYCTL_COMPILED=$(CURDIR)/$(COMPILED) JOURNEYCTL_LONG_EVENTS=1000000 \
-			$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_builds.py -k long_stream; \
 	fi
 
 # docs/architecture.svg (the README's picture of the rooms and their imports), drawn again from the code and
