@@ -190,7 +190,7 @@ def test_a_value_that_is_not_a_number_is_not_aggregated():
     engine.process(Event("calc", "c1", 0, {"x": 1e200}, "a"))
     engine.process(Event("buy", "c1", 60_000, {"amount": 150}, "b"))
     assert engine.store.get("c1").segments == {"big"}
-    assert engine.aggregates.ignored == 1
+    assert engine.aggregates.warnings.ignored == 1
 
 
 def test_a_late_event_reads_what_was_inside_the_window_at_its_own_instant():

@@ -65,7 +65,7 @@ def test_the_trace_says_why_a_date_is_or_is_not_scheduled():
         ("2026-03-18T09:00:00.000Z", "send at s1: send (on email)"),
         ("2026-03-18T09:00:00.000Z", "instance completed"),
     ]
-    assert engine.aggregates.not_times == 1  # "soon"
+    assert engine.aggregates.warnings.not_times == 1  # "soon"
 
 
 def test_the_same_date_is_not_fired_twice_after_being_moved_away_and_back():

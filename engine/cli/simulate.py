@@ -48,7 +48,8 @@ def _table(out, result, engine, console):
 
 def _summary(out, result, engine, console):
     render.summary(console, engine.stats, sorted(engine.current), engine.stats.dead_letters,
-                   engine.stats.duplicates, engine.aggregates.ignored, engine.aggregates.not_times)
+                   engine.stats.duplicates, engine.aggregates.warnings.ignored,
+                   engine.aggregates.warnings.not_times)
 
 
 FORMATS = {"jsonl": _jsonl, "table": _table, "summary": _summary}

@@ -36,8 +36,10 @@ class Aggregates:
     no segment, and handing each one to the engine's re-check cost more than the check itself.
     Other segments over an aggregate are reported whenever it takes an event in."""
 
-    def __init__(self, specs: dict, segments=(), margin: int = 0):
-        self.warnings = DataWarnings()  # (not fields of this object: instants.DataWarnings says why)
+    def __init__(self, specs: dict, segments=(), margin: int = 0, warnings: DataWarnings | None = None):
+        # the data warnings so far (the aggregates they replace, when journeys are reloaded, hand theirs
+        # on); not fields of this object: instants.DataWarnings says why
+        self.warnings = warnings if warnings is not None else DataWarnings()
         self.specs = specs
         self.margin = margin  # how far behind the clock an event may still be read at: pruning keeps that much
         # what expressions read through the context's AGGS slot: key -> reader(customer, now)
@@ -152,23 +154,6 @@ class Aggregates:
                     changed |= bit
             return changed
         return take
-
-    # The data warnings, read and carried over (Engine.load) as the aggregates' own.
-    @property
-    def ignored(self) -> int:
-        return self.warnings.ignored
-
-    @ignored.setter
-    def ignored(self, n: int) -> None:
-        self.warnings.ignored = n
-
-    @property
-    def not_times(self) -> int:
-        return self.warnings.not_times
-
-    @not_times.setter
-    def not_times(self, n: int) -> None:
-        self.warnings.not_times = n
 
     def value(self, cust, key: str, now: int):
         return self.readers[key](cust, now)

@@ -140,10 +140,9 @@ class Engine:
                                                        *self._segment_irs, *earlier])
         self.last_seen_names = last_seen
         self.last_props_names = {k: sorted(v) for k, v in last_props.items()}
-        before = getattr(self, "aggregates", None)
-        self.aggregates = Aggregates(aggregates, self.segments, self.lateness)
-        if before is not None:  # the data warnings so far still count
-            self.aggregates.ignored, self.aggregates.not_times = before.ignored, before.not_times
+        before = getattr(self, "aggregates", None)  # (its data warnings so far still count)
+        self.aggregates = Aggregates(aggregates, self.segments, self.lateness,
+                                     before.warnings if before is not None else None)
         self.aggregates.env.zone = zone(self.default_timezone)  # (a date in a text is midnight in it)
         self._agg_readers = self.aggregates.readers  # it goes into every expression context
         self.listened = {name for j in self.versions.values() for name in j.listens}

@@ -270,4 +270,4 @@ def data_warnings(engine) -> dict:
     aggregates = getattr(engine, "aggregates", None)
     if aggregates is None:
         return {}
-    return {"not_a_number": aggregates.ignored, "not_a_time": aggregates.not_times}
+    return {"not_a_number": aggregates.warnings.ignored, "not_a_time": aggregates.warnings.not_times}

@@ -177,7 +177,7 @@ def _merge(parent: Engine, parts: list[_Part], until: int | None, stored: bool) 
         stats.add(part.stats)
         if part.pending is not None:
             stats.add_pending(part.pending)
-        parent.aggregates.ignored += part.ignored
+        parent.aggregates.warnings.ignored += part.ignored
         result.profiles.extend(part.profiles)
         result.trace.extend(part.trace)
         result.events += part.events
@@ -290,7 +290,8 @@ def _replay_part(k, jobs, read, until, start, make_engine, make_store, jsonl, st
     actions, ends = _lines(ordered) if jsonl else ([a.as_dict() for a in ordered], array("q"))
     customers = [(cid, c.encode()) for cid, c in store.changed.items()] if stored else []
     leave_for_exit(engine, share, ordered, process_ends=True)  # (this process ends once it has sent its part)
-    return _Part(dues, customers_of, actions, ends, share.dead, engine.stats.to_dict(), engine.aggregates.ignored,
+    return _Part(dues, customers_of, actions, ends, share.dead, engine.stats.to_dict(),
+                 engine.aggregates.warnings.ignored,
                  engine.drain_profile_records(), engine.trace, customers, result.events, share.after,
                  result.names, clock, last,
                  engine.stats.pending() if stored else None)  # (unkept, it would cost seconds to send)
