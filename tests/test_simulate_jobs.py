@@ -1,6 +1,7 @@
 """`simulate --jobs N` writes exactly what one process writes (issue 19): actions, dead letters, profile
 records, the summary, a trace and a stored state, on the examples and on a generated stream with late
 events, re-sent messages and unusable lines; through the real command line."""
+import gzip
 import json
 import os
 import sqlite3
@@ -15,7 +16,9 @@ from generated_events import write_events
 from journeyctl.engine.cli.startup import open_state, project_to_run
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.core.events import parse_instant, scan_event
+from journeyctl.engine.core.partition import customer_partition
 from journeyctl.engine.replay import parallel
+from journeyctl.engine.replay.shares import file_shares, first_reads_all
 from journeyctl.engine.replay.sources import read_events
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,6 +130,10 @@ def test_csv_and_standard_input_split_exactly(tmp_path, stream):
     one = simulate(ROOT / "journeys", "--events", csv, "--format", "jsonl")
     assert one.stdout.count(b"\n") > 100
     assert simulate(ROOT / "journeys", "--events", csv, "--format", "jsonl", "--jobs", 2).stdout == one.stdout
+    packed = tmp_path / "events.jsonl.gz"  # (read whole by the first process, which hands the others their lines)
+    packed.write_bytes(gzip.compress(stream.read_bytes()))
+    one = outputs(tmp_path, stream, 1)
+    assert outputs(tmp_path, packed, 2) == one
     piped = subprocess.run([*JOURNEYCTL, "simulate", str(ROOT / "journeys"), "--events", "-", "--format", "jsonl",
                             "--jobs", "2"], input=stream.read_bytes(), capture_output=True, cwd=ROOT, timeout=300)
     assert piped.returncode == 0, piped.stderr.decode()
@@ -165,9 +172,16 @@ def test_lines_of_other_shapes_are_parsed_by_every_process_and_split_exactly(tmp
     assert split == one
 
 
+def _customer(same: bool) -> str:
+    """A customer id that --jobs 2 gives to c1's process (same) or to the other."""
+    return next(c for c in (f"c{i}" for i in range(2, 100))
+                if (customer_partition(c, 2) == customer_partition("c1", 2)) == same)
+
+
 @pytest.mark.parametrize("misread", [
-    # a key given twice: the quick reading keeps the first customer, the parse the last
-    b'{"event":"purchase","customer_id":"c1","timestamp":"%s","properties":{},"customer_id":"c2"}',
+    # a key given twice: the quick reading keeps the first customer, the parse the last, of the other process
+    b'{"event":"purchase","customer_id":"c1","timestamp":"%s","properties":{},"customer_id":"' +
+    _customer(same=False).encode() + b'"}',
     # a line cut after a nested object: the quick reading sees an event, the parse no JSON
     b'{"event":"purchase","customer_id":"c1","timestamp":"%s","properties":{"cart_value":20}',
 ])
@@ -186,8 +200,28 @@ def test_a_line_read_wrongly_at_a_glance_falls_back_to_one_process(tmp_path, str
     assert split["stdout"] == one["stdout"] and split["dead"] == one["dead"] and split["profiles"] == one["profiles"]
 
 
-def test_the_progress_is_the_first_processs_lines_read(stream, monkeypatch):
-    """What the parent shows on a terminal (on_progress): the line reached, as it rises, up to the last."""
+def test_a_line_read_as_another_customer_of_the_same_process_splits_exactly(tmp_path, stream):
+    """What a split needs of a quick reading is the line's time and process, not its customer: a key given
+    twice whose two customers share a process is applied by that process, at the clock the model gave it."""
+    lines = stream.read_bytes().splitlines()
+    at = next(i for i in range(2_000, len(lines)) if lines[i].startswith(b'{"event"'))
+    other = _customer(same=True)
+    lines.insert(at + 1, b'{"event":"cart_abandoned","customer_id":"c1","timestamp":"%s","properties":{"cart_value"'
+                 b':80},"customer_id":"%s"}' % (json.loads(lines[at])["timestamp"].encode(), other.encode()))
+    path = tmp_path / "twice.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    one = outputs(tmp_path, path, 1)
+    assert b'"customer_id":"%s"' % other.encode() in one["stdout"]
+    split = outputs(tmp_path, path, 2)
+    assert FALLBACK not in split["stderr"]
+    assert split == one
+
+
+@pytest.mark.parametrize("shares", [file_shares, lambda path, count: first_reads_all(
+    lambda: read_events(path, parse=False), count)], ids=["byte ranges", "first reads all"])
+def test_the_progress_is_the_input_line_the_first_process_reached(stream, monkeypatch, shares):
+    """What the parent shows on a terminal (on_progress): the line of the input the first process's replay
+    reached, as it rises, up to the last, however the input was shared out."""
     monkeypatch.setattr(parallel, "PROGRESS_EVERY", 100)  # (the processes are forked: they see it)
     project, irs, segments = project_to_run([str(ROOT / "journeys")], str(ROOT / "journeyctl.yaml"),
                                             Console(stderr=True))
@@ -198,7 +232,7 @@ def test_the_progress_is_the_first_processs_lines_read(stream, monkeypatch):
 
     seen: list[int] = []
     result = parallel.replay_split(make_engine(open_state("memory:")), make_engine, lambda: open_state("memory:"),
-                                   lambda: read_events(str(stream), parse=False), None, 2, jsonl=True,
+                                   shares(str(stream), 2), None, jsonl=True,
                                    stored=False, on_progress=seen.append)
     last = max(number for number, _, _ in read_events(str(stream), parse=False))
     assert len(seen) > last // 100 - 5 and seen == sorted(seen) and seen[-1] == last

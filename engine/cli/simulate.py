@@ -27,7 +27,8 @@ from journeyctl.engine.replay.hints import input_hints
 from journeyctl.engine.replay.leave import leave_for_exit
 from journeyctl.engine.replay.loop import replay
 from journeyctl.engine.replay.output import action_line, by_customer, jsonl_line
-from journeyctl.engine.replay.parallel import Diverged, ReplayFailed, replay_split
+from journeyctl.engine.replay.parallel import MAX_JOBS, Diverged, ReplayFailed, replay_split
+from journeyctl.engine.replay.shares import input_shares
 from journeyctl.engine.cli.startup import UsageProblem, open_state, project_to_run
 from journeyctl.engine.store.open import checkpoint, open_store
 
@@ -80,7 +81,7 @@ FORMATS = {"jsonl": _jsonl, "table": _table, "summary": _summary}
 @click.option("--config", "config_path", type=click.Path(), help="Project config (default: ./journeyctl.yaml).")
 @click.option("--render", "render_messages", is_flag=True,
               help="Add each action's rendered template as `message` ({subject?, body}) to --format jsonl.")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--jobs", type=click.IntRange(min=1, max=MAX_JOBS), default=1, show_default=True,
               help="Replay in this many processes, customers split by murmur2 of their id as `run` splits them "
                    "over partitions. The output is that of one process.")
 def simulate(journeys, events_path, input_format, mapping, columns, event_values, time_unit, until, sort_input,
@@ -126,9 +127,10 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
             if jobs > 1:
                 # a replay process only reads a stored state: the changes come back here to be written
                 reader = (lambda: open_store(state_url, read_only=True)) if stored else (lambda: open_state("memory:"))
+                # a file of JSON lines is read a share per process; anything else by the first (replay/shares.py)
+                shares = input_shares(source, jobs, lambda: read(parse=False), lines=kind == "jsonl" and not sort_input)
                 try:
-                    # every replay process reads the input itself, parsing what it needs (replay/parallel.py)
-                    result = replay_split(engine, make_engine, reader, lambda: read(parse=False), until_ms, jobs,
+                    result = replay_split(engine, make_engine, reader, shares, until_ms,
                                           jsonl=fmt == "jsonl" and not render_messages, stored=stored,
                                           on_progress=on_progress)
                     engine.trace = result.trace
@@ -206,8 +208,7 @@ def _progress(err: Console, show: bool):
 
 def _spooled(path: str) -> str:
     """Standard input copied to a temporary file: a pipe is read once, and a split replay reads its input
-    once in each process, and again in one process if it must fall back (the file is removed when this
-    process ends)."""
+    in shares, and again in one process if it must fall back (the file is removed when this process ends)."""
     spool = tempfile.NamedTemporaryFile(prefix="journeyctl-stdin-", delete=False)
     with spool:
         shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
