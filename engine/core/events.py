@@ -449,11 +449,11 @@ _minute_ms_ascii: dict[bytes, int] = {}  # _minute_ms for the bytes of a line
 
 def scan_event(raw: bytes, max_bytes: int = 1_000_000) -> tuple[bytes, int] | None:
     """(customer id as UTF-8, time) of a JSON line of the shape _fast takes, found in its bytes without
-    decoding it, or None for any line it is not sure of (parse_event then decides). `simulate --jobs` reads
-    every line in every process to run the clock but applies only its own customers' events: for the
-    others it needs no more than this (engine/replay/parallel.py). It reads only the fields it needs, so a
-    line that is no event past them (a broken value after them, a message id that is no id) may still be
-    taken for one: the process whose customer it names parses it and compares."""
+    decoding it, or None for any line it is not sure of (parse_event then decides). `simulate --jobs` reads each
+    line of a process's share this way, for the line's time and process (engine/replay/parallel.py). It
+    reads only the fields it needs, so a line that is no event past them (a broken value after them, a
+    message id that is no id) may still be taken for one: the process that applies it parses it and
+    compares the time and the process."""
     # (only UTF-8 is JSON: _decode would refuse the line)
     if (len(raw) > max_bytes or raw[-1:] != b"}"  # (a line cut short)
             or not _plain(raw) or not raw.isascii() and not _utf8(raw)):
