@@ -3,10 +3,13 @@ records, the summary, a trace and a stored state, on the examples and on a gener
 events, re-sent messages and unusable lines; through the real command line."""
 import gzip
 import json
+import multiprocessing
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,7 @@ from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.core.events import parse_instant, scan_event
 from journeyctl.engine.core.partition import customer_partition
 from journeyctl.engine.replay import parallel
-from journeyctl.engine.replay.shares import file_shares, first_reads_all
+from journeyctl.engine.replay.shares import Lines, file_shares, first_reads_all
 from journeyctl.engine.replay.sources import read_events
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,19 +29,22 @@ JOURNEYCTL = [sys.executable, "-c", "from journeyctl.engine.cli.main import prog
 FALLBACK = "replaying in one process"
 
 
-def simulate(*args, cwd=ROOT):
+def simulate(*args, cwd=ROOT, files=None):
+    """journeyctl simulate ARGS; with `files`, allowed that many open files (descriptors)."""
+    limit = None if files is None else (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (files, files)))
     done = subprocess.run([*JOURNEYCTL, "simulate", *map(str, args)], capture_output=True, cwd=cwd,
-                          stdin=subprocess.DEVNULL, timeout=300, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "1000"})
+                          stdin=subprocess.DEVNULL, timeout=300, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "1000"},
+                          preexec_fn=limit)
     assert done.returncode == 0, done.stderr.decode()
     return done
 
 
-def outputs(tmp_path, events, jobs, *extra, fmt="jsonl"):
+def outputs(tmp_path, events, jobs, *extra, fmt="jsonl", files=None):
     """Every file and stream one run writes, as bytes."""
     run = tmp_path / f"jobs{jobs}-{fmt}"
     run.mkdir()
     done = simulate(ROOT / "journeys", "--events", events, "--format", fmt, "--jobs", jobs,
-                    "--dead-letter", run / "dead.jsonl", "--profiles", run / "profiles.jsonl", *extra)
+                    "--dead-letter", run / "dead.jsonl", "--profiles", run / "profiles.jsonl", *extra, files=files)
     return {"stdout": done.stdout, "stderr": done.stderr.decode().replace(str(run), "RUN"), "dead": (run / "dead.jsonl").read_bytes(),
             "profiles": (run / "profiles.jsonl").read_bytes()}
 
@@ -77,13 +83,31 @@ def test_until_and_sort_split_exactly(tmp_path, stream):
 
 
 def test_until_splits_exactly_with_the_lines_read_in_each_process(tmp_path, stream):
-    """Without --sort every process reads the lines itself: each counts its own customers' events past
-    --until, having parsed them."""
+    """Without --sort each process reads a byte range of the input, and the ranges again for its own lines:
+    each counts its own customers' events past --until, having parsed them."""
     one = outputs(tmp_path, stream, 1, "--until", "2026-03-05T00:00:00Z")
     assert "after --until" in one["stderr"]
     split = outputs(tmp_path, stream, 2, "--until", "2026-03-05T00:00:00Z")
     assert FALLBACK not in split["stderr"]
     assert split == one
+
+
+def test_many_jobs_need_a_pipe_each_not_one_between_each_two(tmp_path, stream):
+    """Twelve processes in 128 open files: a pipe from each to each took 264 descriptors (and --jobs 23
+    failed under the common limit of 1,024)."""
+    one = outputs(tmp_path, stream, 1)
+    split = outputs(tmp_path, stream, 12, files=128)
+    assert FALLBACK not in split["stderr"]
+    assert split == one
+
+
+def test_jobs_the_system_cannot_start_fall_back_to_one_process(tmp_path, stream):
+    """Refused its pipes (too many open files), simulate says so and replays in one process: the same
+    output, where it stopped with exit code 2."""
+    one = outputs(tmp_path, stream, 1)
+    split = outputs(tmp_path, stream, 40, files=48)
+    assert "40 replay processes could not be started (Too many open files); " + FALLBACK in split["stderr"]
+    assert split["stdout"] == one["stdout"] and split["dead"] == one["dead"] and split["profiles"] == one["profiles"]
 
 
 def test_a_message_resent_with_a_later_time_falls_back_to_one_process(tmp_path):
@@ -141,8 +165,8 @@ def test_csv_and_standard_input_split_exactly(tmp_path, stream):
 
 
 def _rewritten(record: dict, how: int) -> bytes:
-    """A stream line in a shape the quick reading of other processes' lines (events.scan_event) leaves to the
-    parse, the event unchanged: every process parses it."""
+    """A stream line in a shape a quick reading (events.scan_event) leaves to the parse, the event unchanged:
+    the process whose share holds it parses it, and the one it belongs to parses it again."""
     if how == 0:  # the time as epoch milliseconds
         return json.dumps(dict(record, timestamp=parse_instant(record["timestamp"]))).encode()
     if how == 1:  # the customer id written with an escape
@@ -152,7 +176,7 @@ def _rewritten(record: dict, how: int) -> bytes:
     return json.dumps(dict(record, timestamp=record["timestamp"].replace("Z", "+00:00"))).encode()  # an offset
 
 
-def test_lines_of_other_shapes_are_parsed_by_every_process_and_split_exactly(tmp_path, stream):
+def test_lines_of_other_shapes_are_parsed_where_they_are_read_and_split_exactly(tmp_path, stream):
     lines, changed = [], []
     for i, raw in enumerate(stream.read_bytes().splitlines()):
         record = json.loads(raw) if raw.startswith(b'{"event"') else None
@@ -237,3 +261,27 @@ def test_the_progress_is_the_input_line_the_first_process_reached(stream, monkey
     last = max(number for number, _, _ in read_events(str(stream), parse=False))
     assert len(seen) > last // 100 - 5 and seen == sorted(seen) and seen[-1] == last
     assert result.events > 3_000
+
+
+def test_a_replay_process_that_fails_says_why_and_none_is_left_waiting(stream):
+    """The second process's input breaks after 2,000 lines while the first waits for what it found: the
+    parent reports the second's error (not the first's wait ended), and no replay process outlives the call."""
+    project, irs, segments = project_to_run([str(ROOT / "journeys")], str(ROOT / "journeyctl.yaml"),
+                                            Console(stderr=True))
+
+    def make_engine(store):
+        return Engine(irs, segments, store=store, channels=project.contacts, lateness=5_000,
+                      default_timezone=project.options.default_timezone, dedup_window=project.dedup_window)
+
+    def breaking():
+        for n, item in enumerate(read_events(str(stream), parse=False)):
+            if n == 2_000:
+                raise ValueError("the input broke off")
+            yield item
+
+    shares = [partial(Lines, tuple), partial(Lines, breaking), partial(Lines, tuple)]
+    with pytest.raises(parallel.ReplayFailed, match="the input broke off") as failed:
+        parallel.replay_split(make_engine(open_state("memory:")), make_engine, lambda: open_state("memory:"),
+                              shares, None, jsonl=True, stored=False)
+    assert "EOFError" not in str(failed.value)
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("journeyctl-replay")]

@@ -27,7 +27,7 @@ from journeyctl.engine.replay.hints import input_hints
 from journeyctl.engine.replay.leave import leave_for_exit
 from journeyctl.engine.replay.loop import replay
 from journeyctl.engine.replay.output import action_line, by_customer, jsonl_line
-from journeyctl.engine.replay.parallel import MAX_JOBS, Diverged, ReplayFailed, replay_split
+from journeyctl.engine.replay.parallel import MAX_JOBS, ReplayFailed, Unsplit, replay_split
 from journeyctl.engine.replay.shares import input_shares
 from journeyctl.engine.cli.startup import UsageProblem, open_state, project_to_run
 from journeyctl.engine.store.open import checkpoint, open_store
@@ -135,9 +135,8 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
                                           on_progress=on_progress)
                     engine.trace = result.trace
                     profiles = result.profiles
-                except Diverged as e:
-                    err.print(f"journeyctl simulate: {e}, which --jobs cannot split exactly; replaying in one "
-                              "process", markup=False)
+                except Unsplit as e:
+                    err.print(f"journeyctl simulate: {e}{e.so}; replaying in one process", markup=False)
                     store.close()
                     store = open_state(state_url)
                     engine = make_engine(store)

@@ -69,8 +69,26 @@ class ReplayFailed(Exception):
     """A replay process stopped on an error of ours (its traceback is the message)."""
 
 
-class Diverged(Exception):
-    """The split replay cannot give one process's output (module doc): the message says why."""
+class Unsplit(Exception):
+    """The replay cannot be split: the caller replays in one process. The message says why, `so` what
+    follows from it."""
+    so = ""
+
+
+class Diverged(Unsplit):
+    """The split replay cannot give one process's output (module doc)."""
+    so = ", which --jobs cannot split exactly"
+
+
+class NotStarted(Unsplit):
+    """The system refused the processes or their pipes (too many open files, too many processes)."""
+
+
+class _Abandoned(Exception):
+    """Every other process ended while this one waited for them: one of them failed, and says why."""
+
+
+ABANDONED = "abandoned"  # what a process so left tells the parent
 
 
 @dataclass
@@ -125,23 +143,34 @@ def replay_split(parent: Engine, make_engine: Callable, make_store: Callable, sh
 
 
 def _run(shares: list, spool: str, until, start, make_engine, make_store, jsonl, stored, on_progress) -> list:
-    """Start a process per share, with a pipe from each to each, and collect their parts."""
+    """Start a process per share, each with an inbox where the others say what they left it in the spool
+    (_swap), and collect their parts. One pipe per process: a pipe from each to each took 2N(N-1)
+    descriptors, past a limit of 1,024 at --jobs 23. Should the system refuse a pipe or a process, none of
+    them is left behind, and the caller replays in one process (NotStarted)."""
     ctx = multiprocessing.get_context("fork")
     jobs = len(shares)
-    links = [[ctx.Pipe(duplex=False) if i != j else (None, None) for j in range(jobs)] for i in range(jobs)]
-    outputs, procs = [], []
-    for k in range(jobs):
-        recv_out, send_out = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=_work, args=(k, shares, links, spool, until, start, send_out, make_engine, make_store,
-                                            jsonl, stored, k == 0 and on_progress is not None),
-                        daemon=True, name=f"journeyctl-replay-{k}")
-        p.start()
-        send_out.close()
-        outputs.append(recv_out)
-        procs.append(p)
-    for conn in (conn for row in links for pair in row for conn in pair if conn is not None):
-        conn.close()
+    inboxes: list = []
+    outputs: list = []
+    procs: list = []
     try:
+        try:
+            inboxes = [ctx.Pipe(duplex=False) for _ in range(jobs)]
+            for k in range(jobs):
+                recv_out, send_out = ctx.Pipe(duplex=False)
+                outputs.append(recv_out)
+                p = ctx.Process(target=_work, args=(k, shares, inboxes, spool, until, start, send_out, make_engine,
+                                                    make_store, jsonl, stored, k == 0 and on_progress is not None),
+                                daemon=True, name=f"journeyctl-replay-{k}")
+                try:
+                    p.start()
+                finally:
+                    send_out.close()
+                procs.append(p)
+        except OSError as e:
+            raise NotStarted(f"{jobs} replay processes could not be started ({e.strerror or e})") from None
+        finally:
+            for conn in (conn for pair in inboxes for conn in pair):
+                conn.close()
         return _collect(outputs, on_progress)
     except BaseException:  # (Diverged, or one failed: what the others would send is of no use now)
         for p in procs:
@@ -158,7 +187,8 @@ def _run(shares: list, spool: str, until, start, make_engine, make_store, jsonl,
 
 def _collect(outputs: list, on_progress: Callable[[int], None] | None) -> list[_Part]:
     """Every process's _Part, in process order, passing on the progress the first one reports. The first
-    divergence ends the wait: the others' work is of no use then (the caller kills them)."""
+    divergence or failure ends the wait: the others' work is of no use then (the caller kills them). A
+    process that was left waiting by the others' end (ABANDONED) is not the one to say why: one of them is."""
     parts: dict = {}
     waiting = {conn: k for k, conn in enumerate(outputs)}
     while waiting:
@@ -171,6 +201,8 @@ def _collect(outputs: list, on_progress: Callable[[int], None] | None) -> list[_
             if type(message) is tuple and message[0] == "diverged":
                 raise Diverged(message[1])
             parts[waiting.pop(conn)] = message
+    if ABANDONED in parts.values():  # (every other ended first, and none said why: not seen)
+        raise ReplayFailed("the replay processes stopped waiting for one another")
     return [parts[k] for k in range(len(outputs))]
 
 
@@ -232,32 +264,32 @@ def _merged_actions(parts: list[_Part]) -> list:
 
 # ---- a replay process -----------------------------------------------------------------------------
 
-def _own_ends(links: list, k: int) -> list:
-    """Of the pipes between the processes (links[i][j] = (receiving, sending) from i to j), the ends process
-    k uses: links[k][j] its sending end to j, links[j][k] its receiving end from j; it closes every other
-    (a forked process holds them all)."""
-    ends: list = [[None] * len(links) for _ in links]
-    for i, row in enumerate(links):
-        for j, (receiving, sending) in enumerate(row):
-            if i == j:
-                continue
-            ends[i][j] = sending if i == k else receiving if j == k else None
-            for conn in (receiving, sending):
-                if conn is not ends[i][j]:
-                    conn.close()
-    return ends
+def _own_ends(inboxes: list, k: int) -> tuple:
+    """Of the processes' inboxes (a pipe each: receiving end, sending end), the ends process k uses: the
+    receiving end of its own, the sending ends of the others'. It closes every other (a forked process
+    holds them all): its inbox ends when every other process has ended (_Abandoned)."""
+    senders: list = [None] * len(inboxes)
+    for j, (receiving, sending) in enumerate(inboxes):
+        if j == k:
+            sending.close()
+        else:
+            receiving.close()
+            senders[j] = sending
+    return inboxes[k][0], senders
 
 
-def _work(k: int, shares, links, spool: str, until, start, outbox, make_engine, make_store, jsonl: bool, stored: bool,
-          progress: bool) -> None:
+def _work(k: int, shares, inboxes, spool: str, until, start, outbox, make_engine, make_store, jsonl: bool,
+          stored: bool, progress: bool) -> None:
     try:
-        links = _own_ends(links, k)
+        links = _own_ends(inboxes, k)
         report = (lambda line: outbox.send(("progress", line))) if progress else None
         with collector_paused():  # (as a one-process replay runs: replay.loop)
             part = _replay_part(k, shares, links, spool, until, start, make_engine, make_store, jsonl, stored, report)
         outbox.send(part)
     except Diverged as e:
         outbox.send(("diverged", str(e)))
+    except _Abandoned:
+        outbox.send(ABANDONED)
     except BaseException:  # noqa: BLE001 - everything goes back to the parent, which says it
         try:
             outbox.send(("error", traceback.format_exc()))
@@ -383,30 +415,41 @@ def _picked(lines, owners: bytearray, k: int):
     return compress(enumerate(lines), owners.translate(bytes(int(o == k) for o in range(256))))
 
 
-def _swap(k: int, read: _Read, links: list, spool: str) -> list:
+def _swap(k: int, read: _Read, links: tuple, spool: str) -> list:
     """Every share's `(lines, last_line, times, owners, rows)` for this process, in input order, where rows
-    are its lines of that share, or None when it reads them again (_picked). It writes for each other
-    process what it found in its share, to a file in `spool`, and says so down the pipe; it then reads what
-    the others wrote for it. (Down the pipe itself, megabytes go 64 KB at a time.)"""
-    for j in range(len(links)):
-        if j != k:
-            path = os.path.join(spool, f"{k}-{j}")
-            rows = None if read.to is None else _columns(read.to[j])
-            with open(path, "wb") as f:
-                pickle.dump((read.lines, read.last_line, read.times, read.owners, rows), f, protocol=5)
-            links[k][j].send_bytes(path.encode())
-            if read.to is not None:
+    are its lines of that share, or None when it reads them again (_picked). What it found in its share it
+    writes once to a file in `spool` for every other process (and each one's lines to a file of that one's,
+    when they cannot be read again), then tells each in its inbox; it then reads what the others tell it.
+    (Through a pipe itself, megabytes go 64 KB at a time.)"""
+    inbox, senders = links
+    keep = read.to is not None
+    with open(os.path.join(spool, str(k)), "wb") as f:
+        pickle.dump((read.lines, read.last_line, read.times, read.owners, keep), f, protocol=5)
+    if read.to is not None:
+        for j, sender in enumerate(senders):
+            if sender is not None:
+                with open(os.path.join(spool, f"{k}-{j}"), "wb") as f:
+                    pickle.dump(_columns(read.to[j]), f, protocol=5)
                 read.to[j] = None  # (written: its lines' memory goes back before the replay grows)
-    got = []
-    for j in range(len(links)):
-        if j == k:
-            got.append((read.lines, read.last_line, read.times, read.owners, None if read.to is None else read.to[k]))
-            continue
-        path = links[j][k].recv_bytes().decode()
-        with open(path, "rb") as f:
-            lines, last_line, times, owners, columns = pickle.load(f)
-        os.unlink(path)
-        got.append((lines, last_line, times, owners, None if columns is None else _rows(columns)))
+    for sender in senders:
+        if sender is not None:
+            sender.send_bytes(b"%d" % k)  # (a few bytes: one write, whole, however many send at once)
+    got: list = [None] * len(senders)
+    got[k] = (read.lines, read.last_line, read.times, read.owners, None if read.to is None else read.to[k])
+    for _ in range(len(senders) - 1):
+        try:
+            j = int(inbox.recv_bytes())
+        except EOFError:
+            raise _Abandoned() from None
+        with open(os.path.join(spool, str(j)), "rb") as f:
+            lines, last_line, times, owners, kept = pickle.load(f)
+        rows = None
+        if kept:
+            path = os.path.join(spool, f"{j}-{k}")
+            with open(path, "rb") as f:
+                rows = _rows(pickle.load(f))
+            os.unlink(path)
+        got[j] = (lines, last_line, times, owners, rows)
     return got
 
 
