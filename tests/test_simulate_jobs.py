@@ -18,7 +18,7 @@ from rich.console import Console
 from generated_events import write_events
 from journeyctl.engine.cli.startup import open_state, project_to_run
 from journeyctl.engine.core.engine import Engine
-from journeyctl.engine.core.events import parse_instant, scan_event
+from journeyctl.engine.core.events import format_instant, parse_instant, scan_event
 from journeyctl.engine.core.partition import customer_partition
 from journeyctl.engine.replay import parallel
 from journeyctl.engine.replay.shares import Lines, file_shares, first_reads_all
@@ -142,6 +142,31 @@ def test_a_stored_state_is_the_same_and_a_second_run_continues_from_it(tmp_path,
         states[jobs] = (out, tables, meta, stats)
     assert states[1][0].count(b"\n") > 100
     assert states[2] == states[1]
+
+
+def test_bad_lines_before_any_time_are_counted_in_the_minute_one_process_counts_them(tmp_path, stream):
+    """Under --state, the web UI's count of dead letters per minute: lines set aside before the clock had a
+    time count in the minute of the first event applied after them. Here that event no journey reads (it
+    counts nothing of its own), three hours before the first one that does; the bad lines' process is not
+    the one that applies it."""
+    lines = stream.read_bytes().splitlines()
+    first = json.loads(lines[0])["timestamp"]
+    early = parse_instant(first) - 3 * 3_600_000
+    unread = [b'{"event":"zz_read_by_no_journey","customer_id":"%s","timestamp":"%s"}'
+              % (c.encode(), format_instant(early + i).encode()) for i, c in enumerate(("c1", "c2", "c3", "c4"))]
+    path = tmp_path / "early.jsonl"
+    path.write_bytes(b"\n".join([b"not json", b"{}", *unread, *lines]) + b"\n")
+    counts = {}
+    for jobs in (1, 2):
+        db = tmp_path / f"state{jobs}.db"
+        done = simulate(ROOT / "journeys", "--events", path, "--format", "jsonl", "--jobs", jobs,
+                        "--state", f"sqlite:///{db}")
+        assert FALLBACK not in done.stderr.decode()
+        with sqlite3.connect(db) as conn:
+            counts[jobs] = sorted(conn.execute("SELECT * FROM counts WHERE series LIKE 'dead_letter:%'").fetchall())
+    # (kept by the hour this far from the stream's end)
+    assert sum(n for size, at, _, n in counts[1] if (size, at) == (60, early // 3_600_000)) == 2, counts[1][:3]
+    assert counts[2] == counts[1]
 
 
 def test_csv_and_standard_input_split_exactly(tmp_path, stream):

@@ -351,7 +351,10 @@ class Engine:
         lanes = self.lanes
         was = lanes.get(lane)
         lanes[lane] = t
-        if self.clock is None or t > self.clock:
+        if self.clock is None:
+            self.stats.clock_set(t)
+            self.clock = t
+        elif t > self.clock:
             self.clock = t
         if len(lanes) == 1:
             self.watermark = t  # a replay: its one lane is the watermark

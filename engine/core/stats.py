@@ -167,8 +167,10 @@ class Stats:
 
     def dead_letter(self, reason: str, at: int | None = None) -> None:
         """Counted in the minute of `at`, the engine's clock when it was set aside: a bad event has no
-        trustworthy time of its own. Before the clock has a time, in the minute of the engine's next
-        step (or of the clock at the next drain)."""
+        trustworthy time of its own. Before the clock has a time, in the minute of the first event the
+        engine applies (clock_set), which every process of a split replay knows (replay/parallel.py); or,
+        counted where no engine sets a clock, of the next count with a time or of the clock at the next
+        drain."""
         if at is None:
             self._dead_letters[reason] += 1
             self._undated[reason] = self._undated.get(reason, 0) + 1
@@ -177,6 +179,12 @@ class Stats:
         b = self._at(at)
         key = ("dead_letter", reason)
         b[key] = b.get(key, 0) + 1
+
+    def clock_set(self, t: int) -> None:
+        """The engine's clock has its first time, `t`: the dead letters set aside before it count in its
+        minute."""
+        if self._undated:
+            self._place_undated(t // MINUTE)
 
     def segment(self, segment: str, entered: bool, now: int | None = None) -> None:
         b = self._bucket if now is not None and self._from <= now < self._to else self._at(now)

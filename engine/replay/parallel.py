@@ -42,7 +42,7 @@ import tempfile
 import traceback
 from array import array
 from dataclasses import dataclass, field
-from itertools import accumulate, chain, compress, repeat
+from itertools import accumulate, chain, compress, islice, repeat
 from multiprocessing.connection import wait
 from operator import itemgetter
 from typing import Callable, Iterable
@@ -318,6 +318,7 @@ def _replay_part(k, shares, links, spool, until, start, make_engine, make_store,
     share = _Share(engine, lateness, k, jobs)
     pos_at = line_at = end_line = 0
     due = 0  # the next input position at which the first process reports its progress
+    undated: list = []  # its bad lines before the clock had a time, while no event after them was applied
     for r, (count, last_line, times, owners, rows) in enumerate(got):
         before, clock, last = _clocks(times, clock, last, lateness, limit)
         batch = []
@@ -335,16 +336,26 @@ def _replay_part(k, shares, links, spool, until, start, make_engine, make_store,
                 report(line_at + line)
                 due = pos_at + pos + PROGRESS_EVERY
         share.apply(batch)
-        if r == k:  # its share's bad lines: set aside at the model's clock
-            for pos, line, raw, bad in read.bad:
+        if undated and clock != NO_TIME:
+            share.bad_lines(undated, _first_time(before, 0, clock))
+            undated = []
+        if r == k:  # its share's bad lines: set aside at the model's clock, or before it had a time at the
+            for pos, line, raw, bad in read.bad:  # time of the first event applied after them (Stats.clock_set)
                 at = before[pos]
-                share.bad_line(pos_at + pos, line_at + line, raw, bad, None if at == NO_TIME else at)
+                if at == NO_TIME:
+                    at = _first_time(before, pos + 1, clock)
+                bad_line = (pos_at + pos, line_at + line, raw, bad)
+                if at == NO_TIME:
+                    undated.append(bad_line)
+                else:
+                    share.bad_lines([bad_line], at)
         if last_line:
             end_line = line_at + last_line
         pos_at += len(times)
         line_at += count
     if report is not None:
         report(end_line)
+    share.bad_lines(undated, None)
     clock = None if clock == NO_TIME else clock
     last = None if last == NO_TIME else last
     result = share.result
@@ -503,6 +514,16 @@ def _clocks(times: array, clock: int, last: int, lateness: int, limit: int) -> t
     return before, clock, last
 
 
+def _first_time(before: array, start: int, after: int) -> int:
+    """The clock once the first event from line `start` of a share on is applied, when the clock had no time
+    before it (that event's time: `after`, the clock after the share, when it was its last line); NO_TIME
+    when none was."""
+    for clock in islice(before, start, None):
+        if clock != NO_TIME:
+            return clock
+    return after
+
+
 def _lines(ordered: list, chunk: int = 4096) -> tuple[bytes, array]:
     """The actions as JSON lines in one buffer, and where each ends. Kept one by one, orjson's bytes hold
     4 KB each whatever their length (measured: 100,000 lines of 182 bytes, 400 MB): a process holding its
@@ -585,10 +606,11 @@ class _Share:
         self.mine(item, raw, line, t)
         self.after += 1
 
-    def bad_line(self, pos: int, line: int, raw: bytes, bad: BadEvent, clock: int | None) -> None:
-        """Counted at the model's clock, as the engine would count it."""
-        self.engine.stats.dead_letter(bad.reason, clock)
-        self.dead.append((pos, DeadLetter(line, bad.reason, bad.detail, raw)))
+    def bad_lines(self, lines: list, clock: int | None) -> None:
+        """`(position, line, raw, BadEvent)`, counted in the minute of `clock`, as the engine counts them."""
+        for pos, line, raw, bad in lines:
+            self.engine.stats.dead_letter(bad.reason, clock)
+            self.dead.append((pos, DeadLetter(line, bad.reason, bad.detail, raw)))
 
 
 class _Overlay:
