@@ -310,3 +310,19 @@ def test_a_replay_process_that_fails_says_why_and_none_is_left_waiting(stream):
                               shares, None, jsonl=True, stored=False)
     assert "EOFError" not in str(failed.value)
     assert not [p for p in multiprocessing.active_children() if p.name.startswith("journeyctl-replay")]
+
+
+@pytest.mark.parametrize("name", ["events.jsonl.gz", "events.csv.gz"])
+def test_a_compressed_file_cut_short_is_said_in_words_with_any_number_of_jobs(tmp_path, stream, name):
+    """gzip's EOFError, which click took for Ctrl-D ("Aborted!", exit 1), is a clear message and exit 2."""
+    whole = gzip.compress(stream.read_bytes() if name.endswith("jsonl.gz") else b"event,customer_id,timestamp\n"
+                          + b"purchase,c1,2026-03-01T00:00:00Z\n" * 20_000)
+    path = tmp_path / name
+    path.write_bytes(whole[:len(whole) // 2])
+    for jobs in (1, 2):
+        done = subprocess.run([*JOURNEYCTL, "simulate", str(ROOT / "journeys"), "--events", str(path), "--format",
+                               "jsonl", "--jobs", str(jobs)], capture_output=True, cwd=ROOT, timeout=300,
+                              env={**os.environ, "NO_COLOR": "1", "COLUMNS": "1000"})
+        assert done.returncode == 2, done.stderr.decode()
+        assert done.stderr.decode().strip() == (f"journeyctl simulate: {path}: the compressed file is cut short (it "
+                                                "ends before its end-of-stream marker)"), done.stderr.decode()

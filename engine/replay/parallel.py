@@ -56,6 +56,7 @@ from journeyctl.engine.core.stats import Stats
 from journeyctl.engine.replay.leave import leave_for_exit
 from journeyctl.engine.replay.loop import DeadLetter, Replay, collector_paused, refused, set_aside, tune_gc
 from journeyctl.engine.replay.output import action_line, output_order
+from journeyctl.engine.replay.sources import InputError
 
 _DUE_AND_CUSTOMER = itemgetter(0, 1)
 BATCH = 1024  # a process's own events applied at a time (_Share.apply)
@@ -213,6 +214,8 @@ def _receive(conn):
         raise ReplayFailed("a replay process ended without a word (out of memory?)") from None
     if isinstance(message, tuple) and message[0] == "error":
         raise ReplayFailed(message[1])
+    if isinstance(message, tuple) and message[0] == "input":
+        raise InputError(message[1])
     return message
 
 
@@ -290,6 +293,8 @@ def _work(k: int, shares, inboxes, spool: str, until, start, outbox, make_engine
         outbox.send(("diverged", str(e)))
     except _Abandoned:
         outbox.send(ABANDONED)
+    except InputError as e:  # (the input's fault, not ours: said as a one-process replay says it)
+        outbox.send(("input", str(e)))
     except BaseException:  # noqa: BLE001 - everything goes back to the parent, which says it
         try:
             outbox.send(("error", traceback.format_exc()))

@@ -2,8 +2,9 @@
 
 A file of JSON lines is cut into N byte ranges at line ends: process k reads the k-th at a glance, and every
 process reads each range again, only to split it into lines and pick its own (`again`: a share that costs
-little to read twice). Any other input (CSV, whose quoted cells may hold a line end; a gzip file; a --sort
-input, read whole to be ordered) is read by the first process, which hands the others their lines.
+little to read twice). Any other input (CSV, whose quoted cells may hold a line end; a gzip file, which
+simulate decompresses to a file first when it holds JSON lines; a --sort input, read whole to be ordered)
+is read by the first process, which hands the others their lines.
 
 A share is a callable the process calls to read it; what it gives is iterable as sources.jsonl_lines is,
 `(line, raw, item)` with lines numbered from 1 within the share, and says after the reading how many lines

@@ -12,6 +12,7 @@ import gzip
 import io
 import math
 import re
+import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
@@ -271,6 +272,28 @@ def read_events(path: str, fmt: str | None = None, *, mapping: dict[str, str] | 
             yield from read_jsonl(stream, max_bytes=max_bytes)
         else:
             yield from jsonl_lines(stream)
+    except EOFError:  # (gzip's word for it)
+        raise cut_short(path) from None
+    finally:
+        if path != "-":
+            stream.close()
+
+
+class InputError(ValueError):
+    """The input cannot be read on (a compressed file cut short): said in words, with an exit code."""
+
+
+def cut_short(path: str) -> InputError:
+    return InputError(f"{path}: the compressed file is cut short (it ends before its end-of-stream marker)")
+
+
+def copy_input(path: str, to: BinaryIO) -> None:
+    """The input as read_events reads it (standard input, a file, a gzip file decompressed) into `to`."""
+    stream = open_input(path)
+    try:
+        shutil.copyfileobj(stream, to, 1 << 20)
+    except EOFError:
+        raise cut_short(path) from None
     finally:
         if path != "-":
             stream.close()
