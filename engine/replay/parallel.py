@@ -86,7 +86,8 @@ class NotStarted(Unsplit):
 
 
 class _Abandoned(Exception):
-    """Every other process ended while this one waited for them: one of them failed, and says why."""
+    """Another process ended while this one swapped with it (every other, when it waited): that one failed,
+    and says why."""
 
 
 ABANDONED = "abandoned"  # what a process so left tells the parent
@@ -441,17 +442,20 @@ def _swap(k: int, read: _Read, links: tuple, spool: str) -> list:
     keep = read.to is not None
     with open(os.path.join(spool, str(k)), "wb") as f:
         pickle.dump((read.lines, read.last_line, read.times, read.owners, keep), f, protocol=5)
-    if read.to is not None:
+    if keep:
         for j, sender in enumerate(senders):
             if sender is not None:
                 with open(os.path.join(spool, f"{k}-{j}"), "wb") as f:
                     pickle.dump(_columns(read.to[j]), f, protocol=5)
                 read.to[j] = None  # (written: its lines' memory goes back before the replay grows)
-    for sender in senders:
-        if sender is not None:
-            sender.send_bytes(b"%d" % k)  # (a few bytes: one write, whole, however many send at once)
+    try:
+        for sender in senders:
+            if sender is not None:
+                sender.send_bytes(b"%d" % k)  # (a few bytes: one write, whole, however many send at once)
+    except BrokenPipeError:  # (that one has ended: it failed, and says why)
+        raise _Abandoned() from None
     got: list = [None] * len(senders)
-    got[k] = (read.lines, read.last_line, read.times, read.owners, None if read.to is None else read.to[k])
+    got[k] = (read.lines, read.last_line, read.times, read.owners, read.to[k] if keep else None)
     for _ in range(len(senders) - 1):
         try:
             j = int(inbox.recv_bytes())
