@@ -30,8 +30,10 @@ FALLBACK = "replaying in one process"
 
 
 def simulate(*args, cwd=ROOT, files=None):
-    """journeyctl simulate ARGS; with `files`, allowed that many open files (descriptors)."""
-    limit = None if files is None else (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (files, files)))
+    """journeyctl simulate ARGS; with `files`, allowed that many open files (descriptors): a number, or the
+    (soft, hard) limits."""
+    soft, hard = files if isinstance(files, tuple) else (files, files)
+    limit = None if files is None else (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard)))
     done = subprocess.run([*JOURNEYCTL, "simulate", *map(str, args)], capture_output=True, cwd=cwd,
                           stdin=subprocess.DEVNULL, timeout=300, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "1000"},
                           preexec_fn=limit)
@@ -97,6 +99,15 @@ def test_many_jobs_need_a_pipe_each_not_one_between_each_two(tmp_path, stream):
     failed under the common limit of 1,024)."""
     one = outputs(tmp_path, stream, 1)
     split = outputs(tmp_path, stream, 12, files=128)
+    assert FALLBACK not in split["stderr"]
+    assert split == one
+
+
+def test_many_jobs_raise_a_low_soft_limit_of_open_files_toward_the_hard_one(tmp_path, stream):
+    """Forty processes under a soft limit of 64 open files and a hard one of 1,024: simulate raises the soft
+    limit, as a program that opens many files does, where it fell back to one process."""
+    one = outputs(tmp_path, stream, 1)
+    split = outputs(tmp_path, stream, 40, files=(64, 1024))
     assert FALLBACK not in split["stderr"]
     assert split == one
 

@@ -38,6 +38,7 @@ import gc
 import multiprocessing
 import os
 import pickle
+import resource
 import tempfile
 import traceback
 from array import array
@@ -151,6 +152,7 @@ def _run(shares: list, spool: str, until, start, make_engine, make_store, jsonl,
     them is left behind, and the caller replays in one process (NotStarted)."""
     ctx = multiprocessing.get_context("fork")
     jobs = len(shares)
+    _room_for(jobs)
     inboxes: list = []
     outputs: list = []
     procs: list = []
@@ -185,6 +187,22 @@ def _run(shares: list, spool: str, until, start, make_engine, make_store, jsonl,
             p.join(timeout=5)
             if p.is_alive():
                 p.kill()
+
+
+def _room_for(jobs: int) -> None:
+    """Raise the soft limit of open files toward the hard one when `jobs` processes need more than it allows
+    (the parent holds five descriptors a process while it starts them: both ends of its inbox, the end of
+    its output, and the two pipe ends multiprocessing keeps for it), as a program that opens many files
+    does: a soft limit of 1,024 stops at about 200 processes. Where the hard limit is too low as well,
+    NotStarted says so."""
+    need = 5 * jobs + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < need:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need if hard == resource.RLIM_INFINITY else min(need, hard),
+                                                        hard))
+        except (ValueError, OSError):
+            pass
 
 
 def _collect(outputs: list, on_progress: Callable[[int], None] | None) -> list[_Part]:
