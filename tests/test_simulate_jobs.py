@@ -180,6 +180,18 @@ def test_bad_lines_before_any_time_are_counted_in_the_minute_one_process_counts_
     assert counts[2] == counts[1]
 
 
+def test_a_long_run_of_bad_lines_before_any_time_is_set_aside_in_one_pass(tmp_path, stream):
+    """100,000 unusable lines and then the stream: each process finds the time its bad lines count at once
+    for the share, where looking on from each bad line took hours (B x L steps)."""
+    path = tmp_path / "bad-first.jsonl"
+    path.write_bytes(b"not json\n" * 100_000 + stream.read_bytes())
+    one = outputs(tmp_path, path, 1)
+    assert one["dead"].count(b"\n") >= 100_000
+    split = outputs(tmp_path, path, 2)
+    assert FALLBACK not in split["stderr"]
+    assert split == one
+
+
 def test_csv_and_standard_input_split_exactly(tmp_path, stream):
     records = [r for r in map(json.loads, (line for line in stream.read_bytes().splitlines()
                                            if line.startswith(b'{"event"'))) if "properties" in r]
@@ -323,17 +335,55 @@ def test_a_replay_process_that_fails_says_why_and_none_is_left_waiting(stream):
     assert not [p for p in multiprocessing.active_children() if p.name.startswith("journeyctl-replay")]
 
 
+@pytest.mark.parametrize("room", [0.75, 0.05])
+def test_without_room_in_the_temporary_folder_jobs_do_what_they_still_can(tmp_path, stream, room):
+    """Where files may not grow large (a limit a file; the disk full, as the system says it): without room to
+    decompress a gzip file of JSON lines (room 0.75 of it), simulate says so and the first process reads it as
+    it is; without room for the lines it then hands the other (0.05), it replays in one process. The same
+    output either way, where a process failed with a traceback."""
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(gzip.compress(stream.read_bytes()))
+    expect = simulate(ROOT / "journeys", "--events", stream, "--format", "jsonl").stdout
+    size = int(stream.stat().st_size * room)
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    done = subprocess.run([*JOURNEYCTL, "simulate", str(ROOT / "journeys"), "--events", str(path), "--format",
+                           "jsonl", "--jobs", "2"], capture_output=True, cwd=ROOT, timeout=300, preexec_fn=small_files,
+                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "1000"})
+    said = done.stderr.decode()
+    assert done.returncode == 0, said
+    assert (f"journeyctl simulate: no room to decompress {path} for --jobs (File too large); the first process "
+            "reads it") in said
+    assert ("for what the replay processes swap (File too large); " + FALLBACK in said) == (room < 0.5), said
+    assert done.stdout == expect
+
+
+def _cut_short(data: bytes) -> bytes:
+    return data[:len(data) // 2]
+
+
+def _flipped(data: bytes) -> bytes:
+    return data[:12] + bytes([data[12] ^ 0xFF]) + data[13:]
+
+
 @pytest.mark.parametrize("name", ["events.jsonl.gz", "events.csv.gz"])
-def test_a_compressed_file_cut_short_is_said_in_words_with_any_number_of_jobs(tmp_path, stream, name):
-    """gzip's EOFError, which click took for Ctrl-D ("Aborted!", exit 1), is a clear message and exit 2."""
+@pytest.mark.parametrize("harm, words", [
+    (_cut_short, "the compressed file is cut short (it ends before its end-of-stream marker)"),
+    (_flipped, "the compressed data is damaged (Error -3 while decompressing data: invalid code lengths set)"),
+    (lambda data: b"hello\n", "not a gzip file"),
+], ids=["cut short", "damaged", "not gzip"])
+def test_a_damaged_gzip_file_is_said_in_words_with_any_number_of_jobs(tmp_path, stream, name, harm, words):
+    """gzip's and zlib's errors, which gave a traceback (zlib.error) or "Aborted!" with exit code 1 (click took
+    gzip's EOFError for Ctrl-D), are a message naming the file and exit code 2, whichever process reads it."""
     whole = gzip.compress(stream.read_bytes() if name.endswith("jsonl.gz") else b"event,customer_id,timestamp\n"
                           + b"purchase,c1,2026-03-01T00:00:00Z\n" * 20_000)
     path = tmp_path / name
-    path.write_bytes(whole[:len(whole) // 2])
+    path.write_bytes(harm(whole))
     for jobs in (1, 2):
         done = subprocess.run([*JOURNEYCTL, "simulate", str(ROOT / "journeys"), "--events", str(path), "--format",
                                "jsonl", "--jobs", str(jobs)], capture_output=True, cwd=ROOT, timeout=300,
                               env={**os.environ, "NO_COLOR": "1", "COLUMNS": "1000"})
         assert done.returncode == 2, done.stderr.decode()
-        assert done.stderr.decode().strip() == (f"journeyctl simulate: {path}: the compressed file is cut short (it "
-                                                "ends before its end-of-stream marker)"), done.stderr.decode()
+        assert done.stderr.decode().strip() == f"journeyctl simulate: {path}: {words}", done.stderr.decode()

@@ -28,7 +28,7 @@ from journeyctl.engine.replay.hints import input_hints
 from journeyctl.engine.replay.leave import leave_for_exit
 from journeyctl.engine.replay.loop import replay
 from journeyctl.engine.replay.output import action_line, by_customer, jsonl_line
-from journeyctl.engine.replay.parallel import MAX_JOBS, ReplayFailed, Unsplit, replay_split
+from journeyctl.engine.replay.parallel import MAX_JOBS, NO_ROOM, ReplayFailed, Unsplit, replay_split
 from journeyctl.engine.replay.shares import input_shares
 from journeyctl.engine.cli.startup import UsageProblem, open_state, project_to_run
 from journeyctl.engine.store.open import checkpoint, open_store
@@ -102,7 +102,7 @@ def simulate(journeys, events_path, input_format, mapping, columns, event_values
         # a pipe is read once; a gzip file of JSON lines decompressed once is read in byte ranges (shares.py)
         spool = jobs > 1 and (events_path == "-" or kind == "jsonl" and not sort_input
                               and events_path.lower().endswith(".gz"))
-        source = _spooled(events_path) if spool else events_path
+        source = _spooled(events_path, err) if spool else events_path
         store = open_state(state_url)
         dead_file = open(dead_letter_path, "wb") if dead_letter_path else None
     except UsageProblem as e:
@@ -209,17 +209,33 @@ def _progress(err: Console, show: bool):
         yield lambda n: progress.update(task, completed=n)
 
 
-def _spooled(path: str) -> str:
+def _spooled(path: str, err: Console) -> str:
     """Standard input or a gzip file, as it reads, copied to a temporary file: a split replay reads its
     input in shares, and again in one process if it must fall back (the file is removed when this process
     ends). Decompressed, a gzip file of JSON lines is shared in byte ranges, where the first process read
     it all and handed the others their lines (the standard 1M events at --jobs 2, one run each: 20.0 s and
-    0.6 GB where it took 21.9 s and 1.0 GB; 17.8 s for the same file uncompressed)."""
+    0.6 GB where it took 21.9 s and 1.0 GB; 17.8 s for the same file uncompressed). Without the room for
+    it, a gzip file is read as before."""
     spool = tempfile.NamedTemporaryFile(prefix="journeyctl-input-", delete=False)
-    atexit.register(os.unlink, spool.name)  # (cut short or not)
-    with spool:
-        copy_input(path, spool)
+    atexit.register(_remove, spool.name)  # (cut short or not)
+    try:
+        with spool:
+            copy_input(path, spool)
+    except OSError as e:
+        if path == "-" or e.errno not in NO_ROOM:
+            raise
+        _remove(spool.name)
+        err.print(f"journeyctl simulate: no room to decompress {path} for --jobs ({os.strerror(e.errno)}); "
+                  "the first process reads it", markup=False)
+        return path
     return spool.name
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _count(dead_letters):

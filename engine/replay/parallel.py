@@ -34,6 +34,7 @@ every replay process has finished.
 """
 from __future__ import annotations
 
+import errno
 import gc
 import multiprocessing
 import os
@@ -42,8 +43,9 @@ import resource
 import tempfile
 import traceback
 from array import array
+from bisect import bisect_right
 from dataclasses import dataclass, field
-from itertools import accumulate, chain, compress, islice, repeat
+from itertools import accumulate, chain, compress, repeat
 from multiprocessing.connection import wait
 from operator import itemgetter
 from typing import Callable, Iterable
@@ -84,6 +86,13 @@ class Diverged(Unsplit):
 
 class NotStarted(Unsplit):
     """The system refused the processes or their pipes (too many open files, too many processes)."""
+
+
+class NoRoom(Unsplit):
+    """The temporary folder has no room for what the processes swap (the disk full, a quota)."""
+
+
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # what the system says then
 
 
 class _Abandoned(Exception):
@@ -195,7 +204,7 @@ def _room_for(jobs: int) -> None:
     its output, and the two pipe ends multiprocessing keeps for it), as a program that opens many files
     does: a soft limit of 1,024 stops at about 200 processes. Where the hard limit is too low as well,
     NotStarted says so."""
-    need = 5 * jobs + 64
+    need = 5 * jobs + _open_files() + 32
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < need:
         try:
@@ -203,6 +212,14 @@ def _room_for(jobs: int) -> None:
                                                         hard))
         except (ValueError, OSError):
             pass
+
+
+def _open_files() -> int:
+    """How many descriptors this process holds (Linux); a guess elsewhere."""
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return 64
 
 
 def _collect(outputs: list, on_progress: Callable[[int], None] | None) -> list[_Part]:
@@ -218,8 +235,8 @@ def _collect(outputs: list, on_progress: Callable[[int], None] | None) -> list[_
                 if on_progress is not None:
                     on_progress(message[1])
                 continue
-            if type(message) is tuple and message[0] == "diverged":
-                raise Diverged(message[1])
+            if type(message) is tuple and message[0] == "unsplit":
+                raise message[1]
             parts[waiting.pop(conn)] = message
     if ABANDONED in parts.values():  # (every other ended first, and none said why: not seen)
         raise ReplayFailed("the replay processes stopped waiting for one another")
@@ -308,8 +325,8 @@ def _work(k: int, shares, inboxes, spool: str, until, start, outbox, make_engine
         with collector_paused():  # (as a one-process replay runs: replay.loop)
             part = _replay_part(k, shares, links, spool, until, start, make_engine, make_store, jsonl, stored, report)
         outbox.send(part)
-    except Diverged as e:
-        outbox.send(("diverged", str(e)))
+    except Unsplit as e:
+        outbox.send(("unsplit", e))
     except _Abandoned:
         outbox.send(ABANDONED)
     except InputError as e:  # (the input's fault, not ours: said as a one-process replay says it)
@@ -458,14 +475,20 @@ def _swap(k: int, read: _Read, links: tuple, spool: str) -> list:
     (Through a pipe itself, megabytes go 64 KB at a time.)"""
     inbox, senders = links
     keep = read.to is not None
-    with open(os.path.join(spool, str(k)), "wb") as f:
-        pickle.dump((read.lines, read.last_line, read.times, read.owners, keep), f, protocol=5)
-    if keep:
-        for j, sender in enumerate(senders):
-            if sender is not None:
-                with open(os.path.join(spool, f"{k}-{j}"), "wb") as f:
-                    pickle.dump(_columns(read.to[j]), f, protocol=5)
-                read.to[j] = None  # (written: its lines' memory goes back before the replay grows)
+    try:
+        with open(os.path.join(spool, str(k)), "wb") as f:
+            pickle.dump((read.lines, read.last_line, read.times, read.owners, keep), f, protocol=5)
+        if keep:
+            for j, sender in enumerate(senders):
+                if sender is not None:
+                    with open(os.path.join(spool, f"{k}-{j}"), "wb") as f:
+                        pickle.dump(_columns(read.to[j]), f, protocol=5)
+                    read.to[j] = None  # (written: its lines' memory goes back before the replay grows)
+    except OSError as e:
+        if e.errno not in NO_ROOM:
+            raise
+        raise NoRoom(f"no room in {os.path.dirname(spool)} for what the replay processes swap "
+                     f"({os.strerror(e.errno)})") from None
     try:
         for sender in senders:
             if sender is not None:
@@ -544,11 +567,10 @@ def _clocks(times: array, clock: int, last: int, lateness: int, limit: int) -> t
 def _first_time(before: array, start: int, after: int) -> int:
     """The clock once the first event from line `start` of a share on is applied, when the clock had no time
     before it (that event's time: `after`, the clock after the share, when it was its last line); NO_TIME
-    when none was."""
-    for clock in islice(before, start, None):
-        if clock != NO_TIME:
-            return clock
-    return after
+    when none was. The clock never goes back and NO_TIME is below every time, so a binary search finds it:
+    scanning on from each bad line took B x L steps for B bad lines in a share of L lines."""
+    first = bisect_right(before, NO_TIME, start)
+    return before[first] if first < len(before) else after
 
 
 def _lines(ordered: list, chunk: int = 4096) -> tuple[bytes, array]:

@@ -8,8 +8,8 @@ is read by the first process, which hands the others their lines.
 
 A share is a callable the process calls to read it; what it gives is iterable as sources.jsonl_lines is,
 `(line, raw, item)` with lines numbered from 1 within the share, and says after the reading how many lines
-it held (`.lines`: the number of its last line, blank lines before it counted), so that the next share's
-numbers follow on.
+it held (`.lines`, blank ones counted), so that the next share's numbers follow on. (A whole input read by
+the first process stops counting at its last item: no share follows it.)
 """
 from __future__ import annotations
 

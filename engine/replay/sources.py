@@ -14,6 +14,7 @@ import math
 import re
 import shutil
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -272,19 +273,29 @@ def read_events(path: str, fmt: str | None = None, *, mapping: dict[str, str] | 
             yield from read_jsonl(stream, max_bytes=max_bytes)
         else:
             yield from jsonl_lines(stream)
-    except EOFError:  # (gzip's word for it)
-        raise cut_short(path) from None
+    except _DAMAGED as e:
+        raise damaged(path, e) from None
     finally:
         if path != "-":
             stream.close()
 
 
 class InputError(ValueError):
-    """The input cannot be read on (a compressed file cut short): said in words, with an exit code."""
+    """The input cannot be read on (a gzip file cut short or damaged): said in words, with an exit code."""
 
 
-def cut_short(path: str) -> InputError:
-    return InputError(f"{path}: the compressed file is cut short (it ends before its end-of-stream marker)")
+# What gzip and zlib raise for a file that is not what it says, in words
+_DAMAGED_WORDS = {
+    EOFError: "the compressed file is cut short (it ends before its end-of-stream marker)",
+    gzip.BadGzipFile: "not a gzip file",
+    zlib.error: "the compressed data is damaged ({e})",
+}
+_DAMAGED = tuple(_DAMAGED_WORDS)
+
+
+def damaged(path: str, e: Exception) -> InputError:
+    words = next(words for kind, words in _DAMAGED_WORDS.items() if isinstance(e, kind))
+    return InputError(f"{path}: " + words.format(e=e))
 
 
 def copy_input(path: str, to: BinaryIO) -> None:
@@ -292,8 +303,8 @@ def copy_input(path: str, to: BinaryIO) -> None:
     stream = open_input(path)
     try:
         shutil.copyfileobj(stream, to, 1 << 20)
-    except EOFError:
-        raise cut_short(path) from None
+    except _DAMAGED as e:
+        raise damaged(path, e) from None
     finally:
         if path != "-":
             stream.close()
