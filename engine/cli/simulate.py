@@ -216,15 +216,17 @@ def _spooled(path: str, err: Console) -> str:
     it all and handed the others their lines (the standard 1M events at --jobs 2, one run each: 20.0 s and
     0.6 GB where it took 21.9 s and 1.0 GB; 17.8 s for the same file uncompressed). Without the room for
     it, a gzip file is read as before."""
-    spool = tempfile.NamedTemporaryFile(prefix="journeyctl-input-", delete=False)
-    atexit.register(_remove, spool.name)  # (cut short or not)
+    name = None
     try:
-        with spool:
+        with tempfile.NamedTemporaryFile(prefix="journeyctl-input-", delete=False) as spool:
+            name = spool.name
+            atexit.register(_remove, name)  # (cut short or not)
             copy_input(path, spool)
     except OSError as e:
         if path == "-" or e.errno not in NO_ROOM:
             raise
-        _remove(spool.name)
+        if name is not None:
+            _remove(name)
         err.print(f"journeyctl simulate: no room to decompress {path} for --jobs ({os.strerror(e.errno)}); "
                   "the first process reads it", markup=False)
         return path

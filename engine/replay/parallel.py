@@ -324,18 +324,19 @@ def _work(k: int, shares, inboxes, spool: str, until, start, outbox, make_engine
         report = (lambda line: outbox.send(("progress", line))) if progress else None
         with collector_paused():  # (as a one-process replay runs: replay.loop)
             part = _replay_part(k, shares, links, spool, until, start, make_engine, make_store, jsonl, stored, report)
-        outbox.send(part)
+        word = part
     except Unsplit as e:
-        outbox.send(("unsplit", e))
+        word = ("unsplit", e)
     except _Abandoned:
-        outbox.send(ABANDONED)
+        word = ABANDONED
     except InputError as e:  # (the input's fault, not ours: said as a one-process replay says it)
-        outbox.send(("input", str(e)))
+        word = ("input", str(e))
     except BaseException:  # noqa: BLE001 - everything goes back to the parent, which says it
-        try:
-            outbox.send(("error", traceback.format_exc()))
-        except OSError:
-            pass
+        word = ("error", traceback.format_exc())
+    try:
+        outbox.send(word)
+    except OSError:  # (the parent has gone: no one to tell)
+        pass
     finally:
         outbox.close()
 

@@ -287,7 +287,7 @@ class InputError(ValueError):
 # What gzip and zlib raise for a file that is not what it says, in words
 _DAMAGED_WORDS = {
     EOFError: "the compressed file is cut short (it ends before its end-of-stream marker)",
-    gzip.BadGzipFile: "not a gzip file",
+    gzip.BadGzipFile: "not a gzip file, or a damaged one ({e})",  # (a bad CRC or length too)
     zlib.error: "the compressed data is damaged ({e})",
 }
 _DAMAGED = tuple(_DAMAGED_WORDS)
