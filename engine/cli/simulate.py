@@ -21,14 +21,15 @@ from journeyctl.dsl.durations import duration_option
 from journeyctl.dsl.project.files import why_unreadable
 from journeyctl.engine.obs import explain, render
 from journeyctl.engine.core.engine import Engine
-from journeyctl.engine.replay.sources import (input_format as reader_for, copy_input, parse_columns,
-                                              parse_event_values, parse_map_option, read_events, sort_by_time)
+from journeyctl.engine.replay.sources import (NO_ROOM, input_format as reader_for, copy_input,
+                                              parse_columns, parse_event_values, parse_map_option, read_events,
+                                              sort_by_time)
 from journeyctl.engine.core.instants import command_line_instant
 from journeyctl.engine.replay.hints import input_hints
 from journeyctl.engine.replay.leave import leave_for_exit
 from journeyctl.engine.replay.loop import replay
 from journeyctl.engine.replay.output import action_line, by_customer, jsonl_line
-from journeyctl.engine.replay.parallel import MAX_JOBS, NO_ROOM, ReplayFailed, Unsplit, replay_split
+from journeyctl.engine.replay.parallel import MAX_JOBS, ReplayFailed, Unsplit, replay_split
 from journeyctl.engine.replay.shares import input_shares
 from journeyctl.engine.cli.startup import UsageProblem, open_state, project_to_run
 from journeyctl.engine.store.open import checkpoint, open_store

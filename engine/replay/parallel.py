@@ -34,7 +34,6 @@ every replay process has finished.
 """
 from __future__ import annotations
 
-import errno
 import gc
 import multiprocessing
 import os
@@ -59,7 +58,7 @@ from journeyctl.engine.core.stats import Stats
 from journeyctl.engine.replay.leave import leave_for_exit
 from journeyctl.engine.replay.loop import DeadLetter, Replay, collector_paused, refused, set_aside, tune_gc
 from journeyctl.engine.replay.output import action_line, output_order
-from journeyctl.engine.replay.sources import InputError
+from journeyctl.engine.replay.sources import NO_ROOM, InputError
 
 _DUE_AND_CUSTOMER = itemgetter(0, 1)
 BATCH = 1024  # a process's own events applied at a time (_Share.apply)
@@ -90,9 +89,6 @@ class NotStarted(Unsplit):
 
 class NoRoom(Unsplit):
     """The temporary folder has no room for what the processes swap (the disk full, a quota)."""
-
-
-NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # what the system says then
 
 
 class _Abandoned(Exception):

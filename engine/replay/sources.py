@@ -8,6 +8,7 @@ instead of stopping a million-event replay. Problems with the options themselves
 from __future__ import annotations
 
 import csv
+import errno
 import gzip
 import io
 import math
@@ -16,6 +17,7 @@ import shutil
 import sys
 import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import BinaryIO
 
 from journeyctl.engine.core.events import BadEvent, Event, event_from_object, parse_event
@@ -264,8 +266,7 @@ def read_events(path: str, fmt: str | None = None, *, mapping: dict[str, str] | 
     JSON lines unparsed (jsonl_lines), for the caller to parse with parse_event(raw, max_bytes=...); CSV
     rows are parsed anyway (their raw text is no JSON)."""
     kind = input_format(path, fmt)
-    stream = open_input(path)
-    try:
+    with reading(path) as stream:
         if kind == "csv":
             yield from read_csv(stream, mapping, columns, time_unit,
                                 event_values=event_values, max_bytes=max_bytes)
@@ -273,6 +274,15 @@ def read_events(path: str, fmt: str | None = None, *, mapping: dict[str, str] | 
             yield from read_jsonl(stream, max_bytes=max_bytes)
         else:
             yield from jsonl_lines(stream)
+
+
+@contextmanager
+def reading(path: str) -> Iterator[BinaryIO]:
+    """The input opened (open_input), a damaged gzip file said in words (InputError), closed after unless it
+    is standard input."""
+    stream = open_input(path)
+    try:
+        yield stream
     except _DAMAGED as e:
         raise damaged(path, e) from None
     finally:
@@ -300,11 +310,8 @@ def damaged(path: str, e: Exception) -> InputError:
 
 def copy_input(path: str, to: BinaryIO) -> None:
     """The input as read_events reads it (standard input, a file, a gzip file decompressed) into `to`."""
-    stream = open_input(path)
-    try:
+    with reading(path) as stream:
         shutil.copyfileobj(stream, to, 1 << 20)
-    except _DAMAGED as e:
-        raise damaged(path, e) from None
-    finally:
-        if path != "-":
-            stream.close()
+
+
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # what the system says when a file may not grow
