@@ -1,6 +1,8 @@
 """Events in (LANGUAGE.md section 9) and times (section 6): engine.events, engine.event_sources."""
 import io
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -17,6 +19,7 @@ from journeyctl.engine.core.events import (
 )
 
 HERE = Path(__file__).resolve().parent
+EXAMPLES = HERE.parent / "examples"
 T = "2026-03-02T22:00:00.000Z"
 T_MS = 1772488800000
 
@@ -443,3 +446,23 @@ def test_a_raw_del_in_an_id_is_refused_on_the_fast_path_too(field):
     with pytest.raises(BadEvent) as general:
         parse_event(orjson.dumps({**{k: v for k, v in fields.items() if k != field}, other: fields[field]}))
     assert fast.value.reason == general.value.reason == "bad_id"
+
+
+@pytest.mark.parametrize("stamp, words", [("2026-02-30T00:00:00.000Z", "2026-02-30 is not a real date"),
+                                          ("2026-11-01T25:00:00.000Z", "no such time of day")])
+def test_a_day_or_hour_that_does_not_exist_in_the_usual_shape_is_a_bad_time(stamp, words, tmp_path):
+    """The usual five fields with a time of the usual shape whose day or hour does not exist: the fast path
+    raised ValueError out of parse_event, so one such line stopped `simulate` (exit 2, every good event lost)."""
+    line = orjson.dumps({"event": "viewed", "customer_id": "ana", "timestamp": stamp, "message_id": "m1",
+                         "properties": {}})
+    with pytest.raises(BadEvent) as bad:
+        parse_event(line)
+    assert bad.value.reason == "bad_time" and words in bad.value.detail
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(line + b"\n" + orjson.dumps({**orjson.loads(line), "timestamp": "2026-11-01T00:00:00.000Z",
+                                                      "message_id": "m2"}) + b"\n")
+    out = subprocess.run([sys.executable, "-c", "from journeyctl.engine.cli.main import program; program()",
+                          "simulate", str(EXAMPLES), "--events", str(events), "--format", "summary"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "1 dead letters: bad_time 1" in out.stderr

@@ -420,12 +420,12 @@ def _fast(obj: dict, raw_size: int, plain: bool = False) -> Event | None:
             and type(mid) is str and mid and obj.get("type") != "identify"
             and len(cid) <= MAX_ID_CHARS and len(mid) <= MAX_ID_CHARS
             and (plain or cid.isascii() and cid.isprintable() and mid.isascii() and mid.isprintable())):
-        t = _usual_instant(ts)
-        if t is None:
-            try:
+        try:
+            t = _usual_instant(ts)  # (raises for a day or a time of day that does not exist: 2026-02-30)
+            if t is None:
                 t = parse_instant(ts)
-            except ValueError:
-                return None  # the general path says what is wrong with the time
+        except ValueError:
+            return None  # the general path says what is wrong with the time
         if EVENT_MIN_MS <= t <= EVENT_MAX_MS:
             return Event(name, cid, t, props, mid, None, raw_size)
     return None
@@ -466,7 +466,7 @@ def scan_event(raw: bytes, max_bytes: int = 1_000_000) -> tuple[bytes, int] | No
         return None
     base = _minute_ms_ascii.get(minute)
     if base is None:
-        base = _ascii_minute_start(minute)
+        base = ascii_minute_start(minute)
         if base is None:
             return None
     t = base + int(second) * 1000 + int(milli)
@@ -490,7 +490,7 @@ def _utf8(raw: bytes) -> bool:
     return True
 
 
-def _ascii_minute_start(prefix: bytes) -> int | None:
+def ascii_minute_start(prefix: bytes) -> int | None:
     try:
         ms = _minute_start(prefix.decode("ascii"))
     except ValueError:  # no such day or time of day: the general path says so
