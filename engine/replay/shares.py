@@ -2,9 +2,9 @@
 
 A file of JSON lines is cut into N byte ranges at line ends: process k reads the k-th at a glance, and every
 process reads each range again, only to split it into lines and pick its own (`again`: a share that costs
-little to read twice). Any other input (CSV, whose quoted cells may hold a line end; a gzip file, which
-simulate decompresses to a file first when it holds JSON lines; a --sort input, read whole to be ordered)
-is read by the first process, which hands the others their lines.
+little to read twice, read in blocks of whole lines: `blocks()`). Any other input (CSV, whose quoted cells may
+hold a line end; a gzip file, which simulate decompresses to a file first when it holds JSON lines; a --sort
+input, read whole to be ordered) is read by the first process, which hands the others their lines.
 
 A share is a callable the process calls to read it; what it gives is iterable as sources.jsonl_lines is,
 `(line, raw, item)` with lines numbered from 1 within the share, and says after the reading how many lines
@@ -94,6 +94,11 @@ class RangeLines:
     def __iter__(self) -> Iterator:
         return jsonl_lines(self._counted())
 
+    def blocks(self) -> Iterator[bytes]:
+        """The range in blocks of whole lines with their ends (the last may have none), for a reader that
+        takes many lines at once and counts them itself (replay/glance.py: `.lines` is not kept here)."""
+        return _blocks_between(*self._where)
+
     def _counted(self) -> Iterator[bytes]:
         for self.lines, line in enumerate(_lines_between(*self._where), 1):
             yield line
@@ -102,6 +107,16 @@ class RangeLines:
 def _lines_between(path: str, lo: int, hi: int) -> Iterator[bytes]:
     """The lines of [lo, hi), without their ends, as iterating the file would give them (a last line
     without an end is still a line)."""
+    for block in _blocks_between(path, lo, hi):
+        lines = block.split(b"\n")
+        if block.endswith(b"\n"):
+            lines.pop()
+        yield from lines
+
+
+def _blocks_between(path: str, lo: int, hi: int) -> Iterator[bytes]:
+    """[lo, hi) a CHUNK or so at a time, each block ending just after a line end but the last (a line longer
+    than a CHUNK makes a longer block); none is empty."""
     with open(path, "rb") as f:
         f.seek(lo)
         left = hi - lo
@@ -111,15 +126,18 @@ def _lines_between(path: str, lo: int, hi: int) -> Iterator[bytes]:
             if not block:
                 break
             left -= len(block)
-            lines = block.split(b"\n")
+            end = block.rfind(b"\n") + 1
+            if end == 0:
+                held.append(block)
+                continue
+            whole = block if end == len(block) else block[:end]
             if held:
-                held.append(lines[0])
-                if len(lines) == 1:
-                    continue
-                lines[0] = b"".join(held)
+                held.append(whole)
+                whole = b"".join(held)
                 held = []
-            held.append(lines.pop())
-            yield from lines
+            yield whole
+            if end < len(block):
+                held.append(block[end:])
         rest = b"".join(held)
         if rest:
             yield rest

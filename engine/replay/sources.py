@@ -37,7 +37,7 @@ def read_jsonl(stream: Iterable[bytes], *, max_bytes: int = 1_000_000) -> Iterat
     numbers match what an editor shows."""
     # (jsonl_lines' reading written out here: one generator less between the file and the engine)
     for number, line in enumerate(stream, 1):
-        raw = _line(line)
+        raw = blank_or_line(line)
         if raw is None:
             continue
         try:
@@ -50,12 +50,12 @@ def jsonl_lines(stream: Iterable[bytes]) -> Iterator[Unparsed]:
     """The lines read_jsonl parses, numbered as it numbers them, not parsed: for a reader that parses only
     some (`simulate --jobs`, engine/replay/parallel.py)."""
     for number, line in enumerate(stream, 1):
-        raw = _line(line)
+        raw = blank_or_line(line)
         if raw is not None:
             yield number, raw, None
 
 
-def _line(line: bytes | str) -> bytes | None:
+def blank_or_line(line: bytes | str) -> bytes | None:
     """A line read as bytes without its end, or None for a blank one."""
     if isinstance(line, str):
         line = line.encode("utf-8", "surrogatepass")
