@@ -42,6 +42,7 @@ MODULES = [
     "engine/core/timers.py", "engine/core/events.py", "engine/core/actions.py", "engine/core/runtime.py",
     "engine/core/localtime.py", "engine/core/stats.py", "engine/store/memory.py", "engine/core/partition.py",
     "engine/replay/loop.py", "engine/replay/sources.py", "engine/replay/output.py", "engine/replay/parallel.py",
+    "engine/replay/glance.py",
 ]
 SUFFIX = sysconfig.get_config_var("EXT_SUFFIX")
 # Python's semantics wherever they could differ: indexing checks bounds and wraps, division by zero raises,
