@@ -114,7 +114,7 @@ class _Part:
     """One process's results."""
     dues: array           # its actions in output order: their due times,
     customers_of: list    # customers,
-    actions: list         # and the actions: dicts, or blocks of JSON lines (bytes: _lines)
+    actions: list         # and the actions: dicts, or JSON lines (bytes: sent in blocks, _lines)
     dead: list            # (position in the input, DeadLetter)
     stats: dict
     ignored: int
@@ -237,11 +237,12 @@ def _collect(outputs: list, on_progress: Callable[[int], None] | None) -> list[_
 
 
 def _receive(conn):
-    """What a process says (a part with its blocks of JSON lines, which follow it: _send)."""
+    """What a process says: a part with its blocks of JSON lines, which follow it (_send), split into lines
+    as they come, while the other processes may still be replaying (one core is free once one ends)."""
     try:
         message = conn.recv()
         if type(message) is _Part and type(message.actions) is int:
-            message.actions = [conn.recv_bytes() for _ in range(message.actions)]
+            message.actions = _split_lines([conn.recv_bytes() for _ in range(message.actions)])
     except EOFError:
         raise ReplayFailed("a replay process ended without a word (out of memory?)") from None
     if isinstance(message, tuple) and message[0] == "error":
@@ -291,7 +292,7 @@ def _merged_actions(parts: list[_Part]) -> list:
     try:
         keys = list(zip(chain.from_iterable(part.dues for part in parts),
                         chain.from_iterable(part.customers_of for part in parts)))
-        actions = list(chain.from_iterable(_actions(part) for part in parts))
+        actions = list(chain.from_iterable(part.actions for part in parts))
         return list(map(actions.__getitem__, sorted(range(len(keys)), key=keys.__getitem__)))
     finally:
         if collecting:
@@ -539,12 +540,10 @@ def _send(outbox, word) -> None:
         outbox.send_bytes(block)
 
 
-def _actions(part: _Part) -> list:
-    """A process's actions, each its own object again: a JSON line holds no line end but its last (JSON
-    escapes them in text), so its block splits at line ends."""
-    if part.actions and type(part.actions[0]) is bytes:
-        return list(chain.from_iterable(block.splitlines(keepends=True) for block in part.actions))
-    return part.actions
+def _split_lines(blocks: list[bytes]) -> list[bytes]:
+    """JSON lines, each its own object again: a JSON line holds no line end but its last (JSON escapes them
+    in text), so its block splits at line ends."""
+    return list(chain.from_iterable(block.splitlines(keepends=True) for block in blocks))
 
 
 class _Share:
