@@ -23,7 +23,8 @@ STAMP = st.sampled_from(["2026-11-01T00:00:00.604Z", "2026-11-01t23:59:59.999z",
 def line(draw) -> bytes:
     cid, ts = draw(CUSTOMER), draw(STAMP)
     shape = draw(st.sampled_from(["event", "spaced", "identify", "reordered", "no_end",
-                                  "blank", "spaces", "junk", "not_utf8", "other_name", "cut"]))
+                                  "blank", "spaces", "junk", "not_utf8", "other_name", "cut", "unclosed",
+                                  "continued"]))
     text = {
         "event": f'{{"event":"viewed","customer_id":"{cid}","timestamp":"{ts}","message_id":"m","properties":{{}}}}',
         "spaced": f'{{"event": "viewed", "customer_id": "{cid}", "timestamp": "{ts}", "properties": {{"a": 1}}}}',
@@ -33,6 +34,8 @@ def line(draw) -> bytes:
         "blank": "", "spaces": "  \t", "junk": "not json at all",
         "not_utf8": None, "other_name": f'{{"name":"viewed","user_id":"{cid}","ts":"{ts}"}}',
         "cut": f'{{"event":"viewed","customer_id":"{cid}","timestamp":"{ts}"}} x',
+        # a quote left open, and a line that would close it: `[^"]` must not run on from one to the other
+        "unclosed": '{"event":"vie', "continued": f'wed","customer_id":"{cid}","timestamp":"{ts}"}}',
     }[shape]
     raw = (b'{"event":"v","customer_id":"\xff","timestamp":"2026-11-01T00:00:00.000Z"}' if text is None
            else text.encode("utf-8", "surrogatepass"))
@@ -88,6 +91,9 @@ USUAL = b'{"event":"viewed","customer_id":"%s","timestamp":"%s","message_id":"m"
     USUAL % (b"c1", b"0000-01-01T00:00:00.000Z"),       # before any event's time
     USUAL % (b"c1", b"9999-12-31T23:59:59.999Z"),       # after it
     USUAL % ("ünï".encode(), b"2026-11-01T00:00:00.604Z"),
+    USUAL % (b"c1", b"2026-11-01T00:00:00.604Z") + b"\r",  # a CRLF line end
+    USUAL % (b"c1", b"2026-11-01T00:00:00.604Z") + b" ",   # a space after the object: left to a parse
+    b'{"event":"vie\nwed","customer_id":"c2","timestamp":"2026-11-01T00:00:01.000Z"}',  # a quote left open
     b'{"type":"identify","userId":"c2","timestamp":"2026-11-01T00:00:01.000Z","traits":{}}',
 ])
 def test_a_line_on_its_own_in_a_plain_block(tmp_path, one):
@@ -96,14 +102,15 @@ def test_a_line_on_its_own_in_a_plain_block(tmp_path, one):
     path.write_bytes(b"\n".join([USUAL % (b"c1", b"2026-11-01T00:00:00.604Z"), one, b""]))
     (share,) = file_shares(str(path), 1)
     found = read_share(share(), 3)
-    assert _by_number(found, [1, 2]) == by_line(path, 3)
+    assert _by_number(found, range(1, len(found.times) + 1)) == by_line(path, 3)
 
 
-def test_the_usual_lines_are_read_without_a_parse(tmp_path, monkeypatch):
+@pytest.mark.parametrize("end", [b"\n", b"\r\n"])
+def test_the_usual_lines_are_read_without_a_parse(tmp_path, monkeypatch, end):
     """(The point of it: a parse of the standard input's lines at a glance would cost what the replay saves.)"""
     path = tmp_path / "events.jsonl"
-    path.write_bytes(b'{"event":"viewed","customer_id":"c1","timestamp":"2026-11-01T00:00:00.604Z","properties":{}}\n'
-                     b'{"type":"identify","userId":"c2","timestamp":"2026-11-01T00:00:01.000Z","traits":{}}\n')
+    path.write_bytes(end.join([b'{"event":"viewed","customer_id":"c1","timestamp":"2026-11-01T00:00:00.604Z"}',
+                               b'{"type":"identify","userId":"c2","timestamp":"2026-11-01T00:00:01.000Z"}', b""]))
     monkeypatch.setattr(glance, "parsed", lambda raw: 1 / 0)
     monkeypatch.setattr(glance, "scan_event", lambda raw: 1 / 0)
     found = read_share(file_shares(str(path), 1)[0](), 2)

@@ -7,8 +7,10 @@ import multiprocessing
 import os
 import resource
 import sqlite3
+import struct
 import subprocess
 import sys
+from array import array
 from functools import partial
 from pathlib import Path
 
@@ -20,8 +22,10 @@ from journeyctl.engine.cli.startup import open_state, project_to_run
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.core.events import format_instant, parse_instant, scan_event
 from journeyctl.engine.core.partition import customer_partition
-from journeyctl.engine.replay import parallel
+from journeyctl.engine.replay import parallel, shares as shares_module
 from journeyctl.engine.replay.glance import _LINE
+from journeyctl.engine.replay.loop import replay
+from journeyctl.engine.replay.output import action_line
 from journeyctl.engine.replay.shares import Lines, file_shares, first_reads_all
 from journeyctl.engine.replay.sources import read_events
 
@@ -259,12 +263,15 @@ def _customer(same: bool) -> str:
     b'{"event":"purchase","customer_id":"c1","timestamp":"%s","properties":{"cart_value":20}',
     # an identify call naming its customer_id after its userId: the quick reading takes the userId, the parse not
     b'{"type":"identify","userId":"c1","timestamp":"%s","customer_id":"' + _customer(same=False).encode() + b'"}',
+    # an identify call whose traits are no object: the quick reading sees an event, the parse a bad line
+    b'{"type":"identify","userId":"c1","timestamp":"%s","traits":"vip"}',
 ])
 def test_a_line_read_wrongly_at_a_glance_falls_back_to_one_process(tmp_path, stream, misread):
     lines = stream.read_bytes().splitlines()
     at = next(i for i in range(2_000, len(lines)) if lines[i].startswith(b'{"event"'))
     line = misread % json.loads(lines[at])["timestamp"].encode()
-    assert _LINE.match(line)[1]  # (read at a glance, replay/glance.py)
+    assert _LINE.match(line)[1]  # (read at a glance a block at a time, replay/glance.py, and one by one)
+    assert scan_event(line) is not None or line.startswith(b'{"type":"identify"')
     lines.insert(at + 1, line)
     path = tmp_path / "misread.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
@@ -336,6 +343,44 @@ def test_a_replay_process_that_fails_says_why_and_none_is_left_waiting(stream):
                               shares, None, jsonl=True, stored=False)
     assert "EOFError" not in str(failed.value)
     assert not [p for p in multiprocessing.active_children() if p.name.startswith("journeyctl-replay")]
+
+
+def test_a_replay_process_that_ends_partway_through_its_actions_is_a_failed_process():
+    """The parent reads a part, then its blocks of JSON lines (parallel._send): a process that ends in the middle
+    of one (killed, out of memory) is a replay process that failed, not a problem with the input's file (an
+    OSError, which simulate said as one, with the words of the pipe)."""
+    receiving, sending = multiprocessing.Pipe(duplex=False)
+    part = parallel._Part(array("q", [1]), ["c1"], 1, [], {}, 0, [], [], [], 1, 0, set(), None, None, None)
+    sending.send(part)
+    os.write(sending.fileno(), struct.pack("!i", 100) + b'{"action_id":')  # (100 bytes said, 13 sent)
+    sending.close()
+    with pytest.raises(parallel.ReplayFailed, match="ended without a word"):
+        parallel._receive(receiving)
+
+
+def test_shares_read_in_many_blocks_split_exactly(stream, monkeypatch):
+    """Blocks of 4 KB (replay/shares.py CHUNK): every share in many, lines cut across them, and blank, CRLF and
+    bad lines among them; the replay split in three is the one-process replay."""
+    monkeypatch.setattr(shares_module, "CHUNK", 4096)  # (the processes are forked: they see it)
+    lines = stream.read_bytes().splitlines()[:3_000]
+    lines[10:10] = [b"", b"   ", b"not json"]
+    lines = [line + b"\r" if i % 7 == 0 else line for i, line in enumerate(lines)]
+    path = stream.parent / "blocks.jsonl"
+    path.write_bytes(b"\n".join(lines))  # (no last line end)
+    project, irs, segments = project_to_run([str(ROOT / "journeys")], str(ROOT / "journeyctl.yaml"),
+                                            Console(stderr=True))
+
+    def make_engine(store):
+        return Engine(irs, segments, store=store, channels=project.contacts, lateness=5_000,
+                      default_timezone=project.options.default_timezone, dedup_window=project.dedup_window)
+
+    one = replay(make_engine(open_state("memory:")), read_events(str(path)), spec_form=False)
+    split = parallel.replay_split(make_engine(open_state("memory:")), make_engine, lambda: open_state("memory:"),
+                                  file_shares(str(path), 3), None, jsonl=True, stored=False)
+    assert split.actions == [action_line(a) for a in one.actions] and len(split.actions) > 500
+    assert [(d.line, d.reason, d.raw) for d in split.dead_letters] == [
+        (d.line, d.reason, d.raw) for d in one.dead_letters] and split.dead_letters
+    assert split.events == one.events
 
 
 @pytest.mark.parametrize("room", [0.75, 0.05])

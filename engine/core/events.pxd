@@ -11,7 +11,8 @@ cpdef object format_instant(object ms)
 cpdef object _fast(dict obj, object raw_size, object plain=*)
 cpdef object _decode(object data)
 cdef bint _plain(bytes raw)
-# The quick reading `simulate --jobs` takes of each line of a process's share of the input.
+# The quick reading `simulate --jobs` takes of a line of a process's share of the input, where it cannot read a
+# block of lines at once (engine/replay/glance.py).
 cpdef object scan_event(object raw, object max_bytes=*)
 
 # Event as an extension type, made and read in C: Cython compiles the .py's dataclass as one of its own

@@ -449,8 +449,9 @@ _minute_ms_ascii: dict[bytes, int] = {}  # _minute_ms for the bytes of a line
 
 def scan_event(raw: bytes, max_bytes: int = 1_000_000) -> tuple[bytes, int] | None:
     """(customer id as UTF-8, time) of a JSON line of the shape _fast takes, found in its bytes without
-    decoding it, or None for any line it is not sure of (parse_event then decides). `simulate --jobs` reads each
-    line of a process's share this way, for the line's time and process (engine/replay/parallel.py). It
+    decoding it, or None for any line it is not sure of (parse_event then decides). `simulate --jobs` reads a
+    line of a process's share this way, for the line's time and process, where it cannot read a block of lines
+    at once (engine/replay/glance.py). It
     reads only the fields it needs, so a line that is no event past them (a broken value after them, a
     message id that is no id) may still be taken for one: the process that applies it parses it and
     compares the time and the process."""

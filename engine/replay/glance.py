@@ -2,14 +2,14 @@
 process, without decoding it, and then its own lines of every share (engine/replay/parallel.py says why).
 
 A file's byte range (replay/shares.py: RangeLines) is read a block of whole lines at a time. Where a block
-holds none of what could make a line's ids unreadable without decoding it (a backslash, DEL, text that is
-not UTF-8, a C1 character, a line too long to be an event: events.scan_event's conditions, true of every line
-when true of the block; nor a control character JSON escapes), one pass of the regex engine over the block finds the customer and time of every line
-of the usual shape (events._IN_ORDER, or an identify call; ending in `}`), and the times and processes of
-the whole block are computed in C, by maps over its columns. Lines of another shape, and every line of a block
-that is not so plain, are read one by one as before: events.scan_event, else a parse. Reading the first
-100,000 lines of the standard input so took a third fewer instructions than line by line (callgrind: 2.6 G
-against 3.9 G; wall times on this machine move by more than that from one run to the next).
+holds none of what could make a line's ids unreadable without decoding it (a backslash, DEL, text that is not
+UTF-8, a C1 character, a line too long to be an event: events.scan_event's conditions, true of every line when
+true of the block; nor a control character JSON escapes), one pass of the regex engine over the block finds the
+customer and time of every line of the usual shape (events._IN_ORDER, or an identify call; ending in `}`), and
+the times and processes of the whole block are computed in C, by maps over its columns. Lines of another shape,
+and every line of a block that is not so plain, are read one by one as before: events.scan_event, else a parse.
+Reading the first 100,000 lines of the standard input so took a third fewer instructions than line by line
+(callgrind: 2.6 G against 3.9 G; wall times on this machine move by more than that from one run to the next).
 
 A block's lines are numbered as they lie, blank ones included (a blank line has no time and no process), so a
 line's place in its share is its line number less one, in the first process's reading and in every other's.
@@ -32,17 +32,19 @@ from journeyctl.engine.replay.sources import blank_or_line
 NO_TIME = -(1 << 63)  # the time of a bad or blank line, which moves no clock; the clock before any was set
 BAD = 255             # the process of a bad or blank line (a process is a byte: --jobs is at most 255)
 MAX_LINE = 1_000_000  # bytes: a longer line is no event (events.parse_event's max_bytes)
-KNOWN = 1_000_000     # customers whose process is remembered (murmur2 in Python costs more than a lookup)
+KNOWN = 1_000_000     # customers whose process is remembered (murmur2 in Python costs more than a lookup),
+#                       and minutes whose start is
 
-# events._IN_ORDER for every line of a block, or an identify call as Segment's libraries write it (its customer
-# the userId, as events.event_from_object reads it when no customer_id comes later: the process that applies
-# the line finds out otherwise, module doc of parallel.py); the line ending in `}` (scan_event: a line cut
-# short is not read); the second and millisecond as one group; or any other line, whole. `[^"]` and `.` are
-# single steps of the regex engine where a set such as `[^"\n]` is a call a character: a `[^"]` may then run
-# on past a line end, which _read_plain sees as fewer matches than lines.
+# events._IN_ORDER for every line of a block, or an identify call as Segment's libraries write it (its customer the
+# userId, as events.event_from_object reads it when no customer_id comes later; the process that applies the line
+# finds out otherwise, or that the line is no event after all, say its traits are no object: module doc of
+# parallel.py); the line ending in `}` (scan_event: a line cut short is not read; a CRLF line end is the reader's,
+# sources.blank_or_line); the second and millisecond as one group; or any other line, whole. `[^"]` and `.` are
+# single steps of the regex engine where a set such as `[^"\n]` is a call a character: a `[^"]` may then run on
+# past a line end, which _read_plain sees as fewer matches than lines.
 _LINE = re.compile(rb'^(?:\{(?:"event": ?"[^"]+", ?"customer_id"|"type": ?"identify", ?"userId"): ?"([^"]+)", ?'
                    rb'"timestamp": ?"([0-9]{4}-[0-9][0-9]-[0-9][0-9][Tt][0-9][0-9]:[0-9][0-9]:)'
-                   rb'([0-5][0-9]\.[0-9]{3})[Zz]".*\}$|(.*)$)', re.M)
+                   rb'([0-5][0-9]\.[0-9]{3})[Zz]".*\}\r?$|(.*)$)', re.M)
 # the control characters JSON escapes but tab and the line ends, its own white space (a find each costs a
 # tenth of one pass of the regex engine for all of them)
 _CONTROLS = [bytes([c]) for c in range(32) if c not in b"\t\n\r"]
@@ -137,7 +139,12 @@ def _read_plain(block: bytes, at: int, jobs: int, known: dict, starts: dict, fou
     if len(rows) != block.count(b"\n") + (not block.endswith(b"\n")):  # (a match ran on past a line end)
         return _read_lines(block, at, jobs, known, starts, found)
     cids, minutes, seconds, others = zip(*rows)
-    for minute in set(minutes).difference(starts):
+    new = set(minutes).difference(starts)
+    if len(starts) + len(new) > KNOWN:
+        starts.clear()
+        starts[b""] = NO_TIME
+        new = set(minutes).difference(starts)
+    for minute in new:
         starts[minute] = _minute(minute)
     new = set(cids).difference(known)
     if len(known) + len(new) > KNOWN:

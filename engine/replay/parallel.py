@@ -17,14 +17,14 @@ through files in a spool folder. Each runs the model of the clock over the times
 order, and reads each share again for its own lines, picked by their process (a file's byte range is split
 into lines again a block at a time; the lines of an input that cannot be read again came with the swap).
 
-A quick reading may take a line for an event that a parse refuses or reads otherwise (a broken value past
-the fields it reads, a key given twice): the process that applies the line parses it, and when its time is
-not the one the clock was run on, or its customer is another process's, the processes ran the clock on
-something untrue, or the wrong one would apply it (`diverged`). So does the engine in the one case this model
-cannot see: a repeated message (a duplicate) stamped later than every event before it, which moves no clock.
-Each process checks, after each of its events, that its engine's clock is what the model said. Either way
-the split replay is thrown away and the caller replays in one process, so the output is always that of one
-process.
+A quick reading may take a line for an event that a parse refuses or reads otherwise (a broken value past the
+fields it reads, a key given twice, an identify call naming a customer_id after its userId): the process that
+applies the line parses it, and when its time is not the one the clock was run on, or its customer is another
+process's, the processes ran the clock on something untrue, or the wrong one would apply it (`diverged`). So
+does the engine in the one case this model cannot see: a repeated message (a duplicate) stamped later than
+every event before it, which moves no clock. Each process checks, after each of its events, that its engine's
+clock is what the model said. Either way the split replay is thrown away and the caller replays in one process,
+so the output is always that of one process.
 
 The parent only starts the processes, shows the progress the first one reports (the input line its replay
 reached), and merges what they send back: actions in output order (as JSON lines when that is the format,
@@ -243,7 +243,7 @@ def _receive(conn):
         message = conn.recv()
         if type(message) is _Part and type(message.actions) is int:
             message.actions = _split_lines([conn.recv_bytes() for _ in range(message.actions)])
-    except EOFError:
+    except (EOFError, OSError):  # (OSError: it ended partway through a message)
         raise ReplayFailed("a replay process ended without a word (out of memory?)") from None
     if isinstance(message, tuple) and message[0] == "error":
         raise ReplayFailed(message[1])
@@ -595,8 +595,8 @@ class _Share:
                 owner = self._owners[event.customer_id] = customer_partition(event.customer_id, self.jobs)
             if owner == self.k:
                 return event
-        raise Diverged(f"line {line} is not the event a quick reading of it found (a broken value past its "
-                       "envelope, or a key given twice)")
+        raise Diverged(f"line {line} is not the event a quick reading of it found (a broken value past the "
+                       "fields it reads, a key given twice, or an identify call's customer_id after its userId)")
 
     def after_until(self, line: int, raw: bytes, item, t: int) -> None:
         self.mine(item, raw, line, t)

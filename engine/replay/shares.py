@@ -9,7 +9,8 @@ input, read whole to be ordered) is read by the first process, which hands the o
 A share is a callable the process calls to read it; what it gives is iterable as sources.jsonl_lines is,
 `(line, raw, item)` with lines numbered from 1 within the share, and says after the reading how many lines
 it held (`.lines`, blank ones counted), so that the next share's numbers follow on. (A whole input read by
-the first process stops counting at its last item: no share follows it.)
+the first process stops counting at its last item: no share follows it. A byte range read `blocks()` at a
+time is counted by its reader, replay/glance.py.)
 """
 from __future__ import annotations
 
