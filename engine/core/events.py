@@ -457,7 +457,7 @@ def scan_event(raw: bytes, max_bytes: int = 1_000_000) -> tuple[bytes, int] | No
     compares the time and the process."""
     # (only UTF-8 is JSON: _decode would refuse the line)
     if (len(raw) > max_bytes or raw[-1:] != b"}"  # (a line cut short)
-            or not _plain(raw) or not raw.isascii() and not _utf8(raw)):
+            or not _plain(raw) or not raw.isascii() and not is_utf8(raw)):
         return None
     found = _IN_ORDER.match(raw) or _ENVELOPE.match(raw)
     if found is None:
@@ -483,7 +483,7 @@ def _plain(raw: bytes) -> bool:
     return raw.find(b"\\") < 0 and raw.find(b"\x7f") < 0 and (raw.isascii() or raw.find(b"\xc2") < 0)
 
 
-def _utf8(raw: bytes) -> bool:
+def is_utf8(raw: bytes) -> bool:
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:

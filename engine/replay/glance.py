@@ -25,7 +25,7 @@ from operator import add, gt
 from typing import Iterator
 
 from journeyctl.engine.core.events import (EVENT_MAX_MS, EVENT_MIN_MS, MAX_ID_CHARS, BadEvent, Event,
-                                           ascii_minute_start, parse_event, scan_event)
+                                           ascii_minute_start, is_utf8, parse_event, scan_event)
 from journeyctl.engine.core.partition import partition_for
 from journeyctl.engine.replay.sources import blank_or_line
 
@@ -108,15 +108,7 @@ def _plain(block: bytes) -> bool:
     DEL, UTF-8 without a C1 character (0xC2 leads each), and no line longer than an event may be; and holds
     no control character JSON would have escaped (a line holding one is no JSON: a parse says so at once)."""
     return (block.find(b"\\") < 0 and block.find(b"\x7f") < 0 and not any(map(block.__contains__, _CONTROLS))
-            and (block.isascii() or block.find(b"\xc2") < 0 and _utf8(block)) and _short_lines(block))
-
-
-def _utf8(block: bytes) -> bool:
-    try:
-        block.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+            and (block.isascii() or block.find(b"\xc2") < 0 and is_utf8(block)) and _short_lines(block))
 
 
 def _short_lines(block: bytes) -> bool:
@@ -139,19 +131,9 @@ def _read_plain(block: bytes, at: int, jobs: int, known: dict, starts: dict, fou
     if len(rows) != block.count(b"\n") + (not block.endswith(b"\n")):  # (a match ran on past a line end)
         return _read_lines(block, at, jobs, known, starts, found)
     cids, minutes, seconds, others = zip(*rows)
-    new = set(minutes).difference(starts)
-    if len(starts) + len(new) > KNOWN:
-        starts.clear()
-        starts[b""] = NO_TIME
-        new = set(minutes).difference(starts)
-    for minute in new:
+    for minute in _unknown(minutes, starts, NO_TIME):
         starts[minute] = _minute(minute)
-    new = set(cids).difference(known)
-    if len(known) + len(new) > KNOWN:
-        known.clear()
-        known[b""] = BAD
-        new = set(cids).difference(known)
-    for cid in new:
+    for cid in _unknown(cids, known, BAD):
         known[cid] = partition_for(cid, jobs)
     times = array("q", map(add, map(starts.__getitem__, minutes), map(_ms_in_minute().__getitem__, seconds)))
     owners = bytearray(map(known.__getitem__, cids))
@@ -175,6 +157,17 @@ def _read_plain(block: bytes, at: int, jobs: int, known: dict, starts: dict, fou
     found.times.extend(times)
     found.owners.extend(owners)
     return at + len(rows)
+
+
+def _unknown(values: tuple, table: dict, none) -> set:
+    """The values `table` does not hold yet; at KNOWN entries it forgets all it held but b"" (`none`: a line
+    of another shape, or blank), so that its memory stays bounded."""
+    new = set(values).difference(table)
+    if len(table) + len(new) > KNOWN:
+        table.clear()
+        table[b""] = none
+        new = set(values).difference(table)
+    return new
 
 
 def _read_lines(block: bytes, at: int, jobs: int, known: dict, starts: dict, found: Found) -> int:
