@@ -9,6 +9,7 @@ from journeyctl.engine.core.state cimport Customer, Instance
 from journeyctl.engine.core.runtime cimport Journey, Step
 from journeyctl.engine.core.expr cimport context, event_of
 from journeyctl.engine.core.actions cimport new_action
+from journeyctl.engine.core.stats cimport Stats
 
 cpdef object _ok(object pred, object ctx)
 cpdef _assign(dict profile, object path, object value)
@@ -31,7 +32,7 @@ cdef class Engine:
     cdef public dict channels
     cdef public object default_timezone
     cdef public object lateness
-    cdef public object stats
+    cdef public Stats stats
     cdef public object trace_customer
     cdef public list trace
     cdef public object _window_epoch

@@ -1,10 +1,21 @@
 # Declarations for the compiled build (scripts/build_fast.py, `make fast`); events.py stays the pure-Python source.
+cimport cython
 # The one path every event takes (parse_event -> _decode -> _fast -> _usual_instant) calls itself in C.
 # The time caches as C globals of known type (their .get is a C call), and the usual shape's text as `str`,
 # so its length and the characters tested are C reads (its callers give it exact str only).
 cdef dict _SECOND_MS, _MILLI, _minute_ms, _minute_text
 cpdef object parse_instant(object text)
 cdef object _usual_instant(str text)
+# The compiled build's own way to the same answer (events.py: COMPILED): digits and the last minute read in C.
+cdef str _last_minute
+cdef long long _last_minute_ms  # (every time is within years 0001-9999: MIN_MS..MAX_MS)
+@cython.locals(s=Py_ssize_t, milli=Py_ssize_t)
+cdef object _usual_instant_in_c(str text)
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, d=Py_ssize_t)
+cdef Py_ssize_t _digits(str text, Py_ssize_t start, Py_ssize_t end) except -2
+cdef bytes _BYTE_KIND
+@cython.locals(kinds=cython.p_uchar, brackets=Py_ssize_t, odd=Py_ssize_t, c=cython.uchar, k=cython.uchar)
+cpdef Py_ssize_t _shape(bytes raw) except -1
 cpdef object _minute_start(str prefix)
 cpdef object format_instant(object ms)
 # `obj` exactly a dict: its lookups are C calls (event_from_object gives a dict subclass the general path)
