@@ -27,10 +27,10 @@ cdef class Stats:
     cdef public dict _bucket
     cdef public object _from
     cdef public object _to
-    cdef public object _minutes
-    cdef public object _hours
-    cdef public object _undated
-    cdef public object _series_of
+    cdef public dict _minutes
+    cdef public dict _hours
+    cdef public dict _undated
+    cdef public dict _series_of
 
     cpdef entered(self, journey, now=*, held_out=*, version=*, start=*)
     cpdef moved(self, version, step, to)
@@ -38,3 +38,7 @@ cdef class Stats:
     cpdef action(self, journey, channel, status, now=*, action=*)
     cpdef segment(self, segment, entered, now=*)
     cpdef dict _at(self, now)
+    # folding an hour of minutes into the series: per minute and count, lookups in C (5% of a late stretch of
+    # the benchmark, where the counts of each minute are many)
+    @cython.locals(minutes=dict, names_of=dict, summed=dict, series=dict, bucket=dict, names=tuple)
+    cpdef _sync(self)
