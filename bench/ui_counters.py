@@ -10,6 +10,9 @@ work, and every 2,000 events both do what `run` does with its counters at each c
 0 for a replay's once at the end). Throughput is per CPU second (process time), which another process on the machine moves less than
 the wall clock. Two figures: the median of the rounds' costs (each round's two runs taken back to back, so
 a machine that slows down for a while slows both), and the best run of each mode against each other.
+
+Pure build only: the compiled engine's `stats` is declared a `Stats` (engine/core/engine.pxd), which it calls
+in C, so the `off` stand-in cannot take its place there; the script says so and stops (exit 1).
 """
 import argparse
 import statistics
@@ -22,7 +25,7 @@ from journeyctl.dsl.project.loader import load_journeys
 from journeyctl.engine.core.engine import Engine
 from journeyctl.engine.core.events import BadEvent, parse_event
 from journeyctl.engine.core.stats import Stats
-from journeyctl.engine.obs.build import build_name
+from journeyctl.engine.obs.build import build_name, compiled
 from journeyctl.engine.replay.loop import tune_gc
 from journeyctl.engine.store.memory import MemoryStore
 
@@ -56,6 +59,9 @@ class TotalsOnly:
 
     def segment(self, segment, entered, now=None):
         self.segments[segment]["entered" if entered else "exited"] += 1
+
+    def clock_set(self, t):
+        pass  # (places dead letters counted before the clock in a minute: the totals have no minutes)
 
     def to_dict(self):
         return {"events": self.events, "unused": self.unused, "duplicates": self.duplicates,
@@ -104,6 +110,9 @@ def main() -> None:
     parser.add_argument("--drain-every", default=2_000, type=int,
                         help="events between drains, as run's commits (a poll of up to 2,000 records); 0: at the end")
     opts = parser.parse_args()
+    if compiled():
+        sys.exit("bench/ui_counters.py: measures the pure build only (the compiled engine takes no stand-in for its "
+                 "Stats: engine/core/engine.pxd); run it without the compiled modules on the path")
     root, limit, rounds = opts.bench, opts.events, opts.rounds
     irs = load_journeys([root / "journeys"])
     with open(root / "events.jsonl", "rb") as f:

@@ -162,6 +162,11 @@ def test_parse_instant(text, ms):
     ("2026-03-02T22:00:60.000Z", "no such time of day"),
     ("2026-03-02T22:00:00+24:00", "impossible offset"),
     ("2026-03-02T22:00:0٣.000Z", "not an RFC 3339"),  # non-ASCII digit
+    # the usual shape's length with no digit where one must be (the compiled build reads these digits itself)
+    ("2026-03-02T22:00:0/.000Z", "not an RFC 3339"),
+    ("2026-03-02T22:00:00.0:0Z", "not an RFC 3339"),
+    ("2026-03-02T22:00:00.00٣Z", "not an RFC 3339"),
+    ("2026-03-02T22:00:61.000Z", "no such time of day"),
     ("", "not an RFC 3339"),
 ])
 def test_parse_instant_rejects_in_plain_words(text, words):
