@@ -1,7 +1,9 @@
 """replay/glance.py: a file's byte range read a block at a time finds, for every line, the time and process that
 reading it line by line finds (events.scan_event, else a parse), whatever the lines: the usual shapes, identify
 calls, lines of other shapes, bad ones, blank ones, CRLF, text that is not ASCII or not UTF-8, escapes, ids too
-long, days that do not exist, lines too long to be events; and a process's own lines read again are its lines."""
+long, days that do not exist, lines too long to be events; and a process's own lines read again are its lines.
+Each test runs both ways through a plain block, whatever the build: the regex's (the pure build's) and the byte
+by byte scan's (the compiled build's: glance.COMPILED)."""
 from array import array
 
 import pytest
@@ -11,6 +13,15 @@ from journeyctl.engine.replay import glance, shares
 from journeyctl.engine.replay.glance import BAD, NO_TIME, own_lines, read_share
 from journeyctl.engine.replay.shares import Lines, file_shares
 from journeyctl.engine.replay.sources import jsonl_lines
+
+@pytest.fixture(params=["regex", "scan"], scope="module")
+def way(request):
+    """Both ways through a plain block (module scope: hypothesis runs its examples in one call of a test)."""
+    saved = glance.COMPILED
+    glance.COMPILED = request.param == "scan"
+    yield request.param
+    glance.COMPILED = saved
+
 
 CUSTOMER = st.one_of(st.sampled_from(["c1", "c2", "c3", "ünï", "c\\u00e9", "x" * 513, "a b", "\x7f", "\u0085"]),
                      st.text(st.characters(codec="utf-8", exclude_characters='"\n\\'), min_size=1, max_size=6))
@@ -39,7 +50,20 @@ def line(draw) -> bytes:
     }[shape]
     raw = (b'{"event":"v","customer_id":"\xff","timestamp":"2026-11-01T00:00:00.000Z"}' if text is None
            else text.encode("utf-8", "surrogatepass"))
+    if shape in ("event", "spaced", "identify") and draw(st.booleans()):  # a byte of the fields read another
+        raw = mutated(draw, raw, raw.find(b'"', raw.find(b'"timestamp"') + 13) + 1)
     return raw + draw(st.sampled_from([b"", b"\r"]))
+
+
+# bytes the usual shapes are made of, and a few they are not
+SWAPS = [b'"', b"}", b"{", b"0", b"5", b"6", b"9", b":", b" ", b"Z", b"z", b"T", b"t", b"-", b".", b",", b"a", b"\t", b"\r", b""]
+
+
+def mutated(draw, raw: bytes, within: int, start: int = 0) -> bytes:
+    """One byte of raw[start:within] another, or none. (Past the fields a quick reading reads, a line broken
+    there may be read as an event it is not: the process applying it finds out, replay/parallel.py.)"""
+    at = draw(st.integers(min(start, len(raw) - 1), max(0, min(within, len(raw)) - 1)))
+    return raw[:at] + draw(st.sampled_from(SWAPS)) + raw[at + 1:]
 
 
 def by_line(path, jobs: int) -> tuple:
@@ -58,7 +82,7 @@ def _by_number(found, numbers) -> tuple:
 @settings(max_examples=200, deadline=None)
 @given(lines=st.lists(line(), max_size=25), last_end=st.booleans(), jobs=st.integers(1, 4),
        chunk=st.sampled_from([1, 50, 300, 1 << 22]), longest=st.sampled_from([40, 1_000_000]))
-def test_a_byte_range_read_a_block_at_a_time_finds_what_a_reading_line_by_line_finds(tmp_path_factory, lines,
+def test_a_byte_range_read_a_block_at_a_time_finds_what_a_reading_line_by_line_finds(way, tmp_path_factory, lines,
                                                                                      last_end, jobs, chunk, longest):
     path = tmp_path_factory.mktemp("glance") / "events.jsonl"
     path.write_bytes(b"\n".join(lines) + (b"\n" if last_end and lines else b""))
@@ -81,6 +105,42 @@ def test_a_byte_range_read_a_block_at_a_time_finds_what_a_reading_line_by_line_f
         shares.CHUNK, glance.MAX_LINE = saved
 
 
+@st.composite
+def usual_line(draw) -> bytes:
+    """A line of a usual shape, plain, its bytes changed here and there: in its time, its fields, or anywhere."""
+    cid = draw(st.text("ab1 é:,{}", min_size=1, max_size=4)).encode()
+    second, milli = draw(st.integers(0, 61)), draw(st.integers(0, 999))
+    ts = draw(st.sampled_from([b"2026-11-01T00:00:%02d.%03dZ" % (second, milli), b"2026-02-30t23:59:59.999z"]))
+    raw = draw(st.sampled_from([b'{"event":"viewed","customer_id":"%s","timestamp":"%s","properties":{}}',
+                                b'{"event": "a", "customer_id": "%s", "timestamp": "%s"}',
+                                b'{"type":"identify","userId":"%s","timestamp":"%s","traits":{}}'])) % (cid, ts)
+    fields = raw.find(b'"', raw.find(b'"timestamp"') + 13) + 1
+    for _ in range(draw(st.sampled_from([0, 0, 1, 1, 1, 2]))):
+        start, within = draw(st.sampled_from([(fields - 26, fields), (fields - 26, fields), (0, fields), (0, len(raw))]))
+        raw = mutated(draw, raw, within, start)
+    return raw.replace(b"\n", b"")
+
+
+@settings(max_examples=600, deadline=None)
+@given(lines=st.lists(st.one_of(usual_line(), usual_line(), line()), min_size=1, max_size=8), jobs=st.integers(1, 4),
+       crlf=st.booleans(), last_end=st.booleans())
+def test_the_compiled_builds_scan_of_a_block_reads_what_the_regex_reads(lines, jobs, crlf, last_end):
+    """_scan_plain against _read_by_regex on one plain block of usual lines changed anywhere: the same times
+    and processes, and the same lines left to be read one by one. (The test above holds both to the reading
+    line by line, where a line is not broken past its fields.)"""
+    end = b"\r\n" if crlf else b"\n"
+    block = end.join(lines) + (end if last_end else b"")
+    if not glance._plain(block):
+        return
+    by_regex = glance._read_by_regex(block, jobs, {b"": BAD}, {b"": NO_TIME})
+    if by_regex is None:  # (a match ran on past a line end: the block is read line by line)
+        return
+    times, owners, odd = glance._scanned(block, jobs, {b"": NO_TIME})
+    assert odd == by_regex[2] and len(times) == len(owners) == len(by_regex[0])
+    read = [i for i in range(len(times)) if i not in odd]
+    assert [(times[i], owners[i]) for i in read] == [(by_regex[0][i], by_regex[1][i]) for i in read]
+
+
 USUAL = b'{"event":"viewed","customer_id":"%s","timestamp":"%s","message_id":"m","properties":{}}'
 
 
@@ -95,8 +155,18 @@ USUAL = b'{"event":"viewed","customer_id":"%s","timestamp":"%s","message_id":"m"
     USUAL % (b"c1", b"2026-11-01T00:00:00.604Z") + b" ",   # a space after the object: left to a parse
     b'{"event":"vie\nwed","customer_id":"c2","timestamp":"2026-11-01T00:00:01.000Z"}',  # a quote left open
     b'{"type":"identify","userId":"c2","timestamp":"2026-11-01T00:00:01.000Z","traits":{}}',
+    # the usual shape but for a byte: each left to a parse
+    b'{"event":"","customer_id":"c2","timestamp":"2026-11-01T00:00:01.000Z"}',
+    b'{"event":"a","customer_id":"c2","timestamp":"2026-11-01T00:00:015000Z"}',
+    b'{"event":"a","customer_id":"c2","timestamp":"2026+11-01T00:00:01.000Z"}',
+    b'{"event":"a","customer_id":"c2","timestamp":"2026-11-01T00:00:01.000Z"\t}',
+    b'{"event":\t"a","customer_id":"c2","timestamp":"2026-11-01T00:00:01.000Z"}',
+    b'{"event":"a","customer_id":"","timestamp":"2026-11-01T00:00:01.000Z"}',
+    b'{"event":"a","customer_id":"c2","timestamp":"2026-11-01T00:00:01.000Z"',
+    b'{"event":"a","customer_id":"c2","timestamp":"2026-11-01T00:00:01.000Z}',
+    b'{"event":"a","customer_id":"c2","timestamp":"2026-11-01T00:00:01.000Z""}',
 ])
-def test_a_line_on_its_own_in_a_plain_block(tmp_path, one):
+def test_a_line_on_its_own_in_a_plain_block(way, tmp_path, one):
     """Each line the quick reading of a block must leave to a parse, or may read, among usual lines."""
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join([USUAL % (b"c1", b"2026-11-01T00:00:00.604Z"), one, b""]))
@@ -106,7 +176,7 @@ def test_a_line_on_its_own_in_a_plain_block(tmp_path, one):
 
 
 @pytest.mark.parametrize("end", [b"\n", b"\r\n"])
-def test_the_usual_lines_are_read_without_a_parse(tmp_path, monkeypatch, end):
+def test_the_usual_lines_are_read_without_a_parse(way, tmp_path, monkeypatch, end):
     """(The point of it: a parse of the standard input's lines at a glance would cost what the replay saves.)"""
     path = tmp_path / "events.jsonl"
     path.write_bytes(end.join([b'{"event":"viewed","customer_id":"c1","timestamp":"2026-11-01T00:00:00.604Z"}',
