@@ -501,10 +501,12 @@ def _clocks(times: array, clock: int, last: int, lateness: int, limit: int) -> t
     the engine runs them (spec section 6): an event earlier than clock - lateness is late and leaves both,
     and one after `limit` (--until) is not applied."""
     before = array("q", times)
-    for i, t in enumerate(times):
-        before[i] = clock
-        if clock - lateness <= t <= limit:  # (NO_TIME never is but when no clock was set: then it moves nothing)
-            if t > clock:
+    seen, at = times, before  # (typed views of both arrays in the compiled build: parallel.pxd)
+    for i in range(len(times)):
+        t = seen[i]
+        at[i] = clock
+        if clock <= t + lateness and t <= limit:  # (NO_TIME never is but when no clock was set: then it moves
+            if t > clock:                          # nothing; the sum, where clock - lateness would overflow C's)
                 clock = t
             if t > last:
                 last = t
