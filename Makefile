@@ -72,7 +72,7 @@ test-compiled: $(STAMP)
 		PYTHONPATH=$(CURDIR)/$(COMPILED) JOURNEYCTL_COMPILED=$(CURDIR)/$(COMPILED) $(BIN)/python -m pytest -q -n 2 -rs -p no:cacheprovider \
 			--hypothesis-profile=ci tests/test_cases.py tests/test_engine_properties.py tests/test_builds.py tests/test_glance.py \
 			tests/test_events.py tests/test_hostile_events.py tests/test_stats_series.py \
-			tests/test_simulate_jobs.py; \
+			tests/test_simulate_jobs.py tests/test_merge_runs.py; \
 	fi
 
 # docs/architecture.svg (the README's picture of the rooms and their imports), drawn again from the code and

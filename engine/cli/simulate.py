@@ -29,7 +29,7 @@ from journeyctl.engine.replay.hints import input_hints
 from journeyctl.engine.replay.leave import leave_for_exit
 from journeyctl.engine.replay.loop import replay
 from journeyctl.engine.replay.output import action_line, by_customer, jsonl_line
-from journeyctl.engine.replay.parallel import MAX_JOBS, ReplayFailed, Unsplit, replay_split
+from journeyctl.engine.replay.parallel import MAX_JOBS, ReplayFailed, SplitReplay, Unsplit, replay_split
 from journeyctl.engine.replay.shares import input_shares
 from journeyctl.engine.cli.startup import UsageProblem, open_state, project_to_run
 from journeyctl.engine.store.open import checkpoint, open_store
@@ -40,6 +40,10 @@ WRITE_CHUNK = 4096  # output lines joined per write
 def _jsonl(out, result, engine, console):
     # the engine's tuples, spec objects (--render added their messages) or lines the replay processes wrote
     actions = result.actions
+    if isinstance(result, SplitReplay) and result.lines:
+        for start in range(0, len(actions), WRITE_CHUNK):  # (every one a line already: joined as they are)
+            out.write(b"".join(actions[start:start + WRITE_CHUNK]))
+        return
     for start in range(0, len(actions), WRITE_CHUNK):
         out.write(b"".join(a if type(a) is bytes else jsonl_line(a) if type(a) is dict else action_line(a)
                            for a in actions[start:start + WRITE_CHUNK]))

@@ -5,3 +5,9 @@ cimport cython
 
 @cython.locals(seen="long long[:]", at="long long[:]", i=Py_ssize_t, t=cython.longlong)
 cpdef tuple _clocks(object times, long long clock, long long last, long long lateness, long long limit)
+
+# The processes' actions merged by due time in C, the customers compared only where due times are equal.
+@cython.locals(da="long long[:]", db="long long[:]", out="long long[:]", na=Py_ssize_t, nb=Py_ssize_t, i=Py_ssize_t,
+               j=Py_ssize_t, k=Py_ssize_t, x=cython.longlong, y=cython.longlong, customers=list, actions=list)
+cpdef tuple _merge_two(object dues_a, list customers_a, list actions_a, object dues_b, list customers_b,
+                       list actions_b)
