@@ -63,6 +63,7 @@ cdef class Engine:
 
     @cython.locals(cust=Customer, known=Customer, seen=dict)
     cpdef list process(self, Event ev, lane=*)
+    cpdef follow(self, clock)
     cpdef Customer _new_customer(self)
     cpdef bint _seen_before(self, dict seen, msg, first, t) except -1
     cpdef _forget_ids(self, dict seen, t)
