@@ -56,7 +56,8 @@ def line(draw) -> bytes:
 
 
 # bytes the usual shapes are made of, and a few they are not
-SWAPS = [b'"', b"}", b"{", b"0", b"5", b"6", b"9", b":", b" ", b"Z", b"z", b"T", b"t", b"-", b".", b",", b"a", b"\t", b"\r", b""]
+SWAPS = [b'"', b"}", b"{", b"0", b"5", b"6", b"9", b":", b" ", b"Z", b"z", b"T", b"t", b"-", b".", b",", b"a", b"\t",
+         b"\r", b""]
 
 
 def mutated(draw, raw: bytes, within: int, start: int = 0) -> bytes:
@@ -116,7 +117,8 @@ def usual_line(draw) -> bytes:
                                 b'{"type":"identify","userId":"%s","timestamp":"%s","traits":{}}'])) % (cid, ts)
     fields = raw.find(b'"', raw.find(b'"timestamp"') + 13) + 1
     for _ in range(draw(st.sampled_from([0, 0, 1, 1, 1, 2]))):
-        start, within = draw(st.sampled_from([(fields - 26, fields), (fields - 26, fields), (0, fields), (0, len(raw))]))
+        start, within = draw(st.sampled_from([(fields - 26, fields), (fields - 26, fields), (0, fields),
+                                              (0, len(raw))]))
         raw = mutated(draw, raw, within, start)
     return raw.replace(b"\n", b"")
 
