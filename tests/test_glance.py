@@ -157,6 +157,7 @@ USUAL = b'{"event":"viewed","customer_id":"%s","timestamp":"%s","message_id":"m"
     USUAL % (b"c1", b"2026-11-01T00:00:00.604Z") + b" ",   # a space after the object: left to a parse
     b'{"event":"vie\nwed","customer_id":"c2","timestamp":"2026-11-01T00:00:01.000Z"}',  # a quote left open
     b'{"type":"identify","userId":"c2","timestamp":"2026-11-01T00:00:01.000Z","traits":{}}',
+    b'{"type":"identify","userId":"\t1","timestamp":"2026-11-01T00:00:00.604Z","traits":{}}',  # a raw tab: no JSON
     # the usual shape but for a byte: each left to a parse
     b'{"event":"","customer_id":"c2","timestamp":"2026-11-01T00:00:01.000Z"}',
     b'{"event":"a","customer_id":"c2","timestamp":"2026-11-01T00:00:015000Z"}',

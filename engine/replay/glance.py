@@ -55,9 +55,10 @@ KNOWN = 1_000_000     # customers whose process is remembered (murmur2 in Python
 _LINE = re.compile(rb'^(?:\{(?:"event": ?"[^"]+", ?"customer_id"|"type": ?"identify", ?"userId"): ?"([^"]+)", ?'
                    rb'"timestamp": ?"([0-9]{4}-[0-9][0-9]-[0-9][0-9][Tt][0-9][0-9]:[0-9][0-9]:)'
                    rb'([0-5][0-9]\.[0-9]{3})[Zz]".*\}\r?$|(.*)$)', re.M)
-# the control characters JSON escapes but tab and the line ends, its own white space (a find each costs a
-# tenth of one pass of the regex engine for all of them)
-_CONTROLS = [bytes([c]) for c in range(32) if c not in b"\t\n\r"]
+# the control characters JSON escapes but the line ends (a find each costs a tenth of one pass of the regex engine
+# for all of them). Tab too: JSON's white space between its tokens, but refused inside a text, where the ids the
+# block is read for would take it in; a block holding one is read line by line.
+_CONTROLS = [bytes([c]) for c in range(32) if c not in b"\n\r"]
 # a minute as _LINE reads it, byte by byte: 0 a digit, T a T or t, else itself (_minute_shape)
 _MINUTE_SHAPE = b"0000-00-00T00:00:"
 
@@ -118,7 +119,8 @@ def _read_blocks(share, jobs: int, found: Found) -> None:
 def _plain(block: bytes) -> bool:
     """Whether every line of the block passes events.scan_event's own checks but the shape: no backslash, no
     DEL, UTF-8 without a C1 character (0xC2 leads each), and no line longer than an event may be; and holds
-    no control character JSON would have escaped (a line holding one is no JSON: a parse says so at once)."""
+    no control character JSON would have escaped (a line holding one is no JSON: a parse says so at once), nor a
+    tab (_CONTROLS)."""
     return (block.find(b"\\") < 0 and block.find(b"\x7f") < 0 and not any(map(block.__contains__, _CONTROLS))
             and (block.isascii() or block.find(b"\xc2") < 0 and is_utf8(block)) and _short_lines(block))
 
