@@ -355,7 +355,33 @@ def test_a_replay_process_that_ends_partway_through_its_actions_is_a_failed_proc
     os.write(sending.fileno(), struct.pack("!i", 100) + b'{"action_id":')  # (100 bytes said, 13 sent)
     sending.close()
     with pytest.raises(parallel.ReplayFailed, match="ended without a word"):
-        parallel._receive(receiving)
+        parallel._collect([receiving], None)
+
+
+def test_a_replay_process_whose_formatting_fails_after_its_part_has_gone_says_why(stream, monkeypatch):
+    """A process formats its JSON lines a block at a time as it sends them, after its part (parallel._Blocks):
+    should formatting fail there (a bug of ours), the traceback goes in the next block's place, and the parent
+    says it as a failed replay process, not as one that ended without a word or as bad JSON."""
+    project, irs, segments = project_to_run([str(ROOT / "journeys")], str(ROOT / "journeyctl.yaml"),
+                                            Console(stderr=True))
+    calls = []
+
+    def breaking(action):
+        calls.append(1)
+        if len(calls) > parallel.CHUNK:  # (the first block has gone)
+            raise RuntimeError("formatting broke")
+        return action_line(action)
+
+    def make_engine(store):
+        return Engine(irs, segments, store=store, channels=project.contacts, lateness=5_000,
+                      default_timezone=project.options.default_timezone, dedup_window=project.dedup_window)
+
+    monkeypatch.setattr(parallel, "action_line", breaking)  # (the processes are forked: they see it)
+    with pytest.raises(parallel.ReplayFailed, match="RuntimeError: formatting broke") as failed:
+        parallel.replay_split(make_engine(open_state("memory:")), make_engine, lambda: open_state("memory:"),
+                              file_shares(str(stream), 2), None, jsonl=True, stored=False)
+    assert "in breaking" in str(failed.value) and "without a word" not in str(failed.value)
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("journeyctl-replay")]
 
 
 def test_shares_read_in_many_blocks_split_exactly(stream, monkeypatch):

@@ -34,6 +34,7 @@ every replay process has finished.
 """
 from __future__ import annotations
 
+import fcntl
 import gc
 import multiprocessing
 import os
@@ -46,7 +47,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from itertools import accumulate, chain, repeat
 from multiprocessing.connection import wait
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 try:  # Cython's pure-Python mode: True only where this module is compiled (scripts/build_fast.py, parallel.pxd)
     import cython  # type: ignore[import-untyped,import-not-found,unused-ignore]
@@ -67,6 +68,9 @@ from journeyctl.engine.replay.output import action_line, output_order
 from journeyctl.engine.replay.sources import NO_ROOM, InputError
 
 BATCH = 1024  # a process's own events applied at a time (_Share.apply)
+CHUNK = 256  # JSON lines formatted and sent at a time (_Blocks)
+FAILED = b"\0"  # what begins a block that is a traceback instead (no JSON line begins so: _send)
+PIPE_BYTES = 1 << 20  # what a process's pipe to the parent holds, where the system allows it (_widened)
 PROGRESS_EVERY = 4096  # lines between two progress reports of the first process (as loop.counted)
 MAX_JOBS = 255  # (a line's process is a byte, glance.Found.owners)
 
@@ -121,7 +125,7 @@ class _Part:
     """One process's results."""
     dues: array           # its actions in output order: their due times,
     customers_of: list    # customers,
-    actions: list         # and the actions: dicts, or JSON lines (bytes: sent in blocks, _lines)
+    actions: list         # and the actions: dicts, or JSON lines (formatted and sent in blocks: _Blocks)
     dead: list            # (position in the input, DeadLetter)
     stats: dict
     ignored: int
@@ -172,6 +176,7 @@ def _run(shares: list, spool: str, until, start, make_engine, make_store, jsonl,
             inboxes = [ctx.Pipe(duplex=False) for _ in range(jobs)]
             for k in range(jobs):
                 recv_out, send_out = ctx.Pipe(duplex=False)
+                _widened(recv_out)
                 outputs.append(recv_out)
                 p = ctx.Process(target=_work, args=(k, shares, inboxes, spool, until, start, send_out, make_engine,
                                                     make_store, jsonl, stored, k == 0 and on_progress is not None),
@@ -225,13 +230,24 @@ def _open_files() -> int:
 
 
 def _collect(outputs: list, on_progress: Callable[[int], None] | None) -> list[_Part]:
-    """Every process's _Part, in process order, passing on the progress the first one reports. The first
-    divergence or failure ends the wait: the others' work is of no use then (the caller kills them). A
-    process that was left waiting by the others' end (ABANDONED) is not the one to say why: one of them is."""
+    """Every process's _Part, in process order, passing on the progress the first one reports. One message
+    at a time from whichever process is ready: a part's blocks of JSON lines (_send) are read and split into
+    lines as they come, while that process formats the next and the others may still be replaying (a core is
+    free once one ends). The first divergence or failure ends the wait: the others' work is of no use then
+    (the caller kills them). A process that was left waiting by the others' end (ABANDONED) is not the one
+    to say why: one of them is."""
     parts: dict = {}
     waiting = {conn: k for k, conn in enumerate(outputs)}
+    blocks_left: dict = {}  # conn -> how many blocks of its part's JSON lines are still to come
     while waiting:
         for conn in wait(list(waiting)):
+            if conn in blocks_left:
+                part = parts[waiting[conn]]
+                part.actions += _block(conn).splitlines(keepends=True)  # (a JSON line holds no line end but its last)
+                blocks_left[conn] -= 1
+                if not blocks_left[conn]:
+                    del blocks_left[conn], waiting[conn]
+                continue
             message = _receive(conn)
             if type(message) is tuple and message[0] == "progress":
                 if on_progress is not None:
@@ -239,26 +255,51 @@ def _collect(outputs: list, on_progress: Callable[[int], None] | None) -> list[_
                 continue
             if type(message) is tuple and message[0] == "unsplit":
                 raise message[1]
-            parts[waiting.pop(conn)] = message
+            parts[waiting[conn]] = message
+            if type(message) is _Part and type(message.actions) is int and message.actions:
+                blocks_left[conn], message.actions = message.actions, []
+            else:
+                del waiting[conn]
     if ABANDONED in parts.values():  # (every other ended first, and none said why: not seen)
         raise ReplayFailed("the replay processes stopped waiting for one another")
     return [parts[k] for k in range(len(outputs))]
 
 
 def _receive(conn):
-    """What a process says: a part with its blocks of JSON lines, which follow it (_send), split into lines
-    as they come, while the other processes may still be replaying (one core is free once one ends)."""
+    """What a process says: a part (its JSON lines, when it sends them, follow it: _block), or a word."""
     try:
         message = conn.recv()
-        if type(message) is _Part and type(message.actions) is int:
-            message.actions = _split_lines([conn.recv_bytes() for _ in range(message.actions)])
     except (EOFError, OSError):  # (OSError: it ended partway through a message)
-        raise ReplayFailed("a replay process ended without a word (out of memory?)") from None
+        raise ReplayFailed(ENDED) from None
     if isinstance(message, tuple) and message[0] == "error":
         raise ReplayFailed(message[1])
     if isinstance(message, tuple) and message[0] == "input":
         raise InputError(message[1])
     return message
+
+
+def _block(conn) -> bytes:
+    """A block of a part's JSON lines (_send)."""
+    try:
+        block = conn.recv_bytes()
+    except (EOFError, OSError):
+        raise ReplayFailed(ENDED) from None
+    if block.startswith(FAILED):
+        raise ReplayFailed(block[len(FAILED):].decode("utf-8", "replace"))
+    return block
+
+
+ENDED = "a replay process ended without a word (out of memory?)"
+
+
+def _widened(conn):
+    """The pipe behind `conn` made to hold PIPE_BYTES (Linux; elsewhere, or past the system's limit, it stays as
+    it is): a process then formats its next blocks while the parent is busy with another's (64 KB held one)."""
+    try:
+        fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (AttributeError, OSError, ValueError):  # (AttributeError: no F_SETPIPE_SZ here)
+        pass
+    return conn
 
 
 def _merge(parent: Engine, parts: list[_Part], until: int | None, stored: bool) -> SplitReplay:
@@ -464,7 +505,7 @@ def _replay_part(k, shares, links, spool, until, start, make_engine, make_store,
     at = tuple.__getitem__
     dues = array("q", [at(a, DUE_AT) for a in ordered])
     customers_of = [at(a, CUSTOMER) for a in ordered]
-    actions = _lines(ordered) if jsonl else [a.as_dict() for a in ordered]
+    actions = _Blocks(ordered) if jsonl else [a.as_dict() for a in ordered]
     customers = [(cid, c.encode()) for cid, c in store.changed.items()] if stored else []
     leave_for_exit(engine, share, ordered, found, got, process_ends=True)  # (it ends once it has sent its part)
     return _Part(dues, customers_of, actions, share.dead, engine.stats.to_dict(),
@@ -581,30 +622,40 @@ def _first_time(before: array, start: int, after: int) -> int:
     return before[first] if first < len(before) else after
 
 
-def _lines(ordered: list, chunk: int = 256) -> list[bytes]:
-    """The actions as JSON lines, in blocks of `chunk` lines. Kept one by one, orjson's bytes hold 4 KB each
-    whatever their length (measured: 100,000 lines of 182 bytes, 400 MB): a process holding its 300,000
-    held a gigabyte more than its customers, and spent seconds of system time on the pages. The blocks go
-    to the parent as they are (_send): joined and pickled, 90 MB of them took 0.5 s before the pipe."""
-    return [b"".join([action_line(a) for a in ordered[start:start + chunk]]) for start in range(0, len(ordered), chunk)]
+class _Blocks:
+    """A process's actions as JSON lines, formatted a block of CHUNK lines at a time as they are sent (_send):
+    the parent reads one block and splits it into lines while the next is formatted, where formatting them all
+    and then sending them left the last process's 100 MB (1M standard events) to be read after it, alone.
+    Blocks, as the bytes of orjson: kept one by one, they hold 4 KB each whatever their length (measured:
+    100,000 lines of 182 bytes, 400 MB). Joined and pickled, 90 MB of them took 0.5 s before the pipe."""
+
+    def __init__(self, ordered: list):
+        self.ordered = ordered
+
+    def __len__(self) -> int:
+        return -(-len(self.ordered) // CHUNK)
+
+    def __iter__(self) -> Iterator[bytes]:
+        ordered = self.ordered
+        for start in range(0, len(ordered), CHUNK):
+            yield b"".join([action_line(a) for a in ordered[start:start + CHUNK]])
 
 
 def _send(outbox, word) -> None:
-    """What a process says at its end; a part's blocks of JSON lines after it, each as it is (_receive)."""
-    blocks = word.actions if type(word) is _Part and word.actions and type(word.actions[0]) is bytes else None
-    if blocks is None:
+    """What a process says at its end; a part's blocks of JSON lines after it, each as it is (_collect). Should
+    formatting one fail (a bug of ours), the traceback goes in its place, marked (FAILED): the part has gone."""
+    if type(word) is not _Part or type(word.actions) is not _Blocks:
         outbox.send(word)
         return
-    word.actions = len(blocks)
+    blocks, word.actions = word.actions, len(word.actions)
     outbox.send(word)
-    for block in blocks:
-        outbox.send_bytes(block)
-
-
-def _split_lines(blocks: list[bytes]) -> list[bytes]:
-    """JSON lines, each its own object again: a JSON line holds no line end but its last (JSON escapes them
-    in text), so its block splits at line ends."""
-    return list(chain.from_iterable(block.splitlines(keepends=True) for block in blocks))
+    try:
+        for block in blocks:
+            outbox.send_bytes(block)
+    except OSError:
+        raise
+    except BaseException:  # noqa: BLE001 - said to the parent, as _work says what failed before the part
+        outbox.send_bytes(FAILED + traceback.format_exc().encode())
 
 
 class _Share:
