@@ -4,6 +4,17 @@
 cimport cython
 from journeyctl.engine.core.partition cimport partition_of
 
+# Where the line from byte p on ends (its \n, else size): memchr, where glance.py's stand-in calls bytes.find.
+cdef extern from *:
+    """
+    #include <string.h>
+    static Py_ssize_t journeyctl_line_end(const unsigned char *data, Py_ssize_t p, Py_ssize_t size) {
+        const unsigned char *end = p < size ? (const unsigned char *)memchr(data + p, '\\n', (size_t)(size - p)) : NULL;
+        return end ? (Py_ssize_t)(end - data) : size;
+    }
+    """
+    Py_ssize_t _line_end "journeyctl_line_end"(const unsigned char *data, Py_ssize_t p, Py_ssize_t size)
+
 cdef bytes _MINUTE_SHAPE
 
 @cython.locals(data=cython.p_uchar, size=Py_ssize_t, p=Py_ssize_t, end=Py_ssize_t, q=Py_ssize_t, i=Py_ssize_t,
@@ -32,3 +43,7 @@ cdef bint _minute_shape(unsigned char* data, Py_ssize_t i)
 
 @cython.locals(j=Py_ssize_t, m=cython.p_uchar)
 cdef bint _same(unsigned char* data, Py_ssize_t i, bytes minute)
+
+# A process's own lines of a block cut out in C, the others' only stepped over.
+@cython.locals(data=cython.p_uchar, size=Py_ssize_t, p=Py_ssize_t, end=Py_ssize_t, q=Py_ssize_t)
+cpdef Py_ssize_t _own_in_block(bytes block, unsigned char[:] owners, unsigned char k, Py_ssize_t at, list mine)
