@@ -168,6 +168,10 @@ def report(results: dict) -> int:
             t = median(row["run"], "events/s")
             cells += [f"{t:10,.0f}", f"{t / median(pure['run'], 'events/s'):7.2f}"]
         print(" ".join(cells))
+    best = {name: max(r["events/s"] for r in row["jobs2"]) / max(r["events/s"] for r in row["simulate"])
+            for name, row in results.items() if "jobs2" in row}
+    if best:  # (a host busy with others' work only slows a run down: the best of each is the least disturbed)
+        print("--jobs 2 / jobs 1, the best round of each: " + ", ".join(f"{n} {x:.2f}" for n, x in best.items()))
     digests = {(name, part, row["md5"]) for name, rows in results.items() for part in ("core", "simulate", "jobs2")
                for row in rows.get(part, [])}
     core_md5 = {md5 for _, part, md5 in digests if part == "core"}
