@@ -552,17 +552,32 @@ class Live:
         self.report.note(f"{text}. {fate[0].upper()}{fate[1:]} and the rest goes on; please report this, with "
                          "the traceback:\n" + shown)
 
-    def _drop_batch(self) -> None:
+    def _drop_batch(self, stored: dict | None = None) -> None:
         """Forget the batch in hand: roll the store back, read the engine's clock, counts and timers again
-        from it as a restart would, and read each partition again from where the batch began on it."""
+        from it as a restart would, and read each partition again from where the batch began on it; or, where
+        `stored` (the positions read from the store again after a reconnect) is past that, from there: the
+        batch was committed, though the answer to its COMMIT was lost with the connection."""
         batch, self._batch = self._batch, Batch()
         self.outbox.rollback()
         self._rebuild()
         for part, offset in batch.starts.items():
-            if part in self.owned:
-                self.source.seek(part, offset)
-                if part in batch.checks:
-                    self._to_check[part] = batch.checks[part]
+            if part not in self.owned:
+                continue
+            position = (stored or {}).get(part)
+            if position is not None and position.offset > offset:
+                self.source.seek(part, self._start_at(part, position))
+                continue
+            self.source.seek(part, offset)
+            if part in batch.checks:
+                self._to_check[part] = batch.checks[part]
+
+    def _start_at(self, part, position: Position) -> int:
+        """Where to read a partition from its stored position: the record read last, when its fingerprint is
+        stored, to compare it (`_check_starts`), else the next."""
+        offset, last = position.offset, position.fingerprint
+        verify = last is not None and offset > 0
+        self._to_check[part] = (offset, last if verify else None)
+        return offset - 1 if verify else offset
 
     def _rebuild(self) -> None:
         """The engine's view of the store after a rollback, as a restart (and an assignment) reads it."""
@@ -600,14 +615,15 @@ class Live:
         self.counts.store = "failing"
         delay = self._store_delay
         while True:
-            self._note_once("store", f"the state store failed: {fault}; nothing is lost: the batch in hand was "
-                                     f"not committed and is read again; trying again in {delay:g} s")
+            self._note_once("store", f"the state store failed: {fault}; nothing is lost: what it did not commit "
+                                     f"is read again; trying again in {delay:g} s")
             self._sleep(delay)
             if self.stopping:
                 raise Stopped
             try:
                 self.outbox.reconnect()
-                self._drop_batch()
+                self._drop_batch(self.outbox.refresh_positions())  # (a commit may have been made unseen)
+                self._unseen_rows()
                 self._reassign()
                 break
             except Exception as e:  # noqa: BLE001
@@ -616,6 +632,19 @@ class Live:
                     raise again or e
                 fault, delay = again, min(delay * 2, 10.0)
         self._store_delay = min(delay * 2, 10.0)  # until a commit goes through (_commit_batch)
+
+    def _unseen_rows(self) -> None:
+        """After a reconnect: this worker's outbox rows that a commit made though its answer was lost, which
+        nothing here knows of; they go out now, where they would have waited for a restart."""
+        known = {r.id for r in self._unsent} | set(self._sent) | set(self._acked)
+        found, after = [], 0
+        while rows := self.outbox.undelivered(after, 10_000):
+            after = rows[-1].id
+            found += [r for r in rows if r.id not in known and self.outbox.own(r.id)]
+        if found:
+            self._unsent.extend(found)
+            self.report.note(f"the state store's last commit was made, though its answer was lost with the "
+                             f"connection: its {len(found)} message{'s' if len(found) != 1 else ''} go out now")
 
     def _reassign(self) -> None:
         """After a store fault inside a rebalance callback: finish what it left undone."""
@@ -858,12 +887,8 @@ class Live:
         starts = {}
         for part in parts:
             position = self._open_lane(part, stored)
-            if position is None:
-                continue
-            offset, last = position.offset, position.fingerprint
-            verify = last is not None and offset > 0  # start at the record read last, to compare it
-            starts[part] = offset - 1 if verify else offset
-            self._to_check[part] = (offset, last if verify else None)
+            if position is not None:
+                starts[part] = self._start_at(part, position)
         self.owned |= set(parts)
         self.unowned_since = None
         if not shared:
