@@ -158,6 +158,9 @@ USUAL = b'{"event":"viewed","customer_id":"%s","timestamp":"%s","message_id":"m"
     b'{"event":"vie\nwed","customer_id":"c2","timestamp":"2026-11-01T00:00:01.000Z"}',  # a quote left open
     b'{"type":"identify","userId":"c2","timestamp":"2026-11-01T00:00:01.000Z","traits":{}}',
     b'{"type":"identify","userId":"\t1","timestamp":"2026-11-01T00:00:00.604Z","traits":{}}',  # a raw tab: no JSON
+    b'{"type":"identify","userId":"\r1","timestamp":"2026-11-01T00:00:00.604Z","traits":{}}',  # a raw CR: no JSON
+    b'{"event":"a","customer_id":"c\r2","timestamp":"2026-11-01T00:00:01.000Z"}',               # nor here
+    USUAL % (b"c1", b"2026-11-01T00:00:00.604Z") + b"\r\r",  # two CRs before the line end: a reader strips both
     # the usual shape but for a byte: each left to a parse
     b'{"event":"","customer_id":"c2","timestamp":"2026-11-01T00:00:01.000Z"}',
     b'{"event":"a","customer_id":"c2","timestamp":"2026-11-01T00:00:015000Z"}',

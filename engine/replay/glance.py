@@ -155,8 +155,10 @@ def _plain(block: bytes) -> bool:
     """Whether every line of the block passes events.scan_event's own checks but the shape: no backslash, no
     DEL, UTF-8 without a C1 character (0xC2 leads each), and no line longer than an event may be; and holds
     no control character JSON would have escaped (a line holding one is no JSON: a parse says so at once), nor a
-    tab (_CONTROLS)."""
+    tab (_CONTROLS), nor a CR but before a line end (a raw CR inside an identify call's userId made the quick
+    reading take for an event a line a parse refuses, where the reading line by line parses such a call)."""
     return (block.find(b"\\") < 0 and block.find(b"\x7f") < 0 and not any(map(block.__contains__, _CONTROLS))
+            and (block.find(b"\r") < 0 or block.count(b"\r") == block.count(b"\r\n"))
             and (block.isascii() or block.find(b"\xc2") < 0 and is_utf8(block)) and _short_lines(block))
 
 
