@@ -43,8 +43,8 @@ from journeyctl.engine.replay.sources import blank_or_line
 if not cython.compiled:  # (the compiled build leaves this out, and calls C's memchr instead: glance.pxd)
     def _line_end(data: bytes, p: int, size: int) -> int:
         """Where the line from byte p on ends: its \\n, else `size`. In the compiled build, memchr: a bytes.find
-        cost 900 instructions a line, most of them reading its arguments (callgrind), and a loop over the bytes
-        in C five a byte."""
+        cost 900 instructions a line, most of them reading its arguments (callgrind), and a loop over its bytes
+        in C five instructions a byte."""
         end = data.find(b"\n", p, size)
         return size if end < 0 else end
 

@@ -70,6 +70,7 @@ from journeyctl.engine.replay.sources import NO_ROOM, InputError
 BATCH = 1024  # a process's own events applied at a time (_Share.apply)
 CHUNK = 256  # JSON lines formatted and sent at a time (_Blocks)
 FAILED = b"\0"  # what begins a block that is a traceback instead (no JSON line begins so: _send)
+ENDED = "a replay process ended without a word (out of memory?)"  # (what the parent says then: _receive, _block)
 PIPE_BYTES = 1 << 20  # what a process's pipe to the parent holds, where the system allows it (_widened)
 PROGRESS_EVERY = 4096  # lines between two progress reports of the first process (as loop.counted)
 MAX_JOBS = 255  # (a line's process is a byte, glance.Found.owners)
@@ -288,8 +289,6 @@ def _block(conn) -> bytes:
         raise ReplayFailed(block[len(FAILED):].decode("utf-8", "replace"))
     return block
 
-
-ENDED = "a replay process ended without a word (out of memory?)"
 
 
 def _widened(conn):
