@@ -15,11 +15,12 @@ import uuid
 import orjson
 import pytest
 
-from conftest import JOURNEYCTL, produce
+from conftest import JOURNEYCTL, PG_URL, pg_query, produce
 from journeyctl.engine.core.events import parse_instant
 from journeyctl.engine.deliver.local import LocalSmtp, LocalWebhook
 from journeyctl.engine.live.kafka_edge import Admin
 from journeyctl.engine.ui.reader import open_reader
+from pg_proxy import CommitCutter
 
 class Topics:
     def __init__(self, kafka, partitions: int = 1):
@@ -511,3 +512,86 @@ def test_twilio_shape_for_sms_and_whatsapp(kafka, project, hook, tmp_path):
                                                       "From": ["whatsapp:+15550002"], "Body": ["Hi N2 (2)"]}}
     d.stop()
     assert "tok-env-123" not in d.err() + d.out() and "tok-file" not in d.err() + d.out()
+
+
+# ---- the state store failing under deliver ---------------------------------------------------------
+
+def _recorded(schema: str) -> int:
+    return pg_query(schema, "SELECT count(*) FROM deliveries")[0][0] if pg_query(
+        schema, "SELECT to_regclass('deliveries') IS NOT NULL")[0][0] else 0
+
+
+def _store_fault_run(kafka, project, hook, state: str, schema: str, between) -> Deliver:
+    """30 actions delivered and recorded; `between()` fails the store; 30 more: every one delivered once,
+    recorded once and counted once, by one deliver that never stopped."""
+    t = Topics(kafka)
+    d = project(hook_config(hook), ["--bootstrap-servers", kafka.bootstrap_servers, "--state", state, *t.args()])
+    send_actions(kafka, t.actions, [action(i) for i in range(30)])
+    wait(lambda: _recorded(schema) == 30, 60, "the first 30 recorded", d)
+    between()
+    send_actions(kafka, t.actions, [action(i) for i in range(30, 60)])
+    wait(lambda: _recorded(schema) == 60, 60, "the second 30 recorded", d)
+    wait(lambda: "the state store answers again" in d.err(), 60, "the store found again", d)
+    assert set(hook.received.effects) == {f"act-{i:06d}" for i in range(60)}
+    assert hook.received.accepted("/whatsapp") == 60, "a message was sent twice"
+    err = d.err()
+    assert "the state store failed" in err and "the state store answers again" in err and "Traceback" not in err, err
+    assert d.stop() == 0, d.err()
+    totals, _, recorded = counted(state)
+    assert recorded == {"sent": 60}
+    assert totals == {("j", "whatsapp", "delivered"): 60}
+    (stored,) = pg_query(schema, 'SELECT "offset" FROM deliver_offsets')
+    assert stored == (60,)
+    return d
+
+
+def test_a_postgresql_connection_killed_under_deliver_is_waited_out_and_sends_nothing_twice(
+        kafka, project, hook, pg_state):
+    """Before: the next commit raised psycopg's error out of the loop (exit 1 with a traceback), and what had
+    been sent since the last commit was sent again by the next run."""
+    url, schema = pg_state
+    tag = f"jd-{schema}"
+
+    def kill():
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            assert conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                                (tag,)).fetchall()
+
+    _store_fault_run(kafka, project, hook, f"{url}&application_name={tag}", schema, kill)
+
+
+def test_a_deliver_commit_whose_answer_is_lost_is_found_made_and_counted_once(kafka, project, hook, pg_state):
+    """The connection breaks as the server's answer to COMMIT comes back: the delivered ids, counts and offsets
+    were committed, though deliver cannot know it. Written again, the counts would say 30 messages more than
+    were sent; found made, they are not written again."""
+    url, schema = pg_state
+    proxy = CommitCutter()
+    try:
+        d = _store_fault_run(kafka, project, hook, url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"), schema,
+                         lambda: proxy.arm(b"delivery:j:whatsapp:delivered"))  # (in a commit of the second 30)
+        assert proxy.cut.is_set()
+        assert "the state store's last commit was made, though its answer was lost" in d.err(), d.err()
+    finally:
+        proxy.close()
+
+
+def test_a_schema_renamed_under_deliver_stops_it_with_exit_2_in_plain_words(kafka, project, hook, pg_state):
+    import psycopg
+
+    url, schema = pg_state
+    t = Topics(kafka)
+    d = project(hook_config(hook), ["--bootstrap-servers", kafka.bootstrap_servers, "--state", url, *t.args()])
+    send_actions(kafka, t.actions, [action(i) for i in range(5)])
+    wait(lambda: _recorded(schema) == 5, 60, "the first 5 recorded", d)
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'ALTER SCHEMA "{schema}" RENAME TO "{schema}_x"')
+    try:
+        send_actions(kafka, t.actions, [action(i) for i in range(5, 10)])
+        assert d.proc.wait(60) == 2, d.err()
+        err = d.err()
+        assert "deliver stopped: the state store's" in err and "Traceback" not in err, err
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'ALTER SCHEMA "{schema}_x" RENAME TO "{schema}"')

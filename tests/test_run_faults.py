@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import threading
 import time
 import urllib.request
 
@@ -22,6 +20,7 @@ import psycopg
 import pytest
 
 from conftest import JOURNEYCTL, PATIENCE, PG_URL, pg_query, wait_until
+from pg_proxy import CommitCutter
 from test_live_loop import GROW, grow_stream
 
 PAY = {"pay": 'on payment_failed -> send email "pay" with amount = amount\n'}
@@ -152,56 +151,6 @@ def test_a_postgresql_connection_killed_mid_run_is_waited_out_and_loses_nothing(
     assert "the state store failed" in err and "Traceback" not in err, err
     code, _ = run.terminate()
     assert code == 0, run.err()
-
-
-class CommitCutter:
-    """A TCP proxy in front of PostgreSQL that, once armed with some bytes, lets the first transaction that sends
-    them commit and cuts both connections as the server's answer to COMMIT comes back (its CommandComplete tag),
-    before the client reads it: a commit the server made and the client cannot know of (a network or a server
-    failing at that moment). Every later connection goes through untouched."""
-
-    def __init__(self, upstream=("127.0.0.1", 5432)):
-        self.upstream = upstream
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.marker: bytes | None = None
-        self.cut = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def arm(self, marker: bytes) -> None:
-        self.marker = marker
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self.upstream)
-            seen = threading.Event()  # this connection sent the marker since the proxy was armed
-            threading.Thread(target=self._pump, args=(client, server, seen, False), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, seen, True), daemon=True).start()
-
-    def _pump(self, src, dst, seen, answers: bool) -> None:
-        try:
-            while data := src.recv(65536):
-                if not answers and self.marker is not None and not self.cut.is_set() and self.marker in data:
-                    seen.set()
-                if answers and seen.is_set() and not self.cut.is_set() and b"COMMIT\x00" in data:
-                    self.cut.set()
-                    break  # (the answer is dropped: both ends are closed below)
-                dst.sendall(data)
-        except OSError:
-            pass
-        for sock in (src, dst):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 def test_a_commit_whose_answer_is_lost_is_found_made_and_its_actions_go_out_without_a_restart(

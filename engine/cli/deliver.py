@@ -143,6 +143,7 @@ def run_deliver(settings, channels, providers, templates, opts, kafka, err, repo
     """Open the store, run the loop until SIGTERM/SIGINT. Returns (exit code, the loop)."""
     from journeyctl.engine.deliver.loop import Deliverer
     from journeyctl.engine.live.kafka_edge import EdgeError, KafkaCluster
+    from journeyctl.engine.store.faults import StoreFault
 
     url = opts["state_url"]
     try:
@@ -187,6 +188,9 @@ def run_deliver(settings, channels, providers, templates, opts, kafka, err, repo
         d.run()
     except EdgeError as e:
         _say(err, str(e))
+        code = 2
+    except StoreFault as e:
+        _say(err, f"deliver stopped: {e}")
         code = 2
     except Exception:  # noqa: BLE001 - a bug: what was not committed is delivered by the next run
         _say(err, "internal error:\n" + traceback.format_exc())

@@ -27,6 +27,13 @@ on those partitions, commits, and lets go; a lost partition (our session expired
 without committing its offsets (delivered ids are facts and are still recorded). Stored
 offsets only move forward (GREATEST), so a late commit by a worker that lost a partition
 cannot move its new owner back.
+
+The store failing (a PostgreSQL restart, a lost connection, a lock) is waited out, as `run` waits
+out its own: what was settled stays here in one pending commit (`_Commit`) and reading pauses
+until the store answers again, when the same writes are made, or found made when the connection
+broke as the answer to COMMIT came back (every delivered id of it is in the table then); so a
+store away for a while sends nothing twice and counts nothing twice. A fault that waiting cannot
+cure (tables gone, a full disk) stops deliver in plain words, exit 2.
 """
 from __future__ import annotations
 
@@ -47,9 +54,11 @@ from journeyctl.engine.deliver.tally import Tally, due_ms
 from journeyctl.engine.deliver.templates import TemplateError
 from journeyctl.engine.core.store import OutboxRow
 from journeyctl.engine.live.edge import Cluster, EdgeError, ensure_topics
+from journeyctl.engine.store.faults import StoreFault, store_fault
 from journeyctl.engine.store.counts import record_deliveries
 
 RECENT_IDS = 200_000  # settled ids remembered in memory (the table answers for older ones)
+STORE_RETRY_MAX_S = 10.0  # the longest wait between two tries of a failing store
 
 
 @dataclass
@@ -88,6 +97,7 @@ class Counts:
     recorded: int = 0               # statuses other than send
     receipts_stopped: int = 0       # kept off the events topic (loop depth)
     broker: str = "connecting"
+    store: str = "ok"               # failing: a commit waits for the state store to answer again
     by_channel: dict = field(default_factory=dict)   # channel -> {"sent", "failed", "retried", "rate_limited": n}
 
     def add(self, channel, what: str) -> None:
@@ -100,6 +110,21 @@ class Counts:
 
 
 PER_CHANNEL = ("sent", "failed", "retried", "rate_limited")
+
+
+@dataclass
+class _Commit:
+    """One commit's writes, kept until the store has them. `counts`: the UI's counts of what it settled, worked
+    out at its first try (None before), so a second try writes the same ones. `tried`: a try failed, which may
+    have failed only in its answer (then every id of `ledger` is in the table)."""
+    ledger: list
+    rows: list
+    acked: list
+    offsets: dict
+    settled: list
+    counts: list | None = None
+    clock: int | None = None
+    tried: bool = False
 
 
 class Item:
@@ -180,6 +205,11 @@ class Deliverer:
         self.sink = cluster.sink()
         self._group_at = 0.0
         self._retry_at = 0.0
+        self._pending: _Commit | None = None  # a commit the store has not yet taken (or not said it took)
+        self._held: list[Item] = []           # read while the store was failing: looked up when it answers
+        self._store_down = False
+        self._store_at = 0.0                  # when to try a failing store again
+        self._store_delay = 0.5
 
     # ---- the whole run ---------------------------------------------------------------------
 
@@ -220,7 +250,7 @@ class Deliverer:
                     self._wake.clear()
                     self._turn()
                 await self._drain(list(self._active.values()), self.settings.stop_s)
-                self._commit()
+                await self._last_commit()
                 self._flush_receipts(2.0)
             finally:
                 self._commands.put(("stop", None))
@@ -266,7 +296,7 @@ class Deliverer:
 
     async def _receipts_backlog(self) -> None:
         """Receipts and dead letters the last run committed but did not see acknowledged go first."""
-        self._unsent = list(self.store.receipts("", 1_000_000))
+        self._unsent = await self._store_read(lambda: list(self.store.receipts("", 1_000_000))) or []
         if not self._unsent:
             return
         total = len(self._unsent)
@@ -291,7 +321,7 @@ class Deliverer:
             while source is None and not self.stopping:
                 try:
                     source = self.cluster.source([self.settings.topics.actions], self.settings.group_id,
-                                                 self._call(self._assigned), max_records=self.settings.max_records,
+                                                 self._call(self._assigned, patient=True), max_records=self.settings.max_records,
                                                  fetch_wait_ms=self.settings.fetch_wait_ms,
                                                  on_revoked=self._call(self._revoked), on_lost=self._call(self._lost))
                 except EdgeError as e:
@@ -334,17 +364,22 @@ class Deliverer:
                     lags_at = now + 1.0
                     self.lags = source.lags(timeout_ms=200)  # asks the broker: a lag only shown, once a second
         except BaseException as e:  # noqa: BLE001 - the loop stops and says why
-            self._fatal = e if isinstance(e, EdgeError) else EdgeError(f"reading actions: {type(e).__name__}: {e}")
+            self._fatal = e if isinstance(e, (EdgeError, StoreFault)) else \
+                EdgeError(f"reading actions: {type(e).__name__}: {e}")
             self.stop()
         finally:
             if source is not None:
                 source.close(timeout_ms=int(min(self.settings.stop_s, 3.0) * 1000))
 
-    def _call(self, coro_fn):
-        """A rebalance callback for the Kafka thread that runs `coro_fn(parts)` on the loop and waits."""
+    def _call(self, coro_fn, patient: bool = False):
+        """A rebalance callback for the Kafka thread that runs `coro_fn(parts)` on the loop and waits up to
+        stop_s and 10 s more, or, `patient`, for as long as it takes (an assignment waits out a failing store,
+        and ends when deliver stops)."""
+        wait = None if patient else self.settings.stop_s + 10
+
         def callback(parts):
             future = asyncio.run_coroutine_threadsafe(coro_fn([tuple(p) for p in parts]), self._loop)
-            return future.result(timeout=self.settings.stop_s + 10)
+            return future.result(timeout=wait)
         return callback
 
     def _note(self, text: str) -> None:
@@ -353,7 +388,11 @@ class Deliverer:
     # ---- partitions -----------------------------------------------------------------------------
 
     async def _assigned(self, parts: list) -> dict:
-        stored = self.store.deliver_offsets(self.settings.group_id)
+        stored = await self._store_read(lambda: self.store.deliver_offsets(self.settings.group_id))
+        if stored is None:  # stopping (nothing is read any more), or the store failed for good
+            if self._fatal is not None:
+                raise self._fatal
+            return {}
         starts = {}
         for p in parts:
             self._parts[p] = _Part()
@@ -428,11 +467,22 @@ class Deliverer:
                     state.settle(r.offset)
                     continue
                 items.append(Item(part, r.offset, action))
-        if not items:
+        if items:
+            self._admit(items)
+
+    def _admit(self, items: list[Item]) -> None:
+        """Start sending what is neither in hand nor in the table; while the store fails, hold it all."""
+        if self._store_down:
+            self._held += items
             return
         ids = [i.action["action_id"] for i in items if i.action["action_id"] not in self._active
                and i.action["action_id"] not in self._recent]
-        known = self.store.delivered(ids) if ids else {}
+        try:
+            known = self.store.delivered(ids) if ids else {}
+        except Exception as e:  # noqa: BLE001 - _store_failed sorts it
+            self._held += items
+            self._store_failed(e)
+            return
         for item in items:
             aid = item.action["action_id"]
             if aid in self._active or aid in self._recent or aid in known:
@@ -459,12 +509,15 @@ class Deliverer:
                                     orjson.dumps(letter)))
 
     def _backpressure(self) -> None:
-        n = len(self._active)
-        if not self._paused and n >= self.settings.max_in_flight:
+        """Reading pauses at max_in_flight until half are settled, and while the store fails (_store_failed)."""
+        n, most = len(self._active), self.settings.max_in_flight
+        hold = self._store_down or n >= most or (self._paused and n > most // 2)
+        if hold and not self._paused:
             self._paused = True
             self._commands.put(("pause", None))
-            self.report.note(f"{n} messages in flight; reading paused until half of them are settled")
-        elif self._paused and n <= self.settings.max_in_flight // 2:
+            if not self._store_down:
+                self.report.note(f"{n} messages in flight; reading paused until half of them are settled")
+        elif self._paused and not hold:
             self._paused = False
             self._commands.put(("resume", None))
 
@@ -569,43 +622,134 @@ class Deliverer:
                 self._commands.put(("commit", offsets))
             self.report.status(self)
 
-    def _commit(self) -> None:
+    def _commit(self, final: bool = False) -> None:
         """ONE transaction: delivered ids, receipt rows, produced rows dropped, the counts of what was
-        settled (so they say what the delivered ids say, after a crash too), each partition's offset."""
-        offsets = {}
-        for p, s in self._parts.items():
-            w = s.watermark()
-            if w is not None and w != s.stored:
-                offsets[p] = w
-        if not (self._ledger or self._rows or self._acked or offsets or self.tally or self._settled):
+        settled (so they say what the delivered ids say, after a crash too), each partition's offset.
+        While the store fails it is kept (_Commit) and tried again after a backoff, in order: what is
+        settled meanwhile waits for the next. `final`: the counts of retries go even without a delivery."""
+        if self._store_down and time.monotonic() < self._store_at:
             return
-        ledger, rows, acked = self._ledger, self._rows, self._acked
-        self._count_settled()
-        record_deliveries(self.store, self.tally.drain(), self.tally.clock)
-        self.store.add_deliveries(ledger)
-        self.store.add_receipts(rows)
-        self.store.drop_receipts(acked)
-        self.store.save_deliver_offsets(self.settings.group_id, offsets)
-        self.store.commit()
-        self._ledger, self._rows, self._acked = [], [], []
-        for p, o in offsets.items():
-            if p in self._parts:
-                self._parts[p].stored = o
-        self._unsent.extend(rows)
+        if self._pending is None:
+            offsets = {}
+            for p, s in self._parts.items():
+                w = s.watermark()
+                if w is not None and w != s.stored:
+                    offsets[p] = w
+            if self._ledger or self._rows or self._acked or offsets or self._settled or (final and self.tally):
+                self._pending = _Commit(self._ledger, self._rows, self._acked, offsets, self._settled)
+                self._ledger, self._rows, self._acked, self._settled = [], [], [], []
+        batch = self._pending
+        try:
+            if self._store_down:
+                self.store.reconnect()  # (raises while the server is away)
+            if batch is not None:
+                if batch.tried and self._made(batch):
+                    self.report.note("the state store's last commit was made, though its answer was lost with the "
+                                     "connection: it is not made twice")
+                else:
+                    self._write(batch, final)
+        except Exception as e:  # noqa: BLE001 - _store_failed sorts it
+            if batch is not None:
+                batch.tried = True
+            self._store_failed(e)
+            return
+        self._pending = None
+        if batch is not None:
+            for p, o in batch.offsets.items():
+                if p in self._parts:
+                    self._parts[p].stored = o
+            self._unsent.extend(batch.rows)
+        self._store_back()
 
-    def _count_settled(self) -> None:
-        """Count what was settled since the last commit, but for the ids another worker recorded first:
-        the table keeps one record of an id, and so do the counts. That happens when a worker stalls
-        past its session (a pause, a frozen VM) and its partition's new owner, reading on from the
-        stored offset, delivers and commits what the stalled one had settled and not yet committed;
-        the stalled one commits it on waking, often before it learns the partition is gone."""
-        settled, self._settled = self._settled, []
-        if not settled:
+    def _write(self, batch: _Commit, final: bool) -> None:
+        if batch.counts is None:
+            # Counted once, at the first try, but for the ids another worker recorded first: the table keeps
+            # one record of an id, and so do the counts. That happens when a worker stalls past its session
+            # (a pause, a frozen VM) and its partition's new owner, reading on from the stored offset,
+            # delivers and commits what the stalled one had settled and not yet committed; the stalled one
+            # commits it on waking, often before it learns the partition is gone. The counts of retries
+            # ride with a commit of delivered ids, the proof _made reads, but for the last.
+            if batch.settled:
+                known = self.store.delivered([a["action_id"] for a, _ in batch.settled])
+                for a, outcome in batch.settled:
+                    if a["action_id"] not in known:
+                        self.tally.add(a, outcome)
+            batch.counts = self.tally.drain() if batch.ledger or final else []
+            batch.clock = self.tally.clock
+        record_deliveries(self.store, batch.counts, batch.clock)
+        self.store.add_deliveries(batch.ledger)
+        self.store.add_receipts(batch.rows)
+        self.store.drop_receipts(batch.acked)
+        self.store.save_deliver_offsets(self.settings.group_id, batch.offsets)
+        self.store.commit()
+
+    def _made(self, batch: _Commit) -> bool:
+        """After a failed try: whether the store took the commit all the same, the connection breaking as the
+        answer to COMMIT came back. Then every delivered id of it is in the table. A commit without ids is
+        written again: its rows, drops and offsets are the same the second time, and it holds no counts."""
+        ids = {aid for aid, _, _ in batch.ledger}
+        return bool(ids) and len(self.store.delivered(list(ids))) == len(ids)
+
+    async def _last_commit(self) -> None:
+        """At stop: what was settled is recorded before leaving, a failing store given up to stop_s to answer.
+        Past that, deliver says how many messages the next run will send again."""
+        deadline = time.monotonic() + self.settings.stop_s
+        self._commit(final=True)
+        while (self._pending or self._ledger) and self._fatal is None and time.monotonic() < deadline:
+            await asyncio.sleep(min(max(0.05, self._store_at - time.monotonic()), deadline - time.monotonic()))
+            self._commit(final=True)
+        if (self._pending or self._ledger) and self._fatal is None:
+            n = len(self._ledger) + (len(self._pending.ledger) if self._pending else 0)
+            self._fatal = StoreFault(f"the state store did not answer before deliver stopped: {n} message"
+                                     f"{'s' if n != 1 else ''} settled since its last commit are not recorded, "
+                                     "and the next run sends them again (with the same idempotency keys)", False)
+
+    async def _store_read(self, read):
+        """A read the loop cannot go on without (the receipts left, an assignment's offsets), tried until the
+        store answers; None when stopping or the store failed for good."""
+        while not self.stopping and self._fatal is None:
+            try:
+                if self._store_down:
+                    self.store.reconnect()
+                value = read()
+            except Exception as e:  # noqa: BLE001 - _store_failed sorts it
+                self._store_failed(e)
+                await self._sleep(max(0.0, self._store_at - time.monotonic()))
+                continue
+            self._store_back()
+            return value
+        return None
+
+    def _store_failed(self, e: Exception) -> None:
+        """A transient store fault: reading pauses, and the store is tried again after a backoff (one status
+        line for the whole outage). Anything else stops the loop: a fault waiting cannot cure in plain words
+        (exit 2), a bug with its traceback."""
+        fault = store_fault(e)
+        if fault is None or not fault.transient:
+            if self._fatal is None:
+                self._fatal = fault or e
+            self.stop()
             return
-        known = self.store.delivered([a["action_id"] for a, _ in settled])
-        for a, outcome in settled:
-            if a["action_id"] not in known:
-                self.tally.add(a, outcome)
+        delay = self._store_delay
+        if not self._store_down:
+            self._store_down = True
+            self.counts.store = "failing"
+            self.report.note(f"the state store failed: {fault}; reading paused, and what was delivered is recorded "
+                             f"when it answers again (nothing is sent twice); trying again in {delay:g} s")
+        self._store_at = time.monotonic() + delay
+        self._store_delay = min(delay * 2, STORE_RETRY_MAX_S)
+        self._backpressure()
+
+    def _store_back(self) -> None:
+        if not self._store_down:
+            return
+        self._store_down, self._store_delay = False, 0.5
+        self.counts.store = "ok"
+        self.report.note("the state store answers again; reading resumes")
+        held, self._held = self._held, []
+        self._backpressure()
+        if held:
+            self._admit(held)
 
     def _pump(self) -> None:
         if not self._unsent or time.monotonic() < self._retry_at:

@@ -11,6 +11,7 @@ action's due time to the provider's acceptance (p50/p99 of the last 2,000 sends)
     journeyctl_deliver_latency_seconds                   histogram since the start (due time to acceptance)
     journeyctl_deliver_latency_recent_seconds{quantile}  p50/p99 of the last 2,000 sends
     journeyctl_up{component="broker"}                    1 ok, 0 unreachable (absent while connecting)
+    journeyctl_up{component="store"}                     1 ok, 0 failing (a commit waits for it)
 
 Every configured channel has its per-channel series from the start (at 0), so a rate over them is
 right from the first scrape.
@@ -44,7 +45,7 @@ def snapshot(d, latencies) -> dict:
     return {"read": c.read, "sent": c.sent, "failed": c.failed, "retried": c.retried,
             "rate_limited": c.rate_limited, "duplicates": c.duplicates, "recorded": c.recorded,
             "receipts_stopped": c.receipts_stopped, "in_flight": d.in_flight, "receipts_waiting": d.receipts_waiting,
-            "lag": lag, "broker": c.broker, "by_channel": by_channel(d),
+            "lag": lag, "broker": c.broker, "store": c.store, "by_channel": by_channel(d),
             "latency_p50_ms": quantile(latencies, 0.5), "latency_p99_ms": quantile(latencies, 0.99)}
 
 
@@ -133,7 +134,7 @@ class DeliverReport:
         summary = (f"read {s['read']:,} · sent {s['sent']:,} · failed {s['failed']:,} · retried {s['retried']:,} · "
                    f"rate-limited {s['rate_limited']:,} · duplicates {s['duplicates']:,} · other statuses "
                    f"{s['recorded']:,} · in flight {s['in_flight']:,} · receipts waiting {s['receipts_waiting']:,} · "
-                   f"lag {s['lag'] if s['lag'] is not None else '?'} · broker {s['broker']} · latency p50 "
+                   f"lag {s['lag'] if s['lag'] is not None else '?'} · broker {s['broker']} · store {s['store']} · latency p50 "
                    f"{_ms(p50)} p99 {_ms(p99)}")
         from rich.console import Group
 
@@ -198,6 +199,7 @@ def serve_metrics(port: int, report: DeliverReport):
                                    labels=["component"])
             if s["broker"] in ("ok", "unreachable"):
                 up.add_metric(["broker"], 1 if s["broker"] == "ok" else 0)
+            up.add_metric(["store"], 1 if s["store"] == "ok" else 0)
             yield up
 
     registry = CollectorRegistry()
