@@ -15,7 +15,7 @@ from journeyctl.engine.replay.sources import (
 )
 from journeyctl.dsl.durations import duration_option
 from journeyctl.engine.core.events import (
-    MAX_MS, MIN_MS, BadEvent, Event, _shape, format_instant, parse_event, parse_instant,
+    MAX_MS, MIN_MS, BadEvent, Event, format_instant, line_shape, parse_event, parse_instant,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -206,10 +206,10 @@ def test_times_near_each_other_in_any_order(start, steps):
 @given(st.binary(max_size=300) | st.lists(st.sampled_from([b"{", b"[", b"}", b"\\", b"\x7f", b"\xc2", b"a", b'"',
                                                             "\u00e9".encode(), b"\xff"])).map(b"".join))
 def test_the_shape_of_a_line_is_its_brackets_and_whether_it_is_plain(raw):
-    """_shape (a C loop over the bytes in the compiled build) against its definition: twice the brackets that
-    open, plus one when a backslash, DEL or the UTF-8 lead byte of C1 (0xC2) is there."""
+    """_shape (memchr in the compiled build) against its definition: twice the brackets that open, plus one
+    when a backslash, DEL or the UTF-8 lead byte of C1 (0xC2) is there."""
     brackets = sum(b in b"{[" for b in raw)
-    assert _shape(raw) == 2 * brackets + any(b in b"\\\x7f\xc2" for b in raw)
+    assert line_shape(raw) == 2 * brackets + any(b in b"\\\x7f\xc2" for b in raw)
 
 
 @given(st.integers(min_value=MIN_MS + 2 * 86_400_000, max_value=MAX_MS - 2 * 86_400_000),

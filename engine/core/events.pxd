@@ -13,12 +13,29 @@ cdef long long _last_minute_ms  # (every time is within years 0001-9999: MIN_MS.
 cdef object _usual_instant_in_c(str text)
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, d=Py_ssize_t)
 cdef Py_ssize_t _digits(str text, Py_ssize_t start, Py_ssize_t end) except -2
-cdef bytes _BYTE_KIND
-@cython.locals(kinds=cython.p_uchar, brackets=Py_ssize_t, odd=Py_ssize_t, c=cython.uchar, k=cython.uchar)
-cpdef Py_ssize_t _shape(bytes raw) except -1
+# _shape: twice the `{` and `[` of a line, plus one when it is not _plain, by memchr (glibc's, vectorised)
+cdef extern from *:
+    """
+    #include <string.h>
+    static inline Py_ssize_t journeyctl_count(const char *s, Py_ssize_t n, int c) {
+        const char *end = s + n;
+        Py_ssize_t k = 0;
+        while (s < end && (s = (const char *)memchr(s, c, (size_t)(end - s))) != NULL) {
+            k++;
+            s++;
+        }
+        return k;
+    }
+    static inline Py_ssize_t journeyctl_shape(const char *s, Py_ssize_t n) {
+        int odd = memchr(s, '\\\\', (size_t)n) || memchr(s, 0x7f, (size_t)n) || memchr(s, 0xc2, (size_t)n);
+        return 2 * (journeyctl_count(s, n, '{') + journeyctl_count(s, n, '[')) + odd;
+    }
+    """
+    Py_ssize_t _shape "journeyctl_shape"(const char *raw, Py_ssize_t size)
 cpdef object _minute_start(str prefix)
 cpdef object format_instant(object ms)
 # `obj` exactly a dict: its lookups are C calls (event_from_object gives a dict subclass the general path)
+@cython.locals(ev=Event)
 cpdef object _fast(dict obj, object raw_size, object plain=*)
 cpdef object _decode(object data)
 cdef bint _plain(bytes raw)
