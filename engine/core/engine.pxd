@@ -19,6 +19,7 @@ cpdef bint _matched(list matchers, object name, object ctx) except -1
 cdef class Engine:
     cdef dict __dict__
     cdef public object store
+    cdef public dict _resident
     cdef public object dedup_window
     cdef public object _keep_ids
     cdef public object explain
@@ -61,13 +62,13 @@ cdef class Engine:
     cdef public TimerQueue _timers
     cdef public dict _scheduled
 
-    @cython.locals(cust=Customer, known=Customer, seen=dict)
+    @cython.locals(cust=Customer, known=Customer, seen=dict, resident=dict)
     cpdef list process(self, Event ev, lane=*)
     cpdef follow(self, clock)
     cpdef Customer _new_customer(self)
     cpdef bint _seen_before(self, dict seen, msg, first, t) except -1
     cpdef _forget_ids(self, dict seen, t)
-    cpdef _advance(self, lane, t)
+    cpdef _advance(self, lane, t, was)
     cpdef bint _fire_dates(self, cid, Customer cust, before, list out) except -1
     cpdef Journey _version(self, version)
     @cython.locals(cust=Customer)

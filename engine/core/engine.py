@@ -74,6 +74,7 @@ class Engine:
                  channels: dict | None = None, default_timezone: str | None = None, lateness: int = 5_000,
                  trace_customer: str | None = None, explain=None, profiles: bool = False, dedup_window: int | None = None):
         self.store = store
+        self._resident = store.resident()  # (the store's own dict of customers, or None: StateStore.resident)
         self.dedup_window = DEDUP_WINDOW if dedup_window is None else dedup_window
         self._keep_ids = self.dedup_window + lateness  # how long an id can still be matched (_forget_ids)
         self.channels = {**dict.fromkeys(BUILTIN_CHANNELS), **(channels or {})}  # name -> its contact trait
@@ -227,7 +228,8 @@ class Engine:
         cid = ev.customer_id
         name = ev.name
         msg = ev.message_id
-        cust = known = self.store.get(cid)
+        resident = self._resident
+        cust = known = self.store.get(cid) if resident is None else resident.get(cid)
         if cust is None:
             cust = self._new_customer()
         window = self.dedup_window
@@ -261,10 +263,13 @@ class Engine:
                         if queue:
                             self._drain(cid, cust, queue, t, out)
                     self._store(cid, cust)
-                elif window:
-                    self.store.put(cid, cust)  # it holds the id now
+                elif window:  # it holds the id now
+                    if resident is None:
+                        self.store.put(cid, cust)
+                    else:
+                        resident[cid] = cust
                 if clock is None or t > clock:
-                    self._advance(lane, t)
+                    self._advance(lane, t, clock)
                 if self._timers.head <= self.watermark - self.lateness:
                     self._fire_due(self.watermark - self.lateness, out)
                 return out
@@ -274,7 +279,7 @@ class Engine:
         if due is not None and due <= t:
             self._fire_customer(cid, cust, t, out)
         if clock is None or t > clock:
-            self._advance(lane, t)
+            self._advance(lane, t, clock)
         queue = []
         self._one_event(cid, cust, name, ev.properties, ev.traits, msg, t, out, queue)
         if queue:
@@ -346,10 +351,9 @@ class Engine:
         watermark and the clock are that clock."""
         self.clock = self.lanes[None] = self.watermark = clock
 
-    def _advance(self, lane, t: int) -> None:
-        """`lane` read an event stamped `t`, later than every event it read before."""
+    def _advance(self, lane, t: int, was: int | None) -> None:
+        """`lane`, whose clock was `was`, read an event stamped `t`, later than every event it read before."""
         lanes = self.lanes
-        was = lanes.get(lane)
         lanes[lane] = t
         if self.clock is None:
             self.stats.clock_set(t)
@@ -381,7 +385,7 @@ class Engine:
             if self._scheduled.get(cid) != due:
                 continue  # stale: that timer moved earlier or was cancelled
             del self._scheduled[cid]
-            cust = self.store.get(cid)
+            cust = self.store.get(cid) if self._resident is None else self._resident.get(cid)
             if cust is None:
                 continue
             self._fire_customer(cid, cust, upto, out)
@@ -1023,7 +1027,10 @@ class Engine:
         a timer that moves later (a `restart` journey re-entered, say) keeps its earlier queue entry,
         which on popping finds nothing due and schedules the real one. Pushing every move instead
         filled the queue with stale entries, and popping them was a tenth of a replay's time."""
-        self.store.put(cid, cust)
+        if self._resident is None:
+            self.store.put(cid, cust)
+        else:
+            self._resident[cid] = cust
         due = None
         for i in cust.instances:
             d = i.due

@@ -743,6 +743,9 @@ class _Overlay:
     def put(self, customer_id, state) -> None:
         self.changed[customer_id] = state
 
+    def resident(self) -> None:
+        """put keeps what changed apart from the base: the engine goes through get and put."""
+
     def prefetch(self, customer_ids) -> None:
         self._base.prefetch(customer_ids)
 

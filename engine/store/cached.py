@@ -60,6 +60,9 @@ class CachedStore:
         self._remember(customer_id, c)
         return c
 
+    def resident(self) -> None:
+        """Customers are encoded for the database: the engine goes through get and put."""
+
     def prefetch(self, customer_ids) -> None:
         """Read the stored state of these customers (a batch's record keys) in a few queries, and
         remember which are not stored: asking one customer at a time, most of them new, was the most

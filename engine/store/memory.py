@@ -18,6 +18,9 @@ class MemoryStore:
     def get(self, customer_id):
         return self._customers.get(customer_id)
 
+    def resident(self):
+        return self._customers
+
     def prefetch(self, customer_ids):
         """Everything is in memory already."""
 
