@@ -19,6 +19,7 @@ cdef class Stats:
     cdef public object _segments
     cdef public object _ends
     cdef public dict _moves
+    cdef public dict _fresh_moves
     cdef public object lag
     cdef public object current
     cdef public list recent
@@ -32,13 +33,20 @@ cdef class Stats:
     cdef public dict _undated
     cdef public dict _series_of
 
+    # (n: the count's cell in the minute's bucket, a list of one number, added to in C)
+    @cython.locals(n=list)
     cpdef entered(self, journey, now=*, held_out=*, version=*, start=*)
+    @cython.locals(n=list)
     cpdef moved(self, version, step, to)
+    @cython.locals(n=list)
     cpdef ended(self, journey, reason, Instance inst=*, now=*)
+    @cython.locals(n=list)
     cpdef action(self, journey, channel, status, now=*, action=*)
+    @cython.locals(n=list)
     cpdef segment(self, segment, entered, now=*)
     cpdef dict _at(self, now)
     # folding an hour of minutes into the series: per minute and count, lookups in C (5% of a late stretch of
     # the benchmark, where the counts of each minute are many)
-    @cython.locals(minutes=dict, names_of=dict, summed=dict, series=dict, bucket=dict, names=tuple)
+    @cython.locals(minutes=dict, known=dict, touched=list, series=dict, bucket=dict, names=tuple, of_key=tuple,
+                   cell=list, total=list, moves=dict)
     cpdef _sync(self)
