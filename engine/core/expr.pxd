@@ -6,5 +6,8 @@ from journeyctl.engine.core.state cimport Customer
 
 cdef Py_ssize_t EV, TRIG, PROF, NOW, CUST, AGGS
 
-cpdef tuple context(object event, object trigger, Customer cust, object now, object readers)
+# The event's, the trigger's and the profile's slots hold dicts (Customer.profile is one), so a compiled
+# expression reads a property with `dict.get(c[EV], key)`, which Cython makes a C lookup; a method call on the
+# slot was 400 instructions a condition.
+cpdef tuple context(dict event, dict trigger, Customer cust, object now, object readers)
 cpdef object event_of(tuple ctx)

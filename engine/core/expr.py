@@ -150,8 +150,8 @@ def _c_ref(x):
     scope, path = x[1], tuple(x[2])
     if len(path) == 1:
         key = path[0]
-        return {"event": lambda c: c[EV].get(key), "trigger": lambda c: c[TRIG].get(key),
-                "profile": lambda c: c[PROF].get(key)}[scope]
+        return {"event": lambda c: dict.get(c[EV], key), "trigger": lambda c: dict.get(c[TRIG], key),
+                "profile": lambda c: dict.get(c[PROF], key)}[scope]
     at = {"event": EV, "trigger": TRIG, "profile": PROF}[scope]
     return lambda c: lookup(c[at], path)
 
@@ -225,9 +225,9 @@ def _c_bin_literal(x):
         # a top-level property: read it here rather than through a second closure
         at, key = {"event": EV, "trigger": TRIG, "profile": PROF}[left[1]], left[2][0]
         if _is_num(v) and op != "!=":
-            return lambda c: (type(y := c[at].get(key)) is int or type(y) is float) and test(y, v)
+            return lambda c: (type(y := dict.get(c[at], key)) is int or type(y) is float) and test(y, v)
         if type(v) is str and op == "==":
-            return lambda c: c[at].get(key) == v
+            return lambda c: dict.get(c[at], key) == v
     if _is_num(v):
         if op == "!=":
             return lambda c: not ((type(y := a(c)) is int or type(y) is float) and y == v)
