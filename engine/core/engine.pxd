@@ -25,14 +25,14 @@ cdef class Engine:
     cdef public object explain
     cdef public dict lanes
     cdef public object caught_up
-    cdef public object watermark
+    cdef public long long watermark   # (UNKNOWN while not known: never None) and the lateness, C integers:
     cdef public dict parking
     cdef public list parked
     cdef public list date_journeys
     cdef public object aggregates
     cdef public dict channels
     cdef public object default_timezone
-    cdef public object lateness
+    cdef public long long lateness    # the watermark minus the lateness is worked out in C for every event
     cdef public Stats stats
     cdef public object trace_customer
     cdef public list trace

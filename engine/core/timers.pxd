@@ -5,7 +5,7 @@ cimport cython
 @cython.final
 cdef class TimerQueue:
     cdef dict __dict__          # attributes not declared here still work, as in the pure build
-    cdef public object head
+    cdef public long long head     # (EMPTY when nothing is queued: a C integer, compared in C with the watermark)
     cdef list _front
     cdef Py_ssize_t _at
     cdef object _front_bucket
