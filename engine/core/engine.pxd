@@ -21,7 +21,7 @@ cdef class Engine:
     cdef public object store
     cdef public dict _resident
     cdef public object dedup_window
-    cdef public object _keep_ids
+    cdef public long long _keep_ids
     cdef public object explain
     cdef public dict lanes
     cdef public object caught_up
@@ -62,7 +62,7 @@ cdef class Engine:
     cdef public TimerQueue _timers
     cdef public dict _scheduled
 
-    @cython.locals(cust=Customer, known=Customer, seen=dict, resident=dict)
+    @cython.locals(cust=Customer, known=Customer, seen=dict, resident=dict, oldest=cython.longlong)
     cpdef list process(self, Event ev, lane=*)
     cpdef follow(self, clock)
     cpdef Customer _new_customer(self)
