@@ -8,7 +8,10 @@ The compiled build is made first into build/bench-compiled (scripts/build_fast.p
 taken from --compiled; --plain adds a third build compiled without the .pxd declarations (what
 issue 19 measured before: the unchanged modules). Then, round by round, every build in turn:
 
-  core      bench/core.py: parse + process in process, lines read beforehand (events/s, wall and CPU)
+  core      bench/core.py: parse + process in process, lines read beforehand (events/s, wall and CPU). The
+            digest of its actions is a run of its own per build, before the rounds and untimed: --md5 keeps
+            every action until the end (628,000 of them), which a replay never does, and that memory slowed
+            the timed run (compiled 12.3 s against 13.9-14.4 s on one machine), both builds by about as much
   simulate  `journeyctl simulate --format jsonl` end to end, reading the file, writing the actions to a
             file: its events/s as a share of the same build's core (issue 19's target: 0.8)
   jobs      `simulate --format jsonl --jobs 2` against `--jobs 1`, same build (target 1.7 on 2 cores)
@@ -57,12 +60,16 @@ def build_compiled(out: Path, plain: bool = False) -> str:
     return str(out)
 
 
-def core(build, bench: Path, events: int | None) -> dict:
-    args = [sys.executable, str(ROOT / "bench" / "core.py"), str(bench), *([str(events)] if events else []), "--md5"]
+def core(build, bench: Path, events: int | None, digest: bool = False) -> dict:
+    args = [sys.executable, str(ROOT / "bench" / "core.py"), str(bench), *([str(events)] if events else []),
+            *(["--md5"] if digest else [])]
     text = subprocess.run(args, cwd=ROOT, env=env_for(build), capture_output=True, text=True, check=True).stdout
     number = lambda pattern: float(re.search(pattern, text)[1].replace(",", ""))  # noqa: E731
-    return {"events/s": number(r"([\d,]+) events/s"), "events/cpu-s": number(r"([\d,]+) events/cpu-s"),
-            "md5": re.search(r"actions md5 (\w+)", text)[1], "line": text.strip()}
+    row = {"events/s": number(r"([\d,]+) events/s"), "events/cpu-s": number(r"([\d,]+) events/cpu-s"),
+           "line": text.strip()}
+    if digest:
+        row["md5"] = re.search(r"actions md5 (\w+)", text)[1]
+    return row
 
 
 def simulate(build, bench: Path, events_file: Path, jobs: int, work: Path) -> dict:
@@ -112,6 +119,11 @@ def main() -> int:
             with open(args.bench / "events.jsonl", "rb") as src, open(events_file, "wb") as dst:
                 for _, line in zip(range(args.events), src):
                     dst.write(line)
+        if "core" in only:  # the actions' digest, untimed (core's docstring above)
+            for name, build in builds.items():
+                c = core(build, args.bench, args.events, digest=True)
+                results.setdefault(name, {})["digest"] = [c]
+                print(f"digest   {name:8} core      {c['line']}", flush=True)
         for r in range(1, args.rounds + 1):
             for name, build in builds.items():
                 row = results.setdefault(name, {})
@@ -172,10 +184,10 @@ def report(results: dict) -> int:
             for name, row in results.items() if "jobs2" in row}
     if best:  # (a host busy with others' work only slows a run down: the best of each is the least disturbed)
         print("--jobs 2 / jobs 1, the best round of each: " + ", ".join(f"{n} {x:.2f}" for n, x in best.items()))
-    digests = {(name, part, row["md5"]) for name, rows in results.items() for part in ("core", "simulate", "jobs2")
+    digests = {(name, part, row["md5"]) for name, rows in results.items() for part in ("digest", "simulate", "jobs2")
                for row in rows.get(part, [])}
-    core_md5 = {md5 for _, part, md5 in digests if part == "core"}
-    output_md5 = {md5 for _, part, md5 in digests if part != "core"}
+    core_md5 = {md5 for _, part, md5 in digests if part == "digest"}
+    output_md5 = {md5 for _, part, md5 in digests if part != "digest"}
     if len(core_md5) > 1 or len(output_md5) > 1:
         print("\nDIFFERENT ACTIONS:")
         for name, part, md5 in sorted(digests):
