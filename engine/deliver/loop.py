@@ -686,7 +686,8 @@ class Deliverer:
     def _made(self, batch: _Commit) -> bool:
         """After a failed try: whether the store took the commit all the same, the connection breaking as the
         answer to COMMIT came back. Then every delivered id of it is in the table. A commit without ids is
-        written again: its rows, drops and offsets are the same the second time, and it holds no counts."""
+        written again: its rows, drops and offsets are the same the second time, and it holds no counts (but the
+        last one's of retries, which such a loss at stop would count twice)."""
         ids = {aid for aid, _, _ in batch.ledger}
         return bool(ids) and len(self.store.delivered(list(ids))) == len(ids)
 
