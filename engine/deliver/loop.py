@@ -699,8 +699,8 @@ class Deliverer:
         while (self._pending or self._ledger) and self._fatal is None and time.monotonic() < deadline:
             await asyncio.sleep(min(max(0.05, self._store_at - time.monotonic()), deadline - time.monotonic()))
             self._commit(final=True)
-        if (self._pending or self._ledger) and self._fatal is None:
-            n = len(self._ledger) + (len(self._pending.ledger) if self._pending else 0)
+        n = len(self._ledger) + (len(self._pending.ledger) if self._pending else 0)  # settled, not recorded
+        if n and self._fatal is None:
             self._fatal = StoreFault(f"the state store did not answer before deliver stopped: {n} message"
                                      f"{'s' if n != 1 else ''} settled since its last commit are not recorded, "
                                      "and the next run sends them again (with the same idempotency keys)", False)
