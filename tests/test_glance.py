@@ -99,7 +99,9 @@ def test_a_byte_range_read_a_block_at_a_time_finds_what_a_reading_line_by_line_f
         with open(path, "rb") as f:
             assert found.lines == len(found.times) == sum(1 for _ in f)
         for k in range(jobs):
-            mine = list(own_lines(share(), found.owners, k))
+            batches = list(own_lines(share(), found.owners, k, 3))
+            assert all(0 < len(b) <= 3 for b in batches)
+            mine = [row for b in batches for row in b]
             assert [n for _, n, _, _ in mine] == [n for n, (_, owner) in places.items() if owner == k]
             assert all(raw == lines[n - 1].rstrip(b"\r") and place == n - 1 for place, n, raw, _ in mine)
     finally:

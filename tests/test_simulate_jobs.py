@@ -305,6 +305,7 @@ def test_the_progress_is_the_input_line_the_first_process_reached(stream, monkey
     """What the parent shows on a terminal (on_progress): the line of the input the first process's replay
     reached, as it rises, up to the last, however the input was shared out."""
     monkeypatch.setattr(parallel, "PROGRESS_EVERY", 100)  # (the processes are forked: they see it)
+    monkeypatch.setattr(parallel, "BATCH", 4)  # (reported after a batch of a process's own lines)
     project, irs, segments = project_to_run([str(ROOT / "journeys")], str(ROOT / "journeyctl.yaml"),
                                             Console(stderr=True))
 

@@ -15,5 +15,7 @@ cpdef tuple _merge_two(object dues_a, list customers_a, list actions_a, object d
                        list actions_b)
 
 # A process's own events applied with the engine's steps called in C.
-@cython.locals(engine=Engine, event=Event, names=set, actions=list)
-cpdef _apply(object share, list batch)
+@cython.locals(engine=Engine, event=Event, names=set, actions=list, owners=dict, seen="long long[:]", at="long long[:]",
+               t=cython.longlong, clock=cython.longlong, lateness=cython.longlong, late=bint)
+cpdef _apply(object share, list batch, object times, object before, Py_ssize_t pos_at, Py_ssize_t line_at,
+             long long limit)
