@@ -1,8 +1,8 @@
 """The model of the clock a `simulate --jobs` process runs over every line (engine/replay/parallel.py: _clocks),
-against the rule it models, stated the slow way (spec section 6): an event earlier than clock - lateness is
+against the rule it models, stated another way (spec section 6): an event earlier than clock - lateness is
 late and moves nothing; one past --until is not applied; any other moves the clock to its time when later,
-and is the last time applied when later than every one before it. Whichever way the build computes it (the
-pure build's running maximum where it may, a loop otherwise), the clocks it gives are the rule's."""
+and is the last time applied when later than every one before it. The compiled build runs the same loop in C
+(parallel.pxd), so the test holds in either build."""
 from __future__ import annotations
 
 from array import array

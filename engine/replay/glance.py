@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from array import array
 from dataclasses import dataclass
+from functools import cache
 from itertools import compress, count, repeat
 from operator import add, gt
 from typing import Iterator
@@ -58,21 +59,16 @@ KNOWN = 1_000_000     # customers whose process is remembered (murmur2 in Python
 # userId, as events.event_from_object reads it when no customer_id comes later; the process that applies the line
 # finds out otherwise, or that the line is no event after all, say its traits are no object: module doc of
 # parallel.py); the line ending in `}` (scan_event: a line cut short is not read; a CRLF line end is the reader's,
-# sources.blank_or_line); the second and the millisecond, each a group of its own (one lookup of the two together,
-# in a table of 60,000, missed the processor's caches: 0.9 us a line where two lookups in small tables take a
-# quarter, more than the extra group costs the regex engine); or any other line, whole. `[^"]` and `.` are
+# sources.blank_or_line); the second and millisecond as one group; or any other line, whole. `[^"]` and `.` are
 # single steps of the regex engine where a set such as `[^"\n]` is a call a character: a `[^"]` may then run on
 # past a line end, which _read_plain sees as fewer matches than lines.
 _LINE = re.compile(rb'^(?:\{(?:"event": ?"[^"]+", ?"customer_id"|"type": ?"identify", ?"userId"): ?"([^"]+)", ?'
                    rb'"timestamp": ?"([0-9]{4}-[0-9][0-9]-[0-9][0-9][Tt][0-9][0-9]:[0-9][0-9]:)'
-                   rb'([0-5][0-9])\.([0-9]{3})[Zz]".*\}\r?$|(.*)$)', re.M)
+                   rb'([0-5][0-9]\.[0-9]{3})[Zz]".*\}\r?$|(.*)$)', re.M)
 # the control characters JSON escapes but the line ends (a find each costs a tenth of one pass of the regex engine
 # for all of them). Tab too: JSON's white space between its tokens, but refused inside a text, where the ids the
 # block is read for would take it in; a block holding one is read line by line.
 _CONTROLS = [bytes([c]) for c in range(32) if c not in b"\n\r"]
-# "ss" -> its milliseconds, and "mmm" -> its number (a line of another shape: b"" in both, and 0)
-_SECOND_MS = {b"%02d" % s: s * 1000 for s in range(60)} | {b"": 0}
-_MS = {b"%03d" % ms: ms for ms in range(1000)} | {b"": 0}
 # a minute as _LINE reads it, byte by byte: 0 a digit, T a T or t, else itself (_minute_shape)
 _MINUTE_SHAPE = b"0000-00-00T00:00:"
 
@@ -215,13 +211,12 @@ def _read_by_regex(block: bytes, jobs: int, known: dict, starts: dict) -> tuple 
         rows.pop()  # (the empty match after the last line end)
     if len(rows) != block.count(b"\n") + (not block.endswith(b"\n")):
         return None
-    cids, minutes, seconds, millis, _ = zip(*rows)
+    cids, minutes, seconds, _ = zip(*rows)
     for minute in _unknown(minutes, starts, NO_TIME):
         starts[minute] = _minute(minute)
     for cid in _unknown(cids, known, BAD):
         known[cid] = partition_for(cid, jobs)
-    times = array("q", list(map(add, map(add, map(starts.__getitem__, minutes), map(_SECOND_MS.__getitem__, seconds)),
-                                map(_MS.__getitem__, millis))))
+    times = array("q", map(add, map(starts.__getitem__, minutes), map(_ms_in_minute().__getitem__, seconds)))
     owners = bytearray(map(known.__getitem__, cids))
     odd = list(compress(count(), map(gt, repeat(EVENT_MIN_MS), times)))  # another shape, blank, no such minute
     if max(map(len, cids)) > MAX_ID_CHARS:  # (scan_event leaves such a line to a parse)
@@ -449,6 +444,14 @@ def _minute(minute: bytes) -> int:
         return NO_TIME
     start = ascii_minute_start(minute)
     return start if start is not None and EVENT_MIN_MS <= start and start + 59_999 <= EVENT_MAX_MS else NO_TIME
+
+
+@cache
+def _ms_in_minute() -> dict[bytes, int]:
+    """"ss.mmm" -> its milliseconds in the minute (one lookup for two int() calls), built on first use."""
+    table = {b"%02d.%03d" % (s, ms): s * 1000 + ms for s in range(60) for ms in range(1000)}
+    table[b""] = 0
+    return table
 
 
 def parsed(raw: bytes) -> Event | BadEvent:
