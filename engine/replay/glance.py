@@ -110,8 +110,13 @@ def own_lines(share, owners: bytearray, k: int, batch: int) -> Iterator[list]:
             end = at + len(lines)
             mine = list(compress(zip(count(at), count(at + 1), lines, repeat(None)), owners[at:end].translate(pick)))
             at = end
-        for start in range(0, len(mine), batch):
-            yield mine[start:start + batch]
+        yield from batches(mine, batch)
+
+
+def batches(rows: list, size: int) -> Iterator[list]:
+    """`rows` in lists of at most `size`, in order."""
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
 
 
 def _own_in_block(block: bytes, owners, k: int, at: int, mine: list) -> int:

@@ -61,7 +61,7 @@ from journeyctl.engine.core.events import EVENT_MAX_MS, Event
 from journeyctl.engine.core.partition import customer_partition
 from journeyctl.engine.core.state import Customer
 from journeyctl.engine.core.stats import Stats
-from journeyctl.engine.replay.glance import NO_TIME, Found, own_lines, parsed, read_share
+from journeyctl.engine.replay.glance import NO_TIME, Found, batches, own_lines, parsed, read_share
 from journeyctl.engine.replay.leave import leave_for_exit
 from journeyctl.engine.replay.loop import DeadLetter, Replay, collector_paused, refused, set_aside, tune_gc
 from journeyctl.engine.replay.output import action_line, output_order
@@ -459,7 +459,7 @@ def _replay_part(k, shares, links, spool, until, start, make_engine, make_store,
     undated: list = []  # its bad lines before the clock had a time, while no event after them was applied
     for r, (count, last_line, times, owners, rows) in enumerate(got):
         before, clock, last = _clocks(times, clock, last, lateness, limit)
-        for batch in (_batches(rows) if rows is not None else own_lines(shares[r](), owners, k, BATCH)):
+        for batch in (batches(list(rows), BATCH) if rows is not None else own_lines(shares[r](), owners, k, BATCH)):
             _apply(share, batch, times, before, pos_at, line_at, limit)
             if report is not None and pos_at + batch[-1][0] >= due:
                 report(line_at + batch[-1][1])
@@ -738,18 +738,6 @@ def _apply(share: _Share, batch: list, times: array, before: array, pos_at: int,
         result.events += 1
         if late or engine.clock != (t if clock == NO_TIME or t > clock else clock):
             raise Diverged(f"line {line_at + line}: a repeated message was stamped later than every event before it")
-
-
-def _batches(rows) -> Iterator[list]:
-    """Lines handed over in the swap (_rows) in lists of BATCH, as glance.own_lines gives those it reads."""
-    batch = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 class _Overlay:
